@@ -1,0 +1,212 @@
+// Package config reads keyway's HCL configuration. Unknown attributes and
+// blocks are errors, and every diagnostic names file:line:col. A plugin's
+// own block is kept undecoded until the plugin has reported its schema.
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// Config is a whole keyway configuration file.
+type Config struct {
+	ClusterName string     `hcl:"cluster_name"`
+	DataDir     string     `hcl:"data_dir"`
+	LogLevel    string     `hcl:"log_level,optional"`
+	Plugins     []Plugin   `hcl:"plugin,block"`
+	Listeners   []Listener `hcl:"listener,block"`
+}
+
+// Plugin is a plugin block. A built-in plugin needs no command; an
+// external one names its executable and that file's sha256.
+type Plugin struct {
+	Name     string   `hcl:"name,label"`
+	Command  string   `hcl:"command,optional"`
+	Args     []string `hcl:"args,optional"`
+	SHA256   string   `hcl:"sha256,optional"`
+	LogLevel string   `hcl:"log_level,optional"`
+	Config   *Body    `hcl:"config,block"`
+
+	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// Body is a block kept undecoded.
+type Body struct {
+	Body      hcl.Body  `hcl:",remain"`
+	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// Listener binds a TCP address to a protocol plugin.
+type Listener struct {
+	Name     string `hcl:"name,label"`
+	Address  string `hcl:"address"`
+	Protocol string `hcl:"protocol"`
+
+	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// Parser reads configuration files and remembers their sources so that
+// diagnostics can be printed with the offending line.
+type Parser struct {
+	p *hclparse.Parser
+}
+
+// NewParser returns an empty parser.
+func NewParser() *Parser { return &Parser{p: hclparse.NewParser()} }
+
+// Files returns the sources read so far, for hcl.NewDiagnosticTextWriter.
+func (p *Parser) Files() map[string]*hcl.File { return p.p.Files() }
+
+// Load parses and checks the file at path. builtins names the plugins
+// compiled into this binary.
+func (p *Parser) Load(path string, builtins []string) (*Config, hcl.Diagnostics) {
+	f, diags := p.p.ParseHCLFile(path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var cfg Config
+	diags = append(diags, gohcl.DecodeBody(f.Body, nil, &cfg)...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	diags = append(diags, cfg.check(f.Body, builtins)...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return &cfg, diags
+}
+
+var (
+	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	namePattern   = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+	logLevels     = []string{"", "trace", "debug", "info", "warn", "error", "off"}
+)
+
+// check applies the rules the schema cannot express.
+func (c *Config) check(body hcl.Body, builtins []string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if !namePattern.MatchString(c.ClusterName) {
+		diags = append(diags, attrError(body, "cluster_name",
+			"Invalid cluster name",
+			fmt.Sprintf("%q is not a valid cluster name: use lower-case letters, digits, '-' and '_', starting with a letter.", c.ClusterName)))
+	}
+	if !slices.Contains(logLevels, c.LogLevel) {
+		diags = append(diags, attrError(body, "log_level",
+			"Invalid log level",
+			fmt.Sprintf("%q is not a log level: use one of trace, debug, info, warn, error or off.", c.LogLevel)))
+	}
+	seen := map[string]hcl.Range{}
+	for _, pl := range c.Plugins {
+		diags = append(diags, checkPlugin(pl, builtins, seen)...)
+	}
+	for _, l := range c.Listeners {
+		diags = append(diags, c.checkListener(l, builtins)...)
+	}
+	return diags
+}
+
+func checkPlugin(pl Plugin, builtins []string, seen map[string]hcl.Range) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	rng := pl.DeclRange
+	if prev, dup := seen[pl.Name]; dup {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Duplicate plugin block",
+			Detail:  fmt.Sprintf("Plugin %q is already configured at %s.", pl.Name, prev),
+			Subject: &rng,
+		})
+	}
+	seen[pl.Name] = rng
+	if !namePattern.MatchString(pl.Name) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Invalid plugin name",
+			Detail:  fmt.Sprintf("%q is not a valid plugin name: use lower-case letters, digits, '-' and '_', starting with a letter.", pl.Name),
+			Subject: &rng,
+		})
+	}
+	builtin := slices.Contains(builtins, pl.Name)
+	switch {
+	case builtin && pl.Command != "":
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Built-in plugin with a command",
+			Detail:  fmt.Sprintf("%q is built into keyway; remove command, or give the external plugin another name.", pl.Name),
+			Subject: &rng,
+		})
+	case !builtin && pl.Command == "":
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Unknown plugin",
+			Detail:  fmt.Sprintf("%q is not built into keyway (built-in: %v); an external plugin needs command and sha256.", pl.Name, builtins),
+			Subject: &rng,
+		})
+	case !builtin && pl.SHA256 == "":
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Missing plugin checksum",
+			Detail:  fmt.Sprintf("External plugin %q needs sha256, the checksum of %s (sha256sum prints it).", pl.Name, pl.Command),
+			Subject: &rng,
+		})
+	case pl.SHA256 != "" && !sha256Pattern.MatchString(pl.SHA256):
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Invalid plugin checksum",
+			Detail:  fmt.Sprintf("sha256 of plugin %q must be 64 lower-case hex digits, not %q.", pl.Name, pl.SHA256),
+			Subject: &rng,
+		})
+	}
+	if !slices.Contains(logLevels, pl.LogLevel) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Invalid log level",
+			Detail:  fmt.Sprintf("%q is not a log level: use one of trace, debug, info, warn, error or off.", pl.LogLevel),
+			Subject: &rng,
+		})
+	}
+	return diags
+}
+
+func (c *Config) checkListener(l Listener, builtins []string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	rng := l.DeclRange
+	if _, _, err := net.SplitHostPort(l.Address); err != nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Invalid listener address",
+			Detail:  fmt.Sprintf("Listener %q: %q is not HOST:PORT (%v).", l.Name, l.Address, err),
+			Subject: &rng,
+		})
+	}
+	if c.Plugin(l.Protocol) == nil && !slices.Contains(builtins, l.Protocol) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Unknown protocol plugin",
+			Detail:  fmt.Sprintf("Listener %q names protocol %q, which is neither built in nor configured in a plugin block.", l.Name, l.Protocol),
+			Subject: &rng,
+		})
+	}
+	return diags
+}
+
+// Plugin returns the plugin block named name, or nil.
+func (c *Config) Plugin(name string) *Plugin {
+	for i := range c.Plugins {
+		if c.Plugins[i].Name == name {
+			return &c.Plugins[i]
+		}
+	}
+	return nil
+}
+
+// Level returns the configured log level, info by default.
+func Level(s string) hclog.Level {
+	if s == "" {
+		return hclog.Info
+	}
+	return hclog.LevelFromString(s)
+}
+
+// attrError points at an attribute's value when it is present, else at the
+// body.
+func attrError(body hcl.Body, name, summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: attrRange(body, name).Ptr()}
+}

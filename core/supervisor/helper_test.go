@@ -1,0 +1,113 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// The test binary doubles as a plugin: when KEYWAY_TEST_PLUGIN is set it
+// serves testPlugin instead of running tests, so the supervisor is tested
+// against real plugin processes.
+const envMode = "KEYWAY_TEST_PLUGIN"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(envMode); mode != "" {
+		servePlugin(mode)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func servePlugin(mode string) {
+	switch mode {
+	case "crash-at-start":
+		fmt.Fprintln(os.Stderr, "crashing on purpose")
+		os.Exit(3)
+	case "exit-soon":
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			os.Exit(4)
+		}()
+	}
+	sdk.Serve(&testPlugin{mode: mode})
+}
+
+// testPlugin is a protocol plugin that greets each connection and echoes.
+type testPlugin struct {
+	mode     string
+	greeting string
+}
+
+func (p *testPlugin) Info() sdk.Info {
+	info := sdk.Info{Name: "echo", Kind: sdk.KindProtocol, Version: "0.0.1-test"}
+	if p.mode == "api99" {
+		info.APIVersions = []uint32{99}
+	}
+	return info
+}
+
+func (p *testPlugin) ConfigSchema() sdk.Schema {
+	return sdk.Schema{
+		Attributes: []sdk.Attribute{{Name: "greeting", Type: sdk.TypeString, Required: true}},
+		Blocks: []sdk.Block{{Name: "limits", Body: sdk.Schema{
+			Attributes: []sdk.Attribute{{Name: "max_sessions", Type: sdk.TypeNumber}},
+		}}},
+	}
+}
+
+type testConfig struct {
+	Greeting string `json:"greeting"`
+	Limits   *struct {
+		MaxSessions *int `json:"max_sessions"`
+	} `json:"limits"`
+}
+
+func (p *testPlugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	var cfg testConfig
+	if err := req.Decode(&cfg); err != nil {
+		return err
+	}
+	var diags sdk.Diagnostics
+	if cfg.Greeting == "" {
+		diags.Add("greeting", "must not be empty", "")
+	}
+	if cfg.Limits != nil && cfg.Limits.MaxSessions != nil && *cfg.Limits.MaxSessions < 1 {
+		diags.Add("limits.max_sessions", "must be at least 1", fmt.Sprintf("got %d", *cfg.Limits.MaxSessions))
+	}
+	if err := diags.Err(); err != nil {
+		return err
+	}
+	p.greeting = cfg.Greeting
+	return nil
+}
+
+func (p *testPlugin) Health(context.Context) error {
+	if p.mode == "unhealthy" {
+		return errors.New("always unhealthy")
+	}
+	return nil
+}
+
+func (p *testPlugin) ServeSession(_ context.Context, s *sdk.Session) {
+	n, _ := io.WriteString(s.Conn, p.greeting+"\n")
+	s.CountToClient(n)
+	buf := make([]byte, 4096)
+	for {
+		n, err := s.Conn.Read(buf)
+		if n > 0 {
+			s.CountFromClient(n)
+			w, _ := s.Conn.Write(buf[:n])
+			s.CountToClient(w)
+		}
+		if err != nil {
+			return
+		}
+	}
+}

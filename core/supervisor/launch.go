@@ -1,0 +1,249 @@
+package supervisor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/hcl/v2"
+	"google.golang.org/grpc"
+
+	"github.com/keyway-dev/keyway/core/config"
+	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/handoff"
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// Info is what a running plugin reported about itself.
+type Info struct {
+	Name       string
+	Kind       sdk.Kind
+	Version    string
+	APIVersion uint32
+}
+
+// process is one launched plugin process.
+type process struct {
+	client *plugin.Client
+	conn   *Conn
+	info   Info
+	pid    int
+	// sender hands connections to a protocol plugin.
+	sender *handoff.Sender
+}
+
+// ConfigError carries HCL diagnostics about a plugin's configuration.
+type ConfigError struct {
+	Diags hcl.Diagnostics
+}
+
+func (e *ConfigError) Error() string { return config.FormatDiagnostics(e.Diags) }
+
+// launchEnv is what a launch needs from its supervisor.
+type launchEnv struct {
+	logger      hclog.Logger
+	clusterName string
+	dataDir     string
+	timeout     time.Duration
+}
+
+// launch starts a plugin process and configures it. On any error the
+// process is killed before launch returns.
+func launch(ctx context.Context, spec Spec, env launchEnv) (p *process, err error) {
+	var secure *plugin.SecureConfig
+	if !spec.Builtin {
+		sum, err := verifyChecksum(spec.Path, spec.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+	}
+	logger := fixedName{env.logger.Named(spec.Name)}
+	logger.SetLevel(spec.LogLevel)
+
+	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Env = append(os.Environ(), sdk.EnvLogLevel+"="+strings.ToLower(spec.LogLevel.String()))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake(),
+		Plugins:          plugin.PluginSet{sdk.PluginSetName: hostPlugin{}},
+		Cmd:              cmd,
+		SecureConfig:     secure,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Logger:           logger,
+		Stderr:           io.Discard,
+		StartTimeout:     env.timeout,
+		SkipHostEnv:      true,
+	})
+	defer func() {
+		if err != nil {
+			client.Kill()
+		}
+	}()
+	rpc, err := client.Client()
+	if err != nil {
+		return nil, fmt.Errorf("starting plugin %q (%s): %w", spec.Name, spec.Path, err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginSetName)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to plugin %q: %w", spec.Name, err)
+	}
+	p = &process{client: client, conn: raw.(*Conn)}
+	if rc := client.ReattachConfig(); rc != nil && rc.Pid != 0 {
+		p.pid = rc.Pid
+	}
+	ctx, cancel := context.WithTimeout(ctx, env.timeout)
+	defer cancel()
+	if p.info, err = fingerprint(ctx, spec, p.conn); err != nil {
+		return nil, err
+	}
+	if err := configure(ctx, spec, p, env, logger); err != nil {
+		return nil, err
+	}
+	if p.info.Kind == sdk.KindProtocol {
+		resp, err := p.conn.Protocol.OpenHandoff(ctx, &pluginv1.OpenHandoffRequest{})
+		if err != nil {
+			return nil, fmt.Errorf("opening the handoff socket of plugin %q: %w", spec.Name, err)
+		}
+		if p.sender, err = handoff.Dial(resp.GetSocketPath()); err != nil {
+			return nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
+		}
+	}
+	return p, nil
+}
+
+// fingerprint asks the plugin who it is and checks it against the spec.
+func fingerprint(ctx context.Context, spec Spec, conn *Conn) (Info, error) {
+	resp, err := conn.Base.GetInfo(ctx, &pluginv1.GetInfoRequest{})
+	if err != nil {
+		return Info{}, fmt.Errorf("asking plugin %q for its info: %w", spec.Name, err)
+	}
+	info := Info{Name: resp.GetName(), Kind: sdk.Kind(resp.GetKind()), Version: resp.GetPluginVersion()}
+	if spec.Kind != sdk.KindUnknown && info.Kind != spec.Kind {
+		return Info{}, fmt.Errorf("plugin %q is a %s plugin, but it is used as a %s plugin", spec.Name, info.Kind, spec.Kind)
+	}
+	if info.APIVersion, err = negotiate(spec.Name, info.Kind, resp.GetApiVersions()); err != nil {
+		return Info{}, err
+	}
+	return info, nil
+}
+
+// configure decodes the plugin's block against its schema and applies it.
+func configure(ctx context.Context, spec Spec, p *process, env launchEnv, logger hclog.Logger) error {
+	schema, err := p.conn.Base.GetConfigSchema(ctx, &pluginv1.GetConfigSchemaRequest{})
+	if err != nil {
+		return fmt.Errorf("asking plugin %q for its configuration schema: %w", spec.Name, err)
+	}
+	cfgJSON, diags := spec.Block.DecodePluginConfig(schema.GetSchema())
+	if diags.HasErrors() {
+		return &ConfigError{Diags: diags}
+	}
+	brokerID := p.conn.broker.NextId()
+	go p.conn.broker.AcceptAndServe(brokerID, func(opts []grpc.ServerOption) *grpc.Server {
+		s := grpc.NewServer(opts...)
+		pluginv1.RegisterHostServer(s, &hostService{logger: logger})
+		return s
+	})
+	dataDir := ""
+	if env.dataDir != "" {
+		dataDir = env.dataDir + "/plugins/" + spec.Name
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return fmt.Errorf("creating data directory of plugin %q: %w", spec.Name, err)
+		}
+	}
+	resp, err := p.conn.Base.SetConfig(ctx, &pluginv1.SetConfigRequest{
+		ConfigJson:   cfgJSON,
+		ApiVersion:   p.info.APIVersion,
+		HostBrokerId: brokerID,
+		ClusterName:  env.clusterName,
+		DataDir:      dataDir,
+	})
+	if err != nil {
+		return fmt.Errorf("configuring plugin %q: %w", spec.Name, err)
+	}
+	for _, d := range resp.GetDiagnostics() {
+		rng := spec.Block.PathRange(d.GetPath())
+		detail := d.GetDetail()
+		if detail == "" {
+			detail = d.GetSummary()
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Invalid configuration for plugin %q", spec.Name),
+			Detail:   strings.TrimSpace(pathPrefix(d.GetPath()) + detail),
+			Subject:  &rng,
+		})
+	}
+	if diags.HasErrors() {
+		return &ConfigError{Diags: diags}
+	}
+	return nil
+}
+
+func pathPrefix(path string) string {
+	if path == "" {
+		return ""
+	}
+	return path + ": "
+}
+
+// verifyChecksum compares a file's sha256 with the configured one and
+// names both when they differ.
+func verifyChecksum(path, want string) ([]byte, error) {
+	got, err := fileSHA256(path)
+	if err != nil {
+		return nil, fmt.Errorf("checksumming plugin executable: %w", err)
+	}
+	want = strings.ToLower(want)
+	if got != want {
+		return nil, &ChecksumError{Path: path, Want: want, Got: got}
+	}
+	return hex.DecodeString(got)
+}
+
+// ChecksumError means a plugin executable is not the one configured.
+type ChecksumError struct {
+	Path, Want, Got string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("refusing to start %s: its sha256 is %s but the configuration expects %s; if you replaced the plugin on purpose, put the new sum in its plugin block", e.Path, e.Got, e.Want)
+}
+
+// ErrStopped is returned for work asked of a stopped supervisor.
+var ErrStopped = errors.New("plugin supervisor stopped")
+
+// fixedName keeps a plugin's logger name when go-plugin derives a child
+// logger from the executable's file name (which, for built-ins, would be
+// "keyway" every time).
+type fixedName struct {
+	hclog.Logger
+}
+
+func (f fixedName) Named(string) hclog.Logger      { return f }
+func (f fixedName) ResetNamed(string) hclog.Logger { return f }
+
+// fileSHA256 returns the hex sha256 of a file.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = f.Close() }()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,166 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Policy tunes health checks and restarts.
+type Policy struct {
+	// CheckInterval is how often a plugin's process is checked for exit.
+	CheckInterval time.Duration
+	// HealthInterval is how often the Health RPC is called; after
+	// HealthFailures failures in a row the plugin is restarted.
+	HealthInterval time.Duration
+	HealthTimeout  time.Duration
+	HealthFailures int
+	// BackoffInitial doubles with each crash in CrashWindow, up to
+	// BackoffMax.
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	// A plugin that crashes more than MaxCrashes times in CrashWindow is
+	// marked failed and no longer restarted.
+	MaxCrashes  int
+	CrashWindow time.Duration
+	// LaunchTimeout bounds one launch, from exec to configured.
+	LaunchTimeout time.Duration
+}
+
+// DefaultPolicy restarts a crashed plugin within a few hundred
+// milliseconds and gives up after five crashes in a minute.
+func DefaultPolicy() Policy {
+	return Policy{
+		CheckInterval:  100 * time.Millisecond,
+		HealthInterval: 5 * time.Second,
+		HealthTimeout:  2 * time.Second,
+		HealthFailures: 3,
+		BackoffInitial: 100 * time.Millisecond,
+		BackoffMax:     10 * time.Second,
+		MaxCrashes:     5,
+		CrashWindow:    time.Minute,
+		LaunchTimeout:  15 * time.Second,
+	}
+}
+
+func (p Policy) backoff(crashes int) time.Duration {
+	d := p.BackoffInitial
+	for i := 1; i < crashes && d < p.BackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, p.BackoffMax)
+}
+
+// Options configure a Supervisor.
+type Options struct {
+	Logger      hclog.Logger
+	ClusterName string
+	// DataDir holds one directory per plugin, under plugins/.
+	DataDir string
+	Policy  Policy
+}
+
+// Supervisor owns the plugin processes of one keyway process.
+type Supervisor struct {
+	env    launchEnv
+	policy Policy
+
+	mu        sync.Mutex
+	instances []*Instance
+	stopped   bool
+}
+
+// New returns a supervisor with no plugins.
+func New(opts Options) *Supervisor {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Policy == (Policy{}) {
+		opts.Policy = DefaultPolicy()
+	}
+	return &Supervisor{
+		env: launchEnv{
+			logger: opts.Logger, clusterName: opts.ClusterName,
+			dataDir: opts.DataDir, timeout: opts.Policy.LaunchTimeout,
+		},
+		policy: opts.Policy,
+	}
+}
+
+// Start launches and configures every plugin in specs. If any fails, the
+// ones already started are stopped and all errors are returned together,
+// each naming its plugin.
+func (s *Supervisor) Start(ctx context.Context, specs []Spec) error {
+	var errs []error
+	var started []*Instance
+	for _, spec := range specs {
+		p, err := launch(ctx, spec, s.env)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		started = append(started, newInstance(spec, p, s.env, s.policy))
+	}
+	if len(errs) > 0 {
+		for _, in := range started {
+			close(in.done)
+			in.shutdown()
+		}
+		return errors.Join(errs...)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		for _, in := range started {
+			close(in.done)
+			in.shutdown()
+		}
+		return ErrStopped
+	}
+	for _, in := range started {
+		s.instances = append(s.instances, in)
+		go in.monitor()
+	}
+	return nil
+}
+
+// Instance returns the plugin named name.
+func (s *Supervisor) Instance(name string) (*Instance, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, in := range s.instances {
+		if in.Name() == name {
+			return in, nil
+		}
+	}
+	return nil, fmt.Errorf("no plugin named %q is loaded", name)
+}
+
+// Status lists every plugin's state in launch order.
+func (s *Supervisor) Status() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Status, 0, len(s.instances))
+	for _, in := range s.instances {
+		out = append(out, in.Status())
+	}
+	return out
+}
+
+// Stop stops every plugin gracefully (go-plugin asks, then kills after a
+// grace period) and waits for them.
+func (s *Supervisor) Stop() {
+	s.mu.Lock()
+	s.stopped = true
+	instances := s.instances
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, in := range instances {
+		wg.Go(in.shutdown)
+	}
+	wg.Wait()
+}

@@ -1,0 +1,70 @@
+package sdk
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// ProtocolPlugin speaks a wire protocol. The host accepts client
+// connections and hands each one to the plugin, which then owns it: the
+// session's bytes never pass through the host again.
+type ProtocolPlugin interface {
+	Plugin
+	// ServeSession handles one client connection until it ends. It is
+	// called on its own goroutine; ctx is cancelled when the plugin is
+	// shutting down. The session's Conn is closed when it returns.
+	ServeSession(ctx context.Context, s *Session)
+}
+
+// Session is one client connection handed to a protocol plugin.
+type Session struct {
+	ID         string
+	Listener   string
+	ClientAddr string
+	LocalAddr  string
+	AcceptedAt time.Time
+	// Conn is the client connection. Bytes the host read while
+	// identifying the protocol are returned first by Read.
+	Conn net.Conn
+
+	counters *counters
+}
+
+// CountFromClient adds n bytes received from the client to the plugin's
+// statistics.
+func (s *Session) CountFromClient(n int) {
+	if s.counters != nil {
+		s.counters.fromClient.Add(uint64(n))
+	}
+}
+
+// CountToClient adds n bytes sent to the client to the plugin's
+// statistics.
+func (s *Session) CountToClient(n int) {
+	if s.counters != nil {
+		s.counters.toClient.Add(uint64(n))
+	}
+}
+
+// counters are a protocol plugin's running totals, reported by Stats.
+type counters struct {
+	total, active        atomic.Uint64
+	fromClient, toClient atomic.Uint64
+}
+
+// prefixConn returns prefix before reading from the connection.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}

@@ -1,0 +1,115 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/keyway-dev/keyway/sdk/handoff"
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// protocolServer receives handed-off connections and runs the plugin's
+// sessions.
+type protocolServer struct {
+	pluginv1.UnimplementedProtocolServer
+	impl   ProtocolPlugin
+	logger hclog.Logger
+	ctx    context.Context
+	stats  counters
+
+	mu sync.Mutex
+	ln *handoff.Listener
+}
+
+func newProtocolServer(impl ProtocolPlugin, logger hclog.Logger) *protocolServer {
+	return &protocolServer{impl: impl, logger: logger, ctx: context.Background()}
+}
+
+func (s *protocolServer) OpenHandoff(context.Context, *pluginv1.OpenHandoffRequest) (*pluginv1.OpenHandoffResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		ln, err := handoff.Listen()
+		if err != nil {
+			return nil, fmt.Errorf("opening handoff socket: %w", err)
+		}
+		s.ln = ln
+		go s.acceptHosts(ln)
+	}
+	return &pluginv1.OpenHandoffResponse{SocketPath: s.ln.Path()}, nil
+}
+
+func (s *protocolServer) Stats(context.Context, *pluginv1.StatsRequest) (*pluginv1.StatsResponse, error) {
+	return &pluginv1.StatsResponse{
+		SessionsTotal:   s.stats.total.Load(),
+		SessionsActive:  s.stats.active.Load(),
+		BytesFromClient: s.stats.fromClient.Load(),
+		BytesToClient:   s.stats.toClient.Load(),
+	}, nil
+}
+
+func (s *protocolServer) acceptHosts(ln *handoff.Listener) {
+	for {
+		r, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go s.receive(r)
+	}
+}
+
+// receive turns each handed-off descriptor into a session.
+func (s *protocolServer) receive(r *handoff.Receiver) {
+	defer func() { _ = r.Close() }()
+	for {
+		f, payload, err := r.Receive()
+		if err != nil {
+			if err != handoff.ErrNoDescriptor {
+				return
+			}
+			s.logger.Warn("dropping a handoff packet without a connection")
+			continue
+		}
+		conn, err := net.FileConn(f)
+		_ = f.Close()
+		if err != nil {
+			s.logger.Error("cannot use handed-off connection", "error", err)
+			continue
+		}
+		var meta pluginv1.Session
+		if err := proto.Unmarshal(payload, &meta); err != nil {
+			s.logger.Error("cannot decode session metadata", "error", err)
+			_ = conn.Close()
+			continue
+		}
+		go s.serve(conn, &meta)
+	}
+}
+
+func (s *protocolServer) serve(conn net.Conn, meta *pluginv1.Session) {
+	if len(meta.GetPrefix()) > 0 {
+		conn = &prefixConn{Conn: conn, prefix: meta.GetPrefix()}
+	}
+	sess := &Session{
+		ID:         meta.GetId(),
+		Listener:   meta.GetListener(),
+		ClientAddr: meta.GetClientAddr(),
+		LocalAddr:  meta.GetLocalAddr(),
+		AcceptedAt: time.Unix(0, meta.GetAcceptedUnixNano()),
+		Conn:       conn,
+		counters:   &s.stats,
+	}
+	s.stats.total.Add(1)
+	s.stats.active.Add(1)
+	defer func() {
+		s.stats.active.Add(^uint64(0))
+		_ = conn.Close()
+	}()
+	s.impl.ServeSession(s.ctx, sess)
+}
