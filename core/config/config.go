@@ -104,17 +104,18 @@ func (c *Config) check(body hcl.Body, builtins []string) hcl.Diagnostics {
 	}
 	seen := map[string]hcl.Range{}
 	for _, pl := range c.Plugins {
-		diags = append(diags, checkPlugin(pl, builtins, seen)...)
+		diags = append(diags, checkPlugin(body, pl, builtins, seen)...)
 	}
 	for _, l := range c.Listeners {
-		diags = append(diags, c.checkListener(l, builtins)...)
+		diags = append(diags, c.checkListener(body, l, builtins)...)
 	}
 	return diags
 }
 
-func checkPlugin(pl Plugin, builtins []string, seen map[string]hcl.Range) hcl.Diagnostics {
+func checkPlugin(body hcl.Body, pl Plugin, builtins []string, seen map[string]hcl.Range) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	rng := pl.DeclRange
+	at := func(attr string) *hcl.Range { return blockAttrRange(body, "plugin", pl.Name, attr, rng).Ptr() }
 	if prev, dup := seen[pl.Name]; dup {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: "Duplicate plugin block",
@@ -136,7 +137,7 @@ func checkPlugin(pl Plugin, builtins []string, seen map[string]hcl.Range) hcl.Di
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: "Built-in plugin with a command",
 			Detail:  fmt.Sprintf("%q is built into keyway; remove command, or give the external plugin another name.", pl.Name),
-			Subject: &rng,
+			Subject: at("command"),
 		})
 	case !builtin && pl.Command == "":
 		diags = append(diags, &hcl.Diagnostic{
@@ -154,34 +155,34 @@ func checkPlugin(pl Plugin, builtins []string, seen map[string]hcl.Range) hcl.Di
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: "Invalid plugin checksum",
 			Detail:  fmt.Sprintf("sha256 of plugin %q must be 64 lower-case hex digits, not %q.", pl.Name, pl.SHA256),
-			Subject: &rng,
+			Subject: at("sha256"),
 		})
 	}
 	if !slices.Contains(logLevels, pl.LogLevel) {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: "Invalid log level",
 			Detail:  fmt.Sprintf("%q is not a log level: use one of trace, debug, info, warn, error or off.", pl.LogLevel),
-			Subject: &rng,
+			Subject: at("log_level"),
 		})
 	}
 	return diags
 }
 
-func (c *Config) checkListener(l Listener, builtins []string) hcl.Diagnostics {
+func (c *Config) checkListener(body hcl.Body, l Listener, builtins []string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	rng := l.DeclRange
+	at := func(attr string) *hcl.Range { return blockAttrRange(body, "listener", l.Name, attr, l.DeclRange).Ptr() }
 	if _, _, err := net.SplitHostPort(l.Address); err != nil {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: "Invalid listener address",
 			Detail:  fmt.Sprintf("Listener %q: %q is not HOST:PORT (%v).", l.Name, l.Address, err),
-			Subject: &rng,
+			Subject: at("address"),
 		})
 	}
 	if c.Plugin(l.Protocol) == nil && !slices.Contains(builtins, l.Protocol) {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError, Summary: "Unknown protocol plugin",
 			Detail:  fmt.Sprintf("Listener %q names protocol %q, which is neither built in nor configured in a plugin block.", l.Name, l.Protocol),
-			Subject: &rng,
+			Subject: at("protocol"),
 		})
 	}
 	return diags

@@ -140,3 +140,21 @@ func typeFor(name string) (cty.Type, error) {
 	}
 	return cty.NilType, fmt.Errorf("unsupported type %q", name)
 }
+
+// blockAttrRange returns the range of attr's value inside the block
+// TYPE "LABEL" of body, or fallback when it cannot be found.
+func blockAttrRange(body hcl.Body, typ, label, attr string, fallback hcl.Range) hcl.Range {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return fallback
+	}
+	for _, b := range sb.Blocks {
+		if b.Type != typ || len(b.Labels) == 0 || b.Labels[0] != label {
+			continue
+		}
+		if a, ok := b.Body.Attributes[attr]; ok {
+			return a.Expr.Range()
+		}
+	}
+	return fallback
+}

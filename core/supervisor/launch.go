@@ -174,9 +174,9 @@ func configure(ctx context.Context, spec Spec, p *process, env launchEnv, logger
 	}
 	for _, d := range resp.GetDiagnostics() {
 		rng := spec.Block.PathRange(d.GetPath())
-		detail := d.GetDetail()
-		if detail == "" {
-			detail = d.GetSummary()
+		detail := d.GetSummary()
+		if d.GetDetail() != "" {
+			detail += " (" + d.GetDetail() + ")"
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// errReported marks an error whose details were already printed.
+var errReported = errors.New("failed")
+
+func execute(args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(stderr, "error:", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "keyway",
+		Short: "Identity-aware access proxy for databases",
+		Long: `keyway gives people and machines access to self-hosted databases with
+short-lived certificates from the cluster's own authorities, role-based
+access, and a full audit log. One binary runs the auth, proxy and database
+agent roles; protocol, CA and authorisation plugins run as separate
+processes under its supervision.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newVersionCmd(),
+		newStartCmd(),
+		newPluginsCmd(),
+		newConfigCmd(),
+		newServePluginCmd(),
+	)
+	return root
+}

@@ -1,0 +1,101 @@
+// Package admin serves the local administration socket of a running
+// keyway process: a Unix socket under the data directory, mode 0600, with
+// a small JSON API that the CLI on the same host uses.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/keyway-dev/keyway/core/supervisor"
+)
+
+// SocketName is the admin socket's file name inside the data directory.
+const SocketName = "keyway.sock"
+
+// SocketPath returns the admin socket of the data directory dir.
+func SocketPath(dir string) string { return filepath.Join(dir, SocketName) }
+
+// Plugin is one row of the plugin listing.
+type Plugin struct {
+	supervisor.Status
+	Sessions        *uint64 `json:"sessions_total,omitempty"`
+	SessionsActive  *uint64 `json:"sessions_active,omitempty"`
+	BytesFromClient *uint64 `json:"bytes_from_client,omitempty"`
+	BytesToClient   *uint64 `json:"bytes_to_client,omitempty"`
+}
+
+// Source reports the plugins of the running process.
+type Source interface {
+	Plugins(ctx context.Context) []Plugin
+}
+
+// Server is the admin socket's HTTP server.
+type Server struct {
+	srv  *http.Server
+	ln   net.Listener
+	path string
+}
+
+// Listen creates the socket under dir, replacing a stale one.
+func Listen(dir string, src Source) (*Server, error) {
+	path := SocketPath(dir)
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listening on admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("restricting admin socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/plugins", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(src.Plugins(r.Context()))
+	})
+	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	return &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, path: path}, nil
+}
+
+// removeStale deletes a socket left by a process that is gone, and refuses
+// to start next to one that still answers.
+func removeStale(path string) error {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		_ = c.Close()
+		return fmt.Errorf("another keyway is running with this data directory (its admin socket %s answers)", path)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("removing stale admin socket: %w", err)
+	}
+	return nil
+}
+
+// Serve answers requests until Shutdown.
+func (s *Server) Serve() error {
+	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops the server and removes the socket.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	_ = os.Remove(s.path)
+	return err
+}

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyway-dev/keyway/core/admin"
+	"github.com/keyway-dev/keyway/core/supervisor"
+	"github.com/keyway-dev/keyway/sdk"
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// pluginsView lists the supervisor's plugins for the admin socket, with
+// each running protocol plugin's session counters.
+type pluginsView struct {
+	sup *supervisor.Supervisor
+}
+
+func (v pluginsView) Plugins(ctx context.Context) []admin.Plugin {
+	var out []admin.Plugin
+	for _, st := range v.sup.Status() {
+		row := admin.Plugin{Status: st}
+		if st.State == supervisor.StateRunning && st.Kind == sdk.KindProtocol.String() {
+			v.addStats(ctx, &row)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+func (v pluginsView) addStats(ctx context.Context, row *admin.Plugin) {
+	in, err := v.sup.Instance(row.Name)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	conn, err := in.Conn(ctx)
+	if err != nil {
+		return
+	}
+	st, err := conn.Protocol.Stats(ctx, &pluginv1.StatsRequest{})
+	if err != nil {
+		return
+	}
+	total, active, in2, out := st.GetSessionsTotal(), st.GetSessionsActive(), st.GetBytesFromClient(), st.GetBytesToClient()
+	row.Sessions, row.SessionsActive, row.BytesFromClient, row.BytesToClient = &total, &active, &in2, &out
+}

@@ -1,0 +1,3 @@
+cluster_name = "Example Cluster"
+data_dir = "data"
+log_level = "verbose"

@@ -1,0 +1,5 @@
+cluster_name = "example"
+data_dir = "data"
+
+plugin "postgres" {
+  log_level = "debug"
