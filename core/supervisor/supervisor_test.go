@@ -134,11 +134,11 @@ func TestLaunchErrors(t *testing.T) {
 		name, mode, body string
 		want             []string
 	}{
-		{"plugin rejects a value", "ok", "    greeting = \"\"\n", []string{"keyway.hcl:7:16: Invalid configuration for plugin \"echo\": greeting: must not be empty"}},
-		{"nested path", "ok", "    greeting = \"x\"\n    limits {\n      max_sessions = 0\n    }\n", []string{"keyway.hcl:9:22:", "limits.max_sessions: got 0"}},
-		{"missing required attribute", "ok", "", []string{"keyway.hcl:6:10: Missing required argument", "greeting"}},
-		{"unknown attribute", "ok", "    greeting = \"x\"\n    colour = \"red\"\n", []string{"keyway.hcl:8:5: Unsupported argument", "colour"}},
-		{"wrong type", "ok", "    greeting = [\"x\"]\n", []string{"keyway.hcl:7:16: Incorrect attribute value type"}},
+		{"plugin rejects a value", "ok", "    greeting = \"\"\n", []string{"keyway.hcl:7:16: error: Invalid configuration for plugin \"echo\": greeting: must not be empty"}},
+		{"nested path", "ok", "    greeting = \"x\"\n    limits {\n      max_sessions = 0\n    }\n", []string{"keyway.hcl:9:22:", "limits.max_sessions: must be at least 1 (got 0)"}},
+		{"missing required attribute", "ok", "", []string{"keyway.hcl:6:10: error: Missing required argument", "greeting"}},
+		{"unknown attribute", "ok", "    greeting = \"x\"\n    colour = \"red\"\n", []string{"keyway.hcl:8:5: error: Unsupported argument", "colour"}},
+		{"wrong type", "ok", "    greeting = [\"x\"]\n", []string{"keyway.hcl:7:16: error: Incorrect attribute value type"}},
 		{"incompatible API version", "api99", "    greeting = \"x\"\n", []string{"protocol API versions [99], keyway speaks [1]", "upgrade keyway"}},
 		{"crash at start", "crash-at-start", "", []string{`starting plugin "echo"`}},
 	}
