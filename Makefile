@@ -1,0 +1,53 @@
+# Keyway's build. `make help` lists the targets.
+
+SHELL   := /bin/bash
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+TOOLS   := $(CURDIR)/bin/tools
+# Every Go module in the repository: the core, the SDK, the example plugin.
+MODULES := . sdk examples/tcprelay
+
+.PHONY: help build test check fmt vet staticcheck deps proto proto-check demo clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/keyway
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/keyway ./cmd/keyway
+
+test: ## run every test of every module
+	@for m in $(MODULES); do \
+		echo "== go test $$m"; \
+		(cd $$m && $(GO) test -count=1 -timeout 20m ./...) || exit 1; \
+	done
+
+check: fmt vet staticcheck deps proto-check ## gofmt, go vet, staticcheck, dependency directions, generated code
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+
+staticcheck:
+	@for m in $(MODULES); do (cd $$m && $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck ./...) || exit 1; done
+
+deps: ## enforce dependency directions between core, plugins, sdk and examples
+	@scripts/check-deps.sh
+
+$(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o $(TOOLS)/ github.com/bufbuild/buf/cmd/buf \
+		google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+proto: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate sdk/ gRPC code with the pinned tools
+	cd sdk && PATH=$(TOOLS):$$PATH buf lint && PATH=$(TOOLS):$$PATH buf generate
+
+proto-check: proto ## fail when committed generated code differs from a fresh generation
+	@test -z "$$(git status --porcelain -- sdk/proto)" || (git status --short -- sdk/proto; echo "generated code is stale: run make proto and commit"; exit 1)
+
+demo: build ## start keyway with the example plugin, list its plugins, relay a request
+	@scripts/demo.sh
+
+clean:
+	rm -rf bin .demo
