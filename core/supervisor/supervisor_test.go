@@ -24,7 +24,18 @@ import (
 func testSpec(t *testing.T, mode, body string) Spec {
 	t.Helper()
 	t.Setenv(envMode, mode)
-	dir := t.TempDir()
+	return specIn(t, t.TempDir(), body)
+}
+
+// testSpecB is testSpec for benchmarks.
+func testSpecB(b *testing.B, mode string) Spec {
+	b.Helper()
+	b.Setenv(envMode, mode)
+	return specIn(b, b.TempDir(), "    greeting = \"bench\"\n")
+}
+
+func specIn(t testing.TB, dir, body string) Spec {
+	t.Helper()
 	path := filepath.Join(dir, "keyway.hcl")
 	src := "cluster_name = \"test\"\ndata_dir = \"" + dir + "\"\nplugin \"echo\" {\n  command = \"x\"\n  sha256 = \"" + strings.Repeat("0", 64) + "\"\n  config {\n" + body + "  }\n}\n"
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
