@@ -5,7 +5,6 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -32,9 +31,11 @@ type Plugin struct {
 	BytesToClient   *uint64 `json:"bytes_to_client,omitempty"`
 }
 
-// Source reports the plugins of the running process.
+// Source is what the admin socket serves: the running process's plugins
+// and its CA.
 type Source interface {
 	Plugins(ctx context.Context) []Plugin
+	CASource
 }
 
 // Server is the admin socket's HTTP server.
@@ -60,9 +61,9 @@ func Listen(dir string, src Source) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/plugins", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(src.Plugins(r.Context()))
+		writeJSON(w, http.StatusOK, src.Plugins(r.Context()))
 	})
+	handleCA(mux, src)
 	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ready\n"))
 	})

@@ -17,11 +17,13 @@ import (
 
 // Config is a whole keyway configuration file.
 type Config struct {
-	ClusterName string     `hcl:"cluster_name"`
-	DataDir     string     `hcl:"data_dir"`
-	LogLevel    string     `hcl:"log_level,optional"`
-	Plugins     []Plugin   `hcl:"plugin,block"`
-	Listeners   []Listener `hcl:"listener,block"`
+	ClusterName string `hcl:"cluster_name"`
+	DataDir     string `hcl:"data_dir"`
+	LogLevel    string `hcl:"log_level,optional"`
+	// CAPlugin names the plugin that holds the cluster's authorities.
+	CAPlugin  string     `hcl:"ca_plugin,optional"`
+	Plugins   []Plugin   `hcl:"plugin,block"`
+	Listeners []Listener `hcl:"listener,block"`
 }
 
 // Plugin is a plugin block. A built-in plugin needs no command; an
@@ -83,6 +85,9 @@ func (p *Parser) Load(path string, builtins []string) (*Config, hcl.Diagnostics)
 	return &cfg, diags
 }
 
+// DefaultCAPlugin is the CA plugin used when ca_plugin is not set.
+const DefaultCAPlugin = "ca-vault"
+
 var (
 	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	namePattern   = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
@@ -101,6 +106,13 @@ func (c *Config) check(body hcl.Body, builtins []string) hcl.Diagnostics {
 		diags = append(diags, attrError(body, "log_level",
 			"Invalid log level",
 			fmt.Sprintf("%q is not a log level: use one of trace, debug, info, warn, error or off.", c.LogLevel)))
+	}
+	if c.CAPlugin == "" {
+		c.CAPlugin = DefaultCAPlugin
+	}
+	if c.Plugin(c.CAPlugin) == nil && !slices.Contains(builtins, c.CAPlugin) {
+		diags = append(diags, attrError(body, "ca_plugin", "Unknown CA plugin",
+			fmt.Sprintf("ca_plugin names %q, which is neither built in nor configured in a plugin block.", c.CAPlugin)))
 	}
 	seen := map[string]hcl.Range{}
 	for _, pl := range c.Plugins {

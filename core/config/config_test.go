@@ -17,7 +17,7 @@ func load(t *testing.T, src string) (*Config, string) {
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := NewParser().Load(path, []string{"postgres"})
+	cfg, diags := NewParser().Load(path, []string{"postgres", "ca-vault"})
 	return cfg, FormatDiagnostics(diags)
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keyway-dev/keyway/core/admin"
+	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/supervisor"
 	"github.com/keyway-dev/keyway/sdk"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
@@ -13,7 +14,21 @@ import (
 // pluginsView lists the supervisor's plugins for the admin socket, with
 // each running protocol plugin's session counters.
 type pluginsView struct {
-	sup *supervisor.Supervisor
+	sup      *supervisor.Supervisor
+	caPlugin string
+}
+
+// CA returns the running CA plugin.
+func (v pluginsView) CA(ctx context.Context) (authority.CA, error) {
+	in, err := v.sup.Instance(v.caPlugin)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := in.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return authority.GRPC{Client: conn.CA}, nil
 }
 
 func (v pluginsView) Plugins(ctx context.Context) []admin.Plugin {

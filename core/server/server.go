@@ -49,7 +49,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer sup.Stop()
 
-	adm, err := admin.Listen(cfg.DataDir, pluginsView{sup})
+	adm, err := admin.Listen(cfg.DataDir, pluginsView{sup: sup, caPlugin: cfg.CAPlugin})
 	if err != nil {
 		return err
 	}
@@ -90,6 +90,9 @@ func Run(ctx context.Context, opts Options) error {
 func Specs(cfg *config.Config, b supervisor.Builtins) []supervisor.Spec {
 	specs := supervisor.SpecsFor(cfg, b)
 	for i := range specs {
+		if specs[i].Name == cfg.CAPlugin {
+			specs[i].Kind = sdk.KindCA
+		}
 		for _, l := range cfg.Listeners {
 			if l.Protocol == specs[i].Name {
 				specs[i].Kind = sdk.KindProtocol

@@ -41,7 +41,7 @@ func specIn(t testing.TB, dir, body string) Spec {
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := config.NewParser().Load(path, nil)
+	cfg, diags := config.NewParser().Load(path, []string{"ca-vault"})
 	if diags.HasErrors() {
 		t.Fatalf("test config: %s", diags)
 	}

@@ -1,0 +1,93 @@
+package authority
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyway-dev/keyway/sdk"
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// CA is what this package needs of a certificate authority: the CA
+// plugin, directly or through a running keyway.
+type CA interface {
+	Authorities(ctx context.Context) ([]sdk.AuthorityState, error)
+	Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignResponse, error)
+	Rotate(ctx context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error)
+}
+
+// GRPC adapts a CA plugin's gRPC client to CA.
+type GRPC struct {
+	Client pluginv1.CAClient
+}
+
+// Authorities lists the plugin's authorities.
+func (g GRPC) Authorities(ctx context.Context) ([]sdk.AuthorityState, error) {
+	resp, err := g.Client.Authorities(ctx, &pluginv1.AuthoritiesRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("listing authorities: %w", err)
+	}
+	out := make([]sdk.AuthorityState, 0, len(resp.GetAuthorities()))
+	for _, a := range resp.GetAuthorities() {
+		out = append(out, stateFromProto(a))
+	}
+	return out, nil
+}
+
+// Sign asks the plugin to sign.
+func (g GRPC) Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignResponse, error) {
+	exts := make([]*pluginv1.Extension, 0, len(req.Extensions))
+	for _, e := range req.Extensions {
+		exts = append(exts, &pluginv1.Extension{Oid: e.Id.String(), Critical: e.Critical, Value: e.Value})
+	}
+	resp, err := g.Client.Sign(ctx, &pluginv1.SignRequest{
+		Authority:     pluginv1.Authority(req.Authority),
+		Csr:           req.CSR,
+		CommonName:    req.CommonName,
+		DnsNames:      req.DNSNames,
+		IpAddresses:   req.IPAddresses,
+		Uris:          req.URIs,
+		Extensions:    exts,
+		NotBeforeUnix: req.NotBefore.Unix(),
+		NotAfterUnix:  req.NotAfter.Unix(),
+		Usages:        req.Usages,
+	})
+	if err != nil {
+		return sdk.SignResponse{}, fmt.Errorf("signing with the %s authority: %w", req.Authority, err)
+	}
+	return sdk.SignResponse{Certificate: resp.GetCertificate(), Chain: resp.GetChain()}, nil
+}
+
+// Rotate asks the plugin to rotate an authority.
+func (g GRPC) Rotate(ctx context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error) {
+	resp, err := g.Client.Rotate(ctx, &pluginv1.RotateRequest{Authority: pluginv1.Authority(a), GracePeriodSeconds: int64(grace / time.Second)})
+	if err != nil {
+		return sdk.AuthorityState{}, fmt.Errorf("rotating the %s authority: %w", a, err)
+	}
+	return stateFromProto(resp.GetState()), nil
+}
+
+func stateFromProto(a *pluginv1.AuthorityState) sdk.AuthorityState {
+	st := sdk.AuthorityState{Authority: sdk.Authority(a.GetAuthority()), Certificates: a.GetCertificates(), Phase: a.GetPhase()}
+	if a.GetGraceEndsUnix() != 0 {
+		st.GraceEnds = time.Unix(a.GetGraceEndsUnix(), 0)
+	}
+	return st
+}
+
+// ParseAuthority reads an authority name as used on the command line.
+func ParseAuthority(s string) (sdk.Authority, error) {
+	for _, a := range All() {
+		if a.String() == strings.ToLower(s) {
+			return a, nil
+		}
+	}
+	return sdk.AuthorityUnknown, fmt.Errorf("unknown authority %q: use user, host, db or db-client", s)
+}
+
+// All lists the cluster's authorities in display order.
+func All() []sdk.Authority {
+	return []sdk.Authority{sdk.AuthorityUser, sdk.AuthorityHost, sdk.AuthorityDB, sdk.AuthorityDBClient}
+}

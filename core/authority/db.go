@@ -1,0 +1,85 @@
+package authority
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// DBRequest asks for a database server certificate.
+type DBRequest struct {
+	// Hosts are the names and addresses clients use to reach the
+	// database; the first becomes the common name.
+	Hosts []string
+	TTL   time.Duration
+	// KeyAlgorithm is one of the Key constants.
+	KeyAlgorithm string
+}
+
+// DBFiles are the contents of the files `auth sign --format=db` writes.
+type DBFiles struct {
+	// Cert is the server certificate (ssl_cert_file).
+	Cert []byte
+	// Key is its private key (ssl_key_file), PEM.
+	Key []byte
+	// CAs are the db-client authority's trusted certificates
+	// (ssl_ca_file): PostgreSQL accepts client certificates they signed.
+	CAs []byte
+}
+
+// SignDB issues a database server certificate from the db authority.
+func SignDB(ctx context.Context, ca CA, req DBRequest, now time.Time) (DBFiles, error) {
+	if len(req.Hosts) == 0 {
+		return DBFiles{}, fmt.Errorf("a database certificate needs at least one host name or address")
+	}
+	if req.TTL <= 0 {
+		return DBFiles{}, fmt.Errorf("ttl must be positive, not %s", req.TTL)
+	}
+	key, err := NewKey(req.KeyAlgorithm)
+	if err != nil {
+		return DBFiles{}, err
+	}
+	csr, err := NewCSR(key, req.Hosts[0])
+	if err != nil {
+		return DBFiles{}, err
+	}
+	sr := sdk.SignRequest{
+		Authority: sdk.AuthorityDB, CSR: csr, CommonName: req.Hosts[0],
+		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(req.TTL),
+		Usages: []string{"server"},
+	}
+	for _, h := range req.Hosts {
+		if net.ParseIP(h) != nil {
+			sr.IPAddresses = append(sr.IPAddresses, h)
+		} else {
+			sr.DNSNames = append(sr.DNSNames, h)
+		}
+	}
+	resp, err := ca.Sign(ctx, sr)
+	if err != nil {
+		return DBFiles{}, err
+	}
+	keyPEM, err := KeyPEM(key)
+	if err != nil {
+		return DBFiles{}, err
+	}
+	cas, err := Export(ctx, ca, sdk.AuthorityDBClient)
+	if err != nil {
+		return DBFiles{}, err
+	}
+	return DBFiles{Cert: CertsPEM(resp.Certificate), Key: keyPEM, CAs: cas}, nil
+}
+
+// Write writes prefix.crt, prefix.key (0600) and prefix.cas.
+func (f DBFiles) Write(prefix string) error {
+	if err := WriteFile(prefix+".key", f.Key, 0o600); err != nil {
+		return err
+	}
+	if err := WriteFile(prefix+".crt", f.Cert, 0o644); err != nil {
+		return err
+	}
+	return WriteFile(prefix+".cas", f.CAs, 0o644)
+}
