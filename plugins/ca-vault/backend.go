@@ -1,0 +1,30 @@
+package cavault
+
+import (
+	"crypto"
+	"crypto/x509"
+	"time"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// backend holds the authorities' keys. Implementations are safe for
+// concurrent use.
+type backend interface {
+	// issuer returns what signs for a now.
+	issuer(a sdk.Authority) (issuer, error)
+	// states returns the trusted certificates of all four authorities.
+	states() ([]sdk.AuthorityState, error)
+	// rotate replaces a's signing key, trusting the old one for grace.
+	rotate(a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error)
+	// health returns nil while every authority can sign.
+	health() error
+}
+
+// issuer is an authority's active CA.
+type issuer struct {
+	cert   *x509.Certificate
+	signer crypto.Signer
+	// chain is cert's DER followed by its parents, if any.
+	chain [][]byte
+}
