@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyway-dev/keyway/core/supervisor"
+	cavault "github.com/keyway-dev/keyway/plugins/ca-vault"
 	"github.com/keyway-dev/keyway/plugins/postgres"
 	rbacopa "github.com/keyway-dev/keyway/plugins/rbac-opa"
 	"github.com/keyway-dev/keyway/sdk"
@@ -21,6 +22,7 @@ const servePluginCmd = "serve-plugin"
 // This is the one place that registers them.
 func builtinPlugins() map[string]func() sdk.Plugin {
 	return map[string]func() sdk.Plugin{
+		"ca-vault": cavault.New,
 		"postgres": postgres.New,
 		"rbac-opa": rbacopa.New,
 	}

@@ -42,6 +42,8 @@ processes under its supervision.`,
 		newStartCmd(),
 		newPluginsCmd(),
 		newConfigCmd(),
+		newAuthCmd(),
+		newStatusCmd(),
 		newServePluginCmd(),
 	)
 	return root

@@ -83,3 +83,48 @@ func (f DBFiles) Write(prefix string) error {
 	}
 	return WriteFile(prefix+".cas", f.CAs, 0o644)
 }
+
+// DBClientRequest asks for a certificate to log in to a database as a
+// database user with certificate authentication.
+type DBClientRequest struct {
+	DBUser       string
+	TTL          time.Duration
+	KeyAlgorithm string
+}
+
+// SignDBClient issues a client certificate from the db-client authority
+// whose common name is the database user, as PostgreSQL's cert
+// authentication requires. Its CAs are the db authority, for verify-full.
+func SignDBClient(ctx context.Context, ca CA, req DBClientRequest, now time.Time) (DBFiles, error) {
+	if req.DBUser == "" {
+		return DBFiles{}, fmt.Errorf("a db-client certificate needs a database user")
+	}
+	if req.TTL <= 0 {
+		return DBFiles{}, fmt.Errorf("ttl must be positive, not %s", req.TTL)
+	}
+	key, err := NewKey(req.KeyAlgorithm)
+	if err != nil {
+		return DBFiles{}, err
+	}
+	csr, err := NewCSR(key, req.DBUser)
+	if err != nil {
+		return DBFiles{}, err
+	}
+	resp, err := ca.Sign(ctx, sdk.SignRequest{
+		Authority: sdk.AuthorityDBClient, CSR: csr, CommonName: req.DBUser,
+		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(req.TTL),
+		Usages: []string{"client"},
+	})
+	if err != nil {
+		return DBFiles{}, err
+	}
+	keyPEM, err := KeyPEM(key)
+	if err != nil {
+		return DBFiles{}, err
+	}
+	cas, err := Export(ctx, ca, sdk.AuthorityDB)
+	if err != nil {
+		return DBFiles{}, err
+	}
+	return DBFiles{Cert: CertsPEM(resp.Certificate), Key: keyPEM, CAs: cas}, nil
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -46,4 +47,14 @@ func Pin(der []byte) (string, error) {
 	}
 	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// NotAfter returns a DER certificate's expiry, or the zero time when it
+// does not parse.
+func NotAfter(der []byte) time.Time {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return time.Time{}
+	}
+	return cert.NotAfter
 }

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyway-dev/keyway/core/authority"
+	"github.com/keyway-dev/keyway/sdk/identity"
+)
+
+func newAuthCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "auth",
+		Short: "Sign certificates, export and rotate the cluster's authorities",
+		Long: `Work with the cluster's certificate authorities. On the auth host these
+commands use the running keyway (through its admin socket) or, when none
+runs, the CA plugin of the configuration's data directory.`,
+	}
+	cmd.AddCommand(newAuthSignCmd(), newAuthExportCmd(), newAuthRotateCmd())
+	return cmd
+}
+
+// caCommand loads the configuration, opens the CA and runs f with it.
+func caCommand(cmd *cobra.Command, path string, f func(ctx context.Context, ca authority.CA, cluster string) error) error {
+	cfg, p, err := loadConfig(path, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+	defer cancel()
+	ca, stop, err := openCA(ctx, cfg)
+	if err != nil {
+		return reportStartError(cmd.ErrOrStderr(), p, err)
+	}
+	defer stop()
+	return f(ctx, ca, cfg.ClusterName)
+}
+
+func newAuthSignCmd() *cobra.Command {
+	var (
+		path, format, out, keyAlgo, user, bot, dbUser string
+		hosts, roles, dbUsers, dbNames        []string
+		ttl                                   time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "sign",
+		Short: "Issue a database server certificate or an identity file",
+		Long: `Issue a certificate. The private key is generated here and never leaves
+this machine; the CA signs a certificate request.
+
+  --format=db --host=db.example.com --out=server
+      writes server.crt and server.key (0600) for PostgreSQL's ssl_cert_file
+      and ssl_key_file, and server.cas, the db-client authority that
+      PostgreSQL must trust (ssl_ca_file) to accept keyway's agents.
+
+  --format=db-client --db-user=postgres --out=client
+      writes client.crt and client.key (0600) that log in to a database as
+      the database user postgres (certificate authentication), and
+      client.cas, the db authority for sslmode=verify-full. Agents get such
+      certificates themselves; this is for checking a database's setup.
+
+  --user=NAME --out=NAME.id   (or --bot=NAME)
+      writes an identity file (0600): a user certificate carrying the SPIFFE
+      ID spiffe://CLUSTER/user/NAME, its roles and traits, its key, and the
+      cluster's CAs; scripts use it with keyway -i NAME.id.`,
+		Example: `  keyway auth sign --format=db --host=db.example.com --out=server --ttl=2190h
+  keyway auth sign --user=alice --roles=access --db-users='*' --db-names='*' --out=alice.id`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return fmt.Errorf("--out is required")
+			}
+			if format == "" {
+				format = "identity"
+			}
+			if format != "identity" && (user != "" || bot != "") {
+				return fmt.Errorf("--user and --bot are for identity files, not --format=%s", format)
+			}
+			switch format {
+			case "db":
+				if len(hosts) == 0 {
+					return fmt.Errorf("--format=db needs --host, the name clients use to reach the database")
+				}
+				if ttl == 0 {
+					ttl = 2190 * time.Hour
+				}
+			case "db-client":
+				if dbUser == "" {
+					return fmt.Errorf("--format=db-client needs --db-user, the database user the certificate logs in as")
+				}
+				if ttl == 0 {
+					ttl = time.Hour
+				}
+			case "identity":
+				if (user == "") == (bot == "") {
+					return fmt.Errorf("an identity file needs exactly one of --user or --bot")
+				}
+				if ttl == 0 {
+					ttl = authority.DefaultUserTTL
+				}
+			default:
+				return fmt.Errorf("--format must be db, db-client or identity, not %q", format)
+			}
+			return caCommand(cmd, path, func(ctx context.Context, ca authority.CA, cluster string) error {
+				if format == "db-client" {
+					files, err := authority.SignDBClient(ctx, ca, authority.DBClientRequest{DBUser: dbUser, TTL: ttl, KeyAlgorithm: keyAlgo}, time.Now())
+					if err != nil {
+						return err
+					}
+					if err := files.Write(out); err != nil {
+						return err
+					}
+					_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %[1]s.crt, %[1]s.key and %[1]s.cas for database user %[2]s (valid for %[3]s)\n"+
+						"psql \"sslmode=verify-full sslcert=%[1]s.crt sslkey=%[1]s.key sslrootcert=%[1]s.cas user=%[2]s host=...\"\n", out, dbUser, ttl)
+					return err
+				}
+				if format == "db" {
+					files, err := authority.SignDB(ctx, ca, authority.DBRequest{Hosts: hosts, TTL: ttl, KeyAlgorithm: keyAlgo}, time.Now())
+					if err != nil {
+						return err
+					}
+					if err := files.Write(out); err != nil {
+						return err
+					}
+					_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %[1]s.crt, %[1]s.key and %[1]s.cas (valid for %s)\n"+
+						"postgresql.conf: ssl = on, ssl_cert_file = '%[1]s.crt', ssl_key_file = '%[1]s.key', ssl_ca_file = '%[1]s.cas'\n"+
+						"pg_hba.conf:     hostssl all all 0.0.0.0/0 cert\n", out, ttl)
+					return err
+				}
+				kind, name := identity.KindUser, user
+				if bot != "" {
+					kind, name = identity.KindBot, bot
+				}
+				f, err := authority.SignIdentity(ctx, ca, authority.IdentityRequest{
+					Cluster: cluster, Kind: kind, Name: name, Roles: roles,
+					DBUsers: dbUsers, DBNames: dbNames, TTL: ttl, KeyAlgorithm: keyAlgo,
+				}, time.Now())
+				if err != nil {
+					return err
+				}
+				if err := f.Write(out); err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote identity file %s for spiffe://%s/%s/%s (roles %s, valid for %s)\n",
+					out, cluster, kind, name, strings.Join(roles, ","), ttl)
+				return err
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&path, "config", "c", "/etc/keyway.hcl", "configuration file")
+	fl.StringVar(&format, "format", "", "db (database server certificate), db-client or identity (default with --user/--bot)")
+	fl.StringVar(&dbUser, "db-user", "", "database user of a db-client certificate")
+	fl.StringSliceVar(&hosts, "host", nil, "database host names or addresses, comma separated (--format=db)")
+	fl.StringVar(&out, "out", "", "output path; --format=db adds .crt, .key and .cas")
+	fl.DurationVar(&ttl, "ttl", 0, "validity (default 2190h for db, 12h for identities)")
+	fl.StringVar(&keyAlgo, "key-algorithm", authority.KeyECDSAP256, "key to generate: ecdsa-p256, rsa-2048 or rsa-4096")
+	fl.StringVar(&user, "user", "", "user name for an identity file")
+	fl.StringVar(&bot, "bot", "", "bot name for an identity file")
+	fl.StringSliceVar(&roles, "roles", nil, "roles, comma separated")
+	fl.StringSliceVar(&dbUsers, "db-users", nil, "database users the identity may use, comma separated")
+	fl.StringSliceVar(&dbNames, "db-names", nil, "logical databases the identity may use, comma separated")
+	return cmd
+}
+
+func newAuthExportCmd() *cobra.Command {
+	var path, typ string
+	cmd := &cobra.Command{
+		Use:   "export --type=db-client|db|user|host",
+		Short: "Print an authority's trusted certificates as PEM",
+		Long: `Print the certificates trusted for one authority, active first; during a
+rotation both the new and the old. For example, PostgreSQL's ssl_ca_file
+needs the db-client authority, and a client using sslmode=verify-full
+needs the db authority.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := authority.ParseAuthority(typ)
+			if err != nil {
+				return err
+			}
+			return caCommand(cmd, path, func(ctx context.Context, ca authority.CA, _ string) error {
+				pem, err := authority.Export(ctx, ca, a)
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(pem)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "/etc/keyway.hcl", "configuration file")
+	cmd.Flags().StringVar(&typ, "type", "", "authority: user, host, db or db-client")
+	_ = cmd.MarkFlagRequired("type")
+	return cmd
+}
+
+func newAuthRotateCmd() *cobra.Command {
+	var path, typ string
+	var grace time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate --type=TYPE [--grace-period=DURATION]",
+		Short: "Replace an authority's key, trusting the old one for a grace period",
+		Long: `Generate a new key for one authority. The new key signs from now on; the
+old certificate stays trusted until the grace period ends, so certificates
+it signed keep working while they are replaced. Re-export the authority
+(keyway auth export) to every place that trusts it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := authority.ParseAuthority(typ)
+			if err != nil {
+				return err
+			}
+			if grace < 0 {
+				return fmt.Errorf("--grace-period must not be negative")
+			}
+			return caCommand(cmd, path, func(ctx context.Context, ca authority.CA, _ string) error {
+				st, err := ca.Rotate(ctx, a, grace)
+				if err != nil {
+					return err
+				}
+				pin, err := authority.Pin(st.Certificates[0])
+				if err != nil {
+					return err
+				}
+				msg := fmt.Sprintf("rotated the %s authority: new key %s", a, pin)
+				if !st.GraceEnds.IsZero() {
+					msg += fmt.Sprintf("; the old key stays trusted until %s", st.GraceEnds.UTC().Format(time.RFC3339))
+				}
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), msg)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "/etc/keyway.hcl", "configuration file")
+	cmd.Flags().StringVar(&typ, "type", "", "authority: user, host, db or db-client")
+	cmd.Flags().DurationVar(&grace, "grace-period", 30*time.Hour, "how long the old key stays trusted")
+	_ = cmd.MarkFlagRequired("type")
+	return cmd
+}

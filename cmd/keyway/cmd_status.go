@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyway-dev/keyway/core/authority"
+)
+
+func newStatusCmd() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "status -c FILE",
+		Short: "Show the cluster's name, version and CA pins",
+		Long: `Show the cluster name, keyway's version, and for each authority the pins
+(sha256 of the SubjectPublicKeyInfo) of its trusted certificates and its
+rotation phase.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return caCommand(cmd, path, func(ctx context.Context, ca authority.CA, cluster string) error {
+				states, err := ca.Authorities(ctx)
+				if err != nil {
+					return err
+				}
+				w := cmd.OutOrStdout()
+				fmt.Fprintf(w, "cluster:  %s\nversion:  %s\n\n", cluster, version)
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "AUTHORITY\tPHASE\tPIN\tEXPIRES")
+				for _, st := range states {
+					phase := st.Phase
+					if !st.GraceEnds.IsZero() {
+						phase += " until " + st.GraceEnds.UTC().Format(time.RFC3339)
+					}
+					for i, der := range st.Certificates {
+						pin, err := authority.Pin(der)
+						if err != nil {
+							return err
+						}
+						label := st.Authority.String()
+						if i > 0 {
+							label, phase = "", "(previous key)"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", label, phase, pin, expiry(der))
+					}
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "/etc/keyway.hcl", "configuration file")
+	return cmd
+}
+
+func expiry(der []byte) string {
+	t := authority.NotAfter(der)
+	if t.IsZero() {
+		return "?"
+	}
+	return t.UTC().Format("2006-01-02")
+}
