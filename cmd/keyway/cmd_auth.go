@@ -43,8 +43,8 @@ func caCommand(cmd *cobra.Command, path string, f func(ctx context.Context, ca a
 func newAuthSignCmd() *cobra.Command {
 	var (
 		path, format, out, keyAlgo, user, bot, dbUser string
-		hosts, roles, dbUsers, dbNames        []string
-		ttl                                   time.Duration
+		hosts, roles, dbUsers, dbNames                []string
+		ttl                                           time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sign",
