@@ -2,9 +2,13 @@ package authority
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/keyway-dev/keyway/sdk"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
@@ -27,7 +31,7 @@ type GRPC struct {
 func (g GRPC) Authorities(ctx context.Context) ([]sdk.AuthorityState, error) {
 	resp, err := g.Client.Authorities(ctx, &pluginv1.AuthoritiesRequest{})
 	if err != nil {
-		return nil, fmt.Errorf("listing authorities: %w", err)
+		return nil, pluginError("listing authorities", err)
 	}
 	out := make([]sdk.AuthorityState, 0, len(resp.GetAuthorities()))
 	for _, a := range resp.GetAuthorities() {
@@ -55,7 +59,7 @@ func (g GRPC) Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignResponse, 
 		Usages:        req.Usages,
 	})
 	if err != nil {
-		return sdk.SignResponse{}, fmt.Errorf("signing with the %s authority: %w", req.Authority, err)
+		return sdk.SignResponse{}, pluginError("signing with the "+req.Authority.String()+" authority", err)
 	}
 	return sdk.SignResponse{Certificate: resp.GetCertificate(), Chain: resp.GetChain()}, nil
 }
@@ -64,7 +68,7 @@ func (g GRPC) Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignResponse, 
 func (g GRPC) Rotate(ctx context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error) {
 	resp, err := g.Client.Rotate(ctx, &pluginv1.RotateRequest{Authority: pluginv1.Authority(a), GracePeriodSeconds: int64(grace / time.Second)})
 	if err != nil {
-		return sdk.AuthorityState{}, fmt.Errorf("rotating the %s authority: %w", a, err)
+		return sdk.AuthorityState{}, pluginError("rotating the "+a.String()+" authority", err)
 	}
 	return stateFromProto(resp.GetState()), nil
 }
@@ -90,4 +94,19 @@ func ParseAuthority(s string) (sdk.Authority, error) {
 // All lists the cluster's authorities in display order.
 func All() []sdk.Authority {
 	return []sdk.Authority{sdk.AuthorityUser, sdk.AuthorityHost, sdk.AuthorityDB, sdk.AuthorityDBClient}
+}
+
+// pluginError turns a gRPC error into what a person should read: the
+// plugin's own message when it refused the request (it already names what
+// failed), or the operation and the transport failure otherwise.
+func pluginError(op string, err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	switch st.Code() {
+	case codes.Unknown, codes.InvalidArgument, codes.FailedPrecondition:
+		return errors.New(st.Message())
+	}
+	return fmt.Errorf("%s: the CA plugin did not answer: %s", op, st.Message())
 }

@@ -58,7 +58,7 @@ func TestConfigErrorsGolden(t *testing.T) {
 func TestValidConfigValidates(t *testing.T) {
 	cfg, _ := writeConfig(t, "plugin \"postgres\" {\n  log_level = \"warn\"\n}\n")
 	out, err := exec.Command(built.keyway, "config", "validate", "-c", cfg).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "is valid (2 plugins configured)") {
+	if err != nil || !strings.Contains(string(out), "is valid (3 plugins configured)") {
 		t.Fatalf("validate: %v\n%s", err, out)
 	}
 }

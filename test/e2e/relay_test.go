@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -119,7 +120,7 @@ func TestExamplePluginRelaysAndCounts(t *testing.T) {
 	if *p.BytesFromClient != want || *p.BytesToClient != want {
 		t.Fatalf("bytes in/out = %d/%d, want %d each", *p.BytesFromClient, *p.BytesToClient, want)
 	}
-	for _, name := range []string{"postgres", "rbac-opa"} {
+	for _, name := range []string{"ca-vault", "postgres", "rbac-opa"} {
 		if b := n.plugin(name); !b.Builtin || b.State != supervisor.StateRunning {
 			t.Fatalf("built-in %s listed as %+v", name, b.Status)
 		}
@@ -154,8 +155,8 @@ func TestCoreSIGKILLLeavesNoPluginProcess(t *testing.T) {
 	for _, p := range n.plugins() {
 		pids = append(pids, p.PID)
 	}
-	if len(pids) != 3 {
-		t.Fatalf("want 3 plugin processes, have %v", pids)
+	if len(pids) != 4 || slices.Contains(pids, 0) {
+		t.Fatalf("want 4 plugin processes (ca-vault, postgres, rbac-opa, tcprelay), have %v", pids)
 	}
 	signal(t, n.cmd.Process.Pid, syscall.SIGKILL)
 	<-n.exited

@@ -282,3 +282,35 @@ func freePort() (int, error) {
 	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// ReplaceCAFile installs new client CAs (ssl_ca_file) and reloads the
+// server's configuration. The reload is asynchronous: callers wait for its
+// effect.
+func (s *Server) ReplaceCAFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(s.dir, "data", "ca.crt")
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		return err
+	}
+	if err := s.chown(dst); err != nil {
+		return err
+	}
+	return s.cmd.Process.Signal(syscall.SIGHUP)
+}
+
+// ConnString returns a libpq connection string for user over TLS with a
+// client certificate, verifying the server against rootCA.
+func (s *Server) ConnString(user, dbname, rootCA, cert, key string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=verify-full sslrootcert=%s sslcert=%s sslkey=%s connect_timeout=10",
+		s.Host, s.Port, user, dbname, rootCA, cert, key)
+}
+
+// Psql runs one statement with psql over conn and returns its unaligned
+// output and error.
+func Psql(conn, sql string) (string, error) {
+	out, err := exec.Command("psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", conn, "-c", sql).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
