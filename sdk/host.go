@@ -2,13 +2,46 @@ package sdk
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
 
 // Host is the core's service to its plugins: control-plane callbacks only,
-// never one per message of a session.
+// a few per session at most, never one per message.
 type Host interface {
 	// Log writes a record into the core's log under the plugin's name.
 	Log(ctx context.Context, level hclog.Level, msg string, keyvals ...string) error
+	// Authorize asks whether a session may use a database as a database
+	// user and logical database.
+	Authorize(ctx context.Context, req AuthorizeRequest) (Authorization, error)
+	// DatabaseCertificate returns a client certificate (CN = dbUser) and
+	// key for certificate authentication to a database. Cache it: the
+	// host signs a new one on each call.
+	DatabaseCertificate(ctx context.Context, database, dbUser string) (DatabaseCertificate, error)
+}
+
+// AuthorizeRequest describes a session's use of a database.
+type AuthorizeRequest struct {
+	SessionID          string
+	ClientCertificates [][]byte
+	Database           string
+	DBUser             string
+	DBName             string
+	ClientAddr         string
+}
+
+// Authorization is the cluster's decision.
+type Authorization struct {
+	Allow bool
+	// Message is a sentence for the client: what was decided and why.
+	Message string
+	Reasons []Reason
+}
+
+// DatabaseCertificate is a client certificate for a database.
+type DatabaseCertificate struct {
+	CertPEM  []byte
+	KeyPEM   []byte
+	NotAfter time.Time
 }

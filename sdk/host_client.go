@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -16,6 +17,29 @@ type hostClient struct {
 func (h *hostClient) Log(ctx context.Context, level hclog.Level, msg string, keyvals ...string) error {
 	_, err := h.c.Log(ctx, &pluginv1.LogRequest{Level: logLevelToProto(level), Message: msg, Fields: keyvals})
 	return err
+}
+
+func (h *hostClient) Authorize(ctx context.Context, req AuthorizeRequest) (Authorization, error) {
+	resp, err := h.c.Authorize(ctx, &pluginv1.HostAuthorizeRequest{
+		SessionId: req.SessionID, ClientCertificates: req.ClientCertificates, Database: req.Database,
+		DbUser: req.DBUser, DbName: req.DBName, ClientAddr: req.ClientAddr,
+	})
+	if err != nil {
+		return Authorization{}, err
+	}
+	out := Authorization{Allow: resp.GetAllow(), Message: resp.GetMessage()}
+	for _, r := range resp.GetReasons() {
+		out.Reasons = append(out.Reasons, Reason{Effect: r.GetEffect(), Role: r.GetRole(), Rule: r.GetRule(), Message: r.GetMessage()})
+	}
+	return out, nil
+}
+
+func (h *hostClient) DatabaseCertificate(ctx context.Context, database, dbUser string) (DatabaseCertificate, error) {
+	resp, err := h.c.DatabaseCertificate(ctx, &pluginv1.DatabaseCertificateRequest{Database: database, DbUser: dbUser})
+	if err != nil {
+		return DatabaseCertificate{}, err
+	}
+	return DatabaseCertificate{CertPEM: resp.GetCertificatePem(), KeyPEM: resp.GetKeyPem(), NotAfter: time.Unix(resp.GetNotAfterUnix(), 0)}, nil
 }
 
 func logLevelToProto(l hclog.Level) pluginv1.LogLevel {

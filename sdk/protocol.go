@@ -28,6 +28,16 @@ type Session struct {
 	// Conn is the client connection. Bytes the host read while
 	// identifying the protocol are returned first by Read.
 	Conn net.Conn
+	// ClientCertificates is the client's certificate chain (DER, leaf
+	// first) as verified by the host against the user authority; empty
+	// when the host did not authenticate the client.
+	ClientCertificates [][]byte
+	// Database is the database the session is for, nil when the listener
+	// serves no database.
+	Database *Database
+	// Refusal, when set, means the host refuses the session: tell the
+	// client in the protocol's own words and return.
+	Refusal *Refusal
 
 	counters *counters
 }
@@ -68,3 +78,29 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 	}
 	return c.Conn.Read(p)
 }
+
+// Database is a registered database and how to reach it.
+type Database struct {
+	Name     string
+	Protocol string
+	// URI is HOST:PORT.
+	URI    string
+	Labels map[string]string
+	Trust  ServerTrust
+}
+
+// Refusal is the host's reason for refusing a session.
+type Refusal struct {
+	// Kind is RefusalDenied, RefusalNotFound, RefusalUnavailable or
+	// RefusalInternal.
+	Kind    string
+	Message string
+}
+
+// Kinds of refusal, so a plugin can pick its protocol's error code.
+const (
+	RefusalDenied      = "denied"
+	RefusalNotFound    = "not_found"
+	RefusalUnavailable = "unavailable"
+	RefusalInternal    = "internal"
+)

@@ -104,6 +104,12 @@ func (s *protocolServer) serve(conn net.Conn, meta *pluginv1.Session) {
 		AcceptedAt: time.Unix(0, meta.GetAcceptedUnixNano()),
 		Conn:       conn,
 		counters:   &s.stats,
+
+		ClientCertificates: meta.GetClientCertificates(),
+		Database:           databaseFromProto(meta.GetDatabase()),
+	}
+	if r := meta.GetRefusal(); r != nil {
+		sess.Refusal = &Refusal{Kind: r.GetKind(), Message: r.GetMessage()}
 	}
 	s.stats.total.Add(1)
 	s.stats.active.Add(1)
@@ -112,4 +118,15 @@ func (s *protocolServer) serve(conn net.Conn, meta *pluginv1.Session) {
 		_ = conn.Close()
 	}()
 	s.impl.ServeSession(s.ctx, sess)
+}
+
+func databaseFromProto(d *pluginv1.Database) *Database {
+	if d == nil {
+		return nil
+	}
+	t := d.GetTrust()
+	return &Database{
+		Name: d.GetName(), Protocol: d.GetProtocol(), URI: d.GetUri(), Labels: d.GetLabels(),
+		Trust: ServerTrust{Mode: t.GetMode(), CAPEM: t.GetCaPem(), SystemPool: t.GetSystemPool(), ServerName: t.GetServerName()},
+	}
 }

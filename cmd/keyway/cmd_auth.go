@@ -43,6 +43,7 @@ func caCommand(cmd *cobra.Command, path string, f func(ctx context.Context, ca a
 func newAuthSignCmd() *cobra.Command {
 	var (
 		path, format, out, keyAlgo, user, bot, dbUser string
+		route, routeUser, routeName                   string
 		hosts, roles, dbUsers, dbNames                []string
 		ttl                                           time.Duration
 	)
@@ -63,6 +64,11 @@ this machine; the CA signs a certificate request.
       client.cas, the db authority for sslmode=verify-full. Agents get such
       certificates themselves; this is for checking a database's setup.
 
+  --format=files --user=NAME --route=DB --out=NAME
+      writes NAME.crt, NAME.key (0600) and NAME.cas (the host authority)
+      for psql's sslcert, sslkey and sslrootcert, to connect through the
+      proxy to the database DB.
+
   --user=NAME --out=NAME.id   (or --bot=NAME)
       writes an identity file (0600): a user certificate carrying the SPIFFE
       ID spiffe://CLUSTER/user/NAME, its roles and traits, its key, and the
@@ -77,7 +83,7 @@ this machine; the CA signs a certificate request.
 			if format == "" {
 				format = "identity"
 			}
-			if format != "identity" && (user != "" || bot != "") {
+			if (format == "db" || format == "db-client") && (user != "" || bot != "") {
 				return fmt.Errorf("--user and --bot are for identity files, not --format=%s", format)
 			}
 			switch format {
@@ -95,7 +101,7 @@ this machine; the CA signs a certificate request.
 				if ttl == 0 {
 					ttl = time.Hour
 				}
-			case "identity":
+			case "identity", "files":
 				if (user == "") == (bot == "") {
 					return fmt.Errorf("an identity file needs exactly one of --user or --bot")
 				}
@@ -103,7 +109,7 @@ this machine; the CA signs a certificate request.
 					ttl = authority.DefaultUserTTL
 				}
 			default:
-				return fmt.Errorf("--format must be db, db-client or identity, not %q", format)
+				return fmt.Errorf("--format must be db, db-client, identity or files, not %q", format)
 			}
 			return caCommand(cmd, path, func(ctx context.Context, ca authority.CA, cluster string) error {
 				if format == "db-client" {
@@ -135,11 +141,22 @@ this machine; the CA signs a certificate request.
 				if bot != "" {
 					kind, name = identity.KindBot, bot
 				}
-				f, err := authority.SignIdentity(ctx, ca, authority.IdentityRequest{
+				req := authority.IdentityRequest{
 					Cluster: cluster, Kind: kind, Name: name, Roles: roles,
 					DBUsers: dbUsers, DBNames: dbNames, TTL: ttl, KeyAlgorithm: keyAlgo,
-				}, time.Now())
+				}
+				if route != "" {
+					req.Route = &identity.Route{Service: route, DBUser: routeUser, DBName: routeName}
+				}
+				f, err := authority.SignIdentity(ctx, ca, req, time.Now())
 				if err != nil {
+					return err
+				}
+				if format == "files" {
+					if err := f.WriteClientFiles(out); err != nil {
+						return err
+					}
+					_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %[1]s.crt, %[1]s.key and %[1]s.cas for spiffe://%[2]s/%[3]s/%[4]s\n", out, cluster, kind, name)
 					return err
 				}
 				if err := f.Write(out); err != nil {
@@ -153,7 +170,7 @@ this machine; the CA signs a certificate request.
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&path, "config", "c", "/etc/keyway.hcl", "configuration file")
-	fl.StringVar(&format, "format", "", "db (database server certificate), db-client or identity (default with --user/--bot)")
+	fl.StringVar(&format, "format", "", "db (database server certificate), db-client, identity (default with --user/--bot) or files")
 	fl.StringVar(&dbUser, "db-user", "", "database user of a db-client certificate")
 	fl.StringSliceVar(&hosts, "host", nil, "database host names or addresses, comma separated (--format=db)")
 	fl.StringVar(&out, "out", "", "output path; --format=db adds .crt, .key and .cas")
@@ -164,6 +181,9 @@ this machine; the CA signs a certificate request.
 	fl.StringSliceVar(&roles, "roles", nil, "roles, comma separated")
 	fl.StringSliceVar(&dbUsers, "db-users", nil, "database users the identity may use, comma separated")
 	fl.StringSliceVar(&dbNames, "db-names", nil, "logical databases the identity may use, comma separated")
+	fl.StringVar(&route, "route", "", "bind the certificate to this database, so psql can connect through the proxy with it")
+	fl.StringVar(&routeUser, "route-db-user", "", "with --route: the database user the certificate is for")
+	fl.StringVar(&routeName, "route-db-name", "", "with --route: the logical database the certificate is for")
 	return cmd
 }
 

@@ -92,33 +92,51 @@ type DBClientRequest struct {
 	KeyAlgorithm string
 }
 
-// SignDBClient issues a client certificate from the db-client authority
-// whose common name is the database user, as PostgreSQL's cert
-// authentication requires. Its CAs are the db authority, for verify-full.
-func SignDBClient(ctx context.Context, ca CA, req DBClientRequest, now time.Time) (DBFiles, error) {
+// DBClientCert is a db-client certificate and its key, PEM encoded.
+type DBClientCert struct {
+	CertPEM  []byte
+	KeyPEM   []byte
+	NotAfter time.Time
+}
+
+// SignDBClientCert issues a client certificate from the db-client
+// authority whose common name is the database user, as PostgreSQL's cert
+// authentication requires.
+func SignDBClientCert(ctx context.Context, ca CA, req DBClientRequest, now time.Time) (DBClientCert, error) {
 	if req.DBUser == "" {
-		return DBFiles{}, fmt.Errorf("a db-client certificate needs a database user")
+		return DBClientCert{}, fmt.Errorf("a db-client certificate needs a database user")
 	}
 	if req.TTL <= 0 {
-		return DBFiles{}, fmt.Errorf("ttl must be positive, not %s", req.TTL)
+		return DBClientCert{}, fmt.Errorf("ttl must be positive, not %s", req.TTL)
 	}
 	key, err := NewKey(req.KeyAlgorithm)
 	if err != nil {
-		return DBFiles{}, err
+		return DBClientCert{}, err
 	}
 	csr, err := NewCSR(key, req.DBUser)
 	if err != nil {
-		return DBFiles{}, err
+		return DBClientCert{}, err
 	}
+	notAfter := now.Add(req.TTL)
 	resp, err := ca.Sign(ctx, sdk.SignRequest{
 		Authority: sdk.AuthorityDBClient, CSR: csr, CommonName: req.DBUser,
-		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(req.TTL),
+		NotBefore: now.Add(-time.Minute), NotAfter: notAfter,
 		Usages: []string{"client"},
 	})
 	if err != nil {
-		return DBFiles{}, err
+		return DBClientCert{}, err
 	}
 	keyPEM, err := KeyPEM(key)
+	if err != nil {
+		return DBClientCert{}, err
+	}
+	return DBClientCert{CertPEM: CertsPEM(resp.Certificate), KeyPEM: keyPEM, NotAfter: notAfter}, nil
+}
+
+// SignDBClient is SignDBClientCert plus the db authority, for
+// sslmode=verify-full: the files `auth sign --format=db-client` writes.
+func SignDBClient(ctx context.Context, ca CA, req DBClientRequest, now time.Time) (DBFiles, error) {
+	c, err := SignDBClientCert(ctx, ca, req, now)
 	if err != nil {
 		return DBFiles{}, err
 	}
@@ -126,5 +144,5 @@ func SignDBClient(ctx context.Context, ca CA, req DBClientRequest, now time.Time
 	if err != nil {
 		return DBFiles{}, err
 	}
-	return DBFiles{Cert: CertsPEM(resp.Certificate), Key: keyPEM, CAs: cas}, nil
+	return DBFiles{Cert: c.CertPEM, Key: c.KeyPEM, CAs: cas}, nil
 }

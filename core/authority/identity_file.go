@@ -22,7 +22,9 @@ type IdentityRequest struct {
 	Roles   []string
 	DBUsers []string
 	DBNames []string
-	TTL     time.Duration
+	// Route binds the certificate to one database session.
+	Route *identity.Route
+	TTL   time.Duration
 	// KeyAlgorithm is one of the Key constants.
 	KeyAlgorithm string
 }
@@ -56,7 +58,7 @@ func SignIdentity(ctx context.Context, ca CA, req IdentityRequest, now time.Time
 	if err != nil {
 		return IdentityFile{}, err
 	}
-	ext, err := identity.Encode(identity.Identity{ID: id, Kind: req.Kind, Name: req.Name, Roles: req.Roles, DBUsers: req.DBUsers, DBNames: req.DBNames})
+	ext, err := identity.Encode(identity.Identity{ID: id, Kind: req.Kind, Name: req.Name, Roles: req.Roles, DBUsers: req.DBUsers, DBNames: req.DBNames, Route: req.Route})
 	if err != nil {
 		return IdentityFile{}, err
 	}
@@ -105,6 +107,19 @@ func (f IdentityFile) Marshal() []byte {
 		}
 	}
 	return out
+}
+
+// WriteClientFiles writes prefix.crt, prefix.key (0600) and prefix.cas
+// (the host authority, to verify the proxy): what psql needs for
+// sslcert, sslkey and sslrootcert.
+func (f IdentityFile) WriteClientFiles(prefix string) error {
+	if err := WriteFile(prefix+".key", f.Key, 0o600); err != nil {
+		return err
+	}
+	if err := WriteFile(prefix+".crt", CertsPEM(f.Cert), 0o644); err != nil {
+		return err
+	}
+	return WriteFile(prefix+".cas", CertsPEM(f.CAs[sdk.AuthorityHost]...), 0o644)
 }
 
 // Write writes the identity file with mode 0600.

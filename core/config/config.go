@@ -24,6 +24,62 @@ type Config struct {
 	CAPlugin  string     `hcl:"ca_plugin,optional"`
 	Plugins   []Plugin   `hcl:"plugin,block"`
 	Listeners []Listener `hcl:"listener,block"`
+	// Auth enables the auth role: authorities, users, roles, tokens.
+	Auth *Auth `hcl:"auth,block"`
+	// Proxy enables the proxy role: the cluster's one public address.
+	Proxy *Proxy `hcl:"proxy,block"`
+	// DB enables the database agent role.
+	DB *DB `hcl:"db,block"`
+}
+
+// Auth configures the auth role.
+type Auth struct {
+	// AuthzPlugin names the plugin that makes access decisions.
+	AuthzPlugin string `hcl:"authz_plugin,optional"`
+
+	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// Proxy configures the proxy role.
+type Proxy struct {
+	// Listen is the HOST:PORT the proxy binds.
+	Listen string `hcl:"listen"`
+	// PublicAddr is the HOST:PORT clients use; its host is in the proxy's
+	// certificate. Defaults to Listen.
+	PublicAddr string `hcl:"public_addr,optional"`
+
+	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// DB configures the database agent role.
+type DB struct {
+	// ProxyAddr is the proxy an agent joins and tunnels to; empty when
+	// the agent runs in the same process as auth and proxy.
+	ProxyAddr string `hcl:"proxy_addr,optional"`
+	// TokenFile holds the one-time join token (mode 0600).
+	TokenFile string     `hcl:"token_file,optional"`
+	Databases []Database `hcl:"database,block"`
+
+	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// Database is one database the agent serves.
+type Database struct {
+	Name     string            `hcl:"name,label"`
+	Protocol string            `hcl:"protocol"`
+	URI      string            `hcl:"uri"`
+	Labels   map[string]string `hcl:"labels,optional"`
+	// CACertFile trusts a custom CA for the server's certificate instead
+	// of the cluster's db authority.
+	CACertFile string `hcl:"ca_cert_file,optional"`
+	// TrustSystemCertPool trusts the system's roots.
+	TrustSystemCertPool bool `hcl:"trust_system_cert_pool,optional"`
+	// Mode is verify-full (default) or verify-ca.
+	Mode string `hcl:"mode,optional"`
+	// ServerName overrides the name verified in the server's certificate.
+	ServerName string `hcl:"server_name,optional"`
+
+	DeclRange hcl.Range `hcl:",def_range"`
 }
 
 // Plugin is a plugin block. A built-in plugin needs no command; an
@@ -85,8 +141,13 @@ func (p *Parser) Load(path string, builtins []string) (*Config, hcl.Diagnostics)
 	return &cfg, diags
 }
 
-// DefaultCAPlugin is the CA plugin used when ca_plugin is not set.
-const DefaultCAPlugin = "ca-vault"
+// Defaults for plugin choices.
+const (
+	// DefaultCAPlugin is the CA plugin used when ca_plugin is not set.
+	DefaultCAPlugin = "ca-vault"
+	// DefaultAuthzPlugin makes decisions when authz_plugin is not set.
+	DefaultAuthzPlugin = "rbac-opa"
+)
 
 var (
 	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -121,6 +182,7 @@ func (c *Config) check(body hcl.Body, builtins []string) hcl.Diagnostics {
 	for _, l := range c.Listeners {
 		diags = append(diags, c.checkListener(body, l, builtins)...)
 	}
+	diags = append(diags, c.checkRoles(body, builtins)...)
 	return diags
 }
 

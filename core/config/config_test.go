@@ -65,7 +65,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad cluster name", "cluster_name = \"A B\"\ndata_dir = \"/d\"\n", "k.hcl:1:16: error: Invalid cluster name"},
 		{"bad log level", head + "log_level = \"loud\"\n", "k.hcl:3:13: error: Invalid log level"},
 		{"unknown attribute", head + "colour = 1\n", "k.hcl:3:1: error: Unsupported argument"},
-		{"unknown block", head + "proxy {}\n", "k.hcl:3:1: error: Unsupported block type"},
+		{"unknown block", head + "gateway {}\n", "k.hcl:3:1: error: Unsupported block type"},
 		{"external without command", head + "plugin \"relay\" {}\n", "k.hcl:3:1: error: Unknown plugin"},
 		{"external without checksum", head + "plugin \"relay\" {\n  command = \"/x\"\n}\n", "error: Missing plugin checksum: External plugin \"relay\" needs sha256"},
 		{"malformed checksum", head + "plugin \"relay\" {\n  command = \"/x\"\n  sha256 = \"abc\"\n}\n", "k.hcl:5:12: error: Invalid plugin checksum"},

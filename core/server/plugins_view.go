@@ -20,15 +20,7 @@ type pluginsView struct {
 
 // CA returns the running CA plugin.
 func (v pluginsView) CA(ctx context.Context) (authority.CA, error) {
-	in, err := v.sup.Instance(v.caPlugin)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := in.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return authority.GRPC{Client: conn.CA}, nil
+	return plugins{sup: v.sup, caName: v.caPlugin}.CA(ctx)
 }
 
 func (v pluginsView) Plugins(ctx context.Context) []admin.Plugin {

@@ -4,14 +4,38 @@ import (
 	"context"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
+// HostBackend answers the plugins' control-plane questions: the core's
+// access decisions and database certificates.
+type HostBackend interface {
+	Authorize(ctx context.Context, req *pluginv1.HostAuthorizeRequest) (*pluginv1.HostAuthorizeResponse, error)
+	DatabaseCertificate(ctx context.Context, req *pluginv1.DatabaseCertificateRequest) (*pluginv1.DatabaseCertificateResponse, error)
+}
+
 // hostService is the core's callback service for one plugin.
 type hostService struct {
 	pluginv1.UnimplementedHostServer
-	logger hclog.Logger
+	logger  hclog.Logger
+	backend HostBackend
+}
+
+func (h *hostService) Authorize(ctx context.Context, req *pluginv1.HostAuthorizeRequest) (*pluginv1.HostAuthorizeResponse, error) {
+	if h.backend == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process makes no access decisions")
+	}
+	return h.backend.Authorize(ctx, req)
+}
+
+func (h *hostService) DatabaseCertificate(ctx context.Context, req *pluginv1.DatabaseCertificateRequest) (*pluginv1.DatabaseCertificateResponse, error) {
+	if h.backend == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process issues no database certificates")
+	}
+	return h.backend.DatabaseCertificate(ctx, req)
 }
 
 func (h *hostService) Log(_ context.Context, req *pluginv1.LogRequest) (*pluginv1.LogResponse, error) {

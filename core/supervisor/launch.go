@@ -55,6 +55,7 @@ type launchEnv struct {
 	clusterName string
 	dataDir     string
 	timeout     time.Duration
+	host        HostBackend
 }
 
 // launch starts a plugin process and configures it. On any error the
@@ -152,7 +153,7 @@ func configure(ctx context.Context, spec Spec, p *process, env launchEnv, logger
 	brokerID := p.conn.broker.NextId()
 	go p.conn.broker.AcceptAndServe(brokerID, func(opts []grpc.ServerOption) *grpc.Server {
 		s := grpc.NewServer(opts...)
-		pluginv1.RegisterHostServer(s, &hostService{logger: logger})
+		pluginv1.RegisterHostServer(s, &hostService{logger: logger, backend: env.host})
 		return s
 	})
 	dataDir := ""

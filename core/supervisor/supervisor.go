@@ -62,6 +62,9 @@ type Options struct {
 	// DataDir holds one directory per plugin, under plugins/.
 	DataDir string
 	Policy  Policy
+	// Host answers plugins' access and certificate questions; nil in
+	// processes without those roles.
+	Host HostBackend
 }
 
 // Supervisor owns the plugin processes of one keyway process.
@@ -85,7 +88,7 @@ func New(opts Options) *Supervisor {
 	return &Supervisor{
 		env: launchEnv{
 			logger: opts.Logger, clusterName: opts.ClusterName,
-			dataDir: opts.DataDir, timeout: opts.Policy.LaunchTimeout,
+			dataDir: opts.DataDir, timeout: opts.Policy.LaunchTimeout, host: opts.Host,
 		},
 		policy: opts.Policy,
 	}

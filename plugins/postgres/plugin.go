@@ -1,45 +1,105 @@
-// Package postgres is keyway's PostgreSQL protocol plugin. It receives
-// client connections handed off by the core and speaks the PostgreSQL
-// wire protocol with them.
-//
-// This release answers the startup exchange (SSLRequest and GSSENCRequest
-// are declined, a StartupMessage is read) and then refuses the session
-// with a PostgreSQL ErrorResponse, because routing sessions to databases
-// needs the certificate authorities and agents that later releases add.
+// Package postgres is keyway's PostgreSQL protocol plugin. The core hands
+// it each client session as a connection that already passed the proxy's
+// TLS and certificate check; the plugin reads the StartupMessage, checks it
+// against the certificate's route and asks the cluster to authorise it,
+// connects to the database with mutual TLS as the database user, and then
+// relays the session. Every error reaches the client as a PostgreSQL
+// ErrorResponse with a SQLSTATE and a sentence a person understands.
 package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/keyway-dev/keyway/sdk"
 )
 
 // Version is the plugin's release version.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // Plugin is the PostgreSQL protocol plugin.
-type Plugin struct{}
+type Plugin struct {
+	mu    sync.RWMutex
+	host  sdk.Host
+	cfg   settings
+	certs *certCache
+}
+
+// settings is the applied configuration.
+type settings struct {
+	startupTimeout time.Duration
+	dialTimeout    time.Duration
+}
 
 // New returns the plugin.
-func New() sdk.Plugin { return &Plugin{} }
+func New() sdk.Plugin {
+	return &Plugin{certs: newCertCache(time.Now)}
+}
 
 // Info describes the plugin.
 func (*Plugin) Info() sdk.Info {
 	return sdk.Info{Name: "postgres", Kind: sdk.KindProtocol, Version: Version}
 }
 
-// ConfigSchema is empty: the plugin has nothing to configure yet.
-func (*Plugin) ConfigSchema() sdk.Schema { return sdk.Schema{} }
+// ConfigSchema lists the plugin's settings.
+func (*Plugin) ConfigSchema() sdk.Schema {
+	return sdk.Schema{Attributes: []sdk.Attribute{
+		{Name: "startup_timeout", Type: sdk.TypeString, Description: "how long a client may take to send its StartupMessage (default 10s)"},
+		{Name: "dial_timeout", Type: sdk.TypeString, Description: "how long to wait for the database to accept a connection (default 10s)"},
+	}}
+}
 
-// Configure accepts the empty configuration.
-func (*Plugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
-	var cfg struct{}
-	if err := req.Decode(&cfg); err != nil {
-		return fmt.Errorf("postgres plugin: %w", err)
+type config struct {
+	StartupTimeout *string `json:"startup_timeout"`
+	DialTimeout    *string `json:"dial_timeout"`
+}
+
+// Configure applies the settings and keeps the host for authorisation
+// and database certificates.
+func (p *Plugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	var c config
+	if err := req.Decode(&c); err != nil {
+		return err
+	}
+	var diags sdk.Diagnostics
+	s := settings{startupTimeout: 10 * time.Second, dialTimeout: 10 * time.Second}
+	parse := func(path string, v *string, into *time.Duration) {
+		if v == nil {
+			return
+		}
+		d, err := time.ParseDuration(*v)
+		if err != nil || d <= 0 {
+			diags.Add(path, fmt.Sprintf("%q is not a positive duration such as 10s", *v), "")
+			return
+		}
+		*into = d
+	}
+	parse("startup_timeout", c.StartupTimeout, &s.startupTimeout)
+	parse("dial_timeout", c.DialTimeout, &s.dialTimeout)
+	if err := diags.Err(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.host, p.cfg = req.Host, s
+	p.mu.Unlock()
+	return nil
+}
+
+// Health fails until the plugin is configured with a host.
+func (p *Plugin) Health(context.Context) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.host == nil {
+		return errors.New("not configured")
 	}
 	return nil
 }
 
-// Health is always nil: the plugin holds no resources that can fail.
-func (*Plugin) Health(context.Context) error { return nil }
+func (p *Plugin) current() (sdk.Host, settings) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.host, p.cfg
+}

@@ -1,6 +1,6 @@
 cluster_name = "example"
 data_dir = "data"
 
-proxy {
+gateway {
   listen = "0.0.0.0:3080"
 }

@@ -79,6 +79,265 @@ func (LogLevel) EnumDescriptor() ([]byte, []int) {
 	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
 }
 
+type HostAuthorizeRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The client's certificate chain as received in Session.
+	ClientCertificates [][]byte `protobuf:"bytes,2,rep,name=client_certificates,json=clientCertificates,proto3" json:"client_certificates,omitempty"`
+	Database           string   `protobuf:"bytes,3,opt,name=database,proto3" json:"database,omitempty"`
+	DbUser             string   `protobuf:"bytes,4,opt,name=db_user,json=dbUser,proto3" json:"db_user,omitempty"`
+	DbName             string   `protobuf:"bytes,5,opt,name=db_name,json=dbName,proto3" json:"db_name,omitempty"`
+	ClientAddr         string   `protobuf:"bytes,6,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *HostAuthorizeRequest) Reset() {
+	*x = HostAuthorizeRequest{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostAuthorizeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostAuthorizeRequest) ProtoMessage() {}
+
+func (x *HostAuthorizeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostAuthorizeRequest.ProtoReflect.Descriptor instead.
+func (*HostAuthorizeRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *HostAuthorizeRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *HostAuthorizeRequest) GetClientCertificates() [][]byte {
+	if x != nil {
+		return x.ClientCertificates
+	}
+	return nil
+}
+
+func (x *HostAuthorizeRequest) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *HostAuthorizeRequest) GetDbUser() string {
+	if x != nil {
+		return x.DbUser
+	}
+	return ""
+}
+
+func (x *HostAuthorizeRequest) GetDbName() string {
+	if x != nil {
+		return x.DbName
+	}
+	return ""
+}
+
+func (x *HostAuthorizeRequest) GetClientAddr() string {
+	if x != nil {
+		return x.ClientAddr
+	}
+	return ""
+}
+
+type HostAuthorizeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Allow bool                   `protobuf:"varint,1,opt,name=allow,proto3" json:"allow,omitempty"`
+	// A sentence for the client, naming what was decided and why.
+	Message       string    `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Reasons       []*Reason `protobuf:"bytes,3,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostAuthorizeResponse) Reset() {
+	*x = HostAuthorizeResponse{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostAuthorizeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostAuthorizeResponse) ProtoMessage() {}
+
+func (x *HostAuthorizeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostAuthorizeResponse.ProtoReflect.Descriptor instead.
+func (*HostAuthorizeResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *HostAuthorizeResponse) GetAllow() bool {
+	if x != nil {
+		return x.Allow
+	}
+	return false
+}
+
+func (x *HostAuthorizeResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *HostAuthorizeResponse) GetReasons() []*Reason {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+type DatabaseCertificateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Database      string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	DbUser        string                 `protobuf:"bytes,2,opt,name=db_user,json=dbUser,proto3" json:"db_user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseCertificateRequest) Reset() {
+	*x = DatabaseCertificateRequest{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseCertificateRequest) ProtoMessage() {}
+
+func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseCertificateRequest.ProtoReflect.Descriptor instead.
+func (*DatabaseCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DatabaseCertificateRequest) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *DatabaseCertificateRequest) GetDbUser() string {
+	if x != nil {
+		return x.DbUser
+	}
+	return ""
+}
+
+type DatabaseCertificateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PEM certificate (CN = db_user) and PKCS#8 key.
+	CertificatePem []byte `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	KeyPem         []byte `protobuf:"bytes,2,opt,name=key_pem,json=keyPem,proto3" json:"key_pem,omitempty"`
+	NotAfterUnix   int64  `protobuf:"varint,3,opt,name=not_after_unix,json=notAfterUnix,proto3" json:"not_after_unix,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DatabaseCertificateResponse) Reset() {
+	*x = DatabaseCertificateResponse{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseCertificateResponse) ProtoMessage() {}
+
+func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseCertificateResponse.ProtoReflect.Descriptor instead.
+func (*DatabaseCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DatabaseCertificateResponse) GetCertificatePem() []byte {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return nil
+}
+
+func (x *DatabaseCertificateResponse) GetKeyPem() []byte {
+	if x != nil {
+		return x.KeyPem
+	}
+	return nil
+}
+
+func (x *DatabaseCertificateResponse) GetNotAfterUnix() int64 {
+	if x != nil {
+		return x.NotAfterUnix
+	}
+	return 0
+}
+
 type LogRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Level   LogLevel               `protobuf:"varint,1,opt,name=level,proto3,enum=keyway.plugin.v1.LogLevel" json:"level,omitempty"`
@@ -91,7 +350,7 @@ type LogRequest struct {
 
 func (x *LogRequest) Reset() {
 	*x = LogRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -103,7 +362,7 @@ func (x *LogRequest) String() string {
 func (*LogRequest) ProtoMessage() {}
 
 func (x *LogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -116,7 +375,7 @@ func (x *LogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRequest.ProtoReflect.Descriptor instead.
 func (*LogRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LogRequest) GetLevel() LogLevel {
@@ -148,7 +407,7 @@ type LogResponse struct {
 
 func (x *LogResponse) Reset() {
 	*x = LogResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -160,7 +419,7 @@ func (x *LogResponse) String() string {
 func (*LogResponse) ProtoMessage() {}
 
 func (x *LogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -173,14 +432,34 @@ func (x *LogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogResponse.ProtoReflect.Descriptor instead.
 func (*LogResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{1}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{5}
 }
 
 var File_keyway_plugin_v1_host_proto protoreflect.FileDescriptor
 
 const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\n" +
-	"\x1bkeyway/plugin/v1/host.proto\x12\x10keyway.plugin.v1\"p\n" +
+	"\x1bkeyway/plugin/v1/host.proto\x12\x10keyway.plugin.v1\x1a\x1ckeyway/plugin/v1/authz.proto\"\xd5\x01\n" +
+	"\x14HostAuthorizeRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12/\n" +
+	"\x13client_certificates\x18\x02 \x03(\fR\x12clientCertificates\x12\x1a\n" +
+	"\bdatabase\x18\x03 \x01(\tR\bdatabase\x12\x17\n" +
+	"\adb_user\x18\x04 \x01(\tR\x06dbUser\x12\x17\n" +
+	"\adb_name\x18\x05 \x01(\tR\x06dbName\x12\x1f\n" +
+	"\vclient_addr\x18\x06 \x01(\tR\n" +
+	"clientAddr\"{\n" +
+	"\x15HostAuthorizeResponse\x12\x14\n" +
+	"\x05allow\x18\x01 \x01(\bR\x05allow\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x122\n" +
+	"\areasons\x18\x03 \x03(\v2\x18.keyway.plugin.v1.ReasonR\areasons\"Q\n" +
+	"\x1aDatabaseCertificateRequest\x12\x1a\n" +
+	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x17\n" +
+	"\adb_user\x18\x02 \x01(\tR\x06dbUser\"\x85\x01\n" +
+	"\x1bDatabaseCertificateResponse\x12'\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x17\n" +
+	"\akey_pem\x18\x02 \x01(\fR\x06keyPem\x12$\n" +
+	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\"p\n" +
 	"\n" +
 	"LogRequest\x120\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x1a.keyway.plugin.v1.LogLevelR\x05level\x12\x18\n" +
@@ -193,9 +472,11 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\x0fLOG_LEVEL_DEBUG\x10\x02\x12\x12\n" +
 	"\x0eLOG_LEVEL_INFO\x10\x03\x12\x12\n" +
 	"\x0eLOG_LEVEL_WARN\x10\x04\x12\x13\n" +
-	"\x0fLOG_LEVEL_ERROR\x10\x052J\n" +
+	"\x0fLOG_LEVEL_ERROR\x10\x052\x9c\x02\n" +
 	"\x04Host\x12B\n" +
-	"\x03Log\x12\x1c.keyway.plugin.v1.LogRequest\x1a\x1d.keyway.plugin.v1.LogResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
+	"\x03Log\x12\x1c.keyway.plugin.v1.LogRequest\x1a\x1d.keyway.plugin.v1.LogResponse\x12\\\n" +
+	"\tAuthorize\x12&.keyway.plugin.v1.HostAuthorizeRequest\x1a'.keyway.plugin.v1.HostAuthorizeResponse\x12r\n" +
+	"\x13DatabaseCertificate\x12,.keyway.plugin.v1.DatabaseCertificateRequest\x1a-.keyway.plugin.v1.DatabaseCertificateResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
 
 var (
 	file_keyway_plugin_v1_host_proto_rawDescOnce sync.Once
@@ -210,21 +491,31 @@ func file_keyway_plugin_v1_host_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_plugin_v1_host_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keyway_plugin_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_keyway_plugin_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_keyway_plugin_v1_host_proto_goTypes = []any{
-	(LogLevel)(0),       // 0: keyway.plugin.v1.LogLevel
-	(*LogRequest)(nil),  // 1: keyway.plugin.v1.LogRequest
-	(*LogResponse)(nil), // 2: keyway.plugin.v1.LogResponse
+	(LogLevel)(0),                       // 0: keyway.plugin.v1.LogLevel
+	(*HostAuthorizeRequest)(nil),        // 1: keyway.plugin.v1.HostAuthorizeRequest
+	(*HostAuthorizeResponse)(nil),       // 2: keyway.plugin.v1.HostAuthorizeResponse
+	(*DatabaseCertificateRequest)(nil),  // 3: keyway.plugin.v1.DatabaseCertificateRequest
+	(*DatabaseCertificateResponse)(nil), // 4: keyway.plugin.v1.DatabaseCertificateResponse
+	(*LogRequest)(nil),                  // 5: keyway.plugin.v1.LogRequest
+	(*LogResponse)(nil),                 // 6: keyway.plugin.v1.LogResponse
+	(*Reason)(nil),                      // 7: keyway.plugin.v1.Reason
 }
 var file_keyway_plugin_v1_host_proto_depIdxs = []int32{
-	0, // 0: keyway.plugin.v1.LogRequest.level:type_name -> keyway.plugin.v1.LogLevel
-	1, // 1: keyway.plugin.v1.Host.Log:input_type -> keyway.plugin.v1.LogRequest
-	2, // 2: keyway.plugin.v1.Host.Log:output_type -> keyway.plugin.v1.LogResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	7, // 0: keyway.plugin.v1.HostAuthorizeResponse.reasons:type_name -> keyway.plugin.v1.Reason
+	0, // 1: keyway.plugin.v1.LogRequest.level:type_name -> keyway.plugin.v1.LogLevel
+	5, // 2: keyway.plugin.v1.Host.Log:input_type -> keyway.plugin.v1.LogRequest
+	1, // 3: keyway.plugin.v1.Host.Authorize:input_type -> keyway.plugin.v1.HostAuthorizeRequest
+	3, // 4: keyway.plugin.v1.Host.DatabaseCertificate:input_type -> keyway.plugin.v1.DatabaseCertificateRequest
+	6, // 5: keyway.plugin.v1.Host.Log:output_type -> keyway.plugin.v1.LogResponse
+	2, // 6: keyway.plugin.v1.Host.Authorize:output_type -> keyway.plugin.v1.HostAuthorizeResponse
+	4, // 7: keyway.plugin.v1.Host.DatabaseCertificate:output_type -> keyway.plugin.v1.DatabaseCertificateResponse
+	5, // [5:8] is the sub-list for method output_type
+	2, // [2:5] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_host_proto_init() }
@@ -232,13 +523,14 @@ func file_keyway_plugin_v1_host_proto_init() {
 	if File_keyway_plugin_v1_host_proto != nil {
 		return
 	}
+	file_keyway_plugin_v1_authz_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_host_proto_rawDesc), len(file_keyway_plugin_v1_host_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

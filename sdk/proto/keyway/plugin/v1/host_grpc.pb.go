@@ -19,7 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Host_Log_FullMethodName = "/keyway.plugin.v1.Host/Log"
+	Host_Log_FullMethodName                 = "/keyway.plugin.v1.Host/Log"
+	Host_Authorize_FullMethodName           = "/keyway.plugin.v1.Host/Authorize"
+	Host_DatabaseCertificate_FullMethodName = "/keyway.plugin.v1.Host/DatabaseCertificate"
 )
 
 // HostClient is the client API for Host service.
@@ -32,6 +34,13 @@ type HostClient interface {
 	// Log writes a structured record into the core's log under the plugin's
 	// name.
 	Log(ctx context.Context, in *LogRequest, opts ...grpc.CallOption) (*LogResponse, error)
+	// Authorize asks the cluster whether a session may use a database as a
+	// database user and logical database.
+	Authorize(ctx context.Context, in *HostAuthorizeRequest, opts ...grpc.CallOption) (*HostAuthorizeResponse, error)
+	// DatabaseCertificate returns a client certificate and key for logging
+	// in to a database as a database user (certificate authentication).
+	// Plugins cache it until shortly before it expires.
+	DatabaseCertificate(ctx context.Context, in *DatabaseCertificateRequest, opts ...grpc.CallOption) (*DatabaseCertificateResponse, error)
 }
 
 type hostClient struct {
@@ -52,6 +61,26 @@ func (c *hostClient) Log(ctx context.Context, in *LogRequest, opts ...grpc.CallO
 	return out, nil
 }
 
+func (c *hostClient) Authorize(ctx context.Context, in *HostAuthorizeRequest, opts ...grpc.CallOption) (*HostAuthorizeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostAuthorizeResponse)
+	err := c.cc.Invoke(ctx, Host_Authorize_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) DatabaseCertificate(ctx context.Context, in *DatabaseCertificateRequest, opts ...grpc.CallOption) (*DatabaseCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DatabaseCertificateResponse)
+	err := c.cc.Invoke(ctx, Host_DatabaseCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -62,6 +91,13 @@ type HostServer interface {
 	// Log writes a structured record into the core's log under the plugin's
 	// name.
 	Log(context.Context, *LogRequest) (*LogResponse, error)
+	// Authorize asks the cluster whether a session may use a database as a
+	// database user and logical database.
+	Authorize(context.Context, *HostAuthorizeRequest) (*HostAuthorizeResponse, error)
+	// DatabaseCertificate returns a client certificate and key for logging
+	// in to a database as a database user (certificate authentication).
+	// Plugins cache it until shortly before it expires.
+	DatabaseCertificate(context.Context, *DatabaseCertificateRequest) (*DatabaseCertificateResponse, error)
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -74,6 +110,12 @@ type UnimplementedHostServer struct{}
 
 func (UnimplementedHostServer) Log(context.Context, *LogRequest) (*LogResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Log not implemented")
+}
+func (UnimplementedHostServer) Authorize(context.Context, *HostAuthorizeRequest) (*HostAuthorizeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Authorize not implemented")
+}
+func (UnimplementedHostServer) DatabaseCertificate(context.Context, *DatabaseCertificateRequest) (*DatabaseCertificateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DatabaseCertificate not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -114,6 +156,42 @@ func _Host_Log_Handler(srv interface{}, ctx context.Context, dec func(interface{
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_Authorize_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostAuthorizeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Authorize(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Authorize_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Authorize(ctx, req.(*HostAuthorizeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_DatabaseCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DatabaseCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).DatabaseCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_DatabaseCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).DatabaseCertificate(ctx, req.(*DatabaseCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +202,14 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Log",
 			Handler:    _Host_Log_Handler,
+		},
+		{
+			MethodName: "Authorize",
+			Handler:    _Host_Authorize_Handler,
+		},
+		{
+			MethodName: "DatabaseCertificate",
+			Handler:    _Host_DatabaseCertificate_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -113,8 +113,17 @@ type Session struct {
 	// protocol; the plugin must treat them as the start of the stream.
 	Prefix           []byte `protobuf:"bytes,5,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	AcceptedUnixNano int64  `protobuf:"varint,6,opt,name=accepted_unix_nano,json=acceptedUnixNano,proto3" json:"accepted_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The client's certificate chain (DER, leaf first), verified by the host
+	// against the cluster's user authority. Empty when the host did not
+	// authenticate the client.
+	ClientCertificates [][]byte `protobuf:"bytes,7,rep,name=client_certificates,json=clientCertificates,proto3" json:"client_certificates,omitempty"`
+	// The database the session is for, as registered with the agent.
+	Database *Database `protobuf:"bytes,8,opt,name=database,proto3" json:"database,omitempty"`
+	// When set, the host refuses the session: the plugin must tell the
+	// client in its protocol and close.
+	Refusal       *Refusal `protobuf:"bytes,9,opt,name=refusal,proto3" json:"refusal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
@@ -189,6 +198,232 @@ func (x *Session) GetAcceptedUnixNano() int64 {
 	return 0
 }
 
+func (x *Session) GetClientCertificates() [][]byte {
+	if x != nil {
+		return x.ClientCertificates
+	}
+	return nil
+}
+
+func (x *Session) GetDatabase() *Database {
+	if x != nil {
+		return x.Database
+	}
+	return nil
+}
+
+func (x *Session) GetRefusal() *Refusal {
+	if x != nil {
+		return x.Refusal
+	}
+	return nil
+}
+
+// Database is a registered database and how to reach it.
+type Database struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Protocol string                 `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// HOST:PORT of the database.
+	Uri    string            `protobuf:"bytes,3,opt,name=uri,proto3" json:"uri,omitempty"`
+	Labels map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Trust for the database server's certificate.
+	Trust         *ServerTrust `protobuf:"bytes,5,opt,name=trust,proto3" json:"trust,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Database) Reset() {
+	*x = Database{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Database) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Database) ProtoMessage() {}
+
+func (x *Database) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Database.ProtoReflect.Descriptor instead.
+func (*Database) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Database) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Database) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *Database) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *Database) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Database) GetTrust() *ServerTrust {
+	if x != nil {
+		return x.Trust
+	}
+	return nil
+}
+
+type ServerTrust struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "verify-full" (default) or "verify-ca".
+	Mode string `protobuf:"bytes,1,opt,name=mode,proto3" json:"mode,omitempty"`
+	// PEM certificates of the CAs to trust; empty with system_pool means the
+	// system's roots only.
+	CaPem      []byte `protobuf:"bytes,2,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
+	SystemPool bool   `protobuf:"varint,3,opt,name=system_pool,json=systemPool,proto3" json:"system_pool,omitempty"`
+	// Overrides the name verified in the server's certificate.
+	ServerName    string `protobuf:"bytes,4,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerTrust) Reset() {
+	*x = ServerTrust{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerTrust) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerTrust) ProtoMessage() {}
+
+func (x *ServerTrust) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerTrust.ProtoReflect.Descriptor instead.
+func (*ServerTrust) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ServerTrust) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *ServerTrust) GetCaPem() []byte {
+	if x != nil {
+		return x.CaPem
+	}
+	return nil
+}
+
+func (x *ServerTrust) GetSystemPool() bool {
+	if x != nil {
+		return x.SystemPool
+	}
+	return false
+}
+
+func (x *ServerTrust) GetServerName() string {
+	if x != nil {
+		return x.ServerName
+	}
+	return ""
+}
+
+// Refusal is an error the plugin reports to the client.
+type Refusal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "denied", "not_found", "unavailable", "internal".
+	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Refusal) Reset() {
+	*x = Refusal{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Refusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Refusal) ProtoMessage() {}
+
+func (x *Refusal) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
+func (*Refusal) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Refusal) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Refusal) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type StatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -197,7 +432,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -209,7 +444,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -222,7 +457,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{3}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{6}
 }
 
 type StatsResponse struct {
@@ -237,7 +472,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -249,7 +484,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -262,7 +497,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{4}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StatsResponse) GetSessionsTotal() uint64 {
@@ -301,7 +536,7 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\x12OpenHandoffRequest\"6\n" +
 	"\x13OpenHandoffResponse\x12\x1f\n" +
 	"\vsocket_path\x18\x01 \x01(\tR\n" +
-	"socketPath\"\xbb\x01\n" +
+	"socketPath\"\xd9\x02\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\blistener\x18\x02 \x01(\tR\blistener\x12\x1f\n" +
@@ -310,7 +545,29 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\n" +
 	"local_addr\x18\x04 \x01(\tR\tlocalAddr\x12\x16\n" +
 	"\x06prefix\x18\x05 \x01(\fR\x06prefix\x12,\n" +
-	"\x12accepted_unix_nano\x18\x06 \x01(\x03R\x10acceptedUnixNano\"\x0e\n" +
+	"\x12accepted_unix_nano\x18\x06 \x01(\x03R\x10acceptedUnixNano\x12/\n" +
+	"\x13client_certificates\x18\a \x03(\fR\x12clientCertificates\x126\n" +
+	"\bdatabase\x18\b \x01(\v2\x1a.keyway.plugin.v1.DatabaseR\bdatabase\x123\n" +
+	"\arefusal\x18\t \x01(\v2\x19.keyway.plugin.v1.RefusalR\arefusal\"\xfc\x01\n" +
+	"\bDatabase\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x10\n" +
+	"\x03uri\x18\x03 \x01(\tR\x03uri\x12>\n" +
+	"\x06labels\x18\x04 \x03(\v2&.keyway.plugin.v1.Database.LabelsEntryR\x06labels\x123\n" +
+	"\x05trust\x18\x05 \x01(\v2\x1d.keyway.plugin.v1.ServerTrustR\x05trust\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"z\n" +
+	"\vServerTrust\x12\x12\n" +
+	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x15\n" +
+	"\x06ca_pem\x18\x02 \x01(\fR\x05caPem\x12\x1f\n" +
+	"\vsystem_pool\x18\x03 \x01(\bR\n" +
+	"systemPool\x12\x1f\n" +
+	"\vserver_name\x18\x04 \x01(\tR\n" +
+	"serverName\"7\n" +
+	"\aRefusal\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x0e\n" +
 	"\fStatsRequest\"\xb3\x01\n" +
 	"\rStatsResponse\x12%\n" +
 	"\x0esessions_total\x18\x01 \x01(\x04R\rsessionsTotal\x12'\n" +
@@ -333,24 +590,32 @@ func file_keyway_plugin_v1_protocol_proto_rawDescGZIP() []byte {
 	return file_keyway_plugin_v1_protocol_proto_rawDescData
 }
 
-var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
 	(*OpenHandoffRequest)(nil),  // 0: keyway.plugin.v1.OpenHandoffRequest
 	(*OpenHandoffResponse)(nil), // 1: keyway.plugin.v1.OpenHandoffResponse
 	(*Session)(nil),             // 2: keyway.plugin.v1.Session
-	(*StatsRequest)(nil),        // 3: keyway.plugin.v1.StatsRequest
-	(*StatsResponse)(nil),       // 4: keyway.plugin.v1.StatsResponse
+	(*Database)(nil),            // 3: keyway.plugin.v1.Database
+	(*ServerTrust)(nil),         // 4: keyway.plugin.v1.ServerTrust
+	(*Refusal)(nil),             // 5: keyway.plugin.v1.Refusal
+	(*StatsRequest)(nil),        // 6: keyway.plugin.v1.StatsRequest
+	(*StatsResponse)(nil),       // 7: keyway.plugin.v1.StatsResponse
+	nil,                         // 8: keyway.plugin.v1.Database.LabelsEntry
 }
 var file_keyway_plugin_v1_protocol_proto_depIdxs = []int32{
-	0, // 0: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
-	3, // 1: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
-	1, // 2: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
-	4, // 3: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	3, // 0: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
+	5, // 1: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
+	8, // 2: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
+	4, // 3: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
+	0, // 4: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
+	6, // 5: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
+	1, // 6: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
+	7, // 7: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_protocol_proto_init() }
@@ -364,7 +629,7 @@ func file_keyway_plugin_v1_protocol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_protocol_proto_rawDesc), len(file_keyway_plugin_v1_protocol_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,222 @@
+// Package proxy is the cluster's one public address. It recognises
+// PostgreSQL's SSLRequest on the same port as keyway's own TLS traffic,
+// completes TLS with the proxy's host certificate, checks the client's
+// certificate, and hands the session to the protocol plugin of the
+// database its certificate routes to. Refusals also go to the plugin, so
+// the client reads them in its own protocol.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// PostgreSQL startup codes the proxy recognises.
+const (
+	pgSSLRequest    = 80877103
+	pgGSSENCRequest = 80877104
+)
+
+// Routes finds where sessions go.
+type Routes interface {
+	// Database returns the database named name and the protocol plugin
+	// serving it; found is false for an unknown database.
+	Database(ctx context.Context, name string) (db sdk.Database, target Target, found bool, err error)
+	// Protocol returns a protocol plugin by name, for sessions refused
+	// before a database is known.
+	Protocol(name string) (Target, error)
+}
+
+// Target takes sessions: a protocol plugin.
+type Target interface {
+	HandSession(ctx context.Context, conn *Pipe, s *Session) error
+}
+
+// Verifier checks a client's certificate chain and reads its route.
+type Verifier interface {
+	// Route checks the chain and returns the database it is for; a
+	// failure is a sentence for the client.
+	Route(ctx context.Context, chain [][]byte) (database string, err error)
+}
+
+// Proxy serves the public listener.
+type Proxy struct {
+	Logger           hclog.Logger
+	Certificate      func() *tls.Certificate
+	Routes           Routes
+	Verifier         Verifier
+	HandshakeTimeout time.Duration
+
+	wg sync.WaitGroup
+}
+
+// Serve accepts connections until ln is closed.
+func (p *Proxy) Serve(ln net.Listener) error {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			p.wg.Wait()
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		p.wg.Go(func() { p.handle(conn) })
+	}
+}
+
+// handle sniffs the first bytes and dispatches.
+func (p *Proxy) handle(conn net.Conn) {
+	defer func() { _ = conn.Close() }()
+	_ = conn.SetDeadline(time.Now().Add(p.HandshakeTimeout))
+	var head [8]byte
+	if _, err := io.ReadFull(conn, head[:1]); err != nil {
+		return
+	}
+	if head[0] != 0 {
+		// keyway's own TLS traffic (API, tunnels) is not served yet.
+		p.Logger.Debug("closing connection with unknown protocol", "client", conn.RemoteAddr().String(), "first_byte", head[0])
+		return
+	}
+	if _, err := io.ReadFull(conn, head[1:]); err != nil {
+		return
+	}
+	length := binary.BigEndian.Uint32(head[:4])
+	code := binary.BigEndian.Uint32(head[4:])
+	for length == 8 && code == pgGSSENCRequest {
+		if _, err := conn.Write([]byte{'N'}); err != nil {
+			return
+		}
+		if _, err := io.ReadFull(conn, head[:]); err != nil {
+			return
+		}
+		length, code = binary.BigEndian.Uint32(head[:4]), binary.BigEndian.Uint32(head[4:])
+	}
+	if length == 8 && code == pgSSLRequest {
+		if _, err := conn.Write([]byte{'S'}); err != nil {
+			return
+		}
+		p.servePostgresTLS(conn)
+		return
+	}
+	// A StartupMessage or CancelRequest without TLS.
+	p.refuseRaw(conn, head[:], "keyway accepts PostgreSQL connections only over TLS: connect with sslmode=verify-full and the certificate from keyway db login")
+}
+
+// servePostgresTLS completes TLS and routes the session.
+func (p *Proxy) servePostgresTLS(raw net.Conn) {
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Any certificate is accepted by the handshake and checked below,
+		// so a bad one gets a sentence in the client's protocol rather
+		// than a bare TLS alert.
+		ClientAuth: tls.RequestClientCert,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return p.Certificate(), nil
+		},
+	}
+	tc := tls.Server(raw, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		p.Logger.Debug("TLS handshake failed", "client", raw.RemoteAddr().String(), "error", err)
+		return
+	}
+	var chain [][]byte
+	for _, c := range tc.ConnectionState().PeerCertificates {
+		chain = append(chain, c.Raw)
+	}
+	sess := newSession(raw, chain)
+	name, err := p.Verifier.Route(ctx, chain)
+	if err != nil {
+		p.refuseTLS(tc, sess, sdk.RefusalDenied, "keyway: "+err.Error())
+		return
+	}
+	db, target, found, err := p.Routes.Database(ctx, name)
+	switch {
+	case err != nil:
+		p.refuseTLS(tc, sess, sdk.RefusalUnavailable, "keyway: database "+name+" is unavailable: "+err.Error())
+		return
+	case !found:
+		p.refuseTLS(tc, sess, sdk.RefusalNotFound, "keyway: database "+name+" is not registered in this cluster; keyway db ls lists the databases you can reach")
+		return
+	}
+	sess.Database = &db
+	p.pipe(tc, target, sess)
+}
+
+// refuseTLS hands a refused TLS session to the postgres plugin so it
+// reports the refusal in the protocol.
+func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, kind, msg string) {
+	target, err := p.Routes.Protocol("postgres")
+	if err != nil {
+		p.Logger.Error("cannot report a refusal", "error", err)
+		return
+	}
+	sess.Refusal = &sdk.Refusal{Kind: kind, Message: msg}
+	p.pipe(tc, target, sess)
+}
+
+// refuseRaw hands a plaintext connection to the postgres plugin with a
+// refusal; the bytes already read go along as the prefix.
+func (p *Proxy) refuseRaw(conn net.Conn, prefix []byte, msg string) {
+	target, err := p.Routes.Protocol("postgres")
+	if err != nil {
+		p.Logger.Error("cannot report a refusal", "error", err)
+		return
+	}
+	sess := newSession(conn, nil)
+	sess.Prefix = bytes.Clone(prefix)
+	sess.Refusal = &sdk.Refusal{Kind: sdk.RefusalDenied, Message: msg}
+	p.pipe(conn, target, sess)
+}
+
+// pipe connects the client stream to the plugin through a socket pair
+// and copies between them until either side ends.
+func (p *Proxy) pipe(client net.Conn, target Target, sess *Session) {
+	_ = client.SetDeadline(time.Time{})
+	pipe, err := NewPipe()
+	if err != nil {
+		p.Logger.Error("cannot create a socket pair", "error", err)
+		return
+	}
+	defer pipe.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err = target.HandSession(ctx, pipe, sess)
+	cancel()
+	if err != nil {
+		p.Logger.Error("cannot hand the session to its plugin", "session", sess.ID, "error", err)
+		return
+	}
+	// The plugin holds its own copy now; ours must go so that the plugin
+	// closing its end ends the stream.
+	_ = pipe.Remote().Close()
+	local := pipe.Local()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, _ = io.Copy(local, client)
+		closeWrite(local)
+	})
+	_, _ = io.Copy(client, local)
+	closeWrite(client)
+	wg.Wait()
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+		return
+	}
+	_ = c.Close()
+}

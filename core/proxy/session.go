@@ -1,0 +1,31 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"time"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// Session is what the proxy knows of a session when it hands it over.
+type Session struct {
+	ID         string
+	ClientAddr string
+	LocalAddr  string
+	AcceptedAt time.Time
+	Chain      [][]byte
+	Prefix     []byte
+	Database   *sdk.Database
+	Refusal    *sdk.Refusal
+}
+
+func newSession(conn net.Conn, chain [][]byte) *Session {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return &Session{
+		ID: hex.EncodeToString(b[:]), ClientAddr: conn.RemoteAddr().String(), LocalAddr: conn.LocalAddr().String(),
+		AcceptedAt: time.Now(), Chain: chain,
+	}
+}

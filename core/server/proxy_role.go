@@ -1,0 +1,159 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/keyway-dev/keyway/core/access"
+	"github.com/keyway-dev/keyway/core/agent"
+	"github.com/keyway-dev/keyway/core/authority"
+	"github.com/keyway-dev/keyway/core/config"
+	"github.com/keyway-dev/keyway/core/proxy"
+	"github.com/keyway-dev/keyway/core/supervisor"
+	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/identity"
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// hostCertTTL is the lifetime of the proxy's own certificate; it is
+// renewed at half-life.
+const hostCertTTL = 24 * time.Hour
+
+// hostCert keeps the proxy's certificate and renews it.
+type hostCert struct {
+	cert atomic.Pointer[tls.Certificate]
+	req  authority.HostRequest
+	ca   authority.CA
+	log  hclog.Logger
+}
+
+func newHostCert(ctx context.Context, ca authority.CA, cfg *config.Config, log hclog.Logger) (*hostCert, error) {
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		name = "proxy"
+	}
+	sans := []string{"localhost", "127.0.0.1", "::1"}
+	for _, addr := range []string{cfg.Proxy.PublicAddr, cfg.Proxy.Listen} {
+		if host, _, err := net.SplitHostPort(addr); err == nil && host != "" && host != "0.0.0.0" && host != "::" {
+			sans = append(sans, host)
+		}
+	}
+	h := &hostCert{ca: ca, log: log, req: authority.HostRequest{Cluster: cfg.ClusterName, Name: sanitizeHostName(name), SANs: sans, TTL: hostCertTTL}}
+	if err := h.renew(ctx); err != nil {
+		return nil, fmt.Errorf("issuing the proxy's host certificate: %w", err)
+	}
+	return h, nil
+}
+
+func (h *hostCert) renew(ctx context.Context) error {
+	c, err := authority.SignHost(ctx, h.ca, h.req, time.Now())
+	if err != nil {
+		return err
+	}
+	h.cert.Store(&c)
+	return nil
+}
+
+// keepFresh renews the certificate at half-life until ctx ends.
+func (h *hostCert) keepFresh(ctx context.Context) {
+	t := time.NewTicker(hostCertTTL / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := h.renew(ctx); err != nil {
+				h.log.Error("renewing the proxy's host certificate", "error", err)
+			}
+		}
+	}
+}
+
+// sanitizeHostName keeps a host name usable in a SPIFFE ID path.
+func sanitizeHostName(s string) string {
+	out := []byte(s)
+	for i, c := range out {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			out[i] = '-'
+		}
+	}
+	return string(out)
+}
+
+// routes finds databases in the local agent's registry and their
+// protocol plugins in the supervisor.
+type routes struct {
+	registry *agent.Registry
+	sup      *supervisor.Supervisor
+}
+
+func (r routes) Database(ctx context.Context, name string) (sdk.Database, proxy.Target, bool, error) {
+	if r.registry == nil {
+		return sdk.Database{}, nil, false, nil
+	}
+	db, found, err := r.registry.Get(ctx, name)
+	if err != nil || !found {
+		return db, nil, found, err
+	}
+	t, err := r.Protocol(db.Protocol)
+	return db, t, true, err
+}
+
+func (r routes) Protocol(name string) (proxy.Target, error) {
+	in, err := r.sup.Instance(name)
+	if err != nil {
+		return nil, err
+	}
+	return pluginTarget{in}, nil
+}
+
+// pluginTarget hands proxy sessions to a protocol plugin instance.
+type pluginTarget struct{ in *supervisor.Instance }
+
+func (t pluginTarget) HandSession(ctx context.Context, pipe *proxy.Pipe, s *proxy.Session) error {
+	meta := &pluginv1.Session{
+		Id: s.ID, Listener: "proxy", ClientAddr: s.ClientAddr, LocalAddr: s.LocalAddr,
+		Prefix: s.Prefix, AcceptedUnixNano: s.AcceptedAt.UnixNano(), ClientCertificates: s.Chain,
+	}
+	if s.Database != nil {
+		meta.Database = databaseToProto(*s.Database)
+	}
+	if s.Refusal != nil {
+		meta.Refusal = &pluginv1.Refusal{Kind: s.Refusal.Kind, Message: s.Refusal.Message}
+	}
+	return t.in.Handoff(ctx, pipe.Remote(), meta)
+}
+
+func databaseToProto(db sdk.Database) *pluginv1.Database {
+	return &pluginv1.Database{
+		Name: db.Name, Protocol: db.Protocol, Uri: db.URI, Labels: db.Labels,
+		Trust: &pluginv1.ServerTrust{Mode: db.Trust.Mode, CaPem: db.Trust.CAPEM, SystemPool: db.Trust.SystemPool, ServerName: db.Trust.ServerName},
+	}
+}
+
+// routeVerifier checks client certificates against the user authority and
+// reads the database they are for.
+type routeVerifier struct{ trust *access.Trust }
+
+func (v routeVerifier) Route(ctx context.Context, chain [][]byte) (string, error) {
+	leaf, err := v.trust.VerifyClient(ctx, chain)
+	if err != nil {
+		return "", err
+	}
+	id, err := identity.FromCertificate(leaf)
+	if err != nil {
+		return "", fmt.Errorf("the client certificate carries no keyway identity: %v", err)
+	}
+	if id.Route == nil || id.Route.Service == "" {
+		return "", fmt.Errorf("the certificate of %s is not for a database; run keyway db login NAME and connect with the certificate it writes", id.Name)
+	}
+	return id.Route.Service, nil
+}

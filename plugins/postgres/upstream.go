@@ -1,0 +1,93 @@
+package postgres
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/jackc/pgproto3/v2"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// connect dials the database, asks it for TLS and completes the handshake
+// with cert, verifying the server per the database's trust settings.
+func connect(ctx context.Context, db *sdk.Database, cert tls.Certificate, timeout time.Duration) (*tls.Conn, error) {
+	cfg, err := db.Trust.ClientConfig(db.URI, cert)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", db.URI)
+	if err != nil {
+		return nil, err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(deadline)
+	}
+	var req [8]byte
+	binary.BigEndian.PutUint32(req[0:], 8)
+	binary.BigEndian.PutUint32(req[4:], codeSSLRequest)
+	if _, err := raw.Write(req[:]); err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	var answer [1]byte
+	if _, err := io.ReadFull(raw, answer[:]); err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("asking for TLS: %w", err)
+	}
+	if answer[0] != 'S' {
+		_ = raw.Close()
+		return nil, fmt.Errorf("the server does not accept TLS (answered %q); set ssl = on in postgresql.conf", answer[0])
+	}
+	tc := tls.Client(raw, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
+}
+
+// login sends the StartupMessage and passes the server's answer to the
+// client: AuthenticationOk starts the session; an error is forwarded
+// verbatim; a request for a password is refused with advice, since keyway
+// logs in with certificates.
+func login(upstream, client net.Conn, params map[string]string, database, dbUser string) error {
+	msg, err := startupMessage(params)
+	if err != nil {
+		return err
+	}
+	if _, err := upstream.Write(msg); err != nil {
+		fatal(client, stateConnectionFailure, fmt.Sprintf("keyway lost database %s while logging in: %v", database, err), "")
+		return err
+	}
+	typ, body, err := readMessage(upstream)
+	if err != nil {
+		fatal(client, stateConnectionFailure, fmt.Sprintf("keyway lost database %s while logging in: %v", database, err), "")
+		return err
+	}
+	switch typ {
+	case 'E':
+		_, _ = client.Write(encodeMessage(typ, body))
+		return fmt.Errorf("database refused the login")
+	case 'R':
+		var auth pgproto3.AuthenticationOk
+		if auth.Decode(body) == nil {
+			_, err := client.Write(encodeMessage(typ, body))
+			return err
+		}
+		fatal(client, stateInvalidAuthorization,
+			fmt.Sprintf("database %s asks for a password for user %q, but keyway logs in with certificates", database, dbUser),
+			"allow certificate authentication in pg_hba.conf, e.g. hostssl all all 0.0.0.0/0 cert")
+		return fmt.Errorf("database wants password authentication")
+	}
+	fatal(client, stateProtocolViolation, fmt.Sprintf("database %s answered the login with message %q", database, typ), "")
+	return fmt.Errorf("unexpected message %q", typ)
+}
