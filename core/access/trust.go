@@ -113,7 +113,7 @@ func (t *Trust) VerifyClient(ctx context.Context, chain [][]byte) (*x509.Certifi
 		}
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return nil, fmt.Errorf("the client certificate of %s was not issued by this cluster's user authority (%v)", leaf.Subject.CommonName, err)
+		return nil, fmt.Errorf("the client certificate of %s was not issued by this cluster's user authority; log in to this cluster with keyway login", leaf.Subject.CommonName)
 	}
 	return leaf, nil
 }
