@@ -26,6 +26,7 @@ import (
 const (
 	pgSSLRequest    = 80877103
 	pgGSSENCRequest = 80877104
+	pgCancelRequest = 80877102
 )
 
 // Routes finds where sessions go.
@@ -110,8 +111,19 @@ func (p *Proxy) handle(conn net.Conn) {
 		p.servePostgresTLS(conn)
 		return
 	}
-	// A StartupMessage or CancelRequest without TLS.
-	p.refuseRaw(conn, head[:], "keyway accepts PostgreSQL connections only over TLS: connect with sslmode=verify-full and the certificate from keyway db login")
+	if length == 16 && code == pgCancelRequest {
+		// A client's ctrl+c: the key it carries is its credential.
+		msg := make([]byte, 16)
+		copy(msg, head[:])
+		if _, err := io.ReadFull(conn, msg[8:]); err != nil {
+			return
+		}
+		p.handRaw(conn, msg, nil)
+		return
+	}
+	// A StartupMessage without TLS.
+	p.handRaw(conn, head[:], &sdk.Refusal{Kind: sdk.RefusalDenied,
+		Message: "keyway accepts PostgreSQL connections only over TLS: connect with sslmode=verify-full and the certificate from keyway db login"})
 }
 
 // servePostgresTLS completes TLS and routes the session.
@@ -168,17 +180,17 @@ func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, kind, msg string) {
 	p.pipe(tc, target, sess)
 }
 
-// refuseRaw hands a plaintext connection to the postgres plugin with a
-// refusal; the bytes already read go along as the prefix.
-func (p *Proxy) refuseRaw(conn net.Conn, prefix []byte, msg string) {
+// handRaw hands a plaintext connection to the postgres plugin, with the
+// bytes already read as the prefix: a cancel request, or a refusal.
+func (p *Proxy) handRaw(conn net.Conn, prefix []byte, refusal *sdk.Refusal) {
 	target, err := p.Routes.Protocol("postgres")
 	if err != nil {
-		p.Logger.Error("cannot report a refusal", "error", err)
+		p.Logger.Error("cannot hand a plaintext connection to the postgres plugin", "error", err)
 		return
 	}
 	sess := newSession(conn, nil)
 	sess.Prefix = bytes.Clone(prefix)
-	sess.Refusal = &sdk.Refusal{Kind: sdk.RefusalDenied, Message: msg}
+	sess.Refusal = refusal
 	p.pipe(conn, target, sess)
 }
 

@@ -24,8 +24,9 @@ const Version = "0.2.0"
 type Plugin struct {
 	mu    sync.RWMutex
 	host  sdk.Host
-	cfg   settings
-	certs *certCache
+	cfg     settings
+	certs   *certCache
+	cancels *cancels
 }
 
 // settings is the applied configuration.
@@ -36,7 +37,7 @@ type settings struct {
 
 // New returns the plugin.
 func New() sdk.Plugin {
-	return &Plugin{certs: newCertCache(time.Now)}
+	return &Plugin{certs: newCertCache(time.Now), cancels: newCancels()}
 }
 
 // Info describes the plugin.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -22,10 +23,17 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	host, cfg := p.current()
 	client := s.Conn
 	_ = client.SetDeadline(time.Now().Add(cfg.startupTimeout))
-	startup, err := receiveStartup(client)
+	startup, cancel, err := receiveStartup(client)
 	if err != nil {
 		if errors.Is(err, errMalformed) {
 			fatal(client, stateProtocolViolation, "keyway: "+err.Error(), "")
+		}
+		return
+	}
+	if cancel != nil {
+		// A CancelRequest gets no answer, whatever happens to it.
+		if t, ok := p.cancels.lookup(*cancel); ok {
+			_ = t.forward(ctx, cfg.dialTimeout)
 		}
 		return
 	}
@@ -73,35 +81,45 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		params[k] = v
 	}
 	params["user"], params["database"] = dbUser, dbName
-	if err := login(upstream, client, params, s.Database.Name, dbUser); err != nil {
+	key, err := login(upstream, client, params, s.Database.Name, dbUser, func(real cancelKey) cancelKey {
+		return p.cancels.register(cancelTarget{db: *s.Database, cert: cert, real: real})
+	})
+	if err != nil {
 		return
+	}
+	if key != nil {
+		defer p.cancels.remove(*key)
 	}
 	_ = client.SetDeadline(time.Time{})
 	_ = upstream.SetDeadline(time.Time{})
 	relay(s, client, upstream)
 }
 
-// receiveStartup reads startup packets until the StartupMessage. The proxy
-// already terminated TLS, so encryption requests are declined.
-func receiveStartup(c net.Conn) (*pgproto3.StartupMessage, error) {
+// receiveStartup reads startup packets until a StartupMessage or a
+// CancelRequest. The proxy already terminated TLS, so encryption requests
+// are declined.
+func receiveStartup(c net.Conn) (*pgproto3.StartupMessage, *cancelKey, error) {
 	for {
 		code, body, err := readStartupPacket(c)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		switch code {
 		case codeSSLRequest, codeGSSENCRequest:
 			if _, err := c.Write([]byte{'N'}); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		case codeCancelRequest:
-			return nil, io.EOF
+			if len(body) != 12 {
+				return nil, nil, fmt.Errorf("%w: CancelRequest of %d bytes", errMalformed, len(body)+4)
+			}
+			return nil, &cancelKey{pid: binary.BigEndian.Uint32(body[4:]), secret: binary.BigEndian.Uint32(body[8:])}, nil
 		default:
 			var m pgproto3.StartupMessage
 			if err := m.Decode(body); err != nil {
-				return nil, fmt.Errorf("%w: %v", errMalformed, err)
+				return nil, nil, fmt.Errorf("%w: %v", errMalformed, err)
 			}
-			return &m, nil
+			return &m, nil, nil
 		}
 	}
 }

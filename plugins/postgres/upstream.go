@@ -55,39 +55,60 @@ func connect(ctx context.Context, db *sdk.Database, cert tls.Certificate, timeou
 	return tc, nil
 }
 
-// login sends the StartupMessage and passes the server's answer to the
-// client: AuthenticationOk starts the session; an error is forwarded
-// verbatim; a request for a password is refused with advice, since keyway
-// logs in with certificates.
-func login(upstream, client net.Conn, params map[string]string, database, dbUser string) error {
+// login sends the StartupMessage and passes the server's answers to the
+// client until the session is ready: AuthenticationOk, parameters, then
+// ReadyForQuery. The backend's BackendKeyData is replaced by the key that
+// swap returns, so the client's cancel requests come to keyway. An error
+// from the server is forwarded verbatim; a request for a password is
+// refused with advice, since keyway logs in with certificates.
+func login(upstream, client net.Conn, params map[string]string, database, dbUser string, swap func(cancelKey) cancelKey) (*cancelKey, error) {
 	msg, err := startupMessage(params)
 	if err != nil {
+		return nil, err
+	}
+	lost := func(err error) error {
+		fatal(client, stateConnectionFailure, fmt.Sprintf("keyway lost database %s while logging in: %v", database, err), "")
 		return err
 	}
 	if _, err := upstream.Write(msg); err != nil {
-		fatal(client, stateConnectionFailure, fmt.Sprintf("keyway lost database %s while logging in: %v", database, err), "")
-		return err
+		return nil, lost(err)
 	}
-	typ, body, err := readMessage(upstream)
-	if err != nil {
-		fatal(client, stateConnectionFailure, fmt.Sprintf("keyway lost database %s while logging in: %v", database, err), "")
-		return err
-	}
-	switch typ {
-	case 'E':
-		_, _ = client.Write(encodeMessage(typ, body))
-		return fmt.Errorf("database refused the login")
-	case 'R':
-		var auth pgproto3.AuthenticationOk
-		if auth.Decode(body) == nil {
-			_, err := client.Write(encodeMessage(typ, body))
-			return err
+	var key *cancelKey
+	authenticated := false
+	for {
+		typ, body, err := readMessage(upstream)
+		if err != nil {
+			return key, lost(err)
 		}
-		fatal(client, stateInvalidAuthorization,
-			fmt.Sprintf("database %s asks for a password for user %q, but keyway logs in with certificates", database, dbUser),
-			"allow certificate authentication in pg_hba.conf, e.g. hostssl all all 0.0.0.0/0 cert")
-		return fmt.Errorf("database wants password authentication")
+		switch {
+		case typ == 'R' && !authenticated:
+			var ok pgproto3.AuthenticationOk
+			if ok.Decode(body) != nil {
+				fatal(client, stateInvalidAuthorization,
+					fmt.Sprintf("database %s asks for a password for user %q, but keyway logs in with certificates", database, dbUser),
+					"allow certificate authentication in pg_hba.conf, e.g. hostssl all all 0.0.0.0/0 cert")
+				return key, fmt.Errorf("database wants password authentication")
+			}
+			authenticated = true
+		case typ == 'K' && len(body) == 8:
+			k := swap(cancelKey{pid: binary.BigEndian.Uint32(body[:4]), secret: binary.BigEndian.Uint32(body[4:])})
+			key = &k
+			body = make([]byte, 8)
+			binary.BigEndian.PutUint32(body[:4], k.pid)
+			binary.BigEndian.PutUint32(body[4:], k.secret)
+		case typ == 'E':
+			_, _ = client.Write(encodeMessage(typ, body))
+			return key, fmt.Errorf("database refused the login")
+		case typ == 'S' || typ == 'N':
+		case typ == 'Z':
+			_, err := client.Write(encodeMessage(typ, body))
+			return key, err
+		default:
+			fatal(client, stateProtocolViolation, fmt.Sprintf("database %s answered the login with message %q", database, typ), "")
+			return key, fmt.Errorf("unexpected message %q", typ)
+		}
+		if _, err := client.Write(encodeMessage(typ, body)); err != nil {
+			return key, err
+		}
 	}
-	fatal(client, stateProtocolViolation, fmt.Sprintf("database %s answered the login with message %q", database, typ), "")
-	return fmt.Errorf("unexpected message %q", typ)
 }
