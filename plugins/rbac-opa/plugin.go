@@ -1,23 +1,26 @@
-// Package rbacopa is keyway's authorisation plugin. Every access decision
-// is made here.
-//
-// This release denies every request with a reason: no policy is loaded
-// yet, and an authorisation plugin must fail closed. The Open Policy Agent
-// engine and the bundled role policy arrive in a later release.
 package rbacopa
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/keyway-dev/keyway/sdk"
 )
 
 // Version is the plugin's release version.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
-// Plugin is the authorisation plugin.
-type Plugin struct{}
+// Plugin is the authorisation plugin. Its zero value denies everything
+// until Configure has compiled a policy.
+type Plugin struct {
+	// engine is the compiled policy; nil before the first Configure.
+	engine atomic.Pointer[engine]
+	// compiles counts policy compilations, so that tests can tell that
+	// decisions reuse the prepared query.
+	compiles atomic.Int64
+}
 
 // New returns the plugin.
 func New() sdk.Plugin { return &Plugin{} }
@@ -27,25 +30,38 @@ func (*Plugin) Info() sdk.Info {
 	return sdk.Info{Name: "rbac-opa", Kind: sdk.KindAuthz, Version: Version}
 }
 
-// ConfigSchema is empty for now.
-func (*Plugin) ConfigSchema() sdk.Schema { return sdk.Schema{} }
+// ConfigSchema describes the plugin's config block.
+func (*Plugin) ConfigSchema() sdk.Schema {
+	return sdk.Schema{Attributes: []sdk.Attribute{{
+		Name: attrPolicyFiles,
+		Type: sdk.TypeStringList,
+		Description: "Rego modules compiled alongside the bundled policy; " +
+			"rules deny contains msg if {...} in package keyway.custom refuse requests",
+	}}}
+}
 
-// Configure accepts the empty configuration.
-func (*Plugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
-	var cfg struct{}
-	if err := req.Decode(&cfg); err != nil {
-		return fmt.Errorf("rbac-opa plugin: %w", err)
+// errNoPolicy is returned while no policy has been compiled.
+var errNoPolicy = errors.New("no authorisation policy is compiled")
+
+// Health returns nil once a policy is compiled.
+func (p *Plugin) Health(context.Context) error {
+	if p.engine.Load() == nil {
+		return fmt.Errorf("rbac-opa plugin: %w", errNoPolicy)
 	}
 	return nil
 }
 
-// Health is always nil.
-func (*Plugin) Health(context.Context) error { return nil }
-
-// Authorize denies: with no policy loaded nothing is allowed.
-func (*Plugin) Authorize(_ context.Context, action string, _ []byte) (sdk.Decision, error) {
-	return sdk.Decision{Allow: false, Reasons: []sdk.Reason{{
-		Effect: "deny", Rule: "no-policy",
-		Message: fmt.Sprintf("%s denied: no authorisation policy is loaded", action),
-	}}}, nil
+// Authorize evaluates the compiled policy for action and the JSON input
+// document. When the policy cannot be evaluated it denies, with a reason
+// that starts "authorisation failed:", and returns the error as well.
+func (p *Plugin) Authorize(ctx context.Context, action string, input []byte) (sdk.Decision, error) {
+	e := p.engine.Load()
+	if e == nil {
+		return failClosed(errNoPolicy)
+	}
+	d, err := e.decide(ctx, action, input)
+	if err != nil {
+		return failClosed(err)
+	}
+	return d, nil
 }

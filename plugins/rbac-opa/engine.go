@@ -1,0 +1,29 @@
+package rbacopa
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// engine is a compiled policy, ready to decide. It is immutable and safe
+// for concurrent use.
+type engine struct {
+	query rego.PreparedEvalQuery
+}
+
+// decide evaluates the prepared query for one request.
+func (e *engine) decide(ctx context.Context, action string, input []byte) (sdk.Decision, error) {
+	doc, err := parseInput(action, input)
+	if err != nil {
+		return sdk.Decision{}, err
+	}
+	results, err := e.query.Eval(ctx, rego.EvalParsedInput(doc))
+	if err != nil {
+		return sdk.Decision{}, fmt.Errorf("evaluating the policy: %w", err)
+	}
+	return decisionFromResults(results)
+}

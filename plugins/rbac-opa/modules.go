@@ -1,0 +1,95 @@
+package rbacopa
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// parserOptions parses every module as Rego v1.
+var parserOptions = ast.ParserOptions{RegoVersion: ast.RegoV1}
+
+// reservedPackage is the bundled policy's package, which operator modules
+// may neither extend nor replace.
+var reservedPackage = ast.MustParseRef("data.keyway.authz")
+
+// loadModules reads and parses the operator's policy files. Every problem
+// becomes a diagnostic on policy_files naming the file, and the line where
+// there is one.
+func loadModules(paths []string) ([]*ast.Module, sdk.Diagnostics) {
+	var (
+		modules []*ast.Module
+		diags   sdk.Diagnostics
+		seen    = make(map[string]bool, len(paths))
+	)
+	for _, path := range paths {
+		if path == "" {
+			diags.Add(attrPolicyFiles, "a policy file path is empty", "")
+			continue
+		}
+		if seen[path] {
+			diags.Add(attrPolicyFiles, fmt.Sprintf("%s is listed twice", path), "")
+			continue
+		}
+		seen[path] = true
+		mod, fileDiags := loadModule(path)
+		diags = append(diags, fileDiags...)
+		if mod != nil {
+			modules = append(modules, mod)
+		}
+	}
+	return modules, diags
+}
+
+// loadModule reads and parses one policy file.
+func loadModule(path string) (*ast.Module, sdk.Diagnostics) {
+	var diags sdk.Diagnostics
+	src, err := os.ReadFile(path)
+	if err != nil {
+		diags.Add(attrPolicyFiles, fmt.Sprintf("cannot read policy file %s", path), err.Error())
+		return nil, diags
+	}
+	mod, err := ast.ParseModuleWithOpts(path, string(src), parserOptions)
+	if err != nil {
+		return nil, regoDiagnostics(path, err)
+	}
+	if mod == nil {
+		diags.Add(attrPolicyFiles, fmt.Sprintf("%s: the file holds no Rego module", path), "")
+		return nil, diags
+	}
+	if mod.Package.Path.HasPrefix(reservedPackage) {
+		diags.Add(attrPolicyFiles,
+			fmt.Sprintf("%s:%d: package %s is reserved for the bundled policy",
+				path, mod.Package.Location.Row, mod.Package.Path),
+			"deny requests from package keyway.custom")
+		return nil, diags
+	}
+	return mod, diags
+}
+
+// regoDiagnostics turns parser or compiler errors into diagnostics on
+// policy_files, each "file:line: message" with the error code as detail.
+// file names the module when an error carries no location.
+func regoDiagnostics(file string, err error) sdk.Diagnostics {
+	var diags sdk.Diagnostics
+	var astErrs ast.Errors
+	if !errors.As(err, &astErrs) {
+		diags.Add(attrPolicyFiles, fmt.Sprintf("%s: %v", file, err), "")
+		return diags
+	}
+	for _, e := range astErrs {
+		where := file
+		if e.Location != nil {
+			if e.Location.File != "" {
+				where = e.Location.File
+			}
+			where = fmt.Sprintf("%s:%d", where, e.Location.Row)
+		}
+		diags.Add(attrPolicyFiles, fmt.Sprintf("%s: %s", where, e.Message), e.Code)
+	}
+	return diags
+}
