@@ -105,7 +105,7 @@ func TestPsqlThroughTheProxy(t *testing.T) {
 	a := startAllInOne(t)
 	alice := a.userFiles(t, "alice", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
 	out, err := pgtest.Psql(a.connString(alice, "postgres", "postgres"), "select current_user || ' ' || (select ssl from pg_stat_ssl where pid = pg_backend_pid())")
-	if err != nil || out != "postgres t" {
+	if err != nil || out != "postgres true" {
 		t.Fatalf("psql through the proxy: %q, %v", out, err)
 	}
 }
@@ -132,7 +132,7 @@ func TestRefusalsReachTheClientAsErrorResponses(t *testing.T) {
 		name, prefix, user, db string
 		state, message         string
 	}{
-		{"role does not allow the db user", alice, "postgres", "postgres", "28000", "no role of alice allows db user postgres on example-postgres"},
+		{"role does not allow the db user", alice, "postgres", "postgres", "28000", `no role of alice allows db user "postgres" with database "postgres" on example-postgres (roles: access)`},
 		{"startup user differs from the route", aliceRouted, "bob", "postgres", "28000", `this certificate of carol is for database user "postgres", not "bob"`},
 		{"certificate from another cluster", stranger, "postgres", "postgres", "28000", "was not issued by this cluster's user authority"},
 		{"unknown database", lost, "postgres", "postgres", "3D000", "database no-such-db is not registered in this cluster"},
