@@ -40,11 +40,12 @@ $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc: tools/go.mod to
 	cd tools && $(GO) build -o $(TOOLS)/ github.com/bufbuild/buf/cmd/buf \
 		google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
 
-proto: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate sdk/ gRPC code with the pinned tools
+proto: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate sdk/ and core/api gRPC code with the pinned tools
 	cd sdk && PATH=$(TOOLS):$$PATH buf lint && PATH=$(TOOLS):$$PATH buf generate
+	cd core/api && PATH=$(TOOLS):$$PATH buf lint && PATH=$(TOOLS):$$PATH buf generate
 
 proto-check: proto ## fail when committed generated code differs from a fresh generation
-	@test -z "$$(git status --porcelain -- sdk/proto)" || (git status --short -- sdk/proto; echo "generated code is stale: run make proto and commit"; exit 1)
+	@test -z "$$(git status --porcelain -- sdk/proto core/api/proto)" || (git status --short -- sdk/proto core/api/proto; echo "generated code is stale: run make proto and commit"; exit 1)
 
 demo: build ## start keyway with the example plugin, list its plugins, relay a request
 	@scripts/demo.sh
