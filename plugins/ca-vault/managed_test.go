@@ -116,7 +116,7 @@ func TestManagedFileModes(t *testing.T) {
 func TestManagedKeysEncryptedAtRest(t *testing.T) {
 	dir := t.TempDir()
 	v := configure(t, newFakeClock(), dir, managedConfig)
-	m := v.backend.(*managed)
+	m := v.backend.(*keyring)
 	var secrets [][]byte
 	for _, a := range authorities() {
 		der, err := x509.MarshalPKCS8PrivateKey(m.chains[a][0].signer)

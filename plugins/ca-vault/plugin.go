@@ -71,8 +71,14 @@ func (v *vault) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 		return err
 	}
 	v.mu.Lock()
+	old := v.backend
 	v.backend = b
 	v.mu.Unlock()
+	if old != nil {
+		// The new backend is in force; the old one's resources (a
+		// token session) are not needed any more.
+		_ = old.close()
+	}
 	return nil
 }
 
@@ -108,6 +114,18 @@ func (v *vault) Rotate(_ context.Context, a sdk.Authority, grace time.Duration) 
 		return sdk.AuthorityState{}, err
 	}
 	return b.rotate(a, grace)
+}
+
+// close releases the configured backend's resources.
+func (v *vault) close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.backend == nil {
+		return nil
+	}
+	err := v.backend.close()
+	v.backend = nil
+	return err
 }
 
 // current returns the configured backend.
