@@ -40,8 +40,8 @@ func (v *vault) ConfigSchema() sdk.Schema {
 	return schema()
 }
 
-// Configure checks the configuration and loads (or, for a new managed
-// backend, creates) the authorities. A failed Configure leaves the
+// Configure checks the configuration and loads (or, for a new managed or
+// pkcs11 backend, creates) the authorities. A failed Configure leaves the
 // previous configuration in force.
 func (v *vault) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 	var cfg config
@@ -66,6 +66,13 @@ func (v *vault) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 		})
 	case backendFile:
 		b, err = loadFiles(cfg.Authority, v.now)
+	case backendPKCS11:
+		b, err = openPKCS11(pkcs11Options{
+			dataDir: req.DataDir,
+			cluster: req.ClusterName,
+			cfg:     *cfg.PKCS11,
+			now:     v.now,
+		})
 	}
 	if err != nil {
 		return err
