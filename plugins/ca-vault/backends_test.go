@@ -89,12 +89,24 @@ func (e *backendEnv) stateDirOf() string {
 // files, and private keys (sealed files or token key pairs).
 func (e *backendEnv) storedKeys(t *testing.T, a sdk.Authority) (certs, keys int) {
 	t.Helper()
-	crts, _ := filepath.Glob(filepath.Join(e.stateDirOf(), a.String()+"-*"+certSuffix))
+	certs = len(stateFiles(e.stateDirOf(), a, certSuffix))
 	if e.hsm == nil {
-		sealed, _ := filepath.Glob(filepath.Join(e.stateDirOf(), a.String()+"-*"+keySuffix))
-		return len(crts), len(sealed)
+		return certs, len(stateFiles(e.stateDirOf(), a, keySuffix))
 	}
-	return len(crts), len(tokenKeysOf(t, e.hsm.open(t), a))
+	return certs, len(tokenKeysOf(t, e.hsm.open(t), a))
+}
+
+// stateFiles returns a's files TYPE-ID.SUFFIX in dir.
+func stateFiles(dir string, a sdk.Authority, suffix string) []string {
+	all, _ := filepath.Glob(filepath.Join(dir, a.String()+"-*"+suffix))
+	var out []string
+	for _, f := range all {
+		id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), a.String()+"-"), suffix)
+		if isKeyID(id) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // tokenKeysOf returns the labels of the token's key pairs of
