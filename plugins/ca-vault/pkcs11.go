@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ThalesGroup/crypto11"
@@ -40,6 +41,11 @@ type tokenStore struct {
 	*stateDir
 	token *crypto11.Context
 	opts  pkcs11Options
+
+	// closeOnce guards token.Close, which must run once: a second call
+	// would release the module under another context's feet.
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ keyStore = (*tokenStore)(nil)
@@ -223,7 +229,9 @@ func (s *tokenStore) probe(active []*caKey) error {
 	return nil
 }
 
-// close logs out of the token and releases the module.
+// close logs out of the token and releases the module; later calls do
+// nothing.
 func (s *tokenStore) close() error {
-	return s.token.Close()
+	s.closeOnce.Do(func() { s.closeErr = s.token.Close() })
+	return s.closeErr
 }

@@ -142,13 +142,16 @@ func (s *stateDir) loadChains(load func(a sdk.Authority, e indexEntry) (*caKey, 
 	if err != nil {
 		return nil, err
 	}
-	chains := map[sdk.Authority][]*caKey{}
-	for name, entries := range idx.Authorities {
-		a, ok := parseAuthority(name)
-		if !ok {
+	for name := range idx.Authorities {
+		if _, ok := parseAuthority(name); !ok {
 			return nil, fmt.Errorf("%s names an unknown authority %q", indexFile, name)
 		}
-		for _, e := range entries {
+	}
+	chains := map[sdk.Authority][]*caKey{}
+	// In a fixed order, so that a damaged state gives the same error
+	// every time.
+	for _, a := range authorities() {
+		for _, e := range idx.Authorities[a.String()] {
 			k, err := load(a, e)
 			if err != nil {
 				return nil, fmt.Errorf("%s authority: %w", a, err)
