@@ -38,7 +38,7 @@ var (
 		}
 		return newEnv(t, cfg, nil)
 	}}
-	fileSetupBackend = backendSetup{"file", func(t *testing.T, _ string) *backendEnv {
+	fileBackendSetup = backendSetup{"file", func(t *testing.T, _ string) *backendEnv {
 		return newEnv(t, newFileSetup(t).config(), nil)
 	}}
 	pkcs11Setup = backendSetup{"pkcs11", func(t *testing.T, algorithm string) *backendEnv {
@@ -47,7 +47,7 @@ var (
 	}}
 
 	// allBackends sign: they share the signing tests.
-	allBackends = []backendSetup{managedSetup, fileSetupBackend, pkcs11Setup}
+	allBackends = []backendSetup{managedSetup, fileBackendSetup, pkcs11Setup}
 	// keyringBackends generate and rotate their keys: they share the
 	// generation, restart and rotation tests.
 	keyringBackends = []backendSetup{managedSetup, pkcs11Setup}

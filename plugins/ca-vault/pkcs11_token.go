@@ -29,6 +29,11 @@ const (
 // openToken loads the module, finds the token and logs in with the PIN
 // from the pin file. A problem of the configuration is a diagnostic on
 // the attribute at fault.
+//
+// PKCS#11 login state belongs to the process: while an earlier context
+// on the same token is open, the token reports "already logged in" and
+// the PIN is not checked again. keyway configures each plugin process
+// once, so the one login is always checked.
 func openToken(c pkcs11Config) (*crypto11.Context, error) {
 	var diags sdk.Diagnostics
 	if fi, err := os.Stat(c.Module); errors.Is(err, fs.ErrNotExist) {
