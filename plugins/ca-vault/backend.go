@@ -19,6 +19,8 @@ type backend interface {
 	rotate(a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error)
 	// health returns nil while every authority can sign.
 	health() error
+	// close releases what the backend holds open; it is not used after.
+	close() error
 }
 
 // issuer is an authority's active CA.

@@ -21,8 +21,23 @@ func TestInfoAndSchema(t *testing.T) {
 	for _, a := range s.Attributes {
 		names[a.Name] = true
 	}
-	if !names["backend"] || !names["key_algorithm"] || len(s.Blocks) != 1 || s.Blocks[0].Name != "authority" || !s.Blocks[0].Repeated {
+	if !names["backend"] || !names["key_algorithm"] || len(s.Blocks) != 2 || s.Blocks[0].Name != "authority" || !s.Blocks[0].Repeated {
 		t.Fatalf("schema lacks backend, key_algorithm or a repeated authority block: %+v", s)
+	}
+	pb := s.Blocks[1]
+	if pb.Name != "pkcs11" || pb.Repeated {
+		t.Fatalf("second block is %q (repeated %v), want a single pkcs11 block", pb.Name, pb.Repeated)
+	}
+	want := map[string]bool{"module": true, "token_label": true, "pin_file": true, "key_algorithm": false}
+	for _, a := range pb.Body.Attributes {
+		required, ok := want[a.Name]
+		if !ok || a.Required != required || a.Type != sdk.TypeString {
+			t.Errorf("pkcs11 attribute %+v is unexpected", a)
+		}
+		delete(want, a.Name)
+	}
+	if len(want) > 0 {
+		t.Errorf("pkcs11 block lacks %v", want)
 	}
 }
 
@@ -37,6 +52,16 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown key algorithm", map[string]any{"key_algorithm": "dsa"}, "key_algorithm", `unknown key algorithm "dsa"`},
 		{"authority blocks with managed", map[string]any{"authority": []map[string]string{{"type": "user"}}}, "authority", "only used by the file backend"},
 		{"key_algorithm with file", map[string]any{"backend": "file", "key_algorithm": "rsa-2048"}, "key_algorithm", "only used by the managed backend"},
+		{"pkcs11 block with managed", map[string]any{"pkcs11": okPKCS11Block()}, "pkcs11", "only used by the pkcs11 backend"},
+		{"pkcs11 block with file", map[string]any{"backend": "file", "pkcs11": okPKCS11Block()}, "pkcs11", "only used by the pkcs11 backend"},
+		{"pkcs11 without its block", map[string]any{"backend": "pkcs11"}, "pkcs11", "needs a pkcs11 block"},
+		{"pkcs11 with top-level key_algorithm", map[string]any{"backend": "pkcs11", "key_algorithm": "rsa-2048", "pkcs11": okPKCS11Block()}, "key_algorithm", "only used by the managed backend"},
+		{"pkcs11 with authority blocks", map[string]any{"backend": "pkcs11", "pkcs11": okPKCS11Block(), "authority": []map[string]string{{"type": "user"}}}, "authority", "only used by the file backend"},
+		{"pkcs11 module missing", pkcs11BlockWith("module", ""), "pkcs11.module", "module is required"},
+		{"pkcs11 module relative", pkcs11BlockWith("module", "libsofthsm2.so"), "pkcs11.module", `"libsofthsm2.so" is not an absolute path`},
+		{"pkcs11 token_label missing", pkcs11BlockWith("token_label", ""), "pkcs11.token_label", "token_label is required"},
+		{"pkcs11 pin_file missing", pkcs11BlockWith("pin_file", ""), "pkcs11.pin_file", "pin_file is required"},
+		{"pkcs11 unknown key algorithm", pkcs11BlockWith("key_algorithm", "rsa-4096"), "pkcs11.key_algorithm", `unknown key algorithm "rsa-4096" for the pkcs11 backend`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +77,22 @@ func TestConfigErrors(t *testing.T) {
 			t.Fatalf("no diagnostic %q on %q in %v", tt.wantMsg, tt.wantPath, err)
 		})
 	}
+}
+
+// okPKCS11Block is a pkcs11 block that passes the checks needing no file.
+func okPKCS11Block() map[string]string {
+	return map[string]string{"module": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "keyway", "pin_file": "/etc/keyway/pin"}
+}
+
+// pkcs11BlockWith is a pkcs11 backend configuration whose block has
+// attribute set to value ("" leaves it out).
+func pkcs11BlockWith(attribute, value string) map[string]any {
+	block := okPKCS11Block()
+	delete(block, attribute)
+	if value != "" {
+		block[attribute] = value
+	}
+	return map[string]any{"backend": "pkcs11", "pkcs11": block}
 }
 
 func TestConfigUnknownAttribute(t *testing.T) {

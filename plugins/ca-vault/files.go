@@ -140,3 +140,5 @@ func (f *files) health() error {
 	}
 	return nil
 }
+
+func (f *files) close() error { return nil }

@@ -66,6 +66,11 @@ func checkPrivate(path string) error {
 	if err != nil {
 		return err
 	}
+	return checkPrivateMode(path, fi)
+}
+
+// checkPrivateMode is checkPrivate for the file at path described by fi.
+func checkPrivateMode(path string, fi fs.FileInfo) error {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		want := privateFileMode
 		if fi.IsDir() {

@@ -48,6 +48,9 @@ func configure(t *testing.T, clock *fakeClock, dataDir string, cfg any) *vault {
 	if err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
+	// A pkcs11 backend holds the token open; closing it lets the next
+	// test load SoftHSM afresh with its own token directory.
+	t.Cleanup(func() { _ = v.close() })
 	return v
 }
 

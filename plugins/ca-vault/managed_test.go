@@ -2,8 +2,6 @@ package cavault
 
 import (
 	"bytes"
-	"context"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -12,74 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/keyway-dev/keyway/sdk"
 )
 
 var managedConfig = map[string]any{"backend": "managed"}
-
-func TestManagedCreatesFourSeparateAuthorities(t *testing.T) {
-	clock := newFakeClock()
-	v := configure(t, clock, t.TempDir(), managedConfig)
-	if err := v.Health(context.Background()); err != nil {
-		t.Fatalf("Health: %v", err)
-	}
-	states := authorityStates(t, v)
-	seenKeys := map[string]sdk.Authority{}
-	for _, a := range authorities() {
-		st := states[a]
-		if st.Phase != "active" || len(st.Certificates) != 1 || !st.GraceEnds.IsZero() {
-			t.Fatalf("%s: phase %q, %d certs, grace ends %v; want one active cert", a, st.Phase, len(st.Certificates), st.GraceEnds)
-		}
-		ca := parseCerts(t, st.Certificates)[0]
-		if want := "keyway example " + a.String() + " CA"; ca.Subject.CommonName != want {
-			t.Errorf("%s: CN %q, want %q", a, ca.Subject.CommonName, want)
-		}
-		if !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0 {
-			t.Errorf("%s: not a CA certificate", a)
-		}
-		if err := ca.CheckSignatureFrom(ca); err != nil {
-			t.Errorf("%s: not self-signed: %v", a, err)
-		}
-		if got := ca.NotAfter.Sub(clock.now()); got < 9*365*24*time.Hour || got > 11*365*24*time.Hour {
-			t.Errorf("%s: valid for %s, want about 10 years", a, got)
-		}
-		spki, err := x509.MarshalPKIXPublicKey(ca.PublicKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if other, dup := seenKeys[string(spki)]; dup {
-			t.Errorf("%s and %s share a key", a, other)
-		}
-		seenKeys[string(spki)] = a
-	}
-}
-
-func TestManagedRestartKeepsAuthorities(t *testing.T) {
-	dir := t.TempDir()
-	clock := newFakeClock()
-	first := configure(t, clock, dir, managedConfig)
-	before := authorityStates(t, first)
-	leaf := sign(t, first, signRequest(t, sdk.AuthorityUser, clock.now()))
-
-	second := configure(t, clock, dir, managedConfig)
-	after := authorityStates(t, second)
-	for _, a := range authorities() {
-		if len(after[a].Certificates) != 1 || !bytes.Equal(before[a].Certificates[0], after[a].Certificates[0]) {
-			t.Errorf("%s: the CA certificate changed across a restart", a)
-		}
-	}
-	// The restarted instance signs with the same key: its leaf and the
-	// first instance's verify against the same pool.
-	pool := poolOf(t, before[sdk.AuthorityUser])
-	leaf2 := sign(t, second, signRequest(t, sdk.AuthorityUser, clock.now()))
-	for _, l := range []*x509.Certificate{leaf, leaf2} {
-		if err := verifies(l, pool, clock.now(), x509.ExtKeyUsageClientAuth); err != nil {
-			t.Errorf("leaf does not verify after restart: %v", err)
-		}
-	}
-}
 
 func TestManagedFileModes(t *testing.T) {
 	dir := t.TempDir()
@@ -116,7 +49,7 @@ func TestManagedFileModes(t *testing.T) {
 func TestManagedKeysEncryptedAtRest(t *testing.T) {
 	dir := t.TempDir()
 	v := configure(t, newFakeClock(), dir, managedConfig)
-	m := v.backend.(*managed)
+	m := v.backend.(*keyring)
 	var secrets [][]byte
 	for _, a := range authorities() {
 		der, err := x509.MarshalPKCS8PrivateKey(m.chains[a][0].signer)
@@ -143,28 +76,6 @@ func TestManagedKeysEncryptedAtRest(t *testing.T) {
 				t.Errorf("%s contains a private key in clear", f)
 			}
 		}
-	}
-}
-
-func TestManagedRSA(t *testing.T) {
-	clock := newFakeClock()
-	v := configure(t, clock, t.TempDir(), map[string]any{"key_algorithm": "rsa-2048"})
-	ca := parseCerts(t, authorityStates(t, v)[sdk.AuthorityDB].Certificates)[0]
-	if k, ok := ca.PublicKey.(*rsa.PublicKey); !ok || k.N.BitLen() != 2048 {
-		t.Fatalf("db CA key is %T, want a 2048-bit RSA key", ca.PublicKey)
-	}
-	req := signRequest(t, sdk.AuthorityDB, clock.now())
-	req.CSR = makeCSR(t, rsaKey(t, 2048))
-	req.Usages = []string{"server"}
-	req.DNSNames = []string{"db.example.com"}
-	leaf := sign(t, v, req)
-	if leaf.KeyUsage != x509.KeyUsageDigitalSignature|x509.KeyUsageKeyEncipherment {
-		t.Errorf("RSA leaf key usage %b, want digitalSignature|keyEncipherment", leaf.KeyUsage)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "db.example.com", CurrentTime: clock.now()}); err != nil {
-		t.Fatalf("RSA leaf does not verify: %v", err)
 	}
 }
 

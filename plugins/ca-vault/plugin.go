@@ -40,8 +40,8 @@ func (v *vault) ConfigSchema() sdk.Schema {
 	return schema()
 }
 
-// Configure checks the configuration and loads (or, for a new managed
-// backend, creates) the authorities. A failed Configure leaves the
+// Configure checks the configuration and loads (or, for a new managed or
+// pkcs11 backend, creates) the authorities. A failed Configure leaves the
 // previous configuration in force.
 func (v *vault) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 	var cfg config
@@ -66,13 +66,26 @@ func (v *vault) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 		})
 	case backendFile:
 		b, err = loadFiles(cfg.Authority, v.now)
+	case backendPKCS11:
+		b, err = openPKCS11(pkcs11Options{
+			dataDir: req.DataDir,
+			cluster: req.ClusterName,
+			cfg:     *cfg.PKCS11,
+			now:     v.now,
+		})
 	}
 	if err != nil {
 		return err
 	}
 	v.mu.Lock()
+	old := v.backend
 	v.backend = b
 	v.mu.Unlock()
+	if old != nil {
+		// The new backend is in force; the old one's resources (a
+		// token session) are not needed any more.
+		_ = old.close()
+	}
 	return nil
 }
 
@@ -108,6 +121,18 @@ func (v *vault) Rotate(_ context.Context, a sdk.Authority, grace time.Duration) 
 		return sdk.AuthorityState{}, err
 	}
 	return b.rotate(a, grace)
+}
+
+// close releases the configured backend's resources.
+func (v *vault) close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.backend == nil {
+		return nil
+	}
+	err := v.backend.close()
+	v.backend = nil
+	return err
 }
 
 // current returns the configured backend.

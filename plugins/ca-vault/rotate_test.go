@@ -13,10 +13,14 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
+// The rotation tests run against the backends that generate their keys.
+
 func TestRotateKeepsOldCATrustedDuringGrace(t *testing.T) {
-	dir := t.TempDir()
-	clock := newFakeClock()
-	v := configure(t, clock, dir, managedConfig)
+	forEachBackend(t, keyringBackends, "", testRotateKeepsOldCATrustedDuringGrace)
+}
+
+func testRotateKeepsOldCATrustedDuringGrace(t *testing.T, e *backendEnv) {
+	clock, v := e.clock, e.v
 	ctx := context.Background()
 	before := authorityStates(t, v)
 	oldCA := before[sdk.AuthorityUser].Certificates[0]
@@ -63,7 +67,10 @@ func TestRotateKeepsOldCATrustedDuringGrace(t *testing.T) {
 	}
 
 	// A restart during grace keeps both.
-	checkRotating(t, authorityStates(t, configure(t, clock, dir, managedConfig))[sdk.AuthorityUser])
+	checkRotating(t, authorityStates(t, e.restart(t))[sdk.AuthorityUser])
+	if certs, keys := e.storedKeys(t, sdk.AuthorityUser); certs != 2 || keys != 2 {
+		t.Errorf("during grace the user authority has %d certificates and %d keys stored, want 2 and 2", certs, keys)
+	}
 
 	clock.advance(grace/2 + time.Second)
 	after := authorityStates(t, v)[sdk.AuthorityUser]
@@ -78,33 +85,42 @@ func TestRotateKeepsOldCATrustedDuringGrace(t *testing.T) {
 	}
 
 	// The drop is persisted: a restart does not bring the old CA back,
-	// and its files are gone.
-	restarted := authorityStates(t, configure(t, clock, dir, managedConfig))[sdk.AuthorityUser]
+	// and its certificate and key are gone.
+	restarted := authorityStates(t, e.restart(t))[sdk.AuthorityUser]
 	if len(restarted.Certificates) != 1 || !bytes.Equal(restarted.Certificates[0], newCA.Raw) {
 		t.Fatal("after a restart the retired CA is back")
 	}
-	userFiles, _ := filepath.Glob(filepath.Join(dir, managedDir, "user-*"))
-	if len(userFiles) != 2 {
-		t.Errorf("user authority files on disk: %v, want one certificate and one key", userFiles)
+	if certs, keys := e.storedKeys(t, sdk.AuthorityUser); certs != 1 || keys != 1 {
+		t.Errorf("after grace the user authority has %d certificates and %d keys stored, want 1 and 1", certs, keys)
 	}
 }
 
 func TestRotateWithoutGraceDropsOldAtOnce(t *testing.T) {
-	clock := newFakeClock()
-	v := configure(t, clock, t.TempDir(), managedConfig)
-	old := authorityStates(t, v)[sdk.AuthorityDB].Certificates[0]
-	st, err := v.Rotate(context.Background(), sdk.AuthorityDB, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Phase != "active" || len(st.Certificates) != 1 || bytes.Equal(st.Certificates[0], old) {
-		t.Fatalf("state after rotating without grace: phase %q, %d certs", st.Phase, len(st.Certificates))
-	}
+	forEachBackend(t, keyringBackends, "", func(t *testing.T, e *backendEnv) {
+		old := authorityStates(t, e.v)[sdk.AuthorityDB].Certificates[0]
+		st, err := e.v.Rotate(context.Background(), sdk.AuthorityDB, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Phase != "active" || len(st.Certificates) != 1 || bytes.Equal(st.Certificates[0], old) {
+			t.Fatalf("state after rotating without grace: phase %q, %d certs", st.Phase, len(st.Certificates))
+		}
+		if certs, keys := e.storedKeys(t, sdk.AuthorityDB); certs != 1 || keys != 1 {
+			t.Errorf("%d certificates and %d keys stored, want 1 and 1", certs, keys)
+		}
+		leaf := sign(t, e.v, signRequest(t, sdk.AuthorityDB, e.clock.now()))
+		if err := verifies(leaf, poolOf(t, st), e.clock.now(), x509.ExtKeyUsageClientAuth); err != nil {
+			t.Errorf("a leaf of the new key does not verify: %v", err)
+		}
+	})
 }
 
 func TestRotateTwiceDuringGrace(t *testing.T) {
-	clock := newFakeClock()
-	v := configure(t, clock, t.TempDir(), managedConfig)
+	forEachBackend(t, keyringBackends, "", testRotateTwiceDuringGrace)
+}
+
+func testRotateTwiceDuringGrace(t *testing.T, e *backendEnv) {
+	clock, v := e.clock, e.v
 	ctx := context.Background()
 	if _, err := v.Rotate(ctx, sdk.AuthorityHost, 2*time.Hour); err != nil {
 		t.Fatal(err)
@@ -162,8 +178,11 @@ func TestOrphansRemovedOnStart(t *testing.T) {
 }
 
 func TestConcurrentSignAndRotate(t *testing.T) {
-	clock := newFakeClock()
-	v := configure(t, clock, t.TempDir(), managedConfig)
+	forEachBackend(t, keyringBackends, "", testConcurrentSignAndRotate)
+}
+
+func testConcurrentSignAndRotate(t *testing.T, e *backendEnv) {
+	clock, v := e.clock, e.v
 	ctx := context.Background()
 	reqs := make([]sdk.SignRequest, 8)
 	for i := range reqs {

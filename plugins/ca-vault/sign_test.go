@@ -15,11 +15,17 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
+// The signing tests run against every backend: each signs with its own
+// kind of key (in memory, from the operator's files, in a token).
+
 func TestSignIssuesVerifiableLeaves(t *testing.T) {
-	clock := newFakeClock()
-	v := configure(t, clock, t.TempDir(), managedConfig)
+	forEachBackend(t, allBackends, "", testSignIssuesVerifiableLeaves)
+}
+
+func testSignIssuesVerifiableLeaves(t *testing.T, e *backendEnv) {
+	v := e.v
 	states := authorityStates(t, v)
-	now := clock.now()
+	now := e.clock.now()
 	customOID := asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 59999, 9, 9}
 	tests := []struct {
 		name      string
@@ -120,20 +126,23 @@ func checkLeafFields(t *testing.T, leaf, ca *x509.Certificate, req sdk.SignReque
 }
 
 func TestSignSerialsDiffer(t *testing.T) {
-	clock := newFakeClock()
-	v := configure(t, clock, t.TempDir(), managedConfig)
-	req := signRequest(t, sdk.AuthorityUser, clock.now())
-	a, b := sign(t, v, req), sign(t, v, req)
-	if a.SerialNumber.Cmp(b.SerialNumber) == 0 {
-		t.Fatal("two certificates got the same serial")
-	}
+	forEachBackend(t, allBackends, "", func(t *testing.T, e *backendEnv) {
+		req := signRequest(t, sdk.AuthorityUser, e.clock.now())
+		a, b := sign(t, e.v, req), sign(t, e.v, req)
+		if a.SerialNumber.Cmp(b.SerialNumber) == 0 {
+			t.Fatal("two certificates got the same serial")
+		}
+	})
 }
 
 func TestSignRefusesBadRequests(t *testing.T) {
-	clock := newFakeClock()
-	v := configure(t, clock, t.TempDir(), managedConfig)
+	forEachBackend(t, allBackends, "", testSignRefusesBadRequests)
+}
+
+func testSignRefusesBadRequests(t *testing.T, e *backendEnv) {
+	v := e.v
 	caNotAfter := parseCerts(t, authorityStates(t, v)[sdk.AuthorityUser].Certificates)[0].NotAfter
-	now := clock.now()
+	now := e.clock.now()
 	tests := []struct {
 		name    string
 		edit    func(r *sdk.SignRequest)
@@ -178,13 +187,13 @@ func TestSignRefusesBadRequests(t *testing.T) {
 }
 
 func TestSignRefusesWeakRSAKey(t *testing.T) {
-	clock := newFakeClock()
-	v := configure(t, clock, t.TempDir(), managedConfig)
-	req := signRequest(t, sdk.AuthorityUser, clock.now())
-	req.CSR = makeCSR(t, rsaKey(t, 1024))
-	if _, err := v.Sign(context.Background(), req); err == nil || !strings.Contains(err.Error(), "at least 2048") {
-		t.Fatalf("Sign with a 1024-bit RSA key: %v", err)
-	}
+	forEachBackend(t, allBackends, "", func(t *testing.T, e *backendEnv) {
+		req := signRequest(t, sdk.AuthorityUser, e.clock.now())
+		req.CSR = makeCSR(t, rsaKey(t, 1024))
+		if _, err := e.v.Sign(context.Background(), req); err == nil || !strings.Contains(err.Error(), "at least 2048") {
+			t.Fatalf("Sign with a 1024-bit RSA key: %v", err)
+		}
+	})
 }
 
 func TestUnconfigured(t *testing.T) {

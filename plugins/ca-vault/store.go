@@ -18,19 +18,20 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
-// Names inside the managed backend's directory.
+// Names inside a keyring's state directory.
 const (
-	kekFile        = "kek"
-	indexFile      = "authorities.json"
-	certSuffix     = ".crt"
-	keySuffix      = ".key"
-	sealedKeyBlock = "KEYWAY SEALED CA KEY"
-	indexVersion   = 1
+	indexFile    = "authorities.json"
+	certSuffix   = ".crt"
+	keySuffix    = ".key"
+	indexVersion = 1
 )
 
 // caKey is one key of an authority with its certificate.
 type caKey struct {
-	id     string
+	id string
+	// label is the key pair's CKA_LABEL in a PKCS#11 token; empty for
+	// the managed backend's keys.
+	label  string
 	cert   *x509.Certificate
 	signer crypto.Signer
 	// retireAt is when an old key stops being trusted; zero for the
@@ -46,13 +47,14 @@ type index struct {
 
 type indexEntry struct {
 	ID       string    `json:"id"`
+	Label    string    `json:"label,omitempty"`
 	RetireAt time.Time `json:"retire_at,omitzero"`
 }
 
-// store reads and writes the managed backend's directory.
-type store struct {
-	dir    string
-	sealer *sealer
+// stateDir is a keyring's directory: the index of its keys and their CA
+// certificates, TYPE-ID.crt. The managed backend adds its sealed keys.
+type stateDir struct {
+	dir string
 }
 
 // newKeyID returns a random name for a key's files.
@@ -64,74 +66,32 @@ func newKeyID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-func (s *store) path(a sdk.Authority, id, suffix string) string {
+func (s *stateDir) path(a sdk.Authority, id, suffix string) string {
 	return filepath.Join(s.dir, a.String()+"-"+id+suffix)
 }
 
-// keyAAD binds a sealed key to its authority and id, so that a key file
-// copied into another slot does not decrypt.
-func keyAAD(a sdk.Authority, id string) []byte {
-	return []byte("keyway ca-vault key v1\x00" + a.String() + "\x00" + id)
-}
-
-// writeKey writes k's certificate and sealed private key.
-func (s *store) writeKey(a sdk.Authority, k *caKey) error {
-	der, err := x509.MarshalPKCS8PrivateKey(k.signer)
-	if err != nil {
-		return fmt.Errorf("encoding the %s CA key: %w", a, err)
-	}
-	sealed, err := s.sealer.seal(der, keyAAD(a, k.id))
-	clear(der)
-	if err != nil {
-		return fmt.Errorf("sealing the %s CA key: %w", a, err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{
-		Type:    sealedKeyBlock,
-		Headers: map[string]string{"Cipher": "AES-256-GCM", "Authority": a.String(), "Key-Id": k.id},
-		Bytes:   sealed,
-	})
-	if err := writePrivateFile(s.path(a, k.id, keySuffix), keyPEM); err != nil {
-		return err
-	}
+// writeCert writes k's certificate.
+func (s *stateDir) writeCert(a sdk.Authority, k *caKey) error {
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.cert.Raw})
 	return writePrivateFile(s.path(a, k.id, certSuffix), certPEM)
 }
 
-// readKey reads and decrypts one key with its certificate.
-func (s *store) readKey(a sdk.Authority, e indexEntry) (*caKey, error) {
-	certs, err := readCertificates(s.path(a, e.ID, certSuffix))
+// readCert reads the certificate of a's key id and checks that it
+// certifies pub.
+func (s *stateDir) readCert(a sdk.Authority, id string, pub crypto.PublicKey) (*x509.Certificate, error) {
+	path := s.path(a, id, certSuffix)
+	certs, err := readCertificates(path)
 	if err != nil {
 		return nil, err
 	}
-	keyPath := s.path(a, e.ID, keySuffix)
-	if err := checkPrivate(keyPath); err != nil {
-		return nil, err
+	if !publicKeysEqual(certs[0].PublicKey, pub) {
+		return nil, fmt.Errorf("%s does not certify the %s authority's key %s", path, a, id)
 	}
-	data, err := os.ReadFile(keyPath)
-	if err != nil {
-		return nil, fmt.Errorf("reading the %s CA key: %w", a, err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != sealedKeyBlock {
-		return nil, fmt.Errorf("%s: not a sealed keyway key (no %q PEM block)", keyPath, sealedKeyBlock)
-	}
-	der, err := s.sealer.open(block.Bytes, keyAAD(a, e.ID))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", keyPath, err)
-	}
-	signer, err := parsePKCS8Signer(der)
-	clear(der)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", keyPath, err)
-	}
-	if !publicKeysEqual(certs[0].PublicKey, signer.Public()) {
-		return nil, fmt.Errorf("%s does not hold the key of %s", keyPath, s.path(a, e.ID, certSuffix))
-	}
-	return &caKey{id: e.ID, cert: certs[0], signer: signer, retireAt: e.RetireAt}, nil
+	return certs[0], nil
 }
 
-// removeKey deletes a key's files.
-func (s *store) removeKey(a sdk.Authority, id string) error {
+// removeFiles deletes a key's files.
+func (s *stateDir) removeFiles(a sdk.Authority, id string) error {
 	var errs []error
 	for _, suffix := range []string{keySuffix, certSuffix} {
 		if err := os.Remove(s.path(a, id, suffix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -142,7 +102,7 @@ func (s *store) removeKey(a sdk.Authority, id string) error {
 }
 
 // readIndex reads authorities.json.
-func (s *store) readIndex() (index, error) {
+func (s *stateDir) readIndex() (index, error) {
 	data, err := os.ReadFile(filepath.Join(s.dir, indexFile))
 	if err != nil {
 		return index{}, err
@@ -158,11 +118,11 @@ func (s *store) readIndex() (index, error) {
 }
 
 // writeIndex replaces authorities.json with the keys in chains.
-func (s *store) writeIndex(chains map[sdk.Authority][]*caKey) error {
+func (s *stateDir) writeIndex(chains map[sdk.Authority][]*caKey) error {
 	idx := index{Version: indexVersion, Authorities: map[string][]indexEntry{}}
 	for a, chain := range chains {
 		for _, k := range chain {
-			idx.Authorities[a.String()] = append(idx.Authorities[a.String()], indexEntry{ID: k.id, RetireAt: k.retireAt.UTC()})
+			idx.Authorities[a.String()] = append(idx.Authorities[a.String()], indexEntry{ID: k.id, Label: k.label, RetireAt: k.retireAt.UTC()})
 		}
 	}
 	data, err := json.MarshalIndent(idx, "", "  ")
@@ -172,9 +132,40 @@ func (s *store) writeIndex(chains map[sdk.Authority][]*caKey) error {
 	return writePrivateFile(filepath.Join(s.dir, indexFile), append(data, '\n'))
 }
 
+// loadChains reads the index and each key it names with load, the
+// active key of each authority first.
+func (s *stateDir) loadChains(load func(a sdk.Authority, e indexEntry) (*caKey, error)) (map[sdk.Authority][]*caKey, error) {
+	idx, err := s.readIndex()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is missing; refusing to create new authorities over existing state, which would invalidate every certificate issued so far: restore it from a backup, or remove %s to start a new cluster", indexFile, s.dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for name := range idx.Authorities {
+		if _, ok := parseAuthority(name); !ok {
+			return nil, fmt.Errorf("%s names an unknown authority %q", indexFile, name)
+		}
+	}
+	chains := map[sdk.Authority][]*caKey{}
+	// In a fixed order, so that a damaged state gives the same error
+	// every time.
+	for _, a := range authorities() {
+		for _, e := range idx.Authorities[a.String()] {
+			k, err := load(a, e)
+			if err != nil {
+				return nil, fmt.Errorf("%s authority: %w", a, err)
+			}
+			k.retireAt = e.RetireAt
+			chains[a] = append(chains[a], k)
+		}
+	}
+	return chains, nil
+}
+
 // removeOrphans deletes key and certificate files the index does not
 // name: leftovers of a rotation or prune interrupted by a crash.
-func (s *store) removeOrphans(chains map[sdk.Authority][]*caKey) error {
+func (s *stateDir) removeOrphans(chains map[sdk.Authority][]*caKey) error {
 	known := map[string]bool{}
 	for a, chain := range chains {
 		for _, k := range chain {
