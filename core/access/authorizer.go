@@ -79,17 +79,32 @@ type InputClient struct {
 	Addr string `json:"addr"`
 }
 
-// AuthorizeDB decides a database session. A denial's Message is a
+// Identify verifies a client chain and reads its identity; the error is a
 // sentence for the client.
-func (a *Authorizer) AuthorizeDB(ctx context.Context, req DBRequest) sdk.Authorization {
-	leaf, err := a.Trust.VerifyClient(ctx, req.Chain)
+func (a *Authorizer) Identify(ctx context.Context, chain [][]byte) (identity.Identity, error) {
+	leaf, err := a.Trust.VerifyClient(ctx, chain)
 	if err != nil {
-		return deny("keyway: " + err.Error())
+		return identity.Identity{}, err
 	}
 	id, err := identity.FromCertificate(leaf)
 	if err != nil {
-		return deny("keyway: the client certificate carries no keyway identity: " + err.Error())
+		return identity.Identity{}, fmt.Errorf("the client certificate carries no keyway identity: %v", err)
 	}
+	return id, nil
+}
+
+// AuthorizeDB decides a database session. A denial's Message is a
+// sentence for the client.
+func (a *Authorizer) AuthorizeDB(ctx context.Context, req DBRequest) sdk.Authorization {
+	id, err := a.Identify(ctx, req.Chain)
+	if err != nil {
+		return deny("keyway: " + err.Error())
+	}
+	return a.AuthorizeIdentity(ctx, id, req)
+}
+
+// AuthorizeIdentity decides a database session for a verified identity.
+func (a *Authorizer) AuthorizeIdentity(ctx context.Context, id identity.Identity, req DBRequest) sdk.Authorization {
 	dbName := req.DBName
 	if dbName == "" {
 		dbName = req.DBUser
@@ -109,6 +124,20 @@ func (a *Authorizer) AuthorizeDB(ctx context.Context, req DBRequest) sdk.Authori
 		out.Message = "keyway: " + denialSentence(d, id.Name, req.DBUser, req.Database.Name)
 	}
 	return out
+}
+
+// CanList reports whether the identity may see a database.
+func (a *Authorizer) CanList(ctx context.Context, id identity.Identity, db sdk.Database) (bool, error) {
+	in, err := a.input(ctx, "db.list", id, "")
+	if err != nil {
+		return false, err
+	}
+	in.Database = &InputDatabase{Name: db.Name, Protocol: db.Protocol, Labels: nonNilMap(db.Labels)}
+	d, err := a.decide(ctx, in)
+	if err != nil {
+		return false, err
+	}
+	return d.Allow, nil
 }
 
 // input builds the parts of the input document every action shares.

@@ -133,6 +133,23 @@ func SignDBClientCert(ctx context.Context, ca CA, req DBClientRequest, now time.
 	return DBClientCert{CertPEM: CertsPEM(resp.Certificate), KeyPEM: keyPEM, NotAfter: notAfter}, nil
 }
 
+// IssueDBClient signs a db-client certificate (CN = the database user)
+// for the public key of a CSR made elsewhere: what an agent asks for.
+func IssueDBClient(ctx context.Context, ca CA, dbUser string, csr []byte, ttl time.Duration, now time.Time) ([]byte, time.Time, error) {
+	if dbUser == "" {
+		return nil, time.Time{}, fmt.Errorf("a db-client certificate needs a database user")
+	}
+	notAfter := now.Add(ttl)
+	resp, err := ca.Sign(ctx, sdk.SignRequest{
+		Authority: sdk.AuthorityDBClient, CSR: csr, CommonName: dbUser,
+		NotBefore: now.Add(-time.Minute), NotAfter: notAfter, Usages: []string{"client"},
+	})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return resp.Certificate, notAfter, nil
+}
+
 // SignDBClient is SignDBClientCert plus the db authority, for
 // sslmode=verify-full: the files `auth sign --format=db-client` writes.
 func SignDBClient(ctx context.Context, ca CA, req DBClientRequest, now time.Time) (DBFiles, error) {

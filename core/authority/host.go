@@ -22,12 +22,9 @@ type HostRequest struct {
 }
 
 // SignHost issues a host certificate from the host authority, usable as
-// both TLS server and client, with a key generated here.
+// both TLS server and client, with a key generated here. The returned
+// chain ends with the host authority's certificate, so clients can pin it.
 func SignHost(ctx context.Context, ca CA, req HostRequest, now time.Time) (tls.Certificate, error) {
-	id, err := identity.New(req.Cluster, identity.KindHost, req.Name)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
 	key, err := NewKey("")
 	if err != nil {
 		return tls.Certificate{}, err
@@ -35,6 +32,28 @@ func SignHost(ctx context.Context, ca CA, req HostRequest, now time.Time) (tls.C
 	csr, err := NewCSR(key, req.Name)
 	if err != nil {
 		return tls.Certificate{}, err
+	}
+	resp, err := IssueHost(ctx, ca, req, csr, now)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := KeyPEM(key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	cert, err := tls.X509KeyPair(CertsPEM(append([][]byte{resp.Certificate}, resp.Chain...)...), keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("the host certificate does not match its key: %w", err)
+	}
+	return cert, nil
+}
+
+// IssueHost signs a host certificate for the public key of a CSR made
+// elsewhere: what a joining agent gets.
+func IssueHost(ctx context.Context, ca CA, req HostRequest, csr []byte, now time.Time) (sdk.SignResponse, error) {
+	id, err := identity.New(req.Cluster, identity.KindHost, req.Name)
+	if err != nil {
+		return sdk.SignResponse{}, err
 	}
 	sr := sdk.SignRequest{
 		Authority: sdk.AuthorityHost, CSR: csr, CommonName: req.Name, URIs: []string{id.String()},
@@ -47,17 +66,5 @@ func SignHost(ctx context.Context, ca CA, req HostRequest, now time.Time) (tls.C
 			sr.DNSNames = append(sr.DNSNames, san)
 		}
 	}
-	resp, err := ca.Sign(ctx, sr)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	keyPEM, err := KeyPEM(key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	cert, err := tls.X509KeyPair(CertsPEM(resp.Certificate), keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("the host certificate does not match its key: %w", err)
-	}
-	return cert, nil
+	return ca.Sign(ctx, sr)
 }

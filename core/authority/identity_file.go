@@ -46,22 +46,9 @@ type IdentityFile struct {
 	CAs map[sdk.Authority][][]byte
 }
 
-// SignIdentity issues a user or bot certificate from the user authority.
+// SignIdentity issues a user or bot certificate from the user authority,
+// with a key generated here, and bundles it with the cluster's CAs.
 func SignIdentity(ctx context.Context, ca CA, req IdentityRequest, now time.Time) (IdentityFile, error) {
-	if req.Kind != identity.KindUser && req.Kind != identity.KindBot {
-		return IdentityFile{}, fmt.Errorf("identity files are for users and bots, not %q", req.Kind)
-	}
-	if req.TTL <= 0 {
-		return IdentityFile{}, fmt.Errorf("ttl must be positive, not %s", req.TTL)
-	}
-	id, err := identity.New(req.Cluster, req.Kind, req.Name)
-	if err != nil {
-		return IdentityFile{}, err
-	}
-	ext, err := identity.Encode(identity.Identity{ID: id, Kind: req.Kind, Name: req.Name, Roles: req.Roles, DBUsers: req.DBUsers, DBNames: req.DBNames, Route: req.Route})
-	if err != nil {
-		return IdentityFile{}, err
-	}
 	key, err := NewKey(req.KeyAlgorithm)
 	if err != nil {
 		return IdentityFile{}, err
@@ -70,12 +57,7 @@ func SignIdentity(ctx context.Context, ca CA, req IdentityRequest, now time.Time
 	if err != nil {
 		return IdentityFile{}, err
 	}
-	resp, err := ca.Sign(ctx, sdk.SignRequest{
-		Authority: sdk.AuthorityUser, CSR: csr, CommonName: req.Name,
-		URIs: []string{id.String()}, Extensions: []pkix.Extension{ext},
-		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(req.TTL),
-		Usages: []string{"client"},
-	})
+	cert, err := IssueIdentity(ctx, ca, req, csr, now)
 	if err != nil {
 		return IdentityFile{}, err
 	}
@@ -83,7 +65,7 @@ func SignIdentity(ctx context.Context, ca CA, req IdentityRequest, now time.Time
 	if err != nil {
 		return IdentityFile{}, err
 	}
-	f := IdentityFile{Cert: resp.Certificate, Key: keyPEM, CAs: map[sdk.Authority][][]byte{}}
+	f := IdentityFile{Cert: cert, Key: keyPEM, CAs: map[sdk.Authority][][]byte{}}
 	for _, a := range []sdk.Authority{sdk.AuthorityHost, sdk.AuthorityDB} {
 		st, err := State(ctx, ca, a)
 		if err != nil {
@@ -92,6 +74,36 @@ func SignIdentity(ctx context.Context, ca CA, req IdentityRequest, now time.Time
 		f.CAs[a] = st.Certificates
 	}
 	return f, nil
+}
+
+// IssueIdentity signs a user or bot certificate for the public key of a
+// CSR made elsewhere, carrying the identity's SPIFFE ID, roles, traits
+// and route. It returns the certificate's DER.
+func IssueIdentity(ctx context.Context, ca CA, req IdentityRequest, csr []byte, now time.Time) ([]byte, error) {
+	if req.Kind != identity.KindUser && req.Kind != identity.KindBot {
+		return nil, fmt.Errorf("identity certificates are for users and bots, not %q", req.Kind)
+	}
+	if req.TTL <= 0 {
+		return nil, fmt.Errorf("ttl must be positive, not %s", req.TTL)
+	}
+	id, err := identity.New(req.Cluster, req.Kind, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	ext, err := identity.Encode(identity.Identity{ID: id, Kind: req.Kind, Name: req.Name, Roles: req.Roles, DBUsers: req.DBUsers, DBNames: req.DBNames, Route: req.Route})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := ca.Sign(ctx, sdk.SignRequest{
+		Authority: sdk.AuthorityUser, CSR: csr, CommonName: req.Name,
+		URIs: []string{id.String()}, Extensions: []pkix.Extension{ext},
+		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(req.TTL),
+		Usages: []string{"client"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Certificate, nil
 }
 
 // Marshal encodes the identity file as PEM: the certificate, the key,

@@ -1,0 +1,61 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/keyway-dev/keyway/core/state"
+)
+
+// Key prefixes in the state backend.
+const (
+	usersPrefix  = "users/"
+	rolesPrefix  = "roles/"
+	tokensPrefix = "tokens/"
+)
+
+// Service holds the auth records.
+type Service struct {
+	State state.Backend
+}
+
+// getJSON reads a record; found is false when it is absent.
+func (s *Service) getJSON(ctx context.Context, key string, v any) (rev int64, found bool, err error) {
+	kv, err := s.State.Get(ctx, key)
+	if errors.Is(err, state.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if err := json.Unmarshal(kv.Value, v); err != nil {
+		return 0, false, fmt.Errorf("decoding %s: %w", key, err)
+	}
+	return kv.Revision, true, nil
+}
+
+// putJSON writes a record under opts' conditions.
+func (s *Service) putJSON(ctx context.Context, key string, v any, opts state.PutOptions) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", key, err)
+	}
+	_, err = s.State.Put(ctx, key, b, opts)
+	return err
+}
+
+// listJSON decodes every record under prefix with decode.
+func (s *Service) listJSON(ctx context.Context, prefix string, decode func([]byte) error) error {
+	kvs, err := s.State.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		if err := decode(kv.Value); err != nil {
+			return fmt.Errorf("decoding %s: %w", kv.Key, err)
+		}
+	}
+	return nil
+}

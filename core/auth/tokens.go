@@ -1,0 +1,120 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keyway-dev/keyway/core/state"
+)
+
+// Join token policy.
+const (
+	DefaultTokenTTL = 30 * time.Minute
+	// tokenGrace keeps used and expired tokens this long, so a late join
+	// hears why it failed rather than "unknown token".
+	tokenGrace = 24 * time.Hour
+	// tokenVersion prefixes token strings.
+	tokenVersion = "kw1"
+)
+
+// Token is a join token's record. The secret itself is never stored.
+type Token struct {
+	ID      string    `json:"id"`
+	Type    string    `json:"type"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+	UsedAt  time.Time `json:"used_at,omitempty"`
+	UsedBy  string    `json:"used_by,omitempty"`
+}
+
+// AddToken creates a single-use join token. The returned string carries
+// the secret and the pin of the cluster's host authority, so the joining
+// agent can verify the proxy before it sends the token.
+func (s *Service) AddToken(ctx context.Context, typ string, ttl time.Duration, hostPin string, now time.Time) (string, Token, error) {
+	if typ != "db" {
+		return "", Token{}, fmt.Errorf("unknown token type %q: the only type is db", typ)
+	}
+	if ttl <= 0 {
+		ttl = DefaultTokenTTL
+	}
+	secret := newSecret(16)
+	hash := hashSecret(secret)
+	t := Token{ID: hash[:12], Type: typ, Created: now, Expires: now.Add(ttl)}
+	if err := s.putJSON(ctx, tokensPrefix+hash, t, state.PutOptions{IfAbsent: true, TTL: ttl + tokenGrace}); err != nil {
+		return "", Token{}, err
+	}
+	return strings.Join([]string{tokenVersion, secret, strings.TrimPrefix(hostPin, "sha256:")}, "."), t, nil
+}
+
+// ParseToken splits a token string into its secret and host pin.
+func ParseToken(s string) (secret, hostPin string, err error) {
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	if len(parts) != 3 || parts[0] != tokenVersion || len(parts[1]) != 32 || len(parts[2]) != 64 {
+		return "", "", errors.New("this is not a keyway join token (expected kw1.SECRET.PIN from keyway tokens add)")
+	}
+	return parts[1], "sha256:" + parts[2], nil
+}
+
+// ConsumeToken uses a token once. The error says whether it was unknown,
+// expired or used before.
+func (s *Service) ConsumeToken(ctx context.Context, secret, typ, usedBy string, now time.Time) error {
+	key := tokensPrefix + hashSecret(secret)
+	for {
+		var t Token
+		rev, found, err := s.getJSON(ctx, key, &t)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !found:
+			return errors.New("the join token is unknown to this cluster; create one with keyway tokens add")
+		case !t.UsedAt.IsZero():
+			return fmt.Errorf("the join token %s was already used at %s by %s; tokens are single use", t.ID, t.UsedAt.UTC().Format(time.RFC3339), t.UsedBy)
+		case now.After(t.Expires):
+			return fmt.Errorf("the join token %s expired at %s; create a new one with keyway tokens add", t.ID, t.Expires.UTC().Format(time.RFC3339))
+		case t.Type != typ:
+			return fmt.Errorf("the join token %s is for %s, not %s", t.ID, t.Type, typ)
+		}
+		t.UsedAt, t.UsedBy = now, usedBy
+		err = s.putJSON(ctx, key, t, state.PutOptions{IfRevision: rev, TTL: tokenGrace})
+		if errors.Is(err, state.ErrConflict) {
+			continue
+		}
+		return err
+	}
+}
+
+// ListTokens returns tokens not yet used, by expiry.
+func (s *Service) ListTokens(ctx context.Context) ([]Token, error) {
+	var out []Token
+	err := s.listJSON(ctx, tokensPrefix, func(b []byte) error {
+		var t Token
+		if err := jsonUnmarshal(b, &t); err != nil {
+			return err
+		}
+		if t.UsedAt.IsZero() {
+			out = append(out, t)
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Expires.Before(out[j].Expires) })
+	return out, err
+}
+
+// RemoveToken deletes the token whose ID is id.
+func (s *Service) RemoveToken(ctx context.Context, id string) error {
+	kvs, err := s.State.List(ctx, tokensPrefix)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		if strings.HasPrefix(strings.TrimPrefix(kv.Key, tokensPrefix), id) && len(id) >= 8 {
+			return s.State.Delete(ctx, kv.Key, 0)
+		}
+	}
+	return fmt.Errorf("no join token with id %s (keyway tokens ls lists them)", id)
+}

@@ -1,0 +1,124 @@
+package tunnel
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/keyway-dev/keyway/sdk"
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// Agent is a connected agent as the proxy sees it.
+type Agent struct {
+	Name      string
+	session   *yamux.Session
+	mu        sync.RWMutex
+	databases []sdk.Database
+	joined    time.Time
+}
+
+// Databases returns what the agent registered.
+func (a *Agent) Databases() []sdk.Database {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.databases
+}
+
+// SetDatabases replaces what the agent registered.
+func (a *Agent) SetDatabases(dbs []sdk.Database) {
+	a.mu.Lock()
+	a.databases = dbs
+	a.mu.Unlock()
+}
+
+// OpenSession opens a stream to the agent for a client session and
+// writes its header.
+func (a *Agent) OpenSession(ctx context.Context, s *pluginv1.Session) (net.Conn, error) {
+	stream, err := a.session.OpenStream()
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: %w", a.Name, err)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = stream.SetWriteDeadline(deadline)
+	}
+	if err := WriteHeader(stream, s); err != nil {
+		_ = stream.Close()
+		return nil, fmt.Errorf("agent %s: %w", a.Name, err)
+	}
+	_ = stream.SetWriteDeadline(time.Time{})
+	return stream, nil
+}
+
+// Registry knows the connected agents.
+type Registry struct {
+	mu     sync.RWMutex
+	agents map[*Agent]struct{}
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{agents: map[*Agent]struct{}{}} }
+
+// Add records an agent's tunnel.
+func (r *Registry) Add(name string, s *yamux.Session) *Agent {
+	a := &Agent{Name: name, session: s, joined: time.Now()}
+	r.mu.Lock()
+	r.agents[a] = struct{}{}
+	r.mu.Unlock()
+	return a
+}
+
+// Remove forgets a tunnel.
+func (r *Registry) Remove(a *Agent) {
+	r.mu.Lock()
+	delete(r.agents, a)
+	r.mu.Unlock()
+}
+
+// Find returns a connected agent serving the database, preferring the
+// most recently connected one.
+func (r *Registry) Find(name string) (*Agent, sdk.Database, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var best *Agent
+	var found sdk.Database
+	for a := range r.agents {
+		if a.session.IsClosed() {
+			continue
+		}
+		for _, db := range a.Databases() {
+			if db.Name == name && (best == nil || a.joined.After(best.joined)) {
+				best, found = a, db
+			}
+		}
+	}
+	return best, found, best != nil
+}
+
+// Listed is a database and the agent serving it.
+type Listed struct {
+	Database sdk.Database
+	Agent    string
+}
+
+// List returns every database of every connected agent, by name.
+func (r *Registry) List() []Listed {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []Listed
+	for a := range r.agents {
+		if a.session.IsClosed() {
+			continue
+		}
+		for _, db := range a.Databases() {
+			out = append(out, Listed{Database: db, Agent: a.Name})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Database.Name < out[j].Database.Name })
+	return out
+}

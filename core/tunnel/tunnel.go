@@ -1,0 +1,80 @@
+// Package tunnel carries an agent's sessions and API calls over one
+// long-lived mutual-TLS connection that the agent dials to the proxy, so
+// the database network needs no inbound port. yamux multiplexes it: the
+// agent opens streams for its gRPC calls to the cluster API, the proxy
+// opens one stream per client session, which starts with a Session header.
+package tunnel
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	"google.golang.org/protobuf/proto"
+
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// ALPN protocols on the proxy's public port.
+const (
+	ALPNAPI    = "keyway-api"
+	ALPNTunnel = "keyway-tunnel"
+)
+
+// maxHeader bounds a session header.
+const maxHeader = 1 << 20
+
+func yamuxConfig() *yamux.Config {
+	c := yamux.DefaultConfig()
+	c.KeepAliveInterval = 10 * time.Second
+	c.ConnectionWriteTimeout = 10 * time.Second
+	c.LogOutput = io.Discard
+	c.MaxStreamWindowSize = 1 << 20
+	return c
+}
+
+// Server wraps the proxy's end of an agent's connection.
+func Server(conn net.Conn) (*yamux.Session, error) {
+	return yamux.Server(conn, yamuxConfig())
+}
+
+// Client wraps the agent's end of its connection to the proxy.
+func Client(conn net.Conn) (*yamux.Session, error) {
+	return yamux.Client(conn, yamuxConfig())
+}
+
+// WriteHeader starts a session stream with its metadata.
+func WriteHeader(w io.Writer, s *pluginv1.Session) error {
+	b, err := proto.Marshal(s)
+	if err != nil {
+		return err
+	}
+	hdr := make([]byte, 4, 4+len(b))
+	binary.BigEndian.PutUint32(hdr, uint32(len(b)))
+	_, err = w.Write(append(hdr, b...))
+	return err
+}
+
+// ReadHeader reads a session stream's metadata.
+func ReadHeader(r io.Reader) (*pluginv1.Session, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxHeader {
+		return nil, fmt.Errorf("session header of %d bytes exceeds %d", n, maxHeader)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	var s pluginv1.Session
+	if err := proto.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decoding session header: %w", err)
+	}
+	return &s, nil
+}
