@@ -21,8 +21,8 @@ type Config struct {
 	// Endpoints are the client URLs of the etcd members, e.g.
 	// "https://10.0.0.1:2379".
 	Endpoints []string
-	// DialTimeout bounds Open's first contact with the cluster; 0 means
-	// DefaultDialTimeout.
+	// DialTimeout bounds Open's first contact with the cluster; 0 or less
+	// means DefaultDialTimeout.
 	DialTimeout time.Duration
 	// Prefix is put before every key: several keyway clusters can share
 	// one etcd under different prefixes. Empty means DefaultPrefix.
@@ -32,18 +32,18 @@ type Config struct {
 	// Any of them set turns TLS on.
 	CAFile, CertFile, KeyFile string
 	// WatchBuffer is how many unread events a watcher may have before its
-	// watch ends with EventLost; 0 means DefaultWatchBuffer.
+	// watch ends with EventLost; 0 or less means DefaultWatchBuffer.
 	WatchBuffer int
 }
 
 func (c Config) withDefaults() Config {
-	if c.DialTimeout == 0 {
+	if c.DialTimeout <= 0 {
 		c.DialTimeout = DefaultDialTimeout
 	}
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix
 	}
-	if c.WatchBuffer == 0 {
+	if c.WatchBuffer <= 0 {
 		c.WatchBuffer = DefaultWatchBuffer
 	}
 	return c
