@@ -19,6 +19,9 @@ func (s *Store) Get(ctx context.Context, key string) (state.KV, error) {
 	if err := checkKey(key); err != nil {
 		return state.KV{}, fmt.Errorf("get: %w", err)
 	}
+	if err := s.ready(ctx); err != nil {
+		return state.KV{}, fmt.Errorf("get: %w", err)
+	}
 	resp, err := s.client.Get(ctx, s.etcdKey(key))
 	if err != nil {
 		return state.KV{}, fmt.Errorf("get: %w", err)
@@ -38,6 +41,9 @@ func (s *Store) Get(ctx context.Context, key string) (state.KV, error) {
 
 // List returns the keys under prefix, sorted, as of one revision.
 func (s *Store) List(ctx context.Context, prefix string) ([]state.KV, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
 	from := s.etcdKey(prefix)
 	end := clientv3.GetPrefixRangeEnd(from)
 	var kvs []state.KV

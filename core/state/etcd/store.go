@@ -21,9 +21,11 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -39,12 +41,17 @@ const (
 	keepaliveTimeout = 5 * time.Second
 )
 
+var errClosed = errors.New("etcd state backend closed")
+
 // Store is a state.Backend on etcd.
 type Store struct {
 	client *clientv3.Client
 	cfg    Config
 	leases *leaseCache
 
+	// closed makes calls after Close fail at once: etcd's client would
+	// retry them for seconds.
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -86,11 +93,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // Close closes the connection; open watches end with EventLost.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closed.Store(true)
 		if err := s.client.Close(); err != nil {
 			s.closeErr = fmt.Errorf("closing etcd client: %w", err)
 		}
 	})
 	return s.closeErr
+}
+
+// ready fails when the store is closed or ctx has ended.
+func (s *Store) ready(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	return ctx.Err()
 }
 
 // etcdKey is the key in etcd of a state key.

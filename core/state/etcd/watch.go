@@ -18,6 +18,9 @@ var errWatchClosed = errors.New("etcd watch closed (backend closed or connection
 // state.Backend. It starts an etcd watch at the revision after the current
 // one, so no change made after Watch returns is missed.
 func (s *Store) Watch(ctx context.Context, prefix string) (<-chan state.Event, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, fmt.Errorf("watch: %w", err)
+	}
 	k := s.etcdKey(prefix)
 	resp, err := s.client.Get(ctx, k, clientv3.WithCountOnly())
 	if err != nil {

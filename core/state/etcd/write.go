@@ -21,7 +21,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, opts state.Pu
 	if err := checkPut(key, opts); err != nil {
 		return 0, fmt.Errorf("put: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return 0, fmt.Errorf("put: %w", err)
 	}
 	k := s.etcdKey(key)
@@ -82,6 +82,9 @@ func (s *Store) Delete(ctx context.Context, key string, ifRevision int64) error 
 	}
 	if ifRevision < 0 {
 		return fmt.Errorf("delete: negative revision %d", ifRevision)
+	}
+	if err := s.ready(ctx); err != nil {
+		return fmt.Errorf("delete: %w", err)
 	}
 	k := s.etcdKey(key)
 	if ifRevision == 0 {
