@@ -64,6 +64,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	cfg = cfg.normalized()
 	db, err := bolt.Open(path, fileMode, &bolt.Options{Timeout: cfg.lockTimeout})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("state file %s is locked: another keyway process holds it (waited %s): %w", path, cfg.lockTimeout, err)

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/keyway-dev/keyway/core/state"
 	"github.com/keyway-dev/keyway/core/state/internal/feed"
@@ -49,33 +48,5 @@ func TestSlowWatcherGetsLost(t *testing.T) {
 	}
 	if lost := got[buffer]; lost.Type != state.EventLost || !errors.Is(lost.Err, feed.ErrBehind) {
 		t.Fatalf("last event %s (%v), want EventLost for falling behind", lost.Type, lost.Err)
-	}
-}
-
-func TestCloseEndsWatches(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := s.Watch(t.Context(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case ev := <-ch:
-		if ev.Type != state.EventLost || ev.Err == nil {
-			t.Fatalf("event %s (%v), want EventLost with a reason", ev.Type, ev.Err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event after Close")
-	}
-	if _, ok := <-ch; ok {
-		t.Fatal("channel open after EventLost")
-	}
-	if _, err := s.Watch(t.Context(), ""); err == nil {
-		t.Fatal("Watch on a closed store succeeded")
 	}
 }

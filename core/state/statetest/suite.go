@@ -25,13 +25,15 @@ var tests = []test{
 	{"ttl expiry", testTTL},
 	{"watch sees its prefix only", testWatchPrefix},
 	{"watch ends with its context", testWatchCancel},
+	{"close ends watches", testCloseEndsWatches},
 	{"concurrent conditional writers", testConcurrentWriters},
 	{"large values", testLargeValue},
 }
 
 // Run runs the suite. open returns a fresh, empty backend for each subtest
 // (on a shared server: under a key prefix of its own, e.g. from t.Name());
-// Run closes it when the subtest ends. The subtests run in parallel.
+// Run closes it when the subtest ends, so Close may be called twice. The
+// subtests run in parallel.
 func Run(t *testing.T, open func(t *testing.T) state.Backend) {
 	t.Helper()
 	for _, tc := range tests {

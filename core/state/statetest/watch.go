@@ -2,6 +2,7 @@ package statetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -68,5 +69,30 @@ func testWatchCancel(t *testing.T, b state.Backend) {
 		case <-deadline:
 			t.Fatalf("watch channel still open %s after cancelling", eventWait)
 		}
+	}
+}
+
+func testCloseEndsWatches(t *testing.T, b state.Backend) {
+	events := watch(t, b, t.Context(), "")
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	ev := next(t, events, eventWait)
+	if ev.Type != state.EventLost || ev.Err == nil {
+		t.Fatalf("event %s (err %v) after Close, want EventLost with a reason", ev.Type, ev.Err)
+	}
+	select {
+	case _, ok := <-events:
+		if ok {
+			t.Fatal("event after EventLost")
+		}
+	case <-time.After(eventWait):
+		t.Fatal("channel still open after EventLost")
+	}
+	if _, err := b.Watch(t.Context(), ""); err == nil {
+		t.Error("Watch after Close succeeded")
+	}
+	if _, err := b.Get(t.Context(), "k"); err == nil || errors.Is(err, state.ErrNotFound) {
+		t.Errorf("Get after Close: %v, want an error other than ErrNotFound", err)
 	}
 }
