@@ -218,12 +218,16 @@ applicable contains i if {
 	applies(role)
 }
 
-applies(role) if role.name in field(identity, "roles")
+applies(role) if role.name in identity_roles
 
 applies(role) if {
 	some pattern in field(role, "spiffe_ids")
-	spiffe_match(pattern, identity.spiffe_id)
+	spiffe_match(pattern, spiffe_id)
 }
+
+identity_roles := field(identity, "roles")
+
+spiffe_id := text(identity, "spiffe_id")
 
 applicable_names := concat(", ", sort([role_name(i) | some i in applicable])) if {
 	count(applicable) > 0

@@ -1,0 +1,46 @@
+package rbacopa
+
+import (
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// The documents of the contract between the bundled policy and operator
+// modules: operator modules may not define anything under data.keyway.authz,
+// and data.keyway.custom.deny, when they define it, must be a partial set.
+var (
+	reservedRef   = ast.MustParseRef("data.keyway.authz")
+	customDenyRef = ast.MustParseRef("data.keyway.custom.deny")
+)
+
+// checkContract reports where an operator module breaks the contract.
+func checkContract(file string, mod *ast.Module) sdk.Diagnostics {
+	var diags sdk.Diagnostics
+	if mod.Package.Path.HasPrefix(reservedRef) {
+		diags.Add(attrPolicyFiles,
+			fmt.Sprintf("%s: package %s is reserved for the bundled policy",
+				position(file, mod.Package.Location), mod.Package.Path),
+			"deny requests with deny contains msg if {...} in package keyway.custom")
+		return diags
+	}
+	for _, rule := range mod.Rules {
+		path := rule.Path()
+		where := position(file, rule.Location)
+		switch {
+		case path.HasPrefix(reservedRef) || reservedRef.HasPrefix(path):
+			diags.Add(attrPolicyFiles,
+				fmt.Sprintf("%s: rule %s defines part of %s, which is reserved for the bundled policy",
+					where, rule.Head.Ref(), reservedRef), "")
+		case path.Equal(customDenyRef) && rule.Head.RuleKind() != ast.MultiValue,
+			path.HasPrefix(customDenyRef) && len(path) > len(customDenyRef),
+			customDenyRef.HasPrefix(path) && len(path) < len(customDenyRef):
+			diags.Add(attrPolicyFiles,
+				fmt.Sprintf("%s: %s must be a set of messages", where, customDenyRef),
+				"write deny contains msg if {...} in package keyway.custom")
+		}
+	}
+	return diags
+}
