@@ -49,17 +49,27 @@ type database struct {
 	Labels map[string]string `json:"labels,omitempty"`
 }
 
-// The test databases.
-func devDB() database     { return database{"example-postgres", map[string]string{"env": "dev"}} }
-func stagingDB() database { return database{"staging-db", map[string]string{"env": "staging"}} }
-func prodDB() database {
-	return database{"prod-db", map[string]string{"env": "prod", "team": "payments"}}
+// labelled is a database with labels given as name, value pairs.
+func labelled(name string, pairs ...string) database {
+	db := database{Name: name}
+	if len(pairs) > 0 {
+		db.Labels = make(map[string]string, len(pairs)/2)
+		for i := 0; i+1 < len(pairs); i += 2 {
+			db.Labels[pairs[i]] = pairs[i+1]
+		}
+	}
+	return db
 }
-func euDB() database      { return database{"eu-db", map[string]string{"region": "eu-west-1"}} }
-func usDB() database      { return database{"us-db", map[string]string{"region": "us-east-1"}} }
-func ledgerDB() database  { return database{"ledger", map[string]string{"env": "dev", "team": "finance"}} }
-func bareDB() database    { return database{Name: "bare"} }
-func sandboxDB() database { return database{"sb", map[string]string{"purpose": "sandbox"}} }
+
+// The test databases.
+func devDB() database     { return labelled("example-postgres", "env", "dev") }
+func stagingDB() database { return labelled("staging-db", "env", "staging") }
+func prodDB() database    { return labelled("prod-db", "env", "prod", "team", "payments") }
+func euDB() database      { return labelled("eu-db", "region", "eu-west-1") }
+func usDB() database      { return labelled("us-db", "region", "us-east-1") }
+func ledgerDB() database  { return labelled("ledger", "env", "dev", "team", "finance") }
+func bareDB() database    { return labelled("bare") }
+func sandboxDB() database { return labelled("sb", "purpose", "sandbox") }
 
 // request describes one Authorize call; zero fields take alice's defaults.
 type request struct {
