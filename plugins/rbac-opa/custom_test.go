@@ -1,7 +1,10 @@
 package rbacopa
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/keyway-dev/keyway/sdk"
@@ -64,6 +67,15 @@ const structured = `package keyway.custom
 deny contains {"code": 42} if input.database.labels.env == "staging"
 `
 
+// custom is the reasons of custom denials with the given messages.
+func custom(msgs ...string) []sdk.Reason {
+	var rs []sdk.Reason
+	for _, m := range msgs {
+		rs = append(rs, sdk.Reason{Effect: "deny", Rule: "custom", Message: m})
+	}
+	return rs
+}
+
 func TestCustomDenials(t *testing.T) {
 	p := configured(t,
 		writePolicy(t, "hours.rego", officeHours),
@@ -75,13 +87,6 @@ func TestCustomDenials(t *testing.T) {
 	)
 	frozenDev := database{"example-postgres", map[string]string{"env": "dev", "frozen": "true"}}
 	super := []string{"superuser"}
-	custom := func(msgs ...string) []sdk.Reason {
-		var rs []sdk.Reason
-		for _, m := range msgs {
-			rs = append(rs, sdk.Reason{Effect: "deny", Rule: "custom", Message: m})
-		}
-		return rs
-	}
 
 	tests := []struct {
 		name    string
@@ -120,5 +125,30 @@ func TestCustomDenials(t *testing.T) {
 				t.Fatalf("reasons\n got %+v\nwant %+v", d.Reasons, tt.reasons)
 			}
 		})
+	}
+}
+
+// TestDocumentedModule compiles the example module of docs/authz.md and
+// checks one of its denials, so that the documentation stays true.
+func TestDocumentedModule(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "authz.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fence = "```rego\n"
+	start := strings.Index(string(doc), fence)
+	if start < 0 {
+		t.Fatal("docs/authz.md has no rego example")
+	}
+	src := string(doc[start+len(fence):])
+	src = src[:strings.Index(src, "```")]
+	p := configured(t, writePolicy(t, "documented.rego", src))
+	d := decide(t, p, request{roles: []string{"superuser"}, db: prodDB(), dbUser: "app", time: "2026-11-25T07:59:59Z", client: "[2001:db8::1]:5432"})
+	want := custom(
+		"client 2001:db8::1 is outside the office network",
+		"production is open 08:00-18:00 UTC only",
+	)
+	if d.Allow || !reflect.DeepEqual(d.Reasons, want) {
+		t.Fatalf("decision %+v, want the reasons %+v", d, want)
 	}
 }

@@ -66,6 +66,8 @@ invalid contains ["request", "no database user was given"] if {
 	db_user == ""
 }
 
+# The plugin refuses operator modules that define deny otherwise; this
+# keeps the policy closed should one slip through.
 invalid contains ["custom", "custom policy error: data.keyway.custom.deny must be a set of messages"] if {
 	d := data.keyway.custom.deny
 	not is_set(d)
