@@ -103,6 +103,12 @@ func TestConfigureDiagnostics(t *testing.T) {
 			want: []string{"empty.rego: ", "empty module"},
 		},
 		{
+			name: "only a comment",
+			file: "comment.rego",
+			src:  "# nothing here\n",
+			want: []string{"comment.rego: "},
+		},
+		{
 			name: "reserved package",
 			file: "reserved.rego",
 			src:  "package keyway.authz\n\ndecision := {\"allow\": true, \"reasons\": []}\n",
@@ -164,13 +170,13 @@ func TestConfigureReportsEveryBadFile(t *testing.T) {
 	good := writePolicy(t, "good.rego", frozen)
 	bad1 := writePolicy(t, "bad1.rego", "package keyway.custom\n\ndeny contains if\n")
 	bad2 := writePolicy(t, "bad2.rego", "package keyway.authz\n")
-	err := (&Plugin{}).Configure(context.Background(), configRequest(t, good, bad1, bad2, good))
+	err := (&Plugin{}).Configure(context.Background(), configRequest(t, good, bad1, "", bad2, good))
 	var diags sdk.Diagnostics
 	if !errors.As(err, &diags) {
 		t.Fatalf("Configure error %v is no sdk.Diagnostics", err)
 	}
 	text := diags.Error()
-	for _, want := range []string{"bad1.rego:3", "bad2.rego:1", good + " is listed twice"} {
+	for _, want := range []string{"bad1.rego:3", "bad2.rego:1", "a policy file path is empty", good + " is listed twice"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("diagnostics %q lack %q", text, want)
 		}

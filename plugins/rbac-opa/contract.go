@@ -8,17 +8,16 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
-// The documents of the contract between the bundled policy and operator
-// modules: operator modules may not define anything under data.keyway.authz,
-// and data.keyway.custom.deny, when they define it, must be a partial set.
-var (
-	reservedRef   = ast.MustParseRef("data.keyway.authz")
-	customDenyRef = ast.MustParseRef("data.keyway.custom.deny")
-)
-
-// checkContract reports where an operator module breaks the contract.
+// checkContract reports where an operator module breaks the contract
+// between the bundled policy and operator modules: they may not define
+// anything under data.keyway.authz, and data.keyway.custom.deny, when they
+// define it, must be a partial set.
 func checkContract(file string, mod *ast.Module) sdk.Diagnostics {
-	var diags sdk.Diagnostics
+	var (
+		diags         sdk.Diagnostics
+		reservedRef   = ast.MustParseRef("data.keyway.authz")
+		customDenyRef = ast.MustParseRef("data.keyway.custom.deny")
+	)
 	if mod.Package.Path.HasPrefix(reservedRef) {
 		diags.Add(attrPolicyFiles,
 			fmt.Sprintf("%s: package %s is reserved for the bundled policy",

@@ -11,7 +11,9 @@ import (
 )
 
 // parserOptions parses every module as Rego v1.
-var parserOptions = ast.ParserOptions{RegoVersion: ast.RegoV1}
+func parserOptions() ast.ParserOptions {
+	return ast.ParserOptions{RegoVersion: ast.RegoV1}
+}
 
 // loadModules reads and parses the operator's policy files. Every problem
 // becomes a diagnostic on policy_files naming the file, and the line where
@@ -49,7 +51,7 @@ func loadModule(path string) (*ast.Module, sdk.Diagnostics) {
 		diags.Add(attrPolicyFiles, fmt.Sprintf("cannot read policy file %s", path), err.Error())
 		return nil, diags
 	}
-	mod, err := ast.ParseModuleWithOpts(path, string(src), parserOptions)
+	mod, err := ast.ParseModuleWithOpts(path, string(src), parserOptions())
 	if err != nil {
 		return nil, regoDiagnostics(path, err)
 	}
