@@ -217,17 +217,16 @@ roles := field(input, "roles")
 # the identity: named in its roles, or matching its SPIFFE ID.
 applicable contains i if {
 	some i, role in roles
-	applies(role)
+	role.name in identity_roles
 }
 
-applies(role) if role.name in identity_roles
-
-applies(role) if {
-	some pattern in field(role, "spiffe_ids")
+applicable contains i if {
+	some i, role in roles
+	some pattern in role.spiffe_ids
 	spiffe_match(pattern, spiffe_id)
 }
 
-identity_roles := field(identity, "roles")
+identity_roles := {name | some name in field(identity, "roles")}
 
 spiffe_id := text(identity, "spiffe_id")
 
