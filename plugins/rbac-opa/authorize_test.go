@@ -1,6 +1,7 @@
 package rbacopa
 
 import (
+	"context"
 	"testing"
 )
 
@@ -136,6 +137,38 @@ func TestAuthorizeMatrix(t *testing.T) {
 				if r.Effect != want || r.Message == "" {
 					t.Errorf("reason %+v: want effect %s and a message", r, want)
 				}
+			}
+		})
+	}
+}
+
+// TestSparseInput checks that absent and null fields count as empty
+// instead of failing the decision.
+func TestSparseInput(t *testing.T) {
+	p := configured(t)
+	tests := []struct {
+		name  string
+		input string
+		allow bool
+	}{
+		{"null everywhere", `{"action": "db.connect", "identity": {"name": "alice", "roles": ["r"], "spiffe_id": null, "traits": null},
+			"roles": [{"name": "r", "spiffe_ids": null, "allow": null, "deny": null}],
+			"database": {"name": "d", "labels": null}, "request": {"db_user": "app", "db_name": null}}`, false},
+		{"null dimensions", `{"action": "db.connect", "identity": {"name": "alice", "roles": ["r"]},
+			"roles": [{"name": "r", "allow": {"db_labels": {"*": ["*"]}, "db_users": ["*"], "db_names": ["*"]},
+			           "deny": {"db_labels": null, "db_users": null, "db_names": null}}],
+			"database": {"name": "d"}, "request": {"db_user": "app"}}`, true},
+		{"no roles, no database", `{"action": "db.connect", "identity": {}, "request": {"db_user": "app"}}`, false},
+		{"empty document", `{}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := p.Authorize(context.Background(), "db.connect", []byte(tt.input))
+			if err != nil {
+				t.Fatalf("Authorize: %v", err)
+			}
+			if d.Allow != tt.allow || len(d.Reasons) == 0 {
+				t.Fatalf("decision %+v, want allow %v with reasons", d, tt.allow)
 			}
 		})
 	}
