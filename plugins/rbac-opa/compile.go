@@ -11,7 +11,7 @@ import (
 // compile compiles the bundled policy with the operator's modules and
 // prepares the decision query. It is the only place a policy is compiled.
 func (p *Plugin) compile(ctx context.Context, operator []*ast.Module) (*engine, error) {
-	bundled, err := ast.ParseModuleWithOpts(bundledPolicyFile, bundledPolicy, parserOptions)
+	bundled, err := ast.ParseModuleWithOpts(bundledPolicyFile, bundledPolicy, parserOptions())
 	if err != nil {
 		return nil, fmt.Errorf("rbac-opa plugin: parsing the bundled policy: %w", err)
 	}

@@ -15,8 +15,14 @@ type engine struct {
 	query rego.PreparedEvalQuery
 }
 
-// decide evaluates the prepared query for one request.
+// decide evaluates the prepared query for one request. A request whose
+// context is already done is not evaluated: OPA notices cancellation only
+// now and then, and a caller that has given up gets an error, not a
+// decision.
 func (e *engine) decide(ctx context.Context, action string, input []byte) (sdk.Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.Decision{}, fmt.Errorf("deciding: %w", err)
+	}
 	doc, err := parseInput(action, input)
 	if err != nil {
 		return sdk.Decision{}, err

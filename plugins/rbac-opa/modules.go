@@ -11,11 +11,9 @@ import (
 )
 
 // parserOptions parses every module as Rego v1.
-var parserOptions = ast.ParserOptions{RegoVersion: ast.RegoV1}
-
-// reservedPackage is the bundled policy's package, which operator modules
-// may neither extend nor replace.
-var reservedPackage = ast.MustParseRef("data.keyway.authz")
+func parserOptions() ast.ParserOptions {
+	return ast.ParserOptions{RegoVersion: ast.RegoV1}
+}
 
 // loadModules reads and parses the operator's policy files. Every problem
 // becomes a diagnostic on policy_files naming the file, and the line where
@@ -53,7 +51,7 @@ func loadModule(path string) (*ast.Module, sdk.Diagnostics) {
 		diags.Add(attrPolicyFiles, fmt.Sprintf("cannot read policy file %s", path), err.Error())
 		return nil, diags
 	}
-	mod, err := ast.ParseModuleWithOpts(path, string(src), parserOptions)
+	mod, err := ast.ParseModuleWithOpts(path, string(src), parserOptions())
 	if err != nil {
 		return nil, regoDiagnostics(path, err)
 	}
@@ -61,35 +59,46 @@ func loadModule(path string) (*ast.Module, sdk.Diagnostics) {
 		diags.Add(attrPolicyFiles, fmt.Sprintf("%s: the file holds no Rego module", path), "")
 		return nil, diags
 	}
-	if mod.Package.Path.HasPrefix(reservedPackage) {
-		diags.Add(attrPolicyFiles,
-			fmt.Sprintf("%s:%d: package %s is reserved for the bundled policy",
-				path, mod.Package.Location.Row, mod.Package.Path),
-			"deny requests from package keyway.custom")
+	if diags := checkContract(path, mod); len(diags) > 0 {
 		return nil, diags
 	}
-	return mod, diags
+	return mod, nil
 }
 
 // regoDiagnostics turns parser or compiler errors into diagnostics on
 // policy_files, each "file:line: message" with the error code as detail.
 // file names the module when an error carries no location.
 func regoDiagnostics(file string, err error) sdk.Diagnostics {
-	var diags sdk.Diagnostics
-	var astErrs ast.Errors
-	if !errors.As(err, &astErrs) {
+	var (
+		diags  sdk.Diagnostics
+		list   ast.Errors
+		single *ast.Error
+	)
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &single):
+		list = ast.Errors{single}
+	default:
 		diags.Add(attrPolicyFiles, fmt.Sprintf("%s: %v", file, err), "")
 		return diags
 	}
-	for _, e := range astErrs {
-		where := file
-		if e.Location != nil {
-			if e.Location.File != "" {
-				where = e.Location.File
-			}
-			where = fmt.Sprintf("%s:%d", where, e.Location.Row)
-		}
-		diags.Add(attrPolicyFiles, fmt.Sprintf("%s: %s", where, e.Message), e.Code)
+	for _, e := range list {
+		diags.Add(attrPolicyFiles, fmt.Sprintf("%s: %s", position(file, e.Location), e.Message), e.Code)
 	}
 	return diags
+}
+
+// position is "file:line" for a location, or file alone when the location
+// names no line.
+func position(file string, loc *ast.Location) string {
+	if loc == nil {
+		return file
+	}
+	if loc.File != "" {
+		file = loc.File
+	}
+	if loc.Row <= 0 {
+		return file
+	}
+	return fmt.Sprintf("%s:%d", file, loc.Row)
 }

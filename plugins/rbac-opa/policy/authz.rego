@@ -66,6 +66,8 @@ invalid contains ["request", "no database user was given"] if {
 	db_user == ""
 }
 
+# The plugin refuses operator modules that define deny otherwise; this
+# keeps the policy closed should one slip through.
 invalid contains ["custom", "custom policy error: data.keyway.custom.deny must be a set of messages"] if {
 	d := data.keyway.custom.deny
 	not is_set(d)
@@ -215,15 +217,18 @@ roles := field(input, "roles")
 # the identity: named in its roles, or matching its SPIFFE ID.
 applicable contains i if {
 	some i, role in roles
-	applies(role)
+	role.name in identity_roles
 }
 
-applies(role) if role.name in field(identity, "roles")
-
-applies(role) if {
-	some pattern in field(role, "spiffe_ids")
-	spiffe_match(pattern, identity.spiffe_id)
+applicable contains i if {
+	some i, role in roles
+	some pattern in role.spiffe_ids
+	spiffe_match(pattern, spiffe_id)
 }
+
+identity_roles := {name | some name in field(identity, "roles")}
+
+spiffe_id := text(identity, "spiffe_id")
 
 applicable_names := concat(", ", sort([role_name(i) | some i in applicable])) if {
 	count(applicable) > 0
