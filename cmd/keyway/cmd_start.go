@@ -34,7 +34,7 @@ until SIGTERM or SIGINT, then stop the plugins cleanly.`,
 			logger := logging.New(config.Level(cfg.LogLevel), cmd.ErrOrStderr(), jsonLogs)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if err := server.Run(ctx, server.Options{Config: cfg, Builtins: b, Logger: logger}); err != nil {
+			if err := server.Run(ctx, server.Options{Config: cfg, Builtins: b, Logger: logger, Version: version}); err != nil {
 				return reportStartError(cmd.ErrOrStderr(), p, err)
 			}
 			return nil

@@ -36,6 +36,7 @@ type Plugin struct {
 type Source interface {
 	Plugins(ctx context.Context) []Plugin
 	CASource
+	AuthSource
 }
 
 // Server is the admin socket's HTTP server.
@@ -64,6 +65,7 @@ func Listen(dir string, src Source) (*Server, error) {
 		writeJSON(w, http.StatusOK, src.Plugins(r.Context()))
 	})
 	handleCA(mux, src)
+	handleAuth(mux, src)
 	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ready\n"))
 	})

@@ -6,9 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
+
+	"github.com/keyway-dev/keyway/core/access"
+	"github.com/keyway-dev/keyway/core/auth"
 
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -82,7 +87,64 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("admin socket answered %s", resp.Status)
 	}
 	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// AddUser creates a user and returns the invite.
+func (c *Client) AddUser(ctx context.Context, req UserRequest) (UserInvite, error) {
+	var out UserInvite
+	return out, c.do(ctx, http.MethodPost, "/v1/users", req, &out)
+}
+
+// Users lists the users.
+func (c *Client) Users(ctx context.Context) ([]auth.User, error) {
+	var out []auth.User
+	return out, c.do(ctx, http.MethodGet, "/v1/users", nil, &out)
+}
+
+// UpdateUser changes a user's roles and traits.
+func (c *Client) UpdateUser(ctx context.Context, req UserRequest) (auth.User, error) {
+	var out auth.User
+	return out, c.do(ctx, http.MethodPatch, "/v1/users/"+url.PathEscape(req.Name), req, &out)
+}
+
+// RemoveUser deletes a user.
+func (c *Client) RemoveUser(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/users/"+url.PathEscape(name), nil, nil)
+}
+
+// AddToken creates a join token.
+func (c *Client) AddToken(ctx context.Context, req TokenRequest) (TokenResponse, error) {
+	var out TokenResponse
+	return out, c.do(ctx, http.MethodPost, "/v1/tokens", req, &out)
+}
+
+// Tokens lists unused join tokens.
+func (c *Client) Tokens(ctx context.Context) ([]auth.Token, error) {
+	var out []auth.Token
+	return out, c.do(ctx, http.MethodGet, "/v1/tokens", nil, &out)
+}
+
+// RemoveToken deletes a join token.
+func (c *Client) RemoveToken(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/tokens/"+url.PathEscape(id), nil, nil)
+}
+
+// PutRole creates or replaces a role.
+func (c *Client) PutRole(ctx context.Context, r access.Role) error {
+	return c.do(ctx, http.MethodPut, "/v1/roles/"+url.PathEscape(r.Name), r, nil)
+}
+
+// Roles lists the roles.
+func (c *Client) Roles(ctx context.Context) ([]access.Role, error) {
+	var out []access.Role
+	return out, c.do(ctx, http.MethodGet, "/v1/roles", nil, &out)
+}
+
+// RemoveRole deletes a role.
+func (c *Client) RemoveRole(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/roles/"+url.PathEscape(name), nil, nil)
 }

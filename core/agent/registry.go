@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/sdk"
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
 // AuthorityPEM returns an authority's trusted certificates as PEM: the
@@ -89,4 +90,12 @@ func (r *Registry) List() []sdk.Database {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// DatabaseToProto encodes a database for a plugin's Session.
+func DatabaseToProto(db sdk.Database) *pluginv1.Database {
+	return &pluginv1.Database{
+		Name: db.Name, Protocol: db.Protocol, Uri: db.URI, Labels: db.Labels,
+		Trust: &pluginv1.ServerTrust{Mode: db.Trust.Mode, CaPem: db.Trust.CAPEM, SystemPool: db.Trust.SystemPool, ServerName: db.Trust.ServerName},
+	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/keyway-dev/keyway/core/tunnel"
 	"github.com/keyway-dev/keyway/sdk"
 )
 
@@ -39,9 +40,10 @@ type Routes interface {
 	Protocol(name string) (Target, error)
 }
 
-// Target takes sessions: a protocol plugin.
+// Target takes sessions: a local protocol plugin or an agent's tunnel.
+// Open returns the connection the proxy relays the client's stream to.
 type Target interface {
-	HandSession(ctx context.Context, conn *Pipe, s *Session) error
+	Open(ctx context.Context, s *Session) (net.Conn, error)
 }
 
 // Verifier checks a client's certificate chain and reads its route.
@@ -58,6 +60,10 @@ type Proxy struct {
 	Routes           Routes
 	Verifier         Verifier
 	HandshakeTimeout time.Duration
+	// API serves a TLS connection negotiated for keyway's API.
+	API func(conn *tls.Conn)
+	// Tunnel serves an agent's tunnel connection.
+	Tunnel func(conn *tls.Conn)
 
 	wg sync.WaitGroup
 }
@@ -85,8 +91,11 @@ func (p *Proxy) handle(conn net.Conn) {
 	if _, err := io.ReadFull(conn, head[:1]); err != nil {
 		return
 	}
+	if head[0] == tlsHandshakeRecord {
+		p.serveKeywayTLS(&prefixedConn{Conn: conn, prefix: head[:1]})
+		return
+	}
 	if head[0] != 0 {
-		// keyway's own TLS traffic (API, tunnels) is not served yet.
 		p.Logger.Debug("closing connection with unknown protocol", "client", conn.RemoteAddr().String(), "first_byte", head[0])
 		return
 	}
@@ -194,35 +203,84 @@ func (p *Proxy) handRaw(conn net.Conn, prefix []byte, refusal *sdk.Refusal) {
 	p.pipe(conn, target, sess)
 }
 
-// pipe connects the client stream to the plugin through a socket pair
-// and copies between them until either side ends.
+// pipe connects the client stream to its target and copies between them
+// until either side ends.
 func (p *Proxy) pipe(client net.Conn, target Target, sess *Session) {
 	_ = client.SetDeadline(time.Time{})
-	pipe, err := NewPipe()
-	if err != nil {
-		p.Logger.Error("cannot create a socket pair", "error", err)
-		return
-	}
-	defer pipe.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	err = target.HandSession(ctx, pipe, sess)
+	peer, err := target.Open(ctx, sess)
 	cancel()
 	if err != nil {
-		p.Logger.Error("cannot hand the session to its plugin", "session", sess.ID, "error", err)
+		p.Logger.Error("cannot hand the session on", "session", sess.ID, "error", err)
 		return
 	}
-	// The plugin holds its own copy now; ours must go so that the plugin
-	// closing its end ends the stream.
-	_ = pipe.Remote().Close()
-	local := pipe.Local()
+	defer func() { _ = peer.Close() }()
+	Relay(client, peer)
+}
+
+// Relay copies both ways between a and b until both directions end.
+func Relay(a, b net.Conn) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_, _ = io.Copy(local, client)
-		closeWrite(local)
+		_, _ = io.Copy(b, a)
+		closeWrite(b)
 	})
-	_, _ = io.Copy(client, local)
-	closeWrite(client)
+	_, _ = io.Copy(a, b)
+	closeWrite(a)
 	wg.Wait()
+}
+
+// serveKeywayTLS completes TLS for keyway's own protocols and dispatches
+// by ALPN: the API, or an agent's tunnel.
+func (p *Proxy) serveKeywayTLS(raw net.Conn) {
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{tunnel.ALPNAPI, tunnel.ALPNTunnel},
+		ClientAuth: tls.RequestClientCert,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return p.Certificate(), nil
+		},
+	}
+	tc := tls.Server(raw, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		p.Logger.Debug("TLS handshake failed", "client", raw.RemoteAddr().String(), "error", err)
+		return
+	}
+	_ = raw.SetDeadline(time.Time{})
+	switch tc.ConnectionState().NegotiatedProtocol {
+	case tunnel.ALPNAPI:
+		if p.API != nil {
+			p.API(tc)
+			return
+		}
+	case tunnel.ALPNTunnel:
+		if p.Tunnel != nil {
+			p.Tunnel(tc)
+			return
+		}
+	}
+	p.Logger.Debug("closing TLS connection without a known protocol", "client", raw.RemoteAddr().String(), "alpn", tc.ConnectionState().NegotiatedProtocol)
+}
+
+// tlsHandshakeRecord is the first byte of a TLS ClientHello.
+const tlsHandshakeRecord = 0x16
+
+// prefixedConn returns prefix before reading from Conn.
+type prefixedConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixedConn) Read(b []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(b, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
 }
 
 func closeWrite(c net.Conn) {

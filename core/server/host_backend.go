@@ -7,8 +7,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/agent"
+	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/apiserver"
 	"github.com/keyway-dev/keyway/core/authority"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
@@ -17,40 +18,67 @@ import (
 // plugin lives; plugins cache it until shortly before.
 const dbCertTTL = time.Hour
 
-// hostBackend answers protocol plugins' access and certificate questions
-// for the databases of this agent.
+// decider makes the agent's access decisions and gets its database
+// certificates: in-process when auth runs here, through the tunnel
+// otherwise.
+type decider interface {
+	Authorize(ctx context.Context, req *apiv1.AuthorizeRequest) (*apiv1.AuthorizeResponse, error)
+	DBClientCert(ctx context.Context, dbUser string) (authority.DBClientCert, error)
+}
+
+// hostBackend answers protocol plugins' questions for the databases of
+// this agent.
 type hostBackend struct {
-	registry   *agent.Registry
-	authorizer *access.Authorizer
-	ca         authority.CA
+	registry *agent.Registry
+	decide   decider
 }
 
 func (h *hostBackend) Authorize(ctx context.Context, req *pluginv1.HostAuthorizeRequest) (*pluginv1.HostAuthorizeResponse, error) {
-	db, found, err := h.registry.Get(ctx, req.GetDatabase())
-	if err != nil {
-		return nil, status.Error(codes.Unavailable, err.Error())
+	if h.registry == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process serves no databases")
 	}
-	if !found {
+	if _, found, err := h.registry.Get(ctx, req.GetDatabase()); err != nil || !found {
 		return &pluginv1.HostAuthorizeResponse{Allow: false, Message: "keyway: database " + req.GetDatabase() + " is not served by this agent"}, nil
 	}
-	d := h.authorizer.AuthorizeDB(ctx, access.DBRequest{
-		Chain: req.GetClientCertificates(), Database: db,
-		DBUser: req.GetDbUser(), DBName: req.GetDbName(), ClientAddr: req.GetClientAddr(),
+	resp, err := h.decide.Authorize(ctx, &apiv1.AuthorizeRequest{
+		ClientCertificates: req.GetClientCertificates(), Database: req.GetDatabase(),
+		DbUser: req.GetDbUser(), DbName: req.GetDbName(), ClientAddr: req.GetClientAddr(),
 	})
-	resp := &pluginv1.HostAuthorizeResponse{Allow: d.Allow, Message: d.Message}
-	for _, r := range d.Reasons {
-		resp.Reasons = append(resp.Reasons, &pluginv1.Reason{Effect: r.Effect, Role: r.Role, Rule: r.Rule, Message: r.Message})
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, status.Convert(err).Message())
 	}
-	return resp, nil
+	out := &pluginv1.HostAuthorizeResponse{Allow: resp.GetAllow(), Message: resp.GetMessage()}
+	for _, r := range resp.GetReasons() {
+		out.Reasons = append(out.Reasons, &pluginv1.Reason{Effect: r.GetEffect(), Role: r.GetRole(), Rule: r.GetRule(), Message: r.GetMessage()})
+	}
+	return out, nil
 }
 
 func (h *hostBackend) DatabaseCertificate(ctx context.Context, req *pluginv1.DatabaseCertificateRequest) (*pluginv1.DatabaseCertificateResponse, error) {
+	if h.registry == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process serves no databases")
+	}
 	if _, found, err := h.registry.Get(ctx, req.GetDatabase()); err != nil || !found {
 		return nil, status.Errorf(codes.NotFound, "database %s is not served by this agent", req.GetDatabase())
 	}
-	c, err := authority.SignDBClientCert(ctx, h.ca, authority.DBClientRequest{DBUser: req.GetDbUser(), TTL: dbCertTTL}, time.Now())
+	c, err := h.decide.DBClientCert(ctx, req.GetDbUser())
 	if err != nil {
-		return nil, status.Error(codes.Unavailable, err.Error())
+		return nil, status.Error(codes.Unavailable, status.Convert(err).Message())
 	}
 	return &pluginv1.DatabaseCertificateResponse{CertificatePem: c.CertPEM, KeyPem: c.KeyPEM, NotAfterUnix: c.NotAfter.Unix()}, nil
+}
+
+// localDecider decides in this process, where auth runs too, with the
+// same service the agents' tunnels reach.
+type localDecider struct {
+	api apiserver.AgentService
+	ca  authority.CA
+}
+
+func (l localDecider) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest) (*apiv1.AuthorizeResponse, error) {
+	return l.api.Authorize(ctx, req)
+}
+
+func (l localDecider) DBClientCert(ctx context.Context, dbUser string) (authority.DBClientCert, error) {
+	return authority.SignDBClientCert(ctx, l.ca, authority.DBClientRequest{DBUser: dbUser, TTL: dbCertTTL}, time.Now())
 }

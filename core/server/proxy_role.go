@@ -17,6 +17,7 @@ import (
 	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/core/proxy"
 	"github.com/keyway-dev/keyway/core/supervisor"
+	"github.com/keyway-dev/keyway/core/tunnel"
 	"github.com/keyway-dev/keyway/sdk"
 	"github.com/keyway-dev/keyway/sdk/identity"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
@@ -88,23 +89,31 @@ func sanitizeHostName(s string) string {
 	return string(out)
 }
 
-// routes finds databases in the local agent's registry and their
-// protocol plugins in the supervisor.
+// routes finds databases served in this process, then through agents'
+// tunnels, and protocol plugins in the supervisor.
 type routes struct {
-	registry *agent.Registry
-	sup      *supervisor.Supervisor
+	local   *agent.Registry
+	tunnels *tunnel.Registry
+	sup     *supervisor.Supervisor
 }
 
 func (r routes) Database(ctx context.Context, name string) (sdk.Database, proxy.Target, bool, error) {
-	if r.registry == nil {
-		return sdk.Database{}, nil, false, nil
+	if r.local != nil {
+		db, found, err := r.local.Get(ctx, name)
+		if err != nil {
+			return db, nil, true, err
+		}
+		if found {
+			t, err := r.Protocol(db.Protocol)
+			return db, t, true, err
+		}
 	}
-	db, found, err := r.registry.Get(ctx, name)
-	if err != nil || !found {
-		return db, nil, found, err
+	if r.tunnels != nil {
+		if a, db, found := r.tunnels.Find(name); found {
+			return db, tunnelTarget{a}, true, nil
+		}
 	}
-	t, err := r.Protocol(db.Protocol)
-	return db, t, true, err
+	return sdk.Database{}, nil, false, nil
 }
 
 func (r routes) Protocol(name string) (proxy.Target, error) {
@@ -115,10 +124,8 @@ func (r routes) Protocol(name string) (proxy.Target, error) {
 	return pluginTarget{in}, nil
 }
 
-// pluginTarget hands proxy sessions to a protocol plugin instance.
-type pluginTarget struct{ in *supervisor.Instance }
-
-func (t pluginTarget) HandSession(ctx context.Context, pipe *proxy.Pipe, s *proxy.Session) error {
+// sessionMeta encodes what the proxy knows of a session for a plugin.
+func sessionMeta(s *proxy.Session) *pluginv1.Session {
 	meta := &pluginv1.Session{
 		Id: s.ID, Listener: "proxy", ClientAddr: s.ClientAddr, LocalAddr: s.LocalAddr,
 		Prefix: s.Prefix, AcceptedUnixNano: s.AcceptedAt.UnixNano(), ClientCertificates: s.Chain,
@@ -129,7 +136,39 @@ func (t pluginTarget) HandSession(ctx context.Context, pipe *proxy.Pipe, s *prox
 	if s.Refusal != nil {
 		meta.Refusal = &pluginv1.Refusal{Kind: s.Refusal.Kind, Message: s.Refusal.Message}
 	}
-	return t.in.Handoff(ctx, pipe.Remote(), meta)
+	return meta
+}
+
+// pluginTarget hands sessions to a protocol plugin of this process over
+// a socket pair.
+type pluginTarget struct{ in *supervisor.Instance }
+
+func (t pluginTarget) Open(ctx context.Context, s *proxy.Session) (net.Conn, error) {
+	return handToPlugin(ctx, t.in, sessionMeta(s))
+}
+
+// handToPlugin passes one end of a new socket pair to the plugin with the
+// session's metadata and returns the other end.
+func handToPlugin(ctx context.Context, in *supervisor.Instance, meta *pluginv1.Session) (net.Conn, error) {
+	pipe, err := proxy.NewPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := in.Handoff(ctx, pipe.Remote(), meta); err != nil {
+		pipe.Close()
+		return nil, err
+	}
+	// The plugin holds its own copy now; ours must go so that the plugin
+	// closing its end ends the stream.
+	_ = pipe.Remote().Close()
+	return pipe.Local(), nil
+}
+
+// tunnelTarget sends sessions to an agent through its tunnel.
+type tunnelTarget struct{ a *tunnel.Agent }
+
+func (t tunnelTarget) Open(ctx context.Context, s *proxy.Session) (net.Conn, error) {
+	return t.a.OpenSession(ctx, sessionMeta(s))
 }
 
 func databaseToProto(db sdk.Database) *pluginv1.Database {

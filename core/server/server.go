@@ -1,6 +1,7 @@
-// Package server runs a keyway process: it binds the configured
-// listeners, launches the plugins, serves the admin socket, and stops it
-// all in order when its context ends.
+// Package server runs a keyway process: the roles its configuration
+// enables (auth, proxy, database agent), the plugins they use, the
+// listeners and the admin socket, and stops it all in order when its
+// context ends.
 package server
 
 import (
@@ -12,12 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/admin"
-	"github.com/keyway-dev/keyway/core/agent"
 	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/core/listener"
-	"github.com/keyway-dev/keyway/core/proxy"
 	"github.com/keyway-dev/keyway/core/supervisor"
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -27,6 +25,7 @@ type Options struct {
 	Config   *config.Config
 	Builtins supervisor.Builtins
 	Logger   hclog.Logger
+	Version  string
 	// Policy overrides the supervisor's default restart policy.
 	Policy supervisor.Policy
 }
@@ -38,18 +37,11 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
-	listeners, err := bind(cfg.Listeners)
+	listeners, err := bind(cfg)
 	if err != nil {
 		return err
 	}
-	defer closeAll(listeners)
-	var proxyLn net.Listener
-	if cfg.Proxy != nil {
-		if proxyLn, err = net.Listen("tcp", cfg.Proxy.Listen); err != nil {
-			return fmt.Errorf("the proxy cannot listen on %s: %w", cfg.Proxy.Listen, err)
-		}
-		defer func() { _ = proxyLn.Close() }()
-	}
+	defer closeAll(listeners.all())
 
 	backend := &hostBackend{}
 	sup := supervisor.New(supervisor.Options{
@@ -59,56 +51,47 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer sup.Stop()
-	plug := plugins{sup: sup, caName: cfg.CAPlugin}
-	if cfg.Auth != nil {
-		plug.authzName = cfg.Auth.AuthzPlugin
-	}
-	ca := lazyCA{plug}
-	trust := access.NewTrust(ca, 10*time.Second)
-	if cfg.DB != nil {
-		if backend.registry, err = agent.NewRegistry(cfg.DB.Databases, trust); err != nil {
-			return err
-		}
-		backend.ca = ca
-		backend.authorizer = &access.Authorizer{Trust: trust, Roles: access.StaticRoles(access.BuiltinRoles()), Engine: plug.Engine}
+
+	n := &node{cfg: cfg, opts: opts, logger: logger, sup: sup, backend: backend}
+	defer n.close()
+	if err := n.setup(ctx); err != nil {
+		return err
 	}
 
-	adm, err := admin.Listen(cfg.DataDir, pluginsView{sup: sup, caPlugin: cfg.CAPlugin})
+	adm, err := admin.Listen(cfg.DataDir, n.adminSource())
 	if err != nil {
 		return err
 	}
 	adminDone := make(chan error, 1)
 	go func() { adminDone <- adm.Serve() }()
+	defer func() {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = adm.Shutdown(shutCtx)
+	}()
 
-	served := make(chan error, len(listeners)+1)
+	served := make(chan error, len(listeners.plugin)+1)
 	for i, lc := range cfg.Listeners {
 		in, err := sup.Instance(lc.Protocol)
 		if err != nil {
-			_ = adm.Shutdown(context.Background())
 			return err
 		}
 		l := &listener.Listener{Name: lc.Name, Target: in, Logger: logger.Named("listener"), HandoffTimeout: 10 * time.Second}
-		go func() { served <- l.Serve(listeners[i]) }()
-		logger.Info("listening", "listener", lc.Name, "address", listeners[i].Addr().String(), "protocol", lc.Protocol)
+		go func() { served <- l.Serve(listeners.plugin[i]) }()
+		logger.Info("listening", "listener", lc.Name, "address", listeners.plugin[i].Addr().String(), "protocol", lc.Protocol)
 	}
-	if proxyLn != nil {
-		cert, err := newHostCert(ctx, ca, cfg, logger.Named("proxy"))
+	if listeners.proxy != nil {
+		px, err := n.proxy(ctx)
 		if err != nil {
-			_ = adm.Shutdown(context.Background())
 			return err
 		}
-		certCtx, stopCert := context.WithCancel(context.Background())
-		defer stopCert()
-		go cert.keepFresh(certCtx)
-		px := &proxy.Proxy{
-			Logger: logger.Named("proxy"), Certificate: cert.cert.Load,
-			Routes: routes{registry: backend.registry, sup: sup}, Verifier: routeVerifier{trust},
-			HandshakeTimeout: 10 * time.Second,
-		}
-		go func() { served <- px.Serve(proxyLn) }()
-		logger.Info("proxy listening", "address", proxyLn.Addr().String(), "public_addr", cfg.Proxy.PublicAddr)
+		go func() { served <- px.Serve(listeners.proxy) }()
+		logger.Info("proxy listening", "address", listeners.proxy.Addr().String(), "public_addr", cfg.Proxy.PublicAddr)
 	}
-	logger.Info("keyway started", "cluster", cfg.ClusterName, "plugins", len(sup.Status()), "admin_socket", admin.SocketPath(cfg.DataDir))
+	if err := n.startAgent(ctx); err != nil {
+		return err
+	}
+	logger.Info("keyway started", "cluster", cfg.ClusterName, "roles", n.roles(), "plugins", len(sup.Status()), "admin_socket", admin.SocketPath(cfg.DataDir))
 
 	var runErr error
 	select {
@@ -119,47 +102,72 @@ func Run(ctx context.Context, opts Options) error {
 		runErr = err
 	}
 	logger.Info("shutting down")
-	closeAll(listeners)
-	if proxyLn != nil {
-		_ = proxyLn.Close()
-	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = adm.Shutdown(shutCtx)
+	closeAll(listeners.all())
 	return runErr
 }
 
 // Specs returns the launch specs for cfg: every built-in and external
-// plugin, with the kind required of those that listeners use.
+// plugin, with the kind required of those the configuration uses.
 func Specs(cfg *config.Config, b supervisor.Builtins) []supervisor.Spec {
 	specs := supervisor.SpecsFor(cfg, b)
 	for i := range specs {
-		if specs[i].Name == cfg.CAPlugin {
+		name := specs[i].Name
+		if name == cfg.CAPlugin {
 			specs[i].Kind = sdk.KindCA
 		}
-		if cfg.Auth != nil && specs[i].Name == cfg.Auth.AuthzPlugin {
+		if cfg.Auth != nil && name == cfg.Auth.AuthzPlugin {
 			specs[i].Kind = sdk.KindAuthz
 		}
 		for _, l := range cfg.Listeners {
-			if l.Protocol == specs[i].Name {
+			if l.Protocol == name {
 				specs[i].Kind = sdk.KindProtocol
+			}
+		}
+		if cfg.DB != nil {
+			for _, db := range cfg.DB.Databases {
+				if db.Protocol == name {
+					specs[i].Kind = sdk.KindProtocol
+				}
 			}
 		}
 	}
 	return specs
 }
 
-func bind(ls []config.Listener) ([]net.Listener, error) {
-	var out []net.Listener
-	for _, l := range ls {
+// bound holds the sockets bound before anything starts, so a taken port
+// fails fast.
+type bound struct {
+	plugin []net.Listener
+	proxy  net.Listener
+}
+
+func (b bound) all() []net.Listener {
+	out := append([]net.Listener(nil), b.plugin...)
+	if b.proxy != nil {
+		out = append(out, b.proxy)
+	}
+	return out
+}
+
+func bind(cfg *config.Config) (bound, error) {
+	var b bound
+	for _, l := range cfg.Listeners {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
-			closeAll(out)
-			return nil, fmt.Errorf("listener %q cannot listen on %s: %w", l.Name, l.Address, err)
+			closeAll(b.all())
+			return bound{}, fmt.Errorf("listener %q cannot listen on %s: %w", l.Name, l.Address, err)
 		}
-		out = append(out, ln)
+		b.plugin = append(b.plugin, ln)
 	}
-	return out, nil
+	if cfg.Proxy != nil {
+		ln, err := net.Listen("tcp", cfg.Proxy.Listen)
+		if err != nil {
+			closeAll(b.all())
+			return bound{}, fmt.Errorf("the proxy cannot listen on %s: %w", cfg.Proxy.Listen, err)
+		}
+		b.proxy = ln
+	}
+	return b, nil
 }
 
 func closeAll(ls []net.Listener) {

@@ -1,0 +1,125 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/keyway-dev/keyway/core/access"
+	"github.com/keyway-dev/keyway/core/auth"
+)
+
+// AuthSource gives the admin socket the auth role's records; Auth returns
+// nil in processes without the auth role.
+type AuthSource interface {
+	Auth() *auth.Service
+	HostPin(ctx context.Context) (string, error)
+}
+
+// UserRequest adds or updates a user.
+type UserRequest struct {
+	Name      string        `json:"name"`
+	Roles     []string      `json:"roles"`
+	DBUsers   []string      `json:"db_users"`
+	DBNames   []string      `json:"db_names"`
+	InviteTTL time.Duration `json:"invite_ttl"`
+}
+
+// UserInvite answers a user's creation.
+type UserInvite struct {
+	User    auth.User `json:"user"`
+	Invite  string    `json:"invite"`
+	Expires time.Time `json:"expires"`
+}
+
+// TokenRequest asks for a join token.
+type TokenRequest struct {
+	Type string        `json:"type"`
+	TTL  time.Duration `json:"ttl"`
+}
+
+// TokenResponse is a new join token.
+type TokenResponse struct {
+	Token  string     `json:"token"`
+	Record auth.Token `json:"record"`
+}
+
+func handleAuth(mux *http.ServeMux, src AuthSource) {
+	with := func(w http.ResponseWriter, f func(*auth.Service) (any, error)) {
+		svc := src.Auth()
+		if svc == nil {
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "this keyway process has no auth role"})
+			return
+		}
+		out, err := f(svc)
+		if err != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+	mux.HandleFunc("POST /v1/users", func(w http.ResponseWriter, r *http.Request) {
+		var req UserRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		with(w, func(s *auth.Service) (any, error) {
+			u := auth.User{Name: req.Name, Roles: req.Roles, DBUsers: req.DBUsers, DBNames: req.DBNames}
+			inv, err := s.AddUser(r.Context(), u, req.InviteTTL, time.Now())
+			if err != nil {
+				return nil, err
+			}
+			created, err := s.GetUser(r.Context(), req.Name)
+			return UserInvite{User: created, Invite: inv.Secret, Expires: inv.Expires}, err
+		})
+	})
+	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
+		with(w, func(s *auth.Service) (any, error) { return s.ListUsers(r.Context()) })
+	})
+	mux.HandleFunc("PATCH /v1/users/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var req UserRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		with(w, func(s *auth.Service) (any, error) {
+			return s.UpdateUser(r.Context(), r.PathValue("name"), req.Roles, req.DBUsers, req.DBNames)
+		})
+	})
+	mux.HandleFunc("DELETE /v1/users/{name}", func(w http.ResponseWriter, r *http.Request) {
+		with(w, func(s *auth.Service) (any, error) { return struct{}{}, s.RemoveUser(r.Context(), r.PathValue("name")) })
+	})
+	mux.HandleFunc("POST /v1/tokens", func(w http.ResponseWriter, r *http.Request) {
+		var req TokenRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		with(w, func(s *auth.Service) (any, error) {
+			pin, err := src.HostPin(r.Context())
+			if err != nil {
+				return nil, err
+			}
+			tok, rec, err := s.AddToken(r.Context(), req.Type, req.TTL, pin, time.Now())
+			return TokenResponse{Token: tok, Record: rec}, err
+		})
+	})
+	mux.HandleFunc("GET /v1/tokens", func(w http.ResponseWriter, r *http.Request) {
+		with(w, func(s *auth.Service) (any, error) { return s.ListTokens(r.Context()) })
+	})
+	mux.HandleFunc("DELETE /v1/tokens/{id}", func(w http.ResponseWriter, r *http.Request) {
+		with(w, func(s *auth.Service) (any, error) { return struct{}{}, s.RemoveToken(r.Context(), r.PathValue("id")) })
+	})
+	mux.HandleFunc("PUT /v1/roles/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var role access.Role
+		if !decode(w, r, &role) {
+			return
+		}
+		role.Name = r.PathValue("name")
+		with(w, func(s *auth.Service) (any, error) { return role, s.PutRole(r.Context(), role) })
+	})
+	mux.HandleFunc("GET /v1/roles", func(w http.ResponseWriter, r *http.Request) {
+		with(w, func(s *auth.Service) (any, error) { return s.Roles(r.Context()) })
+	})
+	mux.HandleFunc("DELETE /v1/roles/{name}", func(w http.ResponseWriter, r *http.Request) {
+		with(w, func(s *auth.Service) (any, error) { return struct{}{}, s.RemoveRole(r.Context(), r.PathValue("name")) })
+	})
+}

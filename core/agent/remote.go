@@ -1,0 +1,98 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/authority"
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// Remote reaches the auth service through the agent's tunnel: access
+// decisions, db-client certificates (keys made here, CSRs sent) and the
+// cluster's authorities.
+type Remote struct {
+	mu     sync.RWMutex
+	client apiv1.AgentClient
+
+	casMu   sync.Mutex
+	cas     *apiv1.AuthoritiesResponse
+	fetched time.Time
+}
+
+// SetClient installs the client of the current tunnel.
+func (r *Remote) SetClient(c apiv1.AgentClient) {
+	r.mu.Lock()
+	r.client = c
+	r.mu.Unlock()
+}
+
+func (r *Remote) agent() (apiv1.AgentClient, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.client == nil {
+		return nil, fmt.Errorf("the agent is not connected to its proxy")
+	}
+	return r.client, nil
+}
+
+// Authorize asks the auth service.
+func (r *Remote) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest) (*apiv1.AuthorizeResponse, error) {
+	c, err := r.agent()
+	if err != nil {
+		return nil, err
+	}
+	return c.Authorize(ctx, req)
+}
+
+// DBClientCert makes a key and has the auth service certify it.
+func (r *Remote) DBClientCert(ctx context.Context, dbUser string) (authority.DBClientCert, error) {
+	c, err := r.agent()
+	if err != nil {
+		return authority.DBClientCert{}, err
+	}
+	key, err := authority.NewKey("")
+	if err != nil {
+		return authority.DBClientCert{}, err
+	}
+	csr, err := authority.NewCSR(key, dbUser)
+	if err != nil {
+		return authority.DBClientCert{}, err
+	}
+	resp, err := c.SignDBClient(ctx, &apiv1.SignDBClientRequest{DbUser: dbUser, Csr: csr})
+	if err != nil {
+		return authority.DBClientCert{}, err
+	}
+	keyPEM, err := authority.KeyPEM(key)
+	if err != nil {
+		return authority.DBClientCert{}, err
+	}
+	return authority.DBClientCert{CertPEM: authority.CertsPEM(resp.GetCertificate()), KeyPEM: keyPEM, NotAfter: time.Unix(resp.GetNotAfterUnix(), 0)}, nil
+}
+
+// PEM returns an authority's certificates, refreshed every 30 s.
+func (r *Remote) PEM(ctx context.Context, a sdk.Authority) ([]byte, error) {
+	r.casMu.Lock()
+	defer r.casMu.Unlock()
+	if r.cas == nil || time.Since(r.fetched) > 30*time.Second {
+		c, err := r.agent()
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.Authorities(ctx, &apiv1.AuthoritiesRequest{})
+		if err != nil {
+			return nil, err
+		}
+		r.cas, r.fetched = resp, time.Now()
+	}
+	switch a {
+	case sdk.AuthorityDB:
+		return authority.CertsPEM(r.cas.GetDbCas()...), nil
+	case sdk.AuthorityUser:
+		return authority.CertsPEM(r.cas.GetUserCas()...), nil
+	}
+	return nil, fmt.Errorf("the agent has no %s authority", a)
+}

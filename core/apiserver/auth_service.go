@@ -1,0 +1,77 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/auth"
+	"github.com/keyway-dev/keyway/core/authority"
+	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/identity"
+)
+
+// AuthService serves logins and joins.
+type AuthService struct {
+	apiv1.UnimplementedAuthServer
+	S *Server
+}
+
+// Ping names the cluster and its host authority.
+func (a AuthService) Ping(ctx context.Context, _ *apiv1.PingRequest) (*apiv1.PingResponse, error) {
+	cas, err := a.S.hostCAs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &apiv1.PingResponse{ClusterName: a.S.Cluster, Version: a.S.Version, HostCas: cas}, nil
+}
+
+// Login checks the password or redeems the invite, then signs the user's
+// certificate with the roles and traits of the user's record.
+func (a AuthService) Login(ctx context.Context, req *apiv1.LoginRequest) (*apiv1.LoginResponse, error) {
+	u, err := a.S.Auth.Login(ctx, req.GetUser(), req.GetPassword(), req.GetInvite(), req.GetNewPassword(), a.S.now())
+	if err != nil {
+		code := codes.Unauthenticated
+		if errors.Is(err, auth.ErrInviteNeeded) {
+			code = codes.FailedPrecondition
+		}
+		return nil, status.Error(code, err.Error())
+	}
+	cert, err := authority.IssueIdentity(ctx, a.S.CA, authority.IdentityRequest{
+		Cluster: a.S.Cluster, Kind: identity.KindUser, Name: u.Name,
+		Roles: u.Roles, DBUsers: u.DBUsers, DBNames: u.DBNames, TTL: UserCertTTL,
+	}, req.GetCsr(), a.S.now())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	hostCAs, err := a.S.hostCAs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dbCAs, err := a.S.authorityCerts(ctx, sdk.AuthorityDB)
+	if err != nil {
+		return nil, err
+	}
+	return &apiv1.LoginResponse{Certificate: cert, HostCas: hostCAs, DbCas: dbCAs, ClusterName: a.S.Cluster}, nil
+}
+
+// Join consumes a join token and signs the agent's host certificate.
+func (a AuthService) Join(ctx context.Context, req *apiv1.JoinRequest) (*apiv1.JoinResponse, error) {
+	if err := a.S.Auth.ConsumeToken(ctx, req.GetToken(), "db", req.GetHostName(), a.S.now()); err != nil {
+		return nil, status.Error(codes.PermissionDenied, err.Error())
+	}
+	resp, err := authority.IssueHost(ctx, a.S.CA, authority.HostRequest{
+		Cluster: a.S.Cluster, Name: req.GetHostName(), TTL: HostCertTTL,
+	}, req.GetCsr(), a.S.now())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	hostCAs, err := a.S.hostCAs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &apiv1.JoinResponse{Certificate: resp.Certificate, HostCas: hostCAs, ClusterName: a.S.Cluster}, nil
+}

@@ -1,0 +1,125 @@
+// Package apiserver serves keyway's cluster API (core/api): logins and
+// joins, the user's database listing and certificates, and the calls
+// agents make through their tunnels.
+package apiserver
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/keyway-dev/keyway/core/access"
+	"github.com/keyway-dev/keyway/core/auth"
+	"github.com/keyway-dev/keyway/core/authority"
+	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/identity"
+)
+
+// Lifetimes of the certificates the API issues.
+const (
+	UserCertTTL = authority.DefaultUserTTL
+	HostCertTTL = 30 * 24 * time.Hour
+	DBClientTTL = time.Hour
+)
+
+// Databases lists the databases of the cluster, wherever they are served.
+type Databases interface {
+	List(ctx context.Context) []sdk.Database
+	Get(ctx context.Context, name string) (sdk.Database, bool)
+}
+
+// Server holds what the API services need.
+type Server struct {
+	Cluster    string
+	Version    string
+	CA         authority.CA
+	Trust      *access.Trust
+	Auth       *auth.Service
+	Authorizer *access.Authorizer
+	Databases  Databases
+	Now        func() time.Time
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// caller verifies the client certificate of a call against the user
+// authority and returns its identity.
+func (s *Server) caller(ctx context.Context) (identity.Identity, error) {
+	chain, err := peerChain(ctx)
+	if err != nil {
+		return identity.Identity{}, err
+	}
+	id, err := s.Authorizer.Identify(ctx, chain)
+	if err != nil {
+		return identity.Identity{}, status.Error(codes.Unauthenticated, err.Error())
+	}
+	return id, nil
+}
+
+func peerChain(ctx context.Context) ([][]byte, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no peer information")
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "this call needs TLS with a client certificate")
+	}
+	var chain [][]byte
+	for _, c := range info.State.PeerCertificates {
+		chain = append(chain, c.Raw)
+	}
+	if len(chain) == 0 {
+		return nil, status.Error(codes.Unauthenticated, "this call needs a client certificate: log in with keyway login")
+	}
+	return chain, nil
+}
+
+// hostCAs returns the host authority's certificates.
+func (s *Server) hostCAs(ctx context.Context) ([][]byte, error) {
+	st, err := authority.State(ctx, s.CA, sdk.AuthorityHost)
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	return st.Certificates, nil
+}
+
+func (s *Server) authorityCerts(ctx context.Context, a sdk.Authority) ([][]byte, error) {
+	st, err := authority.State(ctx, s.CA, a)
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	return st.Certificates, nil
+}
+
+// internal wraps an unexpected error for the caller.
+func internal(op string, err error) error {
+	if _, ok := status.FromError(err); ok && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return status.Error(codes.Internal, fmt.Sprintf("%s: %v", op, err))
+}
+
+// remaining is how long a certificate has left.
+func remaining(chain [][]byte, now time.Time) time.Duration {
+	if len(chain) == 0 {
+		return 0
+	}
+	c, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return 0
+	}
+	return c.NotAfter.Sub(now)
+}

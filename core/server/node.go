@@ -1,0 +1,292 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+
+	"github.com/keyway-dev/keyway/core/access"
+	"github.com/keyway-dev/keyway/core/admin"
+	"github.com/keyway-dev/keyway/core/agent"
+	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/apiserver"
+	"github.com/keyway-dev/keyway/core/auth"
+	"github.com/keyway-dev/keyway/core/config"
+	"github.com/keyway-dev/keyway/core/proxy"
+	"github.com/keyway-dev/keyway/core/state"
+	"github.com/keyway-dev/keyway/core/state/embedded"
+	"github.com/keyway-dev/keyway/core/supervisor"
+	"github.com/keyway-dev/keyway/core/tunnel"
+	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/identity"
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// node is one keyway process's roles, wired together.
+type node struct {
+	cfg     *config.Config
+	opts    Options
+	logger  hclog.Logger
+	sup     *supervisor.Supervisor
+	backend *hostBackend
+
+	plug    plugins
+	state   state.Backend
+	authSvc *auth.Service
+	api     *apiserver.Server
+	tunnels *tunnel.Registry
+	local   *agent.Registry
+	remote  *agent.Remote
+
+	stop []func()
+}
+
+func (n *node) close() {
+	for i := len(n.stop) - 1; i >= 0; i-- {
+		n.stop[i]()
+	}
+}
+
+func (n *node) roles() string {
+	var r []string
+	if n.cfg.Auth != nil {
+		r = append(r, "auth")
+	}
+	if n.cfg.Proxy != nil {
+		r = append(r, "proxy")
+	}
+	if n.cfg.DB != nil {
+		r = append(r, "db")
+	}
+	return strings.Join(r, ",")
+}
+
+// setup prepares the auth role and the agent's registry.
+func (n *node) setup(ctx context.Context) error {
+	cfg := n.cfg
+	n.plug = plugins{sup: n.sup, caName: cfg.CAPlugin}
+	if cfg.Auth != nil {
+		n.plug.authzName = cfg.Auth.AuthzPlugin
+		st, err := embedded.Open(filepath.Join(cfg.DataDir, "state.db"))
+		if err != nil {
+			return err
+		}
+		n.state = st
+		n.stop = append(n.stop, func() { _ = st.Close() })
+		n.authSvc = &auth.Service{State: st}
+		ca := lazyCA{n.plug}
+		trust := access.NewTrust(ca, 10*time.Second)
+		n.tunnels = tunnel.NewRegistry()
+		n.api = &apiserver.Server{
+			Cluster: cfg.ClusterName, Version: n.opts.Version, CA: ca, Trust: trust, Auth: n.authSvc,
+			Authorizer: &access.Authorizer{Trust: trust, Roles: n.authSvc, Engine: n.plug.Engine},
+			Databases:  clusterDatabases{n: n},
+		}
+	}
+	if cfg.DB == nil {
+		return nil
+	}
+	var pems agent.AuthorityPEM
+	if n.api != nil {
+		pems = n.api.Trust
+		n.backend.decide = localDecider{api: apiserver.AgentService{S: n.api}, ca: n.api.CA}
+	} else {
+		n.remote = &agent.Remote{}
+		pems = n.remote
+		n.backend.decide = n.remote
+	}
+	reg, err := agent.NewRegistry(cfg.DB.Databases, pems)
+	if err != nil {
+		return err
+	}
+	n.local, n.backend.registry = reg, reg
+	return nil
+}
+
+// adminSource is what the admin socket serves.
+func (n *node) adminSource() admin.Source {
+	return adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, auth: n.authSvc, hostPin: n.hostPin}
+}
+
+// hostPin returns the pin of the active host authority.
+func (n *node) hostPin(ctx context.Context) (string, error) {
+	if n.api == nil {
+		return "", fmt.Errorf("this keyway process has no auth role")
+	}
+	st, err := n.api.CA.Authorities(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range st {
+		if a.Authority == sdk.AuthorityHost && len(a.Certificates) > 0 {
+			return pinOf(a.Certificates[0])
+		}
+	}
+	return "", fmt.Errorf("no host authority")
+}
+
+// proxy builds the proxy role.
+func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
+	if n.api == nil {
+		return nil, fmt.Errorf("the proxy role needs the auth role in the same process (add an auth block)")
+	}
+	cert, err := newHostCert(ctx, n.api.CA, n.cfg, n.logger.Named("proxy"))
+	if err != nil {
+		return nil, err
+	}
+	certCtx, stopCert := context.WithCancel(context.Background())
+	n.stop = append(n.stop, stopCert)
+	go cert.keepFresh(certCtx)
+
+	apiLn := tunnel.NewConnListener(&net.TCPAddr{})
+	gs := grpc.NewServer(grpc.Creds(tunnel.TLSDone{}))
+	apiv1.RegisterAuthServer(gs, apiserver.AuthService{S: n.api})
+	apiv1.RegisterUserServer(gs, apiserver.UserService{S: n.api})
+	go func() { _ = gs.Serve(apiLn) }()
+	n.stop = append(n.stop, func() { _ = apiLn.Close(); gs.Stop() })
+
+	return &proxy.Proxy{
+		Logger: n.logger.Named("proxy"), Certificate: cert.cert.Load,
+		Routes:           routes{local: n.local, tunnels: n.tunnels, sup: n.sup},
+		Verifier:         routeVerifier{n.api.Trust},
+		HandshakeTimeout: 10 * time.Second,
+		API:              func(c *tls.Conn) { apiLn.Deliver(c) },
+		Tunnel:           n.serveTunnel,
+	}, nil
+}
+
+// serveTunnel checks an agent's host certificate and serves its tunnel
+// until it breaks.
+func (n *node) serveTunnel(c *tls.Conn) {
+	defer func() { _ = c.Close() }()
+	name, err := n.verifyHost(context.Background(), c.ConnectionState().PeerCertificates)
+	if err != nil {
+		n.logger.Warn("refusing a tunnel", "client", c.RemoteAddr().String(), "error", err)
+		return
+	}
+	sess, err := tunnel.Server(c)
+	if err != nil {
+		return
+	}
+	a := n.tunnels.Add(name, sess)
+	defer n.tunnels.Remove(a)
+	n.logger.Info("agent connected", "agent", name, "address", c.RemoteAddr().String())
+	gs := grpc.NewServer()
+	apiv1.RegisterAgentServer(gs, apiserver.AgentService{S: n.api, Agent: a})
+	_ = gs.Serve(sess)
+	gs.Stop()
+	n.logger.Info("agent disconnected", "agent", name)
+}
+
+// verifyHost checks a chain against the host authority and returns the
+// host's name.
+func (n *node) verifyHost(ctx context.Context, certs []*x509.Certificate) (string, error) {
+	if len(certs) == 0 {
+		return "", fmt.Errorf("no host certificate")
+	}
+	pool, err := n.api.Trust.Pool(ctx, sdk.AuthorityHost)
+	if err != nil {
+		return "", err
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return "", fmt.Errorf("host certificate: %w", err)
+	}
+	id, err := identity.FromCertificate(certs[0])
+	if err != nil {
+		return "", err
+	}
+	if id.Kind != identity.KindHost {
+		return "", fmt.Errorf("%s is not a host identity", id.ID)
+	}
+	return id.Name, nil
+}
+
+// startAgent starts the agent's tunnel when auth runs elsewhere.
+func (n *node) startAgent(ctx context.Context) error {
+	if n.cfg.DB == nil || n.remote == nil {
+		return nil
+	}
+	db := n.cfg.DB
+	id, found, err := agent.LoadIdentity(n.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if !found {
+		host, _ := os.Hostname()
+		if id, err = agent.Join(ctx, db.ProxyAddr, db.TokenFile, n.cfg.DataDir, sanitizeHostName(host)); err != nil {
+			return err
+		}
+		n.logger.Info("joined the cluster", "cluster", id.Cluster, "proxy", db.ProxyAddr)
+	}
+	tctx, cancel := context.WithCancel(context.Background())
+	n.stop = append(n.stop, cancel)
+	tc := &agent.TunnelClient{
+		ProxyAddr: db.ProxyAddr, Identity: id, Registry: n.local, Remote: n.remote,
+		Logger: n.logger.Named("agent"), Deliver: n.deliver,
+	}
+	go tc.Run(tctx)
+	return nil
+}
+
+// deliver hands a session from the tunnel to the local protocol plugin.
+func (n *node) deliver(ctx context.Context, stream net.Conn, meta *pluginv1.Session) {
+	protocol := "postgres"
+	if meta.GetDatabase() != nil && meta.GetDatabase().GetProtocol() != "" {
+		protocol = meta.GetDatabase().GetProtocol()
+	}
+	in, err := n.sup.Instance(protocol)
+	if err != nil {
+		n.logger.Error("no protocol plugin for a session", "protocol", protocol, "error", err)
+		return
+	}
+	local, err := handToPlugin(ctx, in, meta)
+	if err != nil {
+		n.logger.Error("cannot hand a session to its plugin", "error", err)
+		return
+	}
+	defer func() { _ = local.Close() }()
+	proxy.Relay(stream, local)
+}
+
+// clusterDatabases lists the databases of this process and of every
+// connected agent.
+type clusterDatabases struct{ n *node }
+
+func (c clusterDatabases) List(context.Context) []sdk.Database {
+	var out []sdk.Database
+	seen := map[string]bool{}
+	if c.n.local != nil {
+		for _, db := range c.n.local.List() {
+			out, seen[db.Name] = append(out, db), true
+		}
+	}
+	for _, l := range c.n.tunnels.List() {
+		if !seen[l.Database.Name] {
+			out, seen[l.Database.Name] = append(out, l.Database), true
+		}
+	}
+	return out
+}
+
+func (c clusterDatabases) Get(ctx context.Context, name string) (sdk.Database, bool) {
+	if c.n.local != nil {
+		if db, found, err := c.n.local.Get(ctx, name); err == nil && found {
+			return db, true
+		}
+	}
+	_, db, found := c.n.tunnels.Find(name)
+	return db, found
+}
