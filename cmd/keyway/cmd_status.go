@@ -3,24 +3,45 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyway-dev/keyway/core/authority"
+	"github.com/keyway-dev/keyway/core/client"
 )
 
 func newStatusCmd() *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "status -c FILE",
-		Short: "Show the cluster's name, version and CA pins",
-		Long: `Show the cluster name, keyway's version, and for each authority the pins
-(sha256 of the SubjectPublicKeyInfo) of its trusted certificates and its
-rotation phase.`,
+		Short: "Show who is logged in, and the cluster's name, version and CA pins",
+		Long: `Show your login (user, roles, traits, expiry) when you are logged in, and
+on the auth host (with its configuration, -c) the cluster name, keyway's
+version, and for each authority the pins (sha256 of the
+SubjectPublicKeyInfo) of its trusted certificates and its rotation phase.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			loggedIn := false
+			if home, err := client.Home(); err == nil && !cmd.Flags().Changed("config") {
+				if prof, err := client.LoadProfile(home); err == nil {
+					if err := printStatus(cmd, prof); err != nil {
+						return err
+					}
+					loggedIn = true
+				}
+			}
+			if _, err := os.Stat(path); err != nil {
+				if loggedIn {
+					return nil
+				}
+				return fmt.Errorf("not logged in, and no configuration at %s: run keyway login, or pass -c on the auth host", path)
+			}
+			if loggedIn {
+				fmt.Fprintln(cmd.OutOrStdout())
+			}
 			return caCommand(cmd, path, func(ctx context.Context, ca authority.CA, cluster string) error {
 				states, err := ca.Authorities(ctx)
 				if err != nil {

@@ -45,6 +45,16 @@ processes under its supervision.`,
 		newAuthCmd(),
 		newStatusCmd(),
 		newServePluginCmd(),
+		newConfigureCmd(),
+		newTokensCmd(),
+		newUsersCmd(),
+		newLoginCmd(),
+		newLogoutCmd(),
+		newDBCmd(),
+		newProxyCmd(),
+		newInstallCmd(),
 	)
+	root.PersistentFlags().StringP("identity", "i", "", "identity file from keyway auth sign --user (instead of keyway login)")
+	root.PersistentFlags().String("proxy", "", "the cluster's proxy, HOST:PORT")
 	return root
 }

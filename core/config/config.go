@@ -17,7 +17,7 @@ import (
 
 // Config is a whole keyway configuration file.
 type Config struct {
-	ClusterName string `hcl:"cluster_name"`
+	ClusterName string `hcl:"cluster_name,optional"`
 	DataDir     string `hcl:"data_dir"`
 	LogLevel    string `hcl:"log_level,optional"`
 	// CAPlugin names the plugin that holds the cluster's authorities.
@@ -158,7 +158,12 @@ var (
 // check applies the rules the schema cannot express.
 func (c *Config) check(body hcl.Body, builtins []string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if !namePattern.MatchString(c.ClusterName) {
+	if c.ClusterName == "" && c.DB != nil && c.DB.ProxyAddr != "" && c.Auth == nil {
+		// An agent learns its cluster's name when it joins.
+	} else if c.ClusterName == "" {
+		diags = append(diags, attrError(body, "cluster_name", "Missing cluster name",
+			"cluster_name is required; only an agent that joins through a proxy (db block with proxy_addr) learns it when it joins."))
+	} else if !namePattern.MatchString(c.ClusterName) {
 		diags = append(diags, attrError(body, "cluster_name",
 			"Invalid cluster name",
 			fmt.Sprintf("%q is not a valid cluster name: use lower-case letters, digits, '-' and '_', starting with a letter.", c.ClusterName)))

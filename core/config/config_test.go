@@ -61,7 +61,7 @@ func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name, src, want string
 	}{
-		{"missing cluster name", "data_dir = \"/d\"\n", "k.hcl:1:1: error: Missing required argument"},
+		{"missing cluster name", "data_dir = \"/d\"\n", "k.hcl:1:1: error: Missing cluster name"},
 		{"bad cluster name", "cluster_name = \"A B\"\ndata_dir = \"/d\"\n", "k.hcl:1:16: error: Invalid cluster name"},
 		{"bad log level", head + "log_level = \"loud\"\n", "k.hcl:3:13: error: Invalid log level"},
 		{"unknown attribute", head + "colour = 1\n", "k.hcl:3:1: error: Unsupported argument"},

@@ -85,14 +85,19 @@ func (p *Proxy) Serve(ln net.Listener) error {
 
 // handle sniffs the first bytes and dispatches.
 func (p *Proxy) handle(conn net.Conn) {
-	defer func() { _ = conn.Close() }()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			_ = conn.Close()
+		}
+	}()
 	_ = conn.SetDeadline(time.Now().Add(p.HandshakeTimeout))
 	var head [8]byte
 	if _, err := io.ReadFull(conn, head[:1]); err != nil {
 		return
 	}
 	if head[0] == tlsHandshakeRecord {
-		p.serveKeywayTLS(&prefixedConn{Conn: conn, prefix: head[:1]})
+		handedOver = p.serveKeywayTLS(&prefixedConn{Conn: conn, prefix: head[:1]})
 		return
 	}
 	if head[0] != 0 {
@@ -231,8 +236,9 @@ func Relay(a, b net.Conn) {
 }
 
 // serveKeywayTLS completes TLS for keyway's own protocols and dispatches
-// by ALPN: the API, or an agent's tunnel.
-func (p *Proxy) serveKeywayTLS(raw net.Conn) {
+// by ALPN: the API, or an agent's tunnel. It reports whether the
+// connection was handed over to a server that now owns it.
+func (p *Proxy) serveKeywayTLS(raw net.Conn) bool {
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{tunnel.ALPNAPI, tunnel.ALPNTunnel},
@@ -247,22 +253,23 @@ func (p *Proxy) serveKeywayTLS(raw net.Conn) {
 	cancel()
 	if err != nil {
 		p.Logger.Debug("TLS handshake failed", "client", raw.RemoteAddr().String(), "error", err)
-		return
+		return false
 	}
 	_ = raw.SetDeadline(time.Time{})
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case tunnel.ALPNAPI:
 		if p.API != nil {
 			p.API(tc)
-			return
+			return true
 		}
 	case tunnel.ALPNTunnel:
 		if p.Tunnel != nil {
 			p.Tunnel(tc)
-			return
+			return false
 		}
 	}
 	p.Logger.Debug("closing TLS connection without a known protocol", "client", raw.RemoteAddr().String(), "alpn", tc.ConnectionState().NegotiatedProtocol)
+	return false
 }
 
 // tlsHandshakeRecord is the first byte of a TLS ClientHello.

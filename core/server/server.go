@@ -110,6 +110,16 @@ func Run(ctx context.Context, opts Options) error {
 // plugin, with the kind required of those the configuration uses.
 func Specs(cfg *config.Config, b supervisor.Builtins) []supervisor.Spec {
 	specs := supervisor.SpecsFor(cfg, b)
+	if agentOnly(cfg) {
+		// An agent signs nothing and decides nothing itself.
+		kept := specs[:0]
+		for _, s := range specs {
+			if !(s.Builtin && (s.Name == cfg.CAPlugin || s.Name == config.DefaultAuthzPlugin) && cfg.Plugin(s.Name) == nil) {
+				kept = append(kept, s)
+			}
+		}
+		specs = kept
+	}
 	for i := range specs {
 		name := specs[i].Name
 		if name == cfg.CAPlugin {
@@ -174,4 +184,10 @@ func closeAll(ls []net.Listener) {
 	for _, ln := range ls {
 		_ = ln.Close()
 	}
+}
+
+// agentOnly reports whether cfg is a database agent that joins a cluster
+// through a proxy, with no auth role of its own.
+func agentOnly(cfg *config.Config) bool {
+	return cfg.Auth == nil && cfg.DB != nil && cfg.DB.ProxyAddr != ""
 }

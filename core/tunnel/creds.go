@@ -20,7 +20,11 @@ func (TLSDone) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo, erro
 	if !ok {
 		return nil, nil, errors.New("connection is not TLS")
 	}
-	return c, credentials.TLSInfo{State: tc.ConnectionState(), CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}, nil
+	st := tc.ConnectionState()
+	// The proxy negotiated keyway's own ALPN name to pick the API; what
+	// runs inside is HTTP/2, which gRPC checks for.
+	st.NegotiatedProtocol = "h2"
+	return c, credentials.TLSInfo{State: st, CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}, nil
 }
 
 // ClientHandshake is not used: clients dial TLS themselves.

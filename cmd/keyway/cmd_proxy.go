@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyway-dev/keyway/core/proxy"
+)
+
+// PostgreSQL's SSLRequest code.
+const sslRequestCode = 80877103
+
+func newProxyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "proxy", Short: "Run local proxies for clients that cannot present certificates"}
+	var port int
+	var dbUser, dbName, bind string
+	db := &cobra.Command{
+		Use:   "db --port=PORT NAME --db-user=USER",
+		Short: "Serve a database on localhost for any PostgreSQL client or GUI",
+		Long: `Listen on localhost and forward each connection to the database through
+the cluster's proxy with your certificate for it. Clients connect without
+TLS and without a password: host=127.0.0.1 port=PORT sslmode=disable.
+Only this machine can reach the port.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			prof, f, err := dbLogin(cmd, args[0], dbUser, dbName)
+			if err != nil {
+				return err
+			}
+			cert, err := tls.LoadX509KeyPair(f.prefix+".crt", f.prefix+".key")
+			if err != nil {
+				return err
+			}
+			cfg, err := prof.TLSConfig(&cert)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", net.JoinHostPort(bind, fmt.Sprint(port)))
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			go func() { <-ctx.Done(); _ = ln.Close() }()
+			fmt.Fprintf(cmd.OutOrStdout(), "serving %s on %s as database user %s; connect with:\n  psql \"host=%s port=%d user=%s sslmode=disable\"\n",
+				args[0], ln.Addr(), dbUser, bind, ln.Addr().(*net.TCPAddr).Port, dbUser)
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+				go forwardLocal(c, prof.Proxy, cfg)
+			}
+		},
+	}
+	db.Flags().IntVar(&port, "port", 0, "local port (0 picks one)")
+	db.Flags().StringVar(&bind, "bind", "127.0.0.1", "local address")
+	db.Flags().StringVar(&dbUser, "db-user", "", "database user")
+	db.Flags().StringVar(&dbName, "db-name", "", "logical database (default: the database user's name)")
+	cmd.AddCommand(db)
+	return cmd
+}
+
+// forwardLocal answers a local client's SSLRequest with N, opens TLS to
+// the cluster's proxy with the database certificate, and relays.
+func forwardLocal(c net.Conn, proxyAddr string, cfg *tls.Config) {
+	defer func() { _ = c.Close() }()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	var head [8]byte
+	if _, err := io.ReadFull(c, head[:]); err != nil {
+		return
+	}
+	if binary.BigEndian.Uint32(head[:4]) == 8 && binary.BigEndian.Uint32(head[4:]) == sslRequestCode {
+		if _, err := c.Write([]byte{'N'}); err != nil {
+			return
+		}
+		if _, err := io.ReadFull(c, head[:]); err != nil {
+			return
+		}
+	}
+	up, err := dialPostgresTLS(proxyAddr, cfg)
+	if err != nil {
+		return
+	}
+	defer func() { _ = up.Close() }()
+	if _, err := up.Write(head[:]); err != nil {
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	proxy.Relay(c, up)
+}
+
+// dialPostgresTLS asks the proxy for TLS the way libpq does.
+func dialPostgresTLS(addr string, cfg *tls.Config) (*tls.Conn, error) {
+	raw, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	var req [8]byte
+	binary.BigEndian.PutUint32(req[:4], 8)
+	binary.BigEndian.PutUint32(req[4:], sslRequestCode)
+	var answer [1]byte
+	if _, err := raw.Write(req[:]); err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	if _, err := io.ReadFull(raw, answer[:]); err != nil || answer[0] != 'S' {
+		_ = raw.Close()
+		return nil, errors.New("the proxy did not accept TLS")
+	}
+	tc := tls.Client(raw, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	return tc, nil
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyway-dev/keyway/core/admin"
+)
+
+func newTokensCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "tokens", Short: "Manage one-time join tokens for agents"}
+	var path, typ, format string
+	var ttl time.Duration
+	add := &cobra.Command{
+		Use:   "add --type=db [--format=text] [--ttl=30m]",
+		Short: "Create a single-use join token",
+		Long: `Create a join token for an agent. It can be used once, until it expires
+(30 minutes by default), and carries the pin of the cluster's host
+authority so the agent can check the proxy before sending it. Keep it in a
+0600 file: keyway tokens add --type=db --format=text > /tmp/token`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, _, err := adminClient(cmd, path)
+			if err != nil {
+				return err
+			}
+			resp, err := c.AddToken(cmd.Context(), admin.TokenRequest{Type: typ, TTL: ttl})
+			if err != nil {
+				return err
+			}
+			if format == "text" {
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), resp.Token)
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "join token (id %s, type %s, expires %s):\n%s\n\nOn the agent host: keyway db configure create --token=FILE ...\n",
+				resp.Record.ID, resp.Record.Type, resp.Record.Expires.Local().Format(time.RFC3339), resp.Token)
+			return err
+		},
+	}
+	configFlag(add, &path)
+	add.Flags().StringVar(&typ, "type", "db", "token type: db")
+	add.Flags().StringVar(&format, "format", "", "text prints only the token")
+	add.Flags().DurationVar(&ttl, "ttl", 30*time.Minute, "how long the token can be used")
+
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "List unused join tokens",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, _, err := adminClient(cmd, path)
+			if err != nil {
+				return err
+			}
+			toks, err := c.Tokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTYPE\tEXPIRES")
+			for _, t := range toks {
+				state := t.Expires.Local().Format(time.RFC3339)
+				if time.Now().After(t.Expires) {
+					state += " (expired)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.Type, state)
+			}
+			return tw.Flush()
+		},
+	}
+	configFlag(ls, &path)
+	rm := &cobra.Command{
+		Use:   "rm ID",
+		Short: "Delete a join token",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := adminClient(cmd, path)
+			if err != nil {
+				return err
+			}
+			if err := c.RemoveToken(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted join token %s\n", args[0])
+			return err
+		},
+	}
+	configFlag(rm, &path)
+	cmd.AddCommand(add, ls, rm)
+	return cmd
+}
