@@ -58,6 +58,10 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
+	// An agent joins before it reports ready.
+	if err := n.startAgent(ctx); err != nil {
+		return err
+	}
 	adm, err := admin.Listen(cfg.DataDir, n.adminSource())
 	if err != nil {
 		return err
@@ -87,9 +91,6 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		go func() { served <- px.Serve(listeners.proxy) }()
 		logger.Info("proxy listening", "address", listeners.proxy.Addr().String(), "public_addr", cfg.Proxy.PublicAddr)
-	}
-	if err := n.startAgent(ctx); err != nil {
-		return err
 	}
 	logger.Info("keyway started", "cluster", cfg.ClusterName, "roles", n.roles(), "plugins", len(sup.Status()), "admin_socket", admin.SocketPath(cfg.DataDir))
 

@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyway-dev/keyway/test/pgtest"
+)
+
+// kwAs runs the CLI with a user's own keyway home and optional stdin.
+func kwAs(t *testing.T, home, stdin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(built.keyway, args...)
+	cmd.Env = append(os.Environ(), "KEYWAY_HOME="+home)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestWalkthroughWithASeparateAgent follows the product's walkthrough:
+// an auth and proxy host, a PostgreSQL with certificates from the
+// cluster, an agent in its own process joining with a token, and a user
+// who logs in with an invite and reaches the database with psql.
+func TestWalkthroughWithASeparateAgent(t *testing.T) {
+	dir := t.TempDir()
+	proxy := freeAddr(t)
+	authCfg := filepath.Join(dir, "auth.hcl")
+	kw(t, "configure", "-o", authCfg, "--cluster-name=example", "--data-dir="+filepath.Join(dir, "auth"), "--listen="+proxy)
+	startNode(t, authCfg, filepath.Join(dir, "auth"))
+
+	status := kw(t, "status", "-c", authCfg)
+	hostPin := pinOf(status, "host")
+	if !strings.HasPrefix(hostPin, "sha256:") {
+		t.Fatalf("no host pin in status:\n%s", status)
+	}
+	token := kw(t, "tokens", "add", "--type=db", "--format=text", "-c", authCfg)
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	added := kw(t, "users", "add", "alice", "--roles=access", "--db-users=*", "--db-names=*", "-c", authCfg)
+	invite := regexp.MustCompile(`(?m)^\s+([0-9a-f]{32})$`).FindStringSubmatch(added)
+	if invite == nil {
+		t.Fatalf("no invite in:\n%s", added)
+	}
+	inviteFile := filepath.Join(dir, "invite")
+	if err := os.WriteFile(inviteFile, []byte(invite[1]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	server := filepath.Join(dir, "server")
+	kw(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
+	dbClientCAs := filepath.Join(dir, "db-client.cas")
+	if err := os.WriteFile(dbClientCAs, []byte(kw(t, "auth", "export", "--type=db-client", "-c", authCfg)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pg := pgtest.Start(t, pgtest.Options{CertFile: server + ".crt", KeyFile: server + ".key", CAFile: dbClientCAs})
+
+	agentCfg := filepath.Join(dir, "agent.hcl")
+	agentData := filepath.Join(dir, "agent")
+	kw(t, "db", "configure", "create", "-o", agentCfg, "--token="+tokenFile, "--proxy="+proxy,
+		"--name=example-postgres", "--protocol=postgres", "--uri="+pg.Addr(), "--labels=env=dev", "--data-dir="+agentData)
+	unit := filepath.Join(dir, "keyway.service")
+	kw(t, "install", "systemd", "-o", unit, "-c", agentCfg)
+	if b := mustRead(t, unit); !strings.Contains(string(b), "ExecStart="+built.keyway+" start -c "+agentCfg) {
+		t.Fatalf("unit file:\n%s", b)
+	}
+	if path, err := exec.LookPath("systemd-analyze"); err == nil {
+		if out, err := exec.Command(path, "verify", unit).CombinedOutput(); err != nil {
+			t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+		}
+	}
+	startNode(t, agentCfg, agentData)
+	if fi, err := os.Stat(filepath.Join(agentData, "agent", "host.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("agent key: %v %v", fi, err)
+	}
+
+	home := filepath.Join(dir, "home")
+	out, err := kwAs(t, home, "correct horse battery\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--invite-file="+inviteFile, "--password-stdin")
+	if err != nil || !strings.Contains(out, "logged in as: alice") {
+		t.Fatalf("first login: %v\n%s", err, out)
+	}
+	// The agent registers through its tunnel; the listing shows it once
+	// it is up.
+	waitFor(t, 10*time.Second, "the agent's database to be listed", func() bool {
+		out, _ := kwAs(t, home, "", "db", "ls")
+		return strings.Contains(out, "example-postgres  postgres  env=dev")
+	})
+	out, err = kwAs(t, home, "", "db", "connect", "--db-user=postgres", "--db-name=postgres", "example-postgres", "--", "-Atc", "select current_user")
+	if err != nil || strings.TrimSpace(out) != "postgres" {
+		t.Fatalf("db connect: %v\n%s", err, out)
+	}
+
+	t.Run("a reused token is refused on both sides", func(t *testing.T) {
+		again := filepath.Join(dir, "again.hcl")
+		kw(t, "db", "configure", "create", "-o", again, "--token="+tokenFile, "--proxy="+proxy,
+			"--name=other", "--uri="+pg.Addr(), "--data-dir="+filepath.Join(dir, "again"))
+		out := kwFails(t, "start", "-c", again)
+		if !strings.Contains(out, "was already used at") {
+			t.Fatalf("second join with the same token:\n%s", out)
+		}
+	})
+	t.Run("the invite works once", func(t *testing.T) {
+		out, err := kwAs(t, filepath.Join(dir, "home2"), "another password!\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--invite-file="+inviteFile, "--password-stdin")
+		if err == nil || !strings.Contains(out, "invite is not valid") {
+			t.Fatalf("reusing the invite: %v\n%s", err, out)
+		}
+	})
+	t.Run("a wrong pin is refused before anything is sent", func(t *testing.T) {
+		out, err := kwAs(t, filepath.Join(dir, "home3"), "correct horse battery\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin=sha256:"+strings.Repeat("0", 64), "--password-stdin")
+		if err == nil || !strings.Contains(out, "does not match the expected pin") {
+			t.Fatalf("wrong pin: %v\n%s", err, out)
+		}
+	})
+	t.Run("repeated failed logins lock the account", func(t *testing.T) {
+		var out string
+		for range 5 {
+			out, _ = kwAs(t, filepath.Join(dir, "home4"), "not the password\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--password-stdin")
+		}
+		if !strings.Contains(out, "is now locked") {
+			t.Fatalf("fifth failed login:\n%s", out)
+		}
+		out, _ = kwAs(t, filepath.Join(dir, "home4"), "correct horse battery\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--password-stdin")
+		if !strings.Contains(out, "account alice is locked") {
+			t.Fatalf("login while locked:\n%s", out)
+		}
+	})
+}
