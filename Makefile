@@ -47,7 +47,7 @@ proto: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regene
 proto-check: proto ## fail when committed generated code differs from a fresh generation
 	@test -z "$$(git status --porcelain -- sdk/proto core/api/proto)" || (git status --short -- sdk/proto core/api/proto; echo "generated code is stale: run make proto and commit"; exit 1)
 
-demo: build ## start keyway with the example plugin, list its plugins, relay a request
+demo: build ## the walkthrough: auth+proxy, PostgreSQL, a separate agent, a user with psql
 	@scripts/demo.sh
 
 clean:

@@ -1,70 +1,122 @@
 #!/usr/bin/env bash
-# make demo: build keyway and the example plugin, start keyway with a
-# configuration that loads the example from its own binary, relay one HTTP
-# request through it, list the plugins, and stop keyway with SIGTERM.
+# make demo: the walkthrough of docs/walkthrough.md on one machine, for
+# real. An auth+proxy keyway, a PostgreSQL 15 with TLS and certificate
+# authentication whose certificates come from the cluster, a database agent
+# in its own process that joins with a one-time token, and a user, alice,
+# who redeems her invite, lists databases and runs psql through the proxy.
+# Everything runs on 127.0.0.1 under .demo/; nothing is left running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 demo=$root/.demo
-rm -rf "$demo" && mkdir -p "$demo"
+K=$root/bin/keyway
+proxy=127.0.0.1:13080
+pgport=15432
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
 
-step "building the example plugin against sdk/ only (examples/tcprelay)"
-(cd examples/tcprelay && go build -o "$demo/tcprelay" .)
-sum=$(sha256sum "$demo/tcprelay" | cut -d' ' -f1)
+# PostgreSQL refuses to run as root; the demo runs it as the postgres user.
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+if [ -z "$pgbin" ] || ! command -v psql >/dev/null; then
+	if [ "$(id -u)" = 0 ]; then
+		step "installing PostgreSQL from Debian's packages"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null
+		pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+	else
+		echo "make demo needs PostgreSQL: apt-get install postgresql-15" >&2
+		exit 1
+	fi
+fi
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-step "starting an upstream HTTP server on 127.0.0.1:18080"
-mkdir -p "$demo/www" && echo "hello through keyway" > "$demo/www/index.html"
-python3 -m http.server 18080 --bind 127.0.0.1 --directory "$demo/www" >"$demo/http.log" 2>&1 &
-http_pid=$!
-
-cat > "$demo/keyway.hcl" <<HCL
-cluster_name = "example"
-data_dir     = "$demo/data"
-
-plugin "tcprelay" {
-  command = "$demo/tcprelay"
-  sha256  = "$sum"
-  config {
-    upstream = "127.0.0.1:18080"
-  }
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	if [ -f "$demo/pg/data/postmaster.pid" ]; then
+		as_pg "$pgbin/pg_ctl" stop -D "$demo/pg/data" -m fast >/dev/null 2>&1 || true
+	fi
+	wait 2>/dev/null || true
 }
-
-listener "web" {
-  address  = "127.0.0.1:17000"
-  protocol = "tcprelay"
-}
-HCL
-step "configuration ($demo/keyway.hcl)"
-cat "$demo/keyway.hcl"
-
-step "bin/keyway config validate"
-bin/keyway config validate -c "$demo/keyway.hcl"
-
-step "bin/keyway start (logs in $demo/keyway.log)"
-bin/keyway start -c "$demo/keyway.hcl" >"$demo/keyway.log" 2>&1 &
-keyway_pid=$!
-cleanup() { kill "$keyway_pid" "$http_pid" 2>/dev/null || true; }
 trap cleanup EXIT
-for _ in $(seq 1 200); do
-	[ -S "$demo/data/keyway.sock" ] && curl -fsS --unix-socket "$demo/data/keyway.sock" http://keyway/v1/ready >/dev/null 2>&1 && break
-	kill -0 "$keyway_pid" 2>/dev/null || { cat "$demo/keyway.log"; exit 1; }
-	sleep 0.05
-done
-for _ in $(seq 1 100); do
-	curl -fsS -o /dev/null http://127.0.0.1:18080/ 2>/dev/null && break
-	sleep 0.05
-done
 
-step "curl http://127.0.0.1:17000/ (through keyway and the tcprelay plugin)"
-curl -fsS http://127.0.0.1:17000/
+rm -rf "$demo" && mkdir -p "$demo"
+export KEYWAY_HOME=$demo/alice-home
 
-step "bin/keyway plugins ls"
-bin/keyway plugins ls -c "$demo/keyway.hcl"
+wait_ready() { # data dir, pid, log
+	for _ in $(seq 1 300); do
+		curl -fsS --unix-socket "$1/keyway.sock" http://keyway/v1/ready >/dev/null 2>&1 && return 0
+		if ! kill -0 "$2" 2>/dev/null; then
+			echo "keyway exited; its log:" >&2
+			cat "$3" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	echo "keyway did not become ready; its log:" >&2
+	cat "$3" >&2
+	exit 1
+}
 
-step "stopping keyway with SIGTERM"
-kill -TERM "$keyway_pid"
-wait "$keyway_pid"
-echo "keyway exited cleanly; its log:"
-cat "$demo/keyway.log"
+step "Operator, on the auth/proxy host"
+run "$K" configure -o "$demo/auth.hcl" --cluster-name=example --data-dir="$demo/auth" --listen=$proxy
+"$K" start -c "$demo/auth.hcl" >"$demo/auth.log" 2>&1 &
+pids+=($!)
+printf '\033[2m$ keyway start -c %s &   (log: %s)\033[0m\n' "$demo/auth.hcl" "$demo/auth.log"
+wait_ready "$demo/auth" "${pids[-1]}" "$demo/auth.log"
+run "$K" status -c "$demo/auth.hcl"
+pin=$("$K" status -c "$demo/auth.hcl" | awk '$1=="host" {print $3}')
+printf '\033[2m$ keyway tokens add --type=db --format=text > token\033[0m\n'
+"$K" tokens add --type=db --format=text -c "$demo/auth.hcl" >"$demo/token"
+chmod 600 "$demo/token"
+run "$K" users add alice --roles=access --db-users='*' --db-names='*' -c "$demo/auth.hcl" | tee "$demo/users.out"
+grep -oE '^ +[0-9a-f]{32}$' "$demo/users.out" | tr -d ' ' >"$demo/invite"
+chmod 600 "$demo/invite"
+mkdir -p "$demo/pg"
+run "$K" auth sign --format=db --host=127.0.0.1 --out="$demo/pg/server" --ttl=2190h -c "$demo/auth.hcl"
+printf '\033[2m$ keyway auth export --type=db-client > db-client.cas\033[0m\n'
+"$K" auth export --type=db-client -c "$demo/auth.hcl" >"$demo/pg/db-client.cas"
+
+step "PostgreSQL host: ssl = on, the files above, hostssl ... cert"
+[ "$(id -u)" = 0 ] && chown -R postgres "$demo/pg"
+as_pg "$pgbin/initdb" -D "$demo/pg/data" -U postgres -A trust >/dev/null
+printf 'local all all trust\nhostssl all all 127.0.0.1/32 cert\n' >"$demo/pg/data/pg_hba.conf"
+as_pg "$pgbin/postgres" -D "$demo/pg/data" -c port=$pgport -c listen_addresses=127.0.0.1 \
+	-c unix_socket_directories="$demo/pg" -c ssl=on -c ssl_cert_file="$demo/pg/server.crt" \
+	-c ssl_key_file="$demo/pg/server.key" -c ssl_ca_file="$demo/pg/db-client.cas" >"$demo/pg.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 200); do "$pgbin/pg_isready" -q -h "$demo/pg" -p $pgport && break; sleep 0.05; done
+if ! "$pgbin/pg_isready" -q -h "$demo/pg" -p $pgport; then
+	echo "PostgreSQL did not start; its log:" >&2
+	cat "$demo/pg.log" >&2
+	exit 1
+fi
+echo "PostgreSQL is up on 127.0.0.1:$pgport (only certificate logins over TLS)"
+
+step "Database agent host"
+run "$K" db configure create -o "$demo/agent.hcl" --token="$demo/token" --proxy=$proxy \
+	--name=example-postgres --protocol=postgres --uri=127.0.0.1:$pgport --labels=env=dev --data-dir="$demo/agent"
+run "$K" install systemd -o "$demo/keyway.service" -c "$demo/agent.hcl"
+"$K" start -c "$demo/agent.hcl" >"$demo/agent.log" 2>&1 &
+pids+=($!)
+printf '\033[2m$ keyway start -c %s &   (log: %s)\033[0m\n' "$demo/agent.hcl" "$demo/agent.log"
+wait_ready "$demo/agent" "${pids[-1]}" "$demo/agent.log"
+
+step "User alice: first login redeems the invite and sets her password"
+printf '\033[2m$ keyway login --proxy=%s --user=alice --ca-pin=%s --invite-file=invite --password-stdin\033[0m\n' $proxy "$pin"
+echo "correct horse battery staple" | "$K" login --proxy=$proxy --user=alice --ca-pin="$pin" --invite-file="$demo/invite" --password-stdin
+for _ in $(seq 1 100); do "$K" db ls | grep -q example-postgres && break; sleep 0.05; done
+run "$K" db ls
+run "$K" db connect --db-user=postgres --db-name=postgres example-postgres -- -c "select current_user, version()"
+"$K" proxy db --port=15433 example-postgres --db-user=postgres >"$demo/proxy-db.log" 2>&1 &
+pids+=($!)
+printf '\033[2m$ keyway proxy db --port=15433 example-postgres --db-user=postgres &\033[0m\n'
+for _ in $(seq 1 100); do grep -q serving "$demo/proxy-db.log" 2>/dev/null && break; sleep 0.05; done
+run psql "host=127.0.0.1 port=15433 user=postgres dbname=postgres sslmode=disable" -c "select 'through keyway proxy db' as path"
+step "A denial reads like this (alice asks for a database user her traits do not allow)"
+run "$K" users update alice --db-users=app -c "$demo/auth.hcl"
+echo "correct horse battery staple" | "$K" login --proxy=$proxy --user=alice --ca-pin="$pin" --password-stdin >/dev/null
+run "$K" db connect --db-user=postgres example-postgres -- -c "select 1" || true
+run "$K" db logout
+run "$K" logout
+step "done: everything ran under $demo and is stopped now"
