@@ -53,6 +53,9 @@ processes under its supervision.`,
 		newDBCmd(),
 		newProxyCmd(),
 		newInstallCmd(),
+		newCreateCmd(),
+		newGetCmd(),
+		newRmCmd(),
 	)
 	root.PersistentFlags().StringP("identity", "i", "", "identity file from keyway auth sign --user (instead of keyway login)")
 	root.PersistentFlags().String("proxy", "", "the cluster's proxy, HOST:PORT")
