@@ -19,6 +19,11 @@ type Host interface {
 	// key for certificate authentication to a database. Cache it: the
 	// host signs a new one on each call.
 	DatabaseCertificate(ctx context.Context, database, dbUser string) (DatabaseCertificate, error)
+	// AuditDurable records events and returns once they are durable.
+	AuditDurable(ctx context.Context, events ...AuditEvent) error
+	// Audit queues events; they travel to the host in batches over one
+	// stream. It blocks while the queue is full, and never drops.
+	Audit(ctx context.Context, events ...AuditEvent) error
 }
 
 // AuthorizeRequest describes a session's use of a database.

@@ -11,7 +11,25 @@ import (
 
 // hostClient calls the core's Host service.
 type hostClient struct {
-	c pluginv1.HostClient
+	c     pluginv1.HostClient
+	audit *auditBatcher
+}
+
+func newHostClient(c pluginv1.HostClient) *hostClient {
+	return &hostClient{c: c, audit: newAuditBatcher(c)}
+}
+
+func (h *hostClient) AuditDurable(ctx context.Context, events ...AuditEvent) error {
+	encoded, err := encodeEvents(events)
+	if err != nil {
+		return err
+	}
+	_, err = h.c.AuditDurable(ctx, &pluginv1.AuditDurableRequest{EventsJson: encoded})
+	return err
+}
+
+func (h *hostClient) Audit(ctx context.Context, events ...AuditEvent) error {
+	return h.audit.enqueue(ctx, events)
 }
 
 func (h *hostClient) Log(ctx context.Context, level hclog.Level, msg string, keyvals ...string) error {

@@ -87,7 +87,7 @@ func (s *baseServer) dialHost(id uint32) (Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialing the host service: %w", err)
 	}
-	s.hostID, s.host = id, &hostClient{c: pluginv1.NewHostClient(conn)}
+	s.hostID, s.host = id, newHostClient(pluginv1.NewHostClient(conn))
 	return s.host, nil
 }
 

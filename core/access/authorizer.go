@@ -23,6 +23,9 @@ type Authorizer struct {
 	Roles  RoleSource
 	Engine func(ctx context.Context) (Engine, error)
 	Now    func() time.Time
+	// Observe, if set, receives each decision's action, outcome and
+	// latency.
+	Observe func(action string, allow bool, took time.Duration)
 }
 
 // DBRequest is a session's use of a database.
@@ -171,7 +174,12 @@ func (a *Authorizer) decide(ctx context.Context, in Input) (sdk.Decision, error)
 	if err != nil {
 		return sdk.Decision{}, err
 	}
-	return engine.Authorize(ctx, in.Action, doc)
+	start := time.Now()
+	d, err := engine.Authorize(ctx, in.Action, doc)
+	if a.Observe != nil {
+		a.Observe(in.Action, err == nil && d.Allow, time.Since(start))
+	}
+	return d, err
 }
 
 // denialSentence picks the plugin's deny reason, or says nothing allowed.

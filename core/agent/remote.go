@@ -96,3 +96,10 @@ func (r *Remote) PEM(ctx context.Context, a sdk.Authority) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("the agent has no %s authority", a)
 }
+
+// Connected reports whether the tunnel to the proxy is up.
+func (r *Remote) Connected() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.client != nil
+}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	metrics "github.com/armon/go-metrics"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/keyway-dev/keyway/core/tunnel"
@@ -46,6 +47,12 @@ type Target interface {
 	Open(ctx context.Context, s *Session) (net.Conn, error)
 }
 
+// Metrics is what the proxy reports: *metrics.Metrics from armon/go-metrics.
+type Metrics interface {
+	IncrCounterWithLabels(key []string, val float32, labels []metrics.Label)
+	MeasureSinceWithLabels(key []string, start time.Time, labels []metrics.Label)
+}
+
 // Verifier checks a client's certificate chain and reads its route.
 type Verifier interface {
 	// Route checks the chain and returns the database it is for; a
@@ -64,6 +71,8 @@ type Proxy struct {
 	API func(conn *tls.Conn)
 	// Tunnel serves an agent's tunnel connection.
 	Tunnel func(conn *tls.Conn)
+	// Metrics counts sessions and times handshakes.
+	Metrics Metrics
 
 	wg sync.WaitGroup
 }
@@ -155,10 +164,13 @@ func (p *Proxy) servePostgresTLS(raw net.Conn) {
 	tc := tls.Server(raw, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
 	defer cancel()
+	start := time.Now()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		p.Logger.Debug("TLS handshake failed", "client", raw.RemoteAddr().String(), "error", err)
+		p.Metrics.IncrCounterWithLabels([]string{"proxy", "sessions"}, 1, []metrics.Label{{Name: "result", Value: "handshake_failed"}})
 		return
 	}
+	p.Metrics.MeasureSinceWithLabels([]string{"proxy", "handshake"}, start, []metrics.Label{{Name: "protocol", Value: "postgres"}})
 	var chain [][]byte
 	for _, c := range tc.ConnectionState().PeerCertificates {
 		chain = append(chain, c.Raw)
@@ -179,12 +191,14 @@ func (p *Proxy) servePostgresTLS(raw net.Conn) {
 		return
 	}
 	sess.Database = &db
+	p.Metrics.IncrCounterWithLabels([]string{"proxy", "sessions"}, 1, []metrics.Label{{Name: "result", Value: "routed"}})
 	p.pipe(tc, target, sess)
 }
 
 // refuseTLS hands a refused TLS session to the postgres plugin so it
 // reports the refusal in the protocol.
 func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, kind, msg string) {
+	p.Metrics.IncrCounterWithLabels([]string{"proxy", "sessions"}, 1, []metrics.Label{{Name: "result", Value: kind}})
 	target, err := p.Routes.Protocol("postgres")
 	if err != nil {
 		p.Logger.Error("cannot report a refusal", "error", err)

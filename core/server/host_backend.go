@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -10,6 +13,7 @@ import (
 	"github.com/keyway-dev/keyway/core/agent"
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/apiserver"
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/authority"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
@@ -31,6 +35,26 @@ type decider interface {
 type hostBackend struct {
 	registry *agent.Registry
 	decide   decider
+	audit    audit.Log
+}
+
+// Audit records plugin events in this process's audit log.
+func (h *hostBackend) Audit(ctx context.Context, durable bool, eventsJSON [][]byte) error {
+	if h.audit == nil {
+		return errors.New("this keyway process keeps no audit log")
+	}
+	events := make([]audit.Event, 0, len(eventsJSON))
+	for _, b := range eventsJSON {
+		var e audit.Event
+		if err := json.Unmarshal(b, &e); err != nil {
+			return fmt.Errorf("decoding an audit event: %w", err)
+		}
+		events = append(events, e)
+	}
+	if durable {
+		return h.audit.EmitDurable(ctx, events...)
+	}
+	return h.audit.Emit(ctx, events...)
 }
 
 func (h *hostBackend) Authorize(ctx context.Context, req *pluginv1.HostAuthorizeRequest) (*pluginv1.HostAuthorizeResponse, error) {

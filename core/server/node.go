@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	metrics "github.com/armon/go-metrics"
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 
@@ -46,6 +47,7 @@ type node struct {
 	tunnels *tunnel.Registry
 	local   *agent.Registry
 	remote  *agent.Remote
+	metrics *metrics.Metrics
 
 	stop []func()
 }
@@ -73,6 +75,11 @@ func (n *node) roles() string {
 // setup prepares the auth role and the agent's registry.
 func (n *node) setup(ctx context.Context) error {
 	cfg := n.cfg
+	m, err := n.startDiag()
+	if err != nil {
+		return err
+	}
+	n.metrics = m
 	n.plug = plugins{sup: n.sup, caName: cfg.CAPlugin}
 	if cfg.Auth != nil {
 		n.plug.authzName = cfg.Auth.AuthzPlugin
@@ -88,7 +95,7 @@ func (n *node) setup(ctx context.Context) error {
 		n.tunnels = tunnel.NewRegistry()
 		n.api = &apiserver.Server{
 			Cluster: cfg.ClusterName, Version: n.opts.Version, CA: ca, Trust: trust, Auth: n.authSvc,
-			Authorizer: &access.Authorizer{Trust: trust, Roles: n.authSvc, Engine: n.plug.Engine},
+			Authorizer: &access.Authorizer{Trust: trust, Roles: n.authSvc, Engine: n.plug.Engine, Observe: n.observeDecision},
 			Databases:  clusterDatabases{n: n},
 		}
 	}
@@ -110,6 +117,17 @@ func (n *node) setup(ctx context.Context) error {
 	}
 	n.local, n.backend.registry = reg, reg
 	return nil
+}
+
+// observeDecision reports an authorisation decision's latency and result.
+func (n *node) observeDecision(action string, allow bool, took time.Duration) {
+	result := "deny"
+	if allow {
+		result = "allow"
+	}
+	labels := []metrics.Label{{Name: "action", Value: action}, {Name: "result", Value: result}}
+	n.metrics.IncrCounterWithLabels([]string{"authz", "decisions"}, 1, labels)
+	n.metrics.AddSampleWithLabels([]string{"authz", "latency"}, float32(took.Seconds()*1000), labels)
 }
 
 // adminSource is what the admin socket serves.
@@ -159,6 +177,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 		Routes:           routes{local: n.local, tunnels: n.tunnels, sup: n.sup},
 		Verifier:         routeVerifier{n.api.Trust},
 		HandshakeTimeout: 10 * time.Second,
+		Metrics:          n.metrics,
 		API:              func(c *tls.Conn) { apiLn.Deliver(c) },
 		Tunnel:           n.serveTunnel,
 	}, nil

@@ -15,6 +15,9 @@ import (
 type HostBackend interface {
 	Authorize(ctx context.Context, req *pluginv1.HostAuthorizeRequest) (*pluginv1.HostAuthorizeResponse, error)
 	DatabaseCertificate(ctx context.Context, req *pluginv1.DatabaseCertificateRequest) (*pluginv1.DatabaseCertificateResponse, error)
+	// Audit records events (JSON objects); durable ones are on disk when
+	// it returns.
+	Audit(ctx context.Context, durable bool, eventsJSON [][]byte) error
 }
 
 // hostService is the core's callback service for one plugin.
@@ -62,4 +65,30 @@ func levelFromProto(l pluginv1.LogLevel) hclog.Level {
 		return hclog.Error
 	}
 	return hclog.Info
+}
+
+func (h *hostService) AuditDurable(ctx context.Context, req *pluginv1.AuditDurableRequest) (*pluginv1.AuditDurableResponse, error) {
+	if h.backend == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process keeps no audit log")
+	}
+	if err := h.backend.Audit(ctx, true, req.GetEventsJson()); err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	return &pluginv1.AuditDurableResponse{}, nil
+}
+
+func (h *hostService) AuditStream(stream pluginv1.Host_AuditStreamServer) error {
+	if h.backend == nil {
+		return status.Error(codes.Unavailable, "this keyway process keeps no audit log")
+	}
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			return nil
+		}
+		if err := h.backend.Audit(stream.Context(), false, req.GetEventsJson()); err != nil {
+			h.logger.Error("audit events could not be recorded", "count", len(req.GetEventsJson()), "error", err)
+			return status.Error(codes.Unavailable, err.Error())
+		}
+	}
 }

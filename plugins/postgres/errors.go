@@ -14,6 +14,7 @@ const (
 	stateInvalidCatalog       = "3D000" // invalid_catalog_name
 	stateUnableToConnect      = "08001" // sqlclient_unable_to_establish_sqlconnection
 	stateConnectionFailure    = "08006" // connection_failure
+	stateRejected             = "08004" // sqlserver_rejected_establishment_of_sqlconnection
 	stateProtocolViolation    = "08P01" // protocol_violation
 	stateFeatureNotSupported  = "0A000" // feature_not_supported
 	stateInternal             = "XX000" // internal_error

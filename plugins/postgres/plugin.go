@@ -22,8 +22,8 @@ const Version = "0.2.0"
 
 // Plugin is the PostgreSQL protocol plugin.
 type Plugin struct {
-	mu    sync.RWMutex
-	host  sdk.Host
+	mu      sync.RWMutex
+	host    sdk.Host
 	cfg     settings
 	certs   *certCache
 	cancels *cancels
@@ -33,6 +33,7 @@ type Plugin struct {
 type settings struct {
 	startupTimeout time.Duration
 	dialTimeout    time.Duration
+	maxParameter   int
 }
 
 // New returns the plugin.
@@ -50,12 +51,14 @@ func (*Plugin) ConfigSchema() sdk.Schema {
 	return sdk.Schema{Attributes: []sdk.Attribute{
 		{Name: "startup_timeout", Type: sdk.TypeString, Description: "how long a client may take to send its StartupMessage (default 10s)"},
 		{Name: "dial_timeout", Type: sdk.TypeString, Description: "how long to wait for the database to accept a connection (default 10s)"},
+		{Name: "audit_max_parameter_bytes", Type: sdk.TypeNumber, Description: "bound parameters longer than this are cut in audit events (default 4096)"},
 	}}
 }
 
 type config struct {
 	StartupTimeout *string `json:"startup_timeout"`
 	DialTimeout    *string `json:"dial_timeout"`
+	MaxParameter   *int    `json:"audit_max_parameter_bytes"`
 }
 
 // Configure applies the settings and keeps the host for authorisation
@@ -66,7 +69,14 @@ func (p *Plugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 		return err
 	}
 	var diags sdk.Diagnostics
-	s := settings{startupTimeout: 10 * time.Second, dialTimeout: 10 * time.Second}
+	s := settings{startupTimeout: 10 * time.Second, dialTimeout: 10 * time.Second, maxParameter: 4096}
+	if c.MaxParameter != nil {
+		if *c.MaxParameter < 0 {
+			diags.Add("audit_max_parameter_bytes", "must not be negative", "")
+		} else {
+			s.maxParameter = *c.MaxParameter
+		}
+	}
 	parse := func(path string, v *string, into *time.Duration) {
 		if v == nil {
 			return

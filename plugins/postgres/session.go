@@ -1,14 +1,14 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgproto3/v2"
@@ -49,30 +49,38 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	if dbName == "" {
 		dbName = dbUser
 	}
-	if code, msg := checkRoute(s, dbUser, dbName); code != "" {
+	id, code, msg := checkRoute(s, dbUser, dbName)
+	if code != "" {
 		fatal(client, code, msg, "")
 		return
+	}
+	aud := newAuditor(host, s, id, dbUser, dbName, cfg.maxParameter)
+	refuse := func(code, msg string) {
+		e := aud.event(sdk.AuditSessionStart, "T2000W", false)
+		e.Error = msg
+		aud.emit(e)
+		fatal(client, code, msg, "")
 	}
 	authz, err := host.Authorize(ctx, sdk.AuthorizeRequest{
 		SessionID: s.ID, ClientCertificates: s.ClientCertificates, Database: s.Database.Name,
 		DBUser: dbUser, DBName: dbName, ClientAddr: s.ClientAddr,
 	})
 	if err != nil {
-		fatal(client, stateInvalidAuthorization, "keyway could not authorise the session, so it is denied: "+err.Error(), "")
+		refuse(stateInvalidAuthorization, "keyway could not authorise the session, so it is denied: "+err.Error())
 		return
 	}
 	if !authz.Allow {
-		fatal(client, stateInvalidAuthorization, authz.Message, "")
+		refuse(stateInvalidAuthorization, authz.Message)
 		return
 	}
 	cert, err := p.certs.get(ctx, host, s.Database.Name, dbUser)
 	if err != nil {
-		fatal(client, stateInternal, "keyway: "+err.Error(), "")
+		refuse(stateInternal, "keyway: "+err.Error())
 		return
 	}
 	upstream, err := connect(ctx, s.Database, cert, cfg.dialTimeout)
 	if err != nil {
-		fatal(client, stateUnableToConnect, fmt.Sprintf("keyway cannot reach database %s at %s: %v", s.Database.Name, s.Database.URI, err), "")
+		refuse(stateUnableToConnect, fmt.Sprintf("keyway cannot reach database %s at %s: %v", s.Database.Name, s.Database.URI, err))
 		return
 	}
 	defer func() { _ = upstream.Close() }()
@@ -81,18 +89,40 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		params[k] = v
 	}
 	params["user"], params["database"] = dbUser, dbName
-	key, err := login(upstream, client, params, s.Database.Name, dbUser, func(real cancelKey) cancelKey {
+	var greeting bytes.Buffer
+	key, err := login(upstream, &greeting, params, s.Database.Name, dbUser, func(real cancelKey) cancelKey {
 		return p.cancels.register(cancelTarget{db: *s.Database, cert: cert, real: real})
 	})
-	if err != nil {
-		return
-	}
 	if key != nil {
 		defer p.cancels.remove(*key)
 	}
+	if err != nil {
+		// The server's or keyway's explanation is in the greeting.
+		_, _ = client.Write(greeting.Bytes())
+		e := aud.event(sdk.AuditSessionStart, "T2000W", false)
+		e.Error = err.Error()
+		aud.emit(e)
+		return
+	}
+	// The session's record is durable before the client hears it started.
+	if err := host.AuditDurable(ctx, aud.event(sdk.AuditSessionStart, "T2000I", true)); err != nil {
+		fatal(client, stateRejected, "keyway cannot record this session in its audit log, so it is refused: "+err.Error(), "")
+		return
+	}
+	if _, err := client.Write(greeting.Bytes()); err != nil {
+		return
+	}
 	_ = client.SetDeadline(time.Time{})
 	_ = upstream.SetDeadline(time.Time{})
-	relay(s, client, upstream)
+	started := time.Now()
+	var in, out atomic.Int64
+	relayAudited(newTracker(aud),
+		func(n int) { in.Add(int64(n)); s.CountFromClient(n) },
+		func(n int) { out.Add(int64(n)); s.CountToClient(n) },
+		client, upstream)
+	end := aud.event(sdk.AuditSessionEnd, "T2004I", true)
+	end.DurationMS, end.BytesIn, end.BytesOut = time.Since(started).Milliseconds(), in.Load(), out.Load()
+	aud.emit(end)
 }
 
 // receiveStartup reads startup packets until a StartupMessage or a
@@ -124,49 +154,35 @@ func receiveStartup(c net.Conn) (*pgproto3.StartupMessage, *cancelKey, error) {
 	}
 }
 
-// checkRoute compares the StartupMessage with the route in the client's
-// certificate.
-func checkRoute(s *sdk.Session, dbUser, dbName string) (code, msg string) {
+// checkRoute reads the client's identity and compares the StartupMessage
+// with the route in its certificate.
+func checkRoute(s *sdk.Session, dbUser, dbName string) (id identity.Identity, code, msg string) {
 	if len(s.ClientCertificates) == 0 {
-		return stateInvalidAuthorization, "keyway: connect with the certificate from keyway db login; this session has none"
+		return id, stateInvalidAuthorization, "keyway: connect with the certificate from keyway db login; this session has none"
 	}
 	cert, err := x509.ParseCertificate(s.ClientCertificates[0])
 	if err != nil {
-		return stateInvalidAuthorization, "keyway: the client certificate cannot be parsed: " + err.Error()
+		return id, stateInvalidAuthorization, "keyway: the client certificate cannot be parsed: " + err.Error()
 	}
-	id, err := identity.FromCertificate(cert)
+	id, err = identity.FromCertificate(cert)
 	if err != nil {
-		return stateInvalidAuthorization, "keyway: the client certificate carries no keyway identity: " + err.Error()
+		return id, stateInvalidAuthorization, "keyway: the client certificate carries no keyway identity: " + err.Error()
 	}
 	if dbUser == "" {
-		return stateInvalidAuthorization, "keyway: the StartupMessage names no database user"
+		return id, stateInvalidAuthorization, "keyway: the StartupMessage names no database user"
 	}
 	r := id.Route
 	switch {
 	case r == nil:
-		return "", ""
+		return id, "", ""
 	case r.Service != "" && r.Service != s.Database.Name:
-		return stateInvalidAuthorization, fmt.Sprintf("keyway: this certificate of %s is for database %s, not %s", id.Name, r.Service, s.Database.Name)
+		return id, stateInvalidAuthorization, fmt.Sprintf("keyway: this certificate of %s is for database %s, not %s", id.Name, r.Service, s.Database.Name)
 	case r.DBUser != "" && r.DBUser != dbUser:
-		return stateInvalidAuthorization, fmt.Sprintf("keyway: this certificate of %s is for database user %q, not %q; run keyway db login again with --db-user=%s", id.Name, r.DBUser, dbUser, dbUser)
+		return id, stateInvalidAuthorization, fmt.Sprintf("keyway: this certificate of %s is for database user %q, not %q; run keyway db login again with --db-user=%s", id.Name, r.DBUser, dbUser, dbUser)
 	case r.DBName != "" && r.DBName != dbName:
-		return stateInvalidAuthorization, fmt.Sprintf("keyway: this certificate of %s is for database name %q, not %q; run keyway db login again with --db-name=%s", id.Name, r.DBName, dbName, dbName)
+		return id, stateInvalidAuthorization, fmt.Sprintf("keyway: this certificate of %s is for database name %q, not %q; run keyway db login again with --db-name=%s", id.Name, r.DBName, dbName, dbName)
 	}
-	return "", ""
-}
-
-// relay copies the session both ways until either side closes.
-func relay(s *sdk.Session, client, upstream net.Conn) {
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		n, _ := io.Copy(upstream, client)
-		s.CountFromClient(int(n))
-		closeWrite(upstream)
-	})
-	n, _ := io.Copy(client, upstream)
-	s.CountToClient(int(n))
-	closeWrite(client)
-	wg.Wait()
+	return id, "", ""
 }
 
 // closeWrite half-closes c so its peer sees the end of the stream.

@@ -61,7 +61,7 @@ func connect(ctx context.Context, db *sdk.Database, cert tls.Certificate, timeou
 // swap returns, so the client's cancel requests come to keyway. An error
 // from the server is forwarded verbatim; a request for a password is
 // refused with advice, since keyway logs in with certificates.
-func login(upstream, client net.Conn, params map[string]string, database, dbUser string, swap func(cancelKey) cancelKey) (*cancelKey, error) {
+func login(upstream net.Conn, client io.Writer, params map[string]string, database, dbUser string, swap func(cancelKey) cancelKey) (*cancelKey, error) {
 	msg, err := startupMessage(params)
 	if err != nil {
 		return nil, err

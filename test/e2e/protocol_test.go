@@ -118,3 +118,6 @@ func TestWholeProtocolPassesThrough(t *testing.T) {
 		}
 	})
 }
+
+// pgxSimple runs a statement with the simple protocol.
+var pgxSimple = pgx.QueryExecModeSimpleProtocol

@@ -79,6 +79,168 @@ func (LogLevel) EnumDescriptor() ([]byte, []int) {
 	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
 }
 
+type AuditDurableRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events as JSON objects (docs/audit.md).
+	EventsJson    [][]byte `protobuf:"bytes,1,rep,name=events_json,json=eventsJson,proto3" json:"events_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditDurableRequest) Reset() {
+	*x = AuditDurableRequest{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditDurableRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditDurableRequest) ProtoMessage() {}
+
+func (x *AuditDurableRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditDurableRequest.ProtoReflect.Descriptor instead.
+func (*AuditDurableRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AuditDurableRequest) GetEventsJson() [][]byte {
+	if x != nil {
+		return x.EventsJson
+	}
+	return nil
+}
+
+type AuditDurableResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditDurableResponse) Reset() {
+	*x = AuditDurableResponse{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditDurableResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditDurableResponse) ProtoMessage() {}
+
+func (x *AuditDurableResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditDurableResponse.ProtoReflect.Descriptor instead.
+func (*AuditDurableResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{1}
+}
+
+type AuditStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events as JSON objects (docs/audit.md).
+	EventsJson    [][]byte `protobuf:"bytes,1,rep,name=events_json,json=eventsJson,proto3" json:"events_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditStreamRequest) Reset() {
+	*x = AuditStreamRequest{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditStreamRequest) ProtoMessage() {}
+
+func (x *AuditStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditStreamRequest.ProtoReflect.Descriptor instead.
+func (*AuditStreamRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AuditStreamRequest) GetEventsJson() [][]byte {
+	if x != nil {
+		return x.EventsJson
+	}
+	return nil
+}
+
+type AuditStreamResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditStreamResponse) Reset() {
+	*x = AuditStreamResponse{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditStreamResponse) ProtoMessage() {}
+
+func (x *AuditStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditStreamResponse.ProtoReflect.Descriptor instead.
+func (*AuditStreamResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{3}
+}
+
 type HostAuthorizeRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
@@ -94,7 +256,7 @@ type HostAuthorizeRequest struct {
 
 func (x *HostAuthorizeRequest) Reset() {
 	*x = HostAuthorizeRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +268,7 @@ func (x *HostAuthorizeRequest) String() string {
 func (*HostAuthorizeRequest) ProtoMessage() {}
 
 func (x *HostAuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +281,7 @@ func (x *HostAuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*HostAuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *HostAuthorizeRequest) GetSessionId() string {
@@ -176,7 +338,7 @@ type HostAuthorizeResponse struct {
 
 func (x *HostAuthorizeResponse) Reset() {
 	*x = HostAuthorizeResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +350,7 @@ func (x *HostAuthorizeResponse) String() string {
 func (*HostAuthorizeResponse) ProtoMessage() {}
 
 func (x *HostAuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +363,7 @@ func (x *HostAuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*HostAuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{1}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HostAuthorizeResponse) GetAllow() bool {
@@ -235,7 +397,7 @@ type DatabaseCertificateRequest struct {
 
 func (x *DatabaseCertificateRequest) Reset() {
 	*x = DatabaseCertificateRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -247,7 +409,7 @@ func (x *DatabaseCertificateRequest) String() string {
 func (*DatabaseCertificateRequest) ProtoMessage() {}
 
 func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -260,7 +422,7 @@ func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseCertificateRequest.ProtoReflect.Descriptor instead.
 func (*DatabaseCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{2}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DatabaseCertificateRequest) GetDatabase() string {
@@ -289,7 +451,7 @@ type DatabaseCertificateResponse struct {
 
 func (x *DatabaseCertificateResponse) Reset() {
 	*x = DatabaseCertificateResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +463,7 @@ func (x *DatabaseCertificateResponse) String() string {
 func (*DatabaseCertificateResponse) ProtoMessage() {}
 
 func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +476,7 @@ func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseCertificateResponse.ProtoReflect.Descriptor instead.
 func (*DatabaseCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{3}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DatabaseCertificateResponse) GetCertificatePem() []byte {
@@ -350,7 +512,7 @@ type LogRequest struct {
 
 func (x *LogRequest) Reset() {
 	*x = LogRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +524,7 @@ func (x *LogRequest) String() string {
 func (*LogRequest) ProtoMessage() {}
 
 func (x *LogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +537,7 @@ func (x *LogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRequest.ProtoReflect.Descriptor instead.
 func (*LogRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{4}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LogRequest) GetLevel() LogLevel {
@@ -407,7 +569,7 @@ type LogResponse struct {
 
 func (x *LogResponse) Reset() {
 	*x = LogResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +581,7 @@ func (x *LogResponse) String() string {
 func (*LogResponse) ProtoMessage() {}
 
 func (x *LogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,14 +594,22 @@ func (x *LogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogResponse.ProtoReflect.Descriptor instead.
 func (*LogResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{5}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{9}
 }
 
 var File_keyway_plugin_v1_host_proto protoreflect.FileDescriptor
 
 const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\n" +
-	"\x1bkeyway/plugin/v1/host.proto\x12\x10keyway.plugin.v1\x1a\x1ckeyway/plugin/v1/authz.proto\"\xd5\x01\n" +
+	"\x1bkeyway/plugin/v1/host.proto\x12\x10keyway.plugin.v1\x1a\x1ckeyway/plugin/v1/authz.proto\"6\n" +
+	"\x13AuditDurableRequest\x12\x1f\n" +
+	"\vevents_json\x18\x01 \x03(\fR\n" +
+	"eventsJson\"\x16\n" +
+	"\x14AuditDurableResponse\"5\n" +
+	"\x12AuditStreamRequest\x12\x1f\n" +
+	"\vevents_json\x18\x01 \x03(\fR\n" +
+	"eventsJson\"\x15\n" +
+	"\x13AuditStreamResponse\"\xd5\x01\n" +
 	"\x14HostAuthorizeRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12/\n" +
@@ -472,11 +642,13 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\x0fLOG_LEVEL_DEBUG\x10\x02\x12\x12\n" +
 	"\x0eLOG_LEVEL_INFO\x10\x03\x12\x12\n" +
 	"\x0eLOG_LEVEL_WARN\x10\x04\x12\x13\n" +
-	"\x0fLOG_LEVEL_ERROR\x10\x052\x9c\x02\n" +
+	"\x0fLOG_LEVEL_ERROR\x10\x052\xd9\x03\n" +
 	"\x04Host\x12B\n" +
 	"\x03Log\x12\x1c.keyway.plugin.v1.LogRequest\x1a\x1d.keyway.plugin.v1.LogResponse\x12\\\n" +
 	"\tAuthorize\x12&.keyway.plugin.v1.HostAuthorizeRequest\x1a'.keyway.plugin.v1.HostAuthorizeResponse\x12r\n" +
-	"\x13DatabaseCertificate\x12,.keyway.plugin.v1.DatabaseCertificateRequest\x1a-.keyway.plugin.v1.DatabaseCertificateResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
+	"\x13DatabaseCertificate\x12,.keyway.plugin.v1.DatabaseCertificateRequest\x1a-.keyway.plugin.v1.DatabaseCertificateResponse\x12]\n" +
+	"\fAuditDurable\x12%.keyway.plugin.v1.AuditDurableRequest\x1a&.keyway.plugin.v1.AuditDurableResponse\x12\\\n" +
+	"\vAuditStream\x12$.keyway.plugin.v1.AuditStreamRequest\x1a%.keyway.plugin.v1.AuditStreamResponse(\x01BBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
 
 var (
 	file_keyway_plugin_v1_host_proto_rawDescOnce sync.Once
@@ -491,31 +663,39 @@ func file_keyway_plugin_v1_host_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_plugin_v1_host_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keyway_plugin_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_keyway_plugin_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_keyway_plugin_v1_host_proto_goTypes = []any{
 	(LogLevel)(0),                       // 0: keyway.plugin.v1.LogLevel
-	(*HostAuthorizeRequest)(nil),        // 1: keyway.plugin.v1.HostAuthorizeRequest
-	(*HostAuthorizeResponse)(nil),       // 2: keyway.plugin.v1.HostAuthorizeResponse
-	(*DatabaseCertificateRequest)(nil),  // 3: keyway.plugin.v1.DatabaseCertificateRequest
-	(*DatabaseCertificateResponse)(nil), // 4: keyway.plugin.v1.DatabaseCertificateResponse
-	(*LogRequest)(nil),                  // 5: keyway.plugin.v1.LogRequest
-	(*LogResponse)(nil),                 // 6: keyway.plugin.v1.LogResponse
-	(*Reason)(nil),                      // 7: keyway.plugin.v1.Reason
+	(*AuditDurableRequest)(nil),         // 1: keyway.plugin.v1.AuditDurableRequest
+	(*AuditDurableResponse)(nil),        // 2: keyway.plugin.v1.AuditDurableResponse
+	(*AuditStreamRequest)(nil),          // 3: keyway.plugin.v1.AuditStreamRequest
+	(*AuditStreamResponse)(nil),         // 4: keyway.plugin.v1.AuditStreamResponse
+	(*HostAuthorizeRequest)(nil),        // 5: keyway.plugin.v1.HostAuthorizeRequest
+	(*HostAuthorizeResponse)(nil),       // 6: keyway.plugin.v1.HostAuthorizeResponse
+	(*DatabaseCertificateRequest)(nil),  // 7: keyway.plugin.v1.DatabaseCertificateRequest
+	(*DatabaseCertificateResponse)(nil), // 8: keyway.plugin.v1.DatabaseCertificateResponse
+	(*LogRequest)(nil),                  // 9: keyway.plugin.v1.LogRequest
+	(*LogResponse)(nil),                 // 10: keyway.plugin.v1.LogResponse
+	(*Reason)(nil),                      // 11: keyway.plugin.v1.Reason
 }
 var file_keyway_plugin_v1_host_proto_depIdxs = []int32{
-	7, // 0: keyway.plugin.v1.HostAuthorizeResponse.reasons:type_name -> keyway.plugin.v1.Reason
-	0, // 1: keyway.plugin.v1.LogRequest.level:type_name -> keyway.plugin.v1.LogLevel
-	5, // 2: keyway.plugin.v1.Host.Log:input_type -> keyway.plugin.v1.LogRequest
-	1, // 3: keyway.plugin.v1.Host.Authorize:input_type -> keyway.plugin.v1.HostAuthorizeRequest
-	3, // 4: keyway.plugin.v1.Host.DatabaseCertificate:input_type -> keyway.plugin.v1.DatabaseCertificateRequest
-	6, // 5: keyway.plugin.v1.Host.Log:output_type -> keyway.plugin.v1.LogResponse
-	2, // 6: keyway.plugin.v1.Host.Authorize:output_type -> keyway.plugin.v1.HostAuthorizeResponse
-	4, // 7: keyway.plugin.v1.Host.DatabaseCertificate:output_type -> keyway.plugin.v1.DatabaseCertificateResponse
-	5, // [5:8] is the sub-list for method output_type
-	2, // [2:5] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	11, // 0: keyway.plugin.v1.HostAuthorizeResponse.reasons:type_name -> keyway.plugin.v1.Reason
+	0,  // 1: keyway.plugin.v1.LogRequest.level:type_name -> keyway.plugin.v1.LogLevel
+	9,  // 2: keyway.plugin.v1.Host.Log:input_type -> keyway.plugin.v1.LogRequest
+	5,  // 3: keyway.plugin.v1.Host.Authorize:input_type -> keyway.plugin.v1.HostAuthorizeRequest
+	7,  // 4: keyway.plugin.v1.Host.DatabaseCertificate:input_type -> keyway.plugin.v1.DatabaseCertificateRequest
+	1,  // 5: keyway.plugin.v1.Host.AuditDurable:input_type -> keyway.plugin.v1.AuditDurableRequest
+	3,  // 6: keyway.plugin.v1.Host.AuditStream:input_type -> keyway.plugin.v1.AuditStreamRequest
+	10, // 7: keyway.plugin.v1.Host.Log:output_type -> keyway.plugin.v1.LogResponse
+	6,  // 8: keyway.plugin.v1.Host.Authorize:output_type -> keyway.plugin.v1.HostAuthorizeResponse
+	8,  // 9: keyway.plugin.v1.Host.DatabaseCertificate:output_type -> keyway.plugin.v1.DatabaseCertificateResponse
+	2,  // 10: keyway.plugin.v1.Host.AuditDurable:output_type -> keyway.plugin.v1.AuditDurableResponse
+	4,  // 11: keyway.plugin.v1.Host.AuditStream:output_type -> keyway.plugin.v1.AuditStreamResponse
+	7,  // [7:12] is the sub-list for method output_type
+	2,  // [2:7] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_host_proto_init() }
@@ -530,7 +710,7 @@ func file_keyway_plugin_v1_host_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_host_proto_rawDesc), len(file_keyway_plugin_v1_host_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

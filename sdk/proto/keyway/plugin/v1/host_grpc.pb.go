@@ -22,6 +22,8 @@ const (
 	Host_Log_FullMethodName                 = "/keyway.plugin.v1.Host/Log"
 	Host_Authorize_FullMethodName           = "/keyway.plugin.v1.Host/Authorize"
 	Host_DatabaseCertificate_FullMethodName = "/keyway.plugin.v1.Host/DatabaseCertificate"
+	Host_AuditDurable_FullMethodName        = "/keyway.plugin.v1.Host/AuditDurable"
+	Host_AuditStream_FullMethodName         = "/keyway.plugin.v1.Host/AuditStream"
 )
 
 // HostClient is the client API for Host service.
@@ -41,6 +43,12 @@ type HostClient interface {
 	// in to a database as a database user (certificate authentication).
 	// Plugins cache it until shortly before it expires.
 	DatabaseCertificate(ctx context.Context, in *DatabaseCertificateRequest, opts ...grpc.CallOption) (*DatabaseCertificateResponse, error)
+	// AuditDurable records events and returns once they are durable: a
+	// session's start, before its client is told.
+	AuditDurable(ctx context.Context, in *AuditDurableRequest, opts ...grpc.CallOption) (*AuditDurableResponse, error)
+	// AuditStream carries a plugin's other events in batches over one
+	// long-lived stream, never one call per statement.
+	AuditStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[AuditStreamRequest, AuditStreamResponse], error)
 }
 
 type hostClient struct {
@@ -81,6 +89,29 @@ func (c *hostClient) DatabaseCertificate(ctx context.Context, in *DatabaseCertif
 	return out, nil
 }
 
+func (c *hostClient) AuditDurable(ctx context.Context, in *AuditDurableRequest, opts ...grpc.CallOption) (*AuditDurableResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuditDurableResponse)
+	err := c.cc.Invoke(ctx, Host_AuditDurable_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) AuditStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[AuditStreamRequest, AuditStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Host_ServiceDesc.Streams[0], Host_AuditStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[AuditStreamRequest, AuditStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Host_AuditStreamClient = grpc.ClientStreamingClient[AuditStreamRequest, AuditStreamResponse]
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -98,6 +129,12 @@ type HostServer interface {
 	// in to a database as a database user (certificate authentication).
 	// Plugins cache it until shortly before it expires.
 	DatabaseCertificate(context.Context, *DatabaseCertificateRequest) (*DatabaseCertificateResponse, error)
+	// AuditDurable records events and returns once they are durable: a
+	// session's start, before its client is told.
+	AuditDurable(context.Context, *AuditDurableRequest) (*AuditDurableResponse, error)
+	// AuditStream carries a plugin's other events in batches over one
+	// long-lived stream, never one call per statement.
+	AuditStream(grpc.ClientStreamingServer[AuditStreamRequest, AuditStreamResponse]) error
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -116,6 +153,12 @@ func (UnimplementedHostServer) Authorize(context.Context, *HostAuthorizeRequest)
 }
 func (UnimplementedHostServer) DatabaseCertificate(context.Context, *DatabaseCertificateRequest) (*DatabaseCertificateResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DatabaseCertificate not implemented")
+}
+func (UnimplementedHostServer) AuditDurable(context.Context, *AuditDurableRequest) (*AuditDurableResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AuditDurable not implemented")
+}
+func (UnimplementedHostServer) AuditStream(grpc.ClientStreamingServer[AuditStreamRequest, AuditStreamResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method AuditStream not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -192,6 +235,31 @@ func _Host_DatabaseCertificate_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_AuditDurable_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuditDurableRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).AuditDurable(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_AuditDurable_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).AuditDurable(ctx, req.(*AuditDurableRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_AuditStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(HostServer).AuditStream(&grpc.GenericServerStream[AuditStreamRequest, AuditStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Host_AuditStreamServer = grpc.ClientStreamingServer[AuditStreamRequest, AuditStreamResponse]
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -211,7 +279,17 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "DatabaseCertificate",
 			Handler:    _Host_DatabaseCertificate_Handler,
 		},
+		{
+			MethodName: "AuditDurable",
+			Handler:    _Host_AuditDurable_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "AuditStream",
+			Handler:       _Host_AuditStream_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "keyway/plugin/v1/host.proto",
 }

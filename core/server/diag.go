@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metrics "github.com/armon/go-metrics"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyway-dev/keyway/core/diag"
+	"github.com/keyway-dev/keyway/core/supervisor"
+)
+
+// startDiag creates the process's metrics and, when configured, serves
+// them with health checks. The returned stop function ends both.
+func (n *node) startDiag() (*metrics.Metrics, error) {
+	var reg *prometheus.Registry
+	if n.cfg.Diag != nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := diag.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		return m, nil
+	}
+	srv, err := diag.Listen(n.cfg.Diag.Listen, reg, n.ready)
+	if err != nil {
+		return nil, fmt.Errorf("the diagnostic address %s: %w", n.cfg.Diag.Listen, err)
+	}
+	go func() { _ = srv.Serve() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	go n.reportPlugins(ctx, m)
+	n.stop = append(n.stop, func() {
+		cancel()
+		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
+		defer c()
+		_ = srv.Shutdown(sctx)
+	})
+	n.logger.Info("diagnostics listening", "address", srv.Addr().String())
+	return m, nil
+}
+
+// ready reports whether the process can do its work: every plugin runs
+// and, for an agent, the tunnel to the proxy is up.
+func (n *node) ready(context.Context) error {
+	for _, st := range n.sup.Status() {
+		if st.State != supervisor.StateRunning {
+			return fmt.Errorf("plugin %s is %s", st.Name, st.State)
+		}
+	}
+	if n.remote != nil && !n.remote.Connected() {
+		return fmt.Errorf("the tunnel to the proxy is down")
+	}
+	return nil
+}
+
+// reportPlugins sets the plugin gauges every few seconds.
+func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		for _, st := range n.sup.Status() {
+			labels := []metrics.Label{{Name: "plugin", Value: st.Name}, {Name: "kind", Value: st.Kind}}
+			up := float32(0)
+			if st.State == supervisor.StateRunning {
+				up = 1
+			}
+			m.SetGaugeWithLabels([]string{"plugin", "up"}, up, labels)
+			m.SetGaugeWithLabels([]string{"plugin", "restarts"}, float32(st.Restarts), labels)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/identity"
+)
+
+// auditor builds a session's audit events: every one carries who, from
+// where, to which database as which user, and its index in the session.
+type auditor struct {
+	host     sdk.Host
+	base     sdk.AuditEvent
+	index    atomic.Int64
+	maxParam int
+}
+
+func newAuditor(host sdk.Host, s *sdk.Session, id identity.Identity, dbUser, dbName string, maxParam int) *auditor {
+	base := sdk.AuditEvent{
+		SessionID: s.ID, User: id.Name, SpiffeID: id.ID.String(), ClientAddr: s.ClientAddr,
+		DBUser: dbUser, DBName: dbName,
+	}
+	if s.Database != nil {
+		base.DBService, base.DBProtocol, base.DBURI = s.Database.Name, s.Database.Protocol, s.Database.URI
+	}
+	return &auditor{host: host, base: base, maxParam: maxParam}
+}
+
+// event returns a new event of the session.
+func (a *auditor) event(name, code string, success bool) sdk.AuditEvent {
+	e := a.base
+	e.Event, e.Code, e.Success, e.Time = name, code, success, time.Now().UTC()
+	e.Index = a.index.Add(1)
+	return e
+}
+
+// emit queues events for the batched stream.
+func (a *auditor) emit(e sdk.AuditEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = a.host.Audit(ctx, e)
+}
+
+// params renders bound values: text as text, binary as base64, each cut
+// at maxParam bytes.
+func (a *auditor) params(values [][]byte, formats []int16) ([]string, bool) {
+	out := make([]string, len(values))
+	truncated := false
+	for i, v := range values {
+		if v == nil {
+			out[i] = "NULL"
+			continue
+		}
+		if len(v) > a.maxParam {
+			v, truncated = v[:a.maxParam], true
+		}
+		binary := len(formats) == 1 && formats[0] == 1 || len(formats) > i && formats[i] == 1
+		if binary || !utf8.Valid(v) {
+			out[i] = base64.StdEncoding.EncodeToString(v)
+		} else {
+			out[i] = string(v)
+		}
+	}
+	return out, truncated
+}
+
+// rowsAffected reads the count at the end of a command tag such as
+// "INSERT 0 3" or "UPDATE 5".
+func rowsAffected(tag string) int64 {
+	i := strings.LastIndexByte(tag, ' ')
+	if i < 0 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(tag[i+1:], 10, 64)
+	return n
+}
+
+// Event names, short.
+const (
+	sdkQuery     = sdk.AuditSessionQuery
+	sdkStatement = sdk.AuditSessionStatement
+)

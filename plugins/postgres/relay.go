@@ -1,0 +1,189 @@
+package postgres
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/jackc/pgproto3/v2"
+)
+
+// Relay buffering and limits.
+const (
+	relayBuffer = 32 << 10
+	// maxAuditedMessage bounds what is read whole to be audited; larger
+	// messages are relayed without being parsed.
+	maxAuditedMessage = 16 << 20
+	// maxMessage is PostgreSQL's own limit on a message.
+	maxMessage = 1 << 30
+)
+
+// pending is a statement waiting for its outcome.
+type pending struct {
+	simple    bool
+	query     string
+	params    []string
+	truncated bool
+}
+
+// tracker correlates a session's Parse, Bind and Execute with the server's
+// answers, so each executed statement becomes one audit event.
+type tracker struct {
+	a *auditor
+
+	mu         sync.Mutex
+	statements map[string]string
+	portals    map[string]pending
+	queue      []pending
+}
+
+func newTracker(a *auditor) *tracker {
+	return &tracker{a: a, statements: map[string]string{}, portals: map[string]pending{}}
+}
+
+// fromClient notes a client message; it returns after the message's
+// audit event, if any, is queued.
+func (t *tracker) fromClient(typ byte, body []byte) {
+	switch typ {
+	case 'Q':
+		var m pgproto3.Query
+		if m.Decode(body) != nil {
+			return
+		}
+		e := t.a.event(sdkQuery, "TQ01", true)
+		e.Query = m.String
+		t.a.emit(e)
+		t.mu.Lock()
+		t.queue = append(t.queue, pending{simple: true, query: m.String})
+		t.mu.Unlock()
+	case 'P':
+		var m pgproto3.Parse
+		if m.Decode(body) != nil {
+			return
+		}
+		t.mu.Lock()
+		t.statements[m.Name] = m.Query
+		t.mu.Unlock()
+	case 'B':
+		var m pgproto3.Bind
+		if m.Decode(body) != nil {
+			return
+		}
+		params, truncated := t.a.params(m.Parameters, m.ParameterFormatCodes)
+		t.mu.Lock()
+		t.portals[m.DestinationPortal] = pending{query: t.statements[m.PreparedStatement], params: params, truncated: truncated}
+		t.mu.Unlock()
+	case 'E':
+		var m pgproto3.Execute
+		if m.Decode(body) != nil {
+			return
+		}
+		t.mu.Lock()
+		t.queue = append(t.queue, t.portals[m.Portal])
+		t.mu.Unlock()
+	}
+}
+
+// fromServer notes a server message and completes statements.
+func (t *tracker) fromServer(typ byte, body []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch typ {
+	case 'C', 'I', 's':
+		if len(t.queue) == 0 || t.queue[0].simple {
+			return
+		}
+		p := t.queue[0]
+		t.queue = t.queue[1:]
+		e := t.a.event(sdkStatement, "TS01", true)
+		e.Query, e.Parameters, e.Truncated = p.query, p.params, p.truncated
+		if typ == 'C' {
+			var m pgproto3.CommandComplete
+			if m.Decode(body) == nil {
+				e.CommandTag = string(m.CommandTag)
+				e.RowsAffected = rowsAffected(e.CommandTag)
+			}
+		}
+		t.a.emit(e)
+	case 'E':
+		if len(t.queue) == 0 || t.queue[0].simple {
+			return
+		}
+		p := t.queue[0]
+		t.queue = t.queue[1:]
+		e := t.a.event(sdkStatement, "TS02", false)
+		e.Query, e.Parameters, e.Truncated = p.query, p.params, p.truncated
+		var m pgproto3.ErrorResponse
+		if m.Decode(body) == nil {
+			e.Error = m.Code + ": " + m.Message
+		}
+		t.a.emit(e)
+	case 'Z':
+		// Statements still queued were skipped after an error.
+		t.queue = t.queue[:0]
+	}
+}
+
+// relayMessages copies PostgreSQL messages from src to dst, showing
+// note the ones it audits, and counting bytes. It flushes whenever src
+// has nothing more buffered, so small messages travel together.
+func relayMessages(src io.Reader, dst io.Writer, note func(typ byte, body []byte), audited func(byte) bool, count func(int)) error {
+	r := bufio.NewReaderSize(src, relayBuffer)
+	w := bufio.NewWriterSize(dst, relayBuffer)
+	var hdr [5]byte
+	for {
+		if r.Buffered() == 0 {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			_ = w.Flush()
+			return err
+		}
+		n := int64(int32(binary.BigEndian.Uint32(hdr[1:])))
+		if n < 4 || n > maxMessage {
+			_ = w.Flush()
+			return fmt.Errorf("%w: message %q with length %d", errMalformed, hdr[0], n)
+		}
+		if _, err := w.Write(hdr[:]); err != nil {
+			return err
+		}
+		body := n - 4
+		if audited(hdr[0]) && body <= maxAuditedMessage {
+			buf := make([]byte, body)
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return err
+			}
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			note(hdr[0], buf)
+		} else if _, err := io.CopyN(w, r, body); err != nil {
+			return err
+		}
+		count(int(n) + 1)
+	}
+}
+
+// auditedFromClient and auditedFromServer name the messages the tracker
+// reads.
+func auditedFromClient(t byte) bool { return t == 'Q' || t == 'P' || t == 'B' || t == 'E' }
+func auditedFromServer(t byte) bool {
+	return t == 'C' || t == 'E' || t == 'Z' || t == 'I' || t == 's'
+}
+
+// relayAudited runs the session both ways with auditing.
+func relayAudited(t *tracker, countIn, countOut func(int), client, upstream net.Conn) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = relayMessages(client, upstream, t.fromClient, auditedFromClient, countIn)
+		closeWrite(upstream)
+	})
+	_ = relayMessages(upstream, client, t.fromServer, auditedFromServer, countOut)
+	closeWrite(client)
+	wg.Wait()
+}

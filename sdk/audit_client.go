@@ -1,0 +1,101 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// Audit batching.
+const (
+	auditQueue     = 8192
+	auditBatch     = 512
+	auditFlushTime = 20 * time.Millisecond
+)
+
+// auditBatcher sends a plugin's audit events to the host over one
+// long-lived stream, in batches.
+type auditBatcher struct {
+	c     pluginv1.HostClient
+	queue chan []byte
+	once  sync.Once
+}
+
+func newAuditBatcher(c pluginv1.HostClient) *auditBatcher {
+	return &auditBatcher{c: c, queue: make(chan []byte, auditQueue)}
+}
+
+func encodeEvents(events []AuditEvent) ([][]byte, error) {
+	out := make([][]byte, 0, len(events))
+	for _, e := range events {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("encoding audit event: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// enqueue blocks while the queue is full: backpressure, not loss.
+func (a *auditBatcher) enqueue(ctx context.Context, events []AuditEvent) error {
+	a.once.Do(func() { go a.run() })
+	encoded, err := encodeEvents(events)
+	if err != nil {
+		return err
+	}
+	for _, b := range encoded {
+		select {
+		case a.queue <- b:
+		case <-ctx.Done():
+			return fmt.Errorf("audit queue full: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// run sends batches, reopening the stream when it breaks.
+func (a *auditBatcher) run() {
+	var stream pluginv1.Host_AuditStreamClient
+	backoff := 50 * time.Millisecond
+	for {
+		batch := a.collect()
+		for {
+			if stream == nil {
+				s, err := a.c.AuditStream(context.Background())
+				if err != nil {
+					time.Sleep(backoff)
+					backoff = min(backoff*2, 2*time.Second)
+					continue
+				}
+				stream, backoff = s, 50*time.Millisecond
+			}
+			if err := stream.Send(&pluginv1.AuditStreamRequest{EventsJson: batch}); err != nil {
+				stream = nil
+				continue
+			}
+			break
+		}
+	}
+}
+
+// collect waits for one event, then takes what arrives within the flush
+// time, up to a batch.
+func (a *auditBatcher) collect() [][]byte {
+	batch := [][]byte{<-a.queue}
+	timer := time.NewTimer(auditFlushTime)
+	defer timer.Stop()
+	for len(batch) < auditBatch {
+		select {
+		case b := <-a.queue:
+			batch = append(batch, b)
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
+}
