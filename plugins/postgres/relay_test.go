@@ -1,0 +1,126 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgproto3/v2"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// recordingHost keeps the audit events a session emits.
+type recordingHost struct {
+	mu     sync.Mutex
+	events []sdk.AuditEvent
+}
+
+func (h *recordingHost) Log(context.Context, hclog.Level, string, ...string) error { return nil }
+func (h *recordingHost) Authorize(context.Context, sdk.AuthorizeRequest) (sdk.Authorization, error) {
+	return sdk.Authorization{}, errors.New("not used")
+}
+func (h *recordingHost) DatabaseCertificate(context.Context, string, string) (sdk.DatabaseCertificate, error) {
+	return sdk.DatabaseCertificate{}, errors.New("not used")
+}
+func (h *recordingHost) AuditDurable(ctx context.Context, events ...sdk.AuditEvent) error {
+	return h.Audit(ctx, events...)
+}
+func (h *recordingHost) Audit(_ context.Context, events ...sdk.AuditEvent) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.events = append(h.events, events...)
+	return nil
+}
+
+func encode(t *testing.T, msgs ...interface{ Encode([]byte) ([]byte, error) }) []byte {
+	t.Helper()
+	var out []byte
+	for _, m := range msgs {
+		b, err := m.Encode(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b...)
+	}
+	return out
+}
+
+func TestTrackerCorrelatesStatements(t *testing.T) {
+	host := &recordingHost{}
+	tr := newTracker(&auditor{host: host, maxParam: 4})
+	client := encode(t,
+		&pgproto3.Parse{Name: "s1", Query: "insert into t values ($1, $2)"},
+		&pgproto3.Bind{PreparedStatement: "s1", ParameterFormatCodes: []int16{0, 1}, Parameters: [][]byte{[]byte("hello world"), {0xff, 0x01}}},
+		&pgproto3.Execute{},
+		&pgproto3.Parse{Name: "s2", Query: "select boom"},
+		&pgproto3.Bind{PreparedStatement: "s2"},
+		&pgproto3.Execute{},
+		&pgproto3.Bind{PreparedStatement: "s1", Parameters: [][]byte{nil, []byte("x")}},
+		&pgproto3.Execute{},
+		&pgproto3.Sync{},
+		&pgproto3.Query{String: "select 1"},
+	)
+	server := encode(t,
+		&pgproto3.ParseComplete{}, &pgproto3.BindComplete{},
+		&pgproto3.CommandComplete{CommandTag: []byte("INSERT 0 1")},
+		&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42703", Message: `column "boom" does not exist`},
+		&pgproto3.ReadyForQuery{TxStatus: 'I'},
+		&pgproto3.CommandComplete{CommandTag: []byte("SELECT 1")},
+		&pgproto3.ReadyForQuery{TxStatus: 'I'},
+	)
+	var toServer, toClient bytes.Buffer
+	var in, out int
+	if err := relayMessages(bytes.NewReader(client), &toServer, tr.fromClient, auditedFromClient, func(n int) { in += n }); err != io.EOF {
+		t.Fatalf("client side: %v", err)
+	}
+	if err := relayMessages(bytes.NewReader(server), &toClient, tr.fromServer, auditedFromServer, func(n int) { out += n }); err != io.EOF {
+		t.Fatalf("server side: %v", err)
+	}
+	if !bytes.Equal(toServer.Bytes(), client) || !bytes.Equal(toClient.Bytes(), server) {
+		t.Fatal("the relay changed the bytes")
+	}
+	if in != len(client) || out != len(server) {
+		t.Fatalf("counted %d/%d bytes, want %d/%d", in, out, len(client), len(server))
+	}
+	got := host.events
+	if len(got) != 3 {
+		t.Fatalf("events: %+v", got)
+	}
+	if got[0].Event != sdk.AuditSessionQuery || got[0].Query != "select 1" {
+		t.Fatalf("query event: %+v", got[0])
+	}
+	ins := got[1]
+	if ins.Event != sdk.AuditSessionStatement || !ins.Success || ins.RowsAffected != 1 || ins.Query != "insert into t values ($1, $2)" ||
+		strings.Join(ins.Parameters, "|") != "hell|/wE=" || !ins.Truncated {
+		t.Fatalf("insert event: %+v", ins)
+	}
+	bad := got[2]
+	if bad.Success || bad.Query != "select boom" || !strings.HasPrefix(bad.Error, "42703") {
+		t.Fatalf("failed statement event: %+v", bad)
+	}
+}
+
+func TestRelayRefusesHugeOrNegativeLengths(t *testing.T) {
+	for _, length := range []uint32{0x80000000, 0xffffffff, 2, 1<<30 + 1} {
+		msg := []byte{'Q', byte(length >> 24), byte(length >> 16), byte(length >> 8), byte(length)}
+		err := relayMessages(bytes.NewReader(msg), io.Discard, func(byte, []byte) {}, auditedFromClient, func(int) {})
+		if !errors.Is(err, errMalformed) {
+			t.Fatalf("length %#x: %v", length, err)
+		}
+	}
+}
+
+func TestStartupPacketLimits(t *testing.T) {
+	for _, length := range []uint32{0, 7, 0x7fffffff, 0xffffffff, maxStartupLength + 1} {
+		msg := []byte{byte(length >> 24), byte(length >> 16), byte(length >> 8), byte(length), 0, 3, 0, 0}
+		if _, _, err := readStartupPacket(bytes.NewReader(msg)); !errors.Is(err, errMalformed) {
+			t.Fatalf("length %#x: %v", length, err)
+		}
+	}
+}
