@@ -32,6 +32,8 @@ type Config struct {
 	DB *DB `hcl:"db,block"`
 	// Diag serves metrics and health checks.
 	Diag *Diag `hcl:"diag,block"`
+	// State chooses the auth role's state backend.
+	State *State `hcl:"state,block"`
 }
 
 // Auth configures the auth role.
@@ -191,6 +193,7 @@ func (c *Config) check(body hcl.Body, builtins []string) hcl.Diagnostics {
 	}
 	diags = append(diags, c.checkRoles(body, builtins)...)
 	diags = append(diags, c.checkDiag(body)...)
+	diags = append(diags, c.checkState(body)...)
 	return diags
 }
 

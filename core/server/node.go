@@ -25,6 +25,7 @@ import (
 	"github.com/keyway-dev/keyway/core/proxy"
 	"github.com/keyway-dev/keyway/core/state"
 	"github.com/keyway-dev/keyway/core/state/embedded"
+	etcdstate "github.com/keyway-dev/keyway/core/state/etcd"
 	"github.com/keyway-dev/keyway/core/supervisor"
 	"github.com/keyway-dev/keyway/core/tunnel"
 	"github.com/keyway-dev/keyway/sdk"
@@ -83,7 +84,7 @@ func (n *node) setup(ctx context.Context) error {
 	n.plug = plugins{sup: n.sup, caName: cfg.CAPlugin}
 	if cfg.Auth != nil {
 		n.plug.authzName = cfg.Auth.AuthzPlugin
-		st, err := embedded.Open(filepath.Join(cfg.DataDir, "state.db"))
+		st, err := openState(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -308,4 +309,20 @@ func (c clusterDatabases) Get(ctx context.Context, name string) (sdk.Database, b
 	}
 	_, db, found := c.n.tunnels.Find(name)
 	return db, found
+}
+
+// openState opens the configured state backend: the embedded store under
+// the data directory, or etcd.
+func openState(ctx context.Context, cfg *config.Config) (state.Backend, error) {
+	if cfg.State == nil || cfg.State.Backend == "" || cfg.State.Backend == "embedded" {
+		return embedded.Open(filepath.Join(cfg.DataDir, "state.db"))
+	}
+	s := cfg.State
+	st, err := etcdstate.Open(ctx, etcdstate.Config{
+		Endpoints: s.Endpoints, Prefix: s.Prefix, CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the etcd state backend: %w", err)
+	}
+	return st, nil
 }

@@ -7,17 +7,19 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
-// supportedAPIs lists, per kind, the API versions this core speaks.
-var supportedAPIs = map[sdk.Kind][]uint32{
-	sdk.KindProtocol: {1},
-	sdk.KindCA:       {1},
-	sdk.KindAuthz:    {1},
+// supportedAPIs lists the API versions of a kind that this core speaks.
+func supportedAPIs(k sdk.Kind) []uint32 {
+	switch k {
+	case sdk.KindProtocol, sdk.KindCA, sdk.KindAuthz:
+		return []uint32{1}
+	}
+	return nil
 }
 
 // negotiate picks the highest API version both sides speak, or explains
 // which side to upgrade.
 func negotiate(name string, kind sdk.Kind, pluginVersions []uint32) (uint32, error) {
-	ours := supportedAPIs[kind]
+	ours := supportedAPIs(kind)
 	var best uint32
 	for _, v := range pluginVersions {
 		if slices.Contains(ours, v) && v > best {
