@@ -8,8 +8,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// errReported marks an error whose details were already printed.
-var errReported = errors.New("failed")
+// Sentinel errors whose details were already printed.
+var (
+	errReported = errors.New("failed")
+	// errDenied exits with code 2: a policy said no.
+	errDenied = errors.New("denied")
+)
 
 func execute(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
@@ -17,6 +21,9 @@ func execute(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
+		if errors.Is(err, errDenied) {
+			return 2
+		}
 		if !errors.Is(err, errReported) {
 			fmt.Fprintln(stderr, "error:", err)
 		}
@@ -56,6 +63,7 @@ processes under its supervision.`,
 		newCreateCmd(),
 		newGetCmd(),
 		newRmCmd(),
+		newAccessCmd(),
 	)
 	root.PersistentFlags().StringP("identity", "i", "", "identity file from keyway auth sign --user (instead of keyway login)")
 	root.PersistentFlags().String("proxy", "", "the cluster's proxy, HOST:PORT")

@@ -66,6 +66,7 @@ func Listen(dir string, src Source) (*Server, error) {
 	})
 	handleCA(mux, src)
 	handleAuth(mux, src)
+	handleAccess(mux, src)
 	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ready\n"))
 	})

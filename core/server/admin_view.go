@@ -2,6 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/keyway-dev/keyway/core/access"
+	"github.com/keyway-dev/keyway/core/admin"
+	"github.com/keyway-dev/keyway/core/apiserver"
+	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/identity"
 
 	"github.com/keyway-dev/keyway/core/auth"
 	"github.com/keyway-dev/keyway/core/authority"
@@ -12,6 +19,30 @@ type adminView struct {
 	pluginsView
 	auth    *auth.Service
 	hostPin func(ctx context.Context) (string, error)
+	api     *apiserver.Server
+}
+
+// CheckAccess decides, with the same engine as connections, what a user
+// with their current roles and traits may do with a database.
+func (v adminView) CheckAccess(ctx context.Context, req admin.CheckRequest) (sdk.Authorization, error) {
+	if v.api == nil {
+		return sdk.Authorization{}, fmt.Errorf("this keyway process has no auth role")
+	}
+	u, err := v.auth.GetUser(ctx, req.User)
+	if err != nil {
+		return sdk.Authorization{}, err
+	}
+	id, err := identity.New(v.api.Cluster, identity.KindUser, u.Name)
+	if err != nil {
+		return sdk.Authorization{}, err
+	}
+	db, found := v.api.Databases.Get(ctx, req.Database)
+	if !found {
+		return sdk.Authorization{}, fmt.Errorf("database %s is not registered in this cluster", req.Database)
+	}
+	return v.api.Authorizer.AuthorizeIdentity(ctx, identity.Identity{
+		ID: id, Kind: identity.KindUser, Name: u.Name, Roles: u.Roles, DBUsers: u.DBUsers, DBNames: u.DBNames,
+	}, access.DBRequest{Database: db, DBUser: req.DBUser, DBName: req.DBName}), nil
 }
 
 // Auth returns the auth role's records, nil without the role.

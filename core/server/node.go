@@ -133,7 +133,7 @@ func (n *node) observeDecision(action string, allow bool, took time.Duration) {
 
 // adminSource is what the admin socket serves.
 func (n *node) adminSource() admin.Source {
-	return adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, auth: n.authSvc, hostPin: n.hostPin}
+	return adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, auth: n.authSvc, hostPin: n.hostPin, api: n.api}
 }
 
 // hostPin returns the pin of the active host authority.

@@ -96,6 +96,19 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 		t.Fatalf("db connect: %v\n%s", err, out)
 	}
 
+	t.Run("access check explains decisions", func(t *testing.T) {
+		out := kw(t, "access", "check", "--user=alice", "--db=example-postgres", "--db-user=postgres", "-c", authCfg)
+		if !strings.HasPrefix(out, "ALLOW: user alice, database example-postgres, db user postgres") || !strings.Contains(out, `role "access"`) {
+			t.Fatalf("access check:\n%s", out)
+		}
+		kw(t, "users", "update", "alice", "--db-users=app", "-c", authCfg)
+		cmd := exec.Command(built.keyway, "access", "check", "--user=alice", "--db=example-postgres", "--db-user=postgres", "-c", authCfg)
+		b, err := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() != 2 || !strings.HasPrefix(string(b), "DENY") || !strings.Contains(string(b), "no role of alice allows") {
+			t.Fatalf("access check after the update: %v\n%s", err, b)
+		}
+		kw(t, "users", "update", "alice", "--db-users=*", "-c", authCfg)
+	})
 	t.Run("a reused token is refused on both sides", func(t *testing.T) {
 		again := filepath.Join(dir, "again.hcl")
 		kw(t, "db", "configure", "create", "-o", again, "--token="+tokenFile, "--proxy="+proxy,
