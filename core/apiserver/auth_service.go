@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/auth"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/sdk"
@@ -31,7 +32,10 @@ func (a AuthService) Ping(ctx context.Context, _ *apiv1.PingRequest) (*apiv1.Pin
 
 // Login checks the password or redeems the invite, then signs the user's
 // certificate with the roles and traits of the user's record.
-func (a AuthService) Login(ctx context.Context, req *apiv1.LoginRequest) (*apiv1.LoginResponse, error) {
+func (a AuthService) Login(ctx context.Context, req *apiv1.LoginRequest) (resp *apiv1.LoginResponse, err error) {
+	defer func() {
+		a.S.record(ctx, audit.Event{Event: audit.AuthLogin, Code: "T1000", User: req.GetUser()}, err)
+	}()
 	u, err := a.S.Auth.Login(ctx, req.GetUser(), req.GetPassword(), req.GetInvite(), req.GetNewPassword(), a.S.now())
 	if err != nil {
 		code := codes.Unauthenticated
@@ -61,8 +65,11 @@ func (a AuthService) Login(ctx context.Context, req *apiv1.LoginRequest) (*apiv1
 // Join consumes a join token and signs the agent's host certificate.
 func (a AuthService) Join(ctx context.Context, req *apiv1.JoinRequest) (*apiv1.JoinResponse, error) {
 	if err := a.S.Auth.ConsumeToken(ctx, req.GetToken(), "db", req.GetHostName(), a.S.now()); err != nil {
-		return nil, status.Error(codes.PermissionDenied, err.Error())
+		err = status.Error(codes.PermissionDenied, err.Error())
+		a.S.record(ctx, audit.Event{Event: audit.CertIssued, Code: "TC001", Target: "host/" + req.GetHostName(), Reason: "join"}, err)
+		return nil, err
 	}
+	a.S.record(ctx, audit.Event{Event: audit.CertIssued, Code: "TC001", Target: "host/" + req.GetHostName(), Reason: "join"}, nil)
 	resp, err := authority.IssueHost(ctx, a.S.CA, authority.HostRequest{
 		Cluster: a.S.Cluster, Name: req.GetHostName(), TTL: HostCertTTL,
 	}, req.GetCsr(), a.S.now())

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/keyway-dev/keyway/core/access"
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/auth"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/sdk"
@@ -45,6 +46,23 @@ type Server struct {
 	Authorizer *access.Authorizer
 	Databases  Databases
 	Now        func() time.Time
+	// Audit, if set, records logins and issued certificates.
+	Audit func(ctx context.Context, e audit.Event)
+}
+
+// record audits an API event.
+func (s *Server) record(ctx context.Context, e audit.Event, err error) {
+	if s.Audit == nil {
+		return
+	}
+	e.Success = err == nil
+	if err != nil {
+		e.Error = status.Convert(err).Message()
+	}
+	if p, ok := peer.FromContext(ctx); ok && e.ClientAddr == "" {
+		e.ClientAddr = p.Addr.String()
+	}
+	s.Audit(ctx, e)
 }
 
 func (s *Server) now() time.Time {

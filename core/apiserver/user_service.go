@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyway-dev/keyway/core/access"
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/sdk/identity"
 )
@@ -54,7 +55,10 @@ func (u UserService) DatabaseCertificate(ctx context.Context, req *apiv1.Databas
 	chain, _ := peerChain(ctx)
 	d := u.S.Authorizer.AuthorizeIdentity(ctx, id, access.DBRequest{Database: db, DBUser: req.GetDbUser(), DBName: req.GetDbName()})
 	if !d.Allow {
-		return nil, status.Error(codes.PermissionDenied, d.Message)
+		err := status.Error(codes.PermissionDenied, d.Message)
+		u.S.record(ctx, audit.Event{Event: audit.CertIssued, Code: "TC002", User: id.Name, SpiffeID: id.ID.String(),
+			DBService: db.Name, DBUser: req.GetDbUser(), DBName: req.GetDbName(), Reason: "db login"}, err)
+		return nil, err
 	}
 	ttl := min(UserCertTTL, remaining(chain, u.S.now()))
 	if ttl < time.Minute {
@@ -67,6 +71,8 @@ func (u UserService) DatabaseCertificate(ctx context.Context, req *apiv1.Databas
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	u.S.record(ctx, audit.Event{Event: audit.CertIssued, Code: "TC002", User: id.Name, SpiffeID: id.ID.String(),
+		DBService: db.Name, DBUser: req.GetDbUser(), DBName: req.GetDbName(), Reason: "db login"}, nil)
 	hostCAs, err := u.S.hostCAs(ctx)
 	if err != nil {
 		return nil, err

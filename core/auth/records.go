@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/state"
 )
 
@@ -19,6 +20,20 @@ const (
 // Service holds the auth records.
 type Service struct {
 	State state.Backend
+	// Audit, if set, records each change.
+	Audit func(ctx context.Context, e audit.Event)
+}
+
+// record audits a change.
+func (s *Service) record(ctx context.Context, event, code string, err error, e audit.Event) {
+	if s.Audit == nil {
+		return
+	}
+	e.Event, e.Code, e.Success = event, code, err == nil
+	if err != nil {
+		e.Error = err.Error()
+	}
+	s.Audit(ctx, e)
 }
 
 // getJSON reads a record; found is false when it is absent.

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/keyway-dev/keyway/core/access"
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/state"
 )
 
@@ -16,7 +17,9 @@ func (s *Service) PutRole(ctx context.Context, r access.Role) error {
 	if isBuiltin(r.Name) {
 		return fmt.Errorf("role %s is built in and cannot be replaced", r.Name)
 	}
-	return s.putJSON(ctx, rolesPrefix+r.Name, r, state.PutOptions{})
+	err := s.putJSON(ctx, rolesPrefix+r.Name, r, state.PutOptions{})
+	s.record(ctx, audit.RoleCreate, "T9000I", err, audit.Event{Target: r.Name})
+	return err
 }
 
 // RemoveRole deletes a role.
@@ -26,8 +29,9 @@ func (s *Service) RemoveRole(ctx context.Context, name string) error {
 	}
 	err := s.State.Delete(ctx, rolesPrefix+name, 0)
 	if errors.Is(err, state.ErrNotFound) {
-		return fmt.Errorf("no role named %s", name)
+		err = fmt.Errorf("no role named %s", name)
 	}
+	s.record(ctx, audit.RoleDelete, "T9001I", err, audit.Event{Target: name})
 	return err
 }
 

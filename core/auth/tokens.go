@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/state"
 )
 
@@ -44,7 +45,9 @@ func (s *Service) AddToken(ctx context.Context, typ string, ttl time.Duration, h
 	secret := newSecret(16)
 	hash := hashSecret(secret)
 	t := Token{ID: hash[:12], Type: typ, Created: now, Expires: now.Add(ttl)}
-	if err := s.putJSON(ctx, tokensPrefix+hash, t, state.PutOptions{IfAbsent: true, TTL: ttl + tokenGrace}); err != nil {
+	err := s.putJSON(ctx, tokensPrefix+hash, t, state.PutOptions{IfAbsent: true, TTL: ttl + tokenGrace})
+	s.record(ctx, audit.TokenCreate, "T3001I", err, audit.Event{Target: t.ID})
+	if err != nil {
 		return "", Token{}, err
 	}
 	return strings.Join([]string{tokenVersion, secret, strings.TrimPrefix(hostPin, "sha256:")}, "."), t, nil
@@ -113,7 +116,9 @@ func (s *Service) RemoveToken(ctx context.Context, id string) error {
 	}
 	for _, kv := range kvs {
 		if strings.HasPrefix(strings.TrimPrefix(kv.Key, tokensPrefix), id) && len(id) >= 8 {
-			return s.State.Delete(ctx, kv.Key, 0)
+			err := s.State.Delete(ctx, kv.Key, 0)
+			s.record(ctx, audit.TokenDelete, "T3002I", err, audit.Event{Target: id})
+			return err
 		}
 	}
 	return fmt.Errorf("no join token with id %s (keyway tokens ls lists them)", id)

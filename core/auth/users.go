@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/state"
 )
 
@@ -68,9 +69,13 @@ func (s *Service) AddUser(ctx context.Context, u User, inviteTTL time.Duration, 
 	u.Created, u.InviteHash, u.InviteExpires, u.PasswordHash = now, hashSecret(inv.Secret), inv.Expires, ""
 	err := s.putJSON(ctx, usersPrefix+u.Name, u, state.PutOptions{IfAbsent: true})
 	if errors.Is(err, state.ErrConflict) {
-		return Invite{}, fmt.Errorf("user %s: %w", u.Name, ErrUserExists)
+		err = fmt.Errorf("user %s: %w", u.Name, ErrUserExists)
 	}
-	return inv, err
+	s.record(ctx, audit.UserCreate, "T1001I", err, audit.Event{Target: u.Name})
+	if err != nil {
+		return Invite{}, err
+	}
+	return inv, nil
 }
 
 // GetUser returns a user.
@@ -105,15 +110,16 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 func (s *Service) RemoveUser(ctx context.Context, name string) error {
 	err := s.State.Delete(ctx, usersPrefix+name, 0)
 	if errors.Is(err, state.ErrNotFound) {
-		return fmt.Errorf("user %s: %w", name, ErrUserNotFound)
+		err = fmt.Errorf("user %s: %w", name, ErrUserNotFound)
 	}
+	s.record(ctx, audit.UserDelete, "T1003I", err, audit.Event{Target: name})
 	return err
 }
 
 // UpdateUser changes a user's roles and traits; nil leaves a list as it
 // is.
 func (s *Service) UpdateUser(ctx context.Context, name string, roles, dbUsers, dbNames []string) (User, error) {
-	return s.modifyUser(ctx, name, func(u *User) error {
+	u, err := s.modifyUser(ctx, name, func(u *User) error {
 		if roles != nil {
 			u.Roles = roles
 		}
@@ -125,6 +131,8 @@ func (s *Service) UpdateUser(ctx context.Context, name string, roles, dbUsers, d
 		}
 		return nil
 	})
+	s.record(ctx, audit.UserUpdate, "T1002I", err, audit.Event{Target: name})
+	return u, err
 }
 
 // modifyUser applies f to a user with optimistic concurrency.

@@ -20,6 +20,8 @@ type adminView struct {
 	auth    *auth.Service
 	hostPin func(ctx context.Context) (string, error)
 	api     *apiserver.Server
+	// auditPath is the process's audit log.
+	auditPath string
 }
 
 // CheckAccess decides, with the same engine as connections, what a user

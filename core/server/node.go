@@ -20,6 +20,7 @@ import (
 	"github.com/keyway-dev/keyway/core/agent"
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/apiserver"
+	"github.com/keyway-dev/keyway/core/audit/file"
 	"github.com/keyway-dev/keyway/core/auth"
 	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/core/proxy"
@@ -49,6 +50,7 @@ type node struct {
 	local   *agent.Registry
 	remote  *agent.Remote
 	metrics *metrics.Metrics
+	audit   *file.Sink
 
 	stop []func()
 }
@@ -81,6 +83,9 @@ func (n *node) setup(ctx context.Context) error {
 		return err
 	}
 	n.metrics = m
+	if err := n.openAudit(); err != nil {
+		return err
+	}
 	n.plug = plugins{sup: n.sup, caName: cfg.CAPlugin}
 	if cfg.Auth != nil {
 		n.plug.authzName = cfg.Auth.AuthzPlugin
@@ -90,7 +95,7 @@ func (n *node) setup(ctx context.Context) error {
 		}
 		n.state = st
 		n.stop = append(n.stop, func() { _ = st.Close() })
-		n.authSvc = &auth.Service{State: st}
+		n.authSvc = &auth.Service{State: st, Audit: n.emitAudit}
 		ca := lazyCA{n.plug}
 		trust := access.NewTrust(ca, 10*time.Second)
 		n.tunnels = tunnel.NewRegistry()
@@ -98,6 +103,7 @@ func (n *node) setup(ctx context.Context) error {
 			Cluster: cfg.ClusterName, Version: n.opts.Version, CA: ca, Trust: trust, Auth: n.authSvc,
 			Authorizer: &access.Authorizer{Trust: trust, Roles: n.authSvc, Engine: n.plug.Engine, Observe: n.observeDecision},
 			Databases:  clusterDatabases{n: n},
+			Audit:      n.emitAudit,
 		}
 	}
 	if cfg.DB == nil {
@@ -133,7 +139,7 @@ func (n *node) observeDecision(action string, allow bool, took time.Duration) {
 
 // adminSource is what the admin socket serves.
 func (n *node) adminSource() admin.Source {
-	return adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, auth: n.authSvc, hostPin: n.hostPin, api: n.api}
+	return adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, auth: n.authSvc, hostPin: n.hostPin, api: n.api, auditPath: n.auditPath()}
 }
 
 // hostPin returns the pin of the active host authority.

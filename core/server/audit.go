@@ -1,0 +1,43 @@
+package server
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/keyway-dev/keyway/core/audit"
+	"github.com/keyway-dev/keyway/core/audit/file"
+)
+
+// auditPath is where the process's audit log lives.
+func (n *node) auditPath() string {
+	return filepath.Join(n.cfg.DataDir, "audit", "events.log")
+}
+
+// openAudit opens the JSON-lines audit log of a process that serves
+// sessions or keeps the cluster's records.
+func (n *node) openAudit() error {
+	if n.cfg.DB == nil && n.cfg.Auth == nil {
+		return nil
+	}
+	sink, err := file.Open(file.Options{Path: n.auditPath(), Fsync: file.FsyncInterval, Cluster: n.cfg.ClusterName})
+	if err != nil {
+		return err
+	}
+	n.audit = sink
+	n.backend.audit = sink
+	n.stop = append(n.stop, func() { _ = sink.Close() })
+	return nil
+}
+
+// AuditPath tells the admin socket where the log is.
+func (v adminView) AuditPath() string { return v.auditPath }
+
+// emitAudit records an event of the auth role, logging a failure.
+func (n *node) emitAudit(ctx context.Context, e audit.Event) {
+	if n.audit == nil {
+		return
+	}
+	if err := n.audit.Emit(ctx, e); err != nil {
+		n.logger.Error("audit event could not be recorded", "event", e.Event, "error", err)
+	}
+}
