@@ -25,7 +25,6 @@ KillSignal=SIGTERM
 TimeoutStopSec=30
 LimitNOFILE=65536
 NoNewPrivileges=yes
-PrivateTmp=yes
 ProtectSystem=full
 
 [Install]

@@ -46,6 +46,9 @@ the password you type becomes yours.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
 			p := newPrompter(cmd.InOrStdin(), cmd.ErrOrStderr())
+			if !p.stdinT && !passwordStdin {
+				return fmt.Errorf("stdin is not a terminal: pass --password-stdin to read the password from it")
+			}
 			hostCAs, cluster, err := trustProxy(ctx, cmd, p, proxyAddr, host, pin)
 			if err != nil {
 				return err

@@ -33,6 +33,9 @@ TLS and without a password: host=127.0.0.1 port=PORT sslmode=disable.
 Only this machine can reach the port.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if ip := net.ParseIP(bind); bind != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				return fmt.Errorf("--bind=%s would let anyone who reaches this machine use your database login without a password; keyway proxy db serves loopback addresses only", bind)
+			}
 			prof, f, err := dbLogin(cmd, args[0], dbUser, dbName)
 			if err != nil {
 				return err
@@ -67,7 +70,7 @@ Only this machine can reach the port.`,
 		},
 	}
 	db.Flags().IntVar(&port, "port", 0, "local port (0 picks one)")
-	db.Flags().StringVar(&bind, "bind", "127.0.0.1", "local address")
+	db.Flags().StringVar(&bind, "bind", "127.0.0.1", "local loopback address")
 	db.Flags().StringVar(&dbUser, "db-user", "", "database user")
 	db.Flags().StringVar(&dbName, "db-name", "", "logical database (default: the database user's name)")
 	cmd.AddCommand(db)

@@ -70,11 +70,17 @@ func handleAuth(mux *http.ServeMux, src AuthSource) {
 				return nil, err
 			}
 			created, err := s.GetUser(r.Context(), req.Name)
-			return UserInvite{User: created, Invite: inv.Secret, Expires: inv.Expires}, err
+			return UserInvite{User: redact(created), Invite: inv.Secret, Expires: inv.Expires}, err
 		})
 	})
 	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
-		with(w, func(s *auth.Service) (any, error) { return s.ListUsers(r.Context()) })
+		with(w, func(s *auth.Service) (any, error) {
+			users, err := s.ListUsers(r.Context())
+			for i := range users {
+				users[i] = redact(users[i])
+			}
+			return users, err
+		})
 	})
 	mux.HandleFunc("PATCH /v1/users/{name}", func(w http.ResponseWriter, r *http.Request) {
 		var req UserRequest
@@ -82,7 +88,8 @@ func handleAuth(mux *http.ServeMux, src AuthSource) {
 			return
 		}
 		with(w, func(s *auth.Service) (any, error) {
-			return s.UpdateUser(r.Context(), r.PathValue("name"), req.Roles, req.DBUsers, req.DBNames)
+			u, err := s.UpdateUser(r.Context(), r.PathValue("name"), req.Roles, req.DBUsers, req.DBNames)
+			return redact(u), err
 		})
 	})
 	mux.HandleFunc("DELETE /v1/users/{name}", func(w http.ResponseWriter, r *http.Request) {
@@ -122,4 +129,16 @@ func handleAuth(mux *http.ServeMux, src AuthSource) {
 	mux.HandleFunc("DELETE /v1/roles/{name}", func(w http.ResponseWriter, r *http.Request) {
 		with(w, func(s *auth.Service) (any, error) { return struct{}{}, s.RemoveRole(r.Context(), r.PathValue("name")) })
 	})
+}
+
+// redact keeps secrets' hashes inside the auth process; "-" marks that a
+// password or invite is set.
+func redact(u auth.User) auth.User {
+	if u.PasswordHash != "" {
+		u.PasswordHash = "-"
+	}
+	if u.InviteHash != "" {
+		u.InviteHash = "-"
+	}
+	return u
 }

@@ -39,6 +39,9 @@ type Routes interface {
 	// Protocol returns a protocol plugin by name, for sessions refused
 	// before a database is known.
 	Protocol(name string) (Target, error)
+	// CancelTargets are every postgres plugin that may hold a session:
+	// this process's and each connected agent's.
+	CancelTargets() []Target
 }
 
 // Target takes sessions: a local protocol plugin or an agent's tunnel.
@@ -141,7 +144,7 @@ func (p *Proxy) handle(conn net.Conn) {
 		if _, err := io.ReadFull(conn, msg[8:]); err != nil {
 			return
 		}
-		p.handRaw(conn, msg, nil)
+		p.broadcastCancel(conn, msg)
 		return
 	}
 	// A StartupMessage without TLS.
@@ -206,6 +209,24 @@ func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, kind, msg string) {
 	}
 	sess.Refusal = &sdk.Refusal{Kind: kind, Message: msg}
 	p.pipe(tc, target, sess)
+}
+
+// broadcastCancel passes a CancelRequest to every plugin that may serve
+// its session; only the one that handed out the key acts on it. A cancel
+// gets no answer, as in PostgreSQL.
+func (p *Proxy) broadcastCancel(conn net.Conn, msg []byte) {
+	sess := newSession(conn, nil)
+	sess.Prefix = bytes.Clone(msg)
+	for _, t := range p.Routes.CancelTargets() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := t.Open(ctx, sess)
+		cancel()
+		if err != nil {
+			p.Logger.Debug("cannot pass a cancel request on", "error", err)
+			continue
+		}
+		_ = c.Close()
+	}
 }
 
 // handRaw hands a plaintext connection to the postgres plugin, with the

@@ -124,6 +124,20 @@ func (r routes) Protocol(name string) (proxy.Target, error) {
 	return pluginTarget{in}, nil
 }
 
+// CancelTargets are this process's postgres plugin and every agent.
+func (r routes) CancelTargets() []proxy.Target {
+	var out []proxy.Target
+	if t, err := r.Protocol("postgres"); err == nil {
+		out = append(out, t)
+	}
+	if r.tunnels != nil {
+		for _, a := range r.tunnels.Agents() {
+			out = append(out, tunnelTarget{a})
+		}
+	}
+	return out
+}
+
 // sessionMeta encodes what the proxy knows of a session for a plugin.
 func sessionMeta(s *proxy.Session) *pluginv1.Session {
 	meta := &pluginv1.Session{

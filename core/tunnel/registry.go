@@ -122,3 +122,16 @@ func (r *Registry) List() []Listed {
 	sort.Slice(out, func(i, j int) bool { return out[i].Database.Name < out[j].Database.Name })
 	return out
 }
+
+// Agents returns the connected agents.
+func (r *Registry) Agents() []*Agent {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*Agent, 0, len(r.agents))
+	for a := range r.agents {
+		if !a.session.IsClosed() {
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/keyway-dev/keyway/test/pgtest"
 )
@@ -96,6 +100,36 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 		t.Fatalf("db connect: %v\n%s", err, out)
 	}
 
+	t.Run("ctrl+c reaches a backend behind the agent", func(t *testing.T) {
+		if out, err := kwAs(t, home, "", "db", "login", "example-postgres", "--db-user=postgres", "--db-name=postgres"); err != nil {
+			t.Fatalf("db login: %v\n%s", err, out)
+		}
+		prefix := filepath.Join(home, "db", "alice-example-postgres")
+		host, port, _ := strings.Cut(proxy, ":")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=verify-full sslrootcert=%s.cas sslcert=%s.crt sslkey=%s.key", host, port, prefix, prefix, prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close(ctx) }()
+		done := make(chan error, 1)
+		go func() { _, err := conn.Exec(ctx, "select pg_sleep(30)"); done <- err }()
+		waitFor(t, 10*time.Second, "the query to start", func() bool {
+			return pg.SQL(t, "select count(*) from pg_stat_activity where query = 'select pg_sleep(30)' and state = 'active'") == "1"
+		})
+		if err := conn.PgConn().CancelRequest(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if state, _ := sqlState(t, err); state != "57014" {
+				t.Fatalf("query after cancel: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("the cancel did not reach the backend behind the agent")
+		}
+	})
 	t.Run("access check explains decisions", func(t *testing.T) {
 		out := kw(t, "access", "check", "--user=alice", "--db=example-postgres", "--db-user=postgres", "-c", authCfg)
 		if !strings.HasPrefix(out, "ALLOW: user alice, database example-postgres, db user postgres") || !strings.Contains(out, `role "access"`) {
