@@ -30,6 +30,8 @@ type Config struct {
 	Proxy *Proxy `hcl:"proxy,block"`
 	// DB enables the database agent role.
 	DB *DB `hcl:"db,block"`
+	// Audit configures the audit log; defaults apply without the block.
+	Audit *Audit `hcl:"audit,block"`
 }
 
 // Auth configures the auth role.
@@ -188,6 +190,7 @@ func (c *Config) check(body hcl.Body, builtins []string) hcl.Diagnostics {
 		diags = append(diags, c.checkListener(body, l, builtins)...)
 	}
 	diags = append(diags, c.checkRoles(body, builtins)...)
+	diags = append(diags, c.checkAudit(body)...)
 	return diags
 }
 
