@@ -56,6 +56,7 @@ processes under its supervision.`,
 		newCreateCmd(),
 		newGetCmd(),
 		newRmCmd(),
+		newAuditCmd(),
 	)
 	root.PersistentFlags().StringP("identity", "i", "", "identity file from keyway auth sign --user (instead of keyway login)")
 	root.PersistentFlags().String("proxy", "", "the cluster's proxy, HOST:PORT")
