@@ -64,6 +64,7 @@ processes under its supervision.`,
 		newGetCmd(),
 		newRmCmd(),
 		newAccessCmd(),
+		newAuditCmd(),
 	)
 	root.PersistentFlags().StringP("identity", "i", "", "identity file from keyway auth sign --user (instead of keyway login)")
 	root.PersistentFlags().String("proxy", "", "the cluster's proxy, HOST:PORT")

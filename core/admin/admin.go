@@ -67,6 +67,9 @@ func Listen(dir string, src Source) (*Server, error) {
 	handleCA(mux, src)
 	handleAuth(mux, src)
 	handleAccess(mux, src)
+	if as, ok := src.(AuditSource); ok {
+		handleAudit(mux, as)
+	}
 	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ready\n"))
 	})

@@ -34,6 +34,8 @@ type Config struct {
 	Diag *Diag `hcl:"diag,block"`
 	// State chooses the auth role's state backend.
 	State *State `hcl:"state,block"`
+	// Audit configures the audit log; defaults apply without the block.
+	Audit *Audit `hcl:"audit,block"`
 }
 
 // Auth configures the auth role.
@@ -194,6 +196,7 @@ func (c *Config) check(body hcl.Body, builtins []string) hcl.Diagnostics {
 	diags = append(diags, c.checkRoles(body, builtins)...)
 	diags = append(diags, c.checkDiag(body)...)
 	diags = append(diags, c.checkState(body)...)
+	diags = append(diags, c.checkAudit(body)...)
 	return diags
 }
 
