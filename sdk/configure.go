@@ -20,6 +20,9 @@ type ConfigureRequest struct {
 	DataDir string
 	// Host is the core's callback service.
 	Host Host
+	// AuditMaxParameterBytes is where a protocol plugin cuts bound
+	// parameters in audit events (the audit block's max_parameter_bytes).
+	AuditMaxParameterBytes int
 }
 
 // Decode unmarshals the configuration into v, refusing fields v lacks.

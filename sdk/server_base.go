@@ -51,6 +51,8 @@ func (s *baseServer) SetConfig(ctx context.Context, req *pluginv1.SetConfigReque
 		ClusterName: req.GetClusterName(),
 		DataDir:     req.GetDataDir(),
 		Host:        host,
+
+		AuditMaxParameterBytes: int(req.GetAuditMaxParameterBytes()),
 	})
 	resp := &pluginv1.SetConfigResponse{}
 	var diags Diagnostics

@@ -2,15 +2,15 @@ package server
 
 import (
 	"context"
-	"path/filepath"
 
 	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/audit/file"
+	"github.com/keyway-dev/keyway/core/config"
 )
 
 // auditPath is where the process's audit log lives.
 func (n *node) auditPath() string {
-	return filepath.Join(n.cfg.DataDir, "audit", "events.log")
+	return n.cfg.Audit.Path
 }
 
 // openAudit opens the JSON-lines audit log of a process that serves
@@ -19,12 +19,17 @@ func (n *node) openAudit() error {
 	if n.cfg.DB == nil && n.cfg.Auth == nil {
 		return nil
 	}
-	sink, err := file.Open(file.Options{Path: n.auditPath(), Fsync: file.FsyncInterval, Cluster: n.cfg.ClusterName})
+	a := n.cfg.Audit
+	sink, err := file.Open(file.Options{
+		Path: n.auditPath(), Fsync: a.Fsync, MaxSizeBytes: a.MaxSizeBytes(), MaxFiles: a.MaxFiles, Cluster: n.cfg.ClusterName,
+	})
 	if err != nil {
 		return err
 	}
 	n.audit = sink
 	n.backend.audit = sink
+	n.backend.auditAllow = a.OnFailure == config.AuditOnFailureAllow
+	n.backend.logger = n.logger
 	n.stop = append(n.stop, func() { _ = sink.Close() })
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -36,6 +37,10 @@ type hostBackend struct {
 	registry *agent.Registry
 	decide   decider
 	audit    audit.Log
+	// auditAllow lets sessions proceed while the audit log fails
+	// (on_failure = "allow"); the failure is logged.
+	auditAllow bool
+	logger     hclog.Logger
 }
 
 // Audit records plugin events in this process's audit log.
@@ -51,10 +56,17 @@ func (h *hostBackend) Audit(ctx context.Context, durable bool, eventsJSON [][]by
 		}
 		events = append(events, e)
 	}
+	var err error
 	if durable {
-		return h.audit.EmitDurable(ctx, events...)
+		err = h.audit.EmitDurable(ctx, events...)
+	} else {
+		err = h.audit.Emit(ctx, events...)
 	}
-	return h.audit.Emit(ctx, events...)
+	if err != nil && h.auditAllow {
+		h.logger.Error("the audit log failed; on_failure = allow lets the session go on", "events", len(events), "error", err)
+		return nil
+	}
+	return err
 }
 
 func (h *hostBackend) Authorize(ctx context.Context, req *pluginv1.HostAuthorizeRequest) (*pluginv1.HostAuthorizeResponse, error) {

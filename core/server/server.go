@@ -46,6 +46,7 @@ func Run(ctx context.Context, opts Options) error {
 	backend := &hostBackend{}
 	sup := supervisor.New(supervisor.Options{
 		Logger: logger, ClusterName: cfg.ClusterName, DataDir: cfg.DataDir, Policy: opts.Policy, Host: backend,
+		AuditMaxParameterBytes: cfg.Audit.MaxParameterBytes,
 	})
 	if err := sup.Start(ctx, Specs(cfg, opts.Builtins)); err != nil {
 		return err

@@ -56,6 +56,7 @@ type launchEnv struct {
 	dataDir     string
 	timeout     time.Duration
 	host        HostBackend
+	auditParams uint32
 }
 
 // launch starts a plugin process and configures it. On any error the
@@ -169,6 +170,8 @@ func configure(ctx context.Context, spec Spec, p *process, env launchEnv, logger
 		HostBrokerId: brokerID,
 		ClusterName:  env.clusterName,
 		DataDir:      dataDir,
+
+		AuditMaxParameterBytes: env.auditParams,
 	})
 	if err != nil {
 		return fmt.Errorf("configuring plugin %q: %w", spec.Name, err)

@@ -65,6 +65,8 @@ type Options struct {
 	// Host answers plugins' access and certificate questions; nil in
 	// processes without those roles.
 	Host HostBackend
+	// AuditMaxParameterBytes is passed to plugins for their audit events.
+	AuditMaxParameterBytes int
 }
 
 // Supervisor owns the plugin processes of one keyway process.
@@ -89,6 +91,7 @@ func New(opts Options) *Supervisor {
 		env: launchEnv{
 			logger: opts.Logger, clusterName: opts.ClusterName,
 			dataDir: opts.DataDir, timeout: opts.Policy.LaunchTimeout, host: opts.Host,
+			auditParams: uint32(max(opts.AuditMaxParameterBytes, 0)),
 		},
 		policy: opts.Policy,
 	}

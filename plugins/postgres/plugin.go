@@ -51,14 +51,12 @@ func (*Plugin) ConfigSchema() sdk.Schema {
 	return sdk.Schema{Attributes: []sdk.Attribute{
 		{Name: "startup_timeout", Type: sdk.TypeString, Description: "how long a client may take to send its StartupMessage (default 10s)"},
 		{Name: "dial_timeout", Type: sdk.TypeString, Description: "how long to wait for the database to accept a connection (default 10s)"},
-		{Name: "audit_max_parameter_bytes", Type: sdk.TypeNumber, Description: "bound parameters longer than this are cut in audit events (default 4096)"},
 	}}
 }
 
 type config struct {
 	StartupTimeout *string `json:"startup_timeout"`
 	DialTimeout    *string `json:"dial_timeout"`
-	MaxParameter   *int    `json:"audit_max_parameter_bytes"`
 }
 
 // Configure applies the settings and keeps the host for authorisation
@@ -69,13 +67,9 @@ func (p *Plugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 		return err
 	}
 	var diags sdk.Diagnostics
-	s := settings{startupTimeout: 10 * time.Second, dialTimeout: 10 * time.Second, maxParameter: 4096}
-	if c.MaxParameter != nil {
-		if *c.MaxParameter < 0 {
-			diags.Add("audit_max_parameter_bytes", "must not be negative", "")
-		} else {
-			s.maxParameter = *c.MaxParameter
-		}
+	s := settings{startupTimeout: 10 * time.Second, dialTimeout: 10 * time.Second, maxParameter: req.AuditMaxParameterBytes}
+	if s.maxParameter <= 0 {
+		s.maxParameter = 4096
 	}
 	parse := func(path string, v *string, into *time.Duration) {
 		if v == nil {

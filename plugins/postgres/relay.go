@@ -38,6 +38,9 @@ type tracker struct {
 	statements map[string]string
 	portals    map[string]pending
 	queue      []pending
+	// parsed is the text of the Parse messages since the last
+	// ReadyForQuery, for a statement that fails before it executes.
+	parsed []string
 }
 
 func newTracker(a *auditor) *tracker {
@@ -66,6 +69,7 @@ func (t *tracker) fromClient(typ byte, body []byte) {
 		}
 		t.mu.Lock()
 		t.statements[m.Name] = m.Query
+		t.parsed = append(t.parsed, m.Query)
 		t.mu.Unlock()
 	case 'B':
 		var m pgproto3.Bind
@@ -109,11 +113,16 @@ func (t *tracker) fromServer(typ byte, body []byte) {
 		}
 		t.a.emit(e)
 	case 'E':
-		if len(t.queue) == 0 || t.queue[0].simple {
+		var p pending
+		switch {
+		case len(t.queue) > 0 && !t.queue[0].simple:
+			p, t.queue = t.queue[0], t.queue[1:]
+		case len(t.queue) == 0 && len(t.parsed) > 0:
+			// Refused before it executed, at Parse, Bind or Describe.
+			p = pending{query: t.parsed[len(t.parsed)-1]}
+		default:
 			return
 		}
-		p := t.queue[0]
-		t.queue = t.queue[1:]
 		e := t.a.event(sdkStatement, "TS02", false)
 		e.Query, e.Parameters, e.Truncated = p.query, p.params, p.truncated
 		var m pgproto3.ErrorResponse
@@ -123,7 +132,7 @@ func (t *tracker) fromServer(typ byte, body []byte) {
 		t.a.emit(e)
 	case 'Z':
 		// Statements still queued were skipped after an error.
-		t.queue = t.queue[:0]
+		t.queue, t.parsed = t.queue[:0], t.parsed[:0]
 	}
 }
 
