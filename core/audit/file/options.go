@@ -3,6 +3,7 @@ package file
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -49,9 +50,9 @@ type Options struct {
 	// Cluster is set on events that do not name their cluster.
 	Cluster string
 
-	// beforeWrite, when set, runs in the writer before each write; tests
-	// use it to hold the writer.
-	beforeWrite func()
+	// beforeWrite, when set, runs in the writer before each write to f;
+	// tests use it to hold the writer or make the write fail.
+	beforeWrite func(f *os.File)
 	// retryEvery overrides retryInterval in tests.
 	retryEvery time.Duration
 }

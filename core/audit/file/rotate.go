@@ -51,6 +51,12 @@ func (w *writer) open() error {
 		_ = f.Close()
 		return fmt.Errorf("audit file: %s is not a regular file", path)
 	}
+	if st.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("audit file: restricting %s to its owner: %w", path, err)
+		}
+	}
 	size := st.Size()
 	if size > 0 {
 		last := make([]byte, 1)

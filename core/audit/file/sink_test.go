@@ -186,10 +186,25 @@ func TestPermissions(t *testing.T) {
 	}
 }
 
+func TestTightensExistingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DefaultFileName)
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open(t, Options{Path: path})
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", st.Mode())
+	}
+}
+
 func TestBackpressure(t *testing.T) {
 	entered := make(chan struct{}, 10)
 	release := make(chan struct{})
-	s := open(t, Options{QueueSize: 1, beforeWrite: func() {
+	s := open(t, Options{QueueSize: 1, beforeWrite: func(*os.File) {
 		entered <- struct{}{}
 		<-release
 	}})
@@ -278,6 +293,33 @@ func TestRecoversWhenPathReturns(t *testing.T) {
 	}
 	events, _ := read(t, s.Path())
 	checkIndexes(t, events, 2, 2)
+}
+
+func TestKeepsAcceptedEventsAcrossAFailedWrite(t *testing.T) {
+	var fail sync.Once
+	s := open(t, Options{retryEvery: 300 * time.Millisecond, beforeWrite: func(f *os.File) {
+		fail.Do(func() { _ = f.Close() }) // the first write fails
+	}})
+	ctx := context.Background()
+	if err := s.Emit(ctx, query(0), query(1)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failed write", func() bool { return s.Healthy() != nil })
+	if err := s.Emit(ctx, query(2)); err == nil {
+		t.Fatal("Emit accepted while unavailable")
+	}
+	waitFor(t, "the retry", func() bool { return s.Healthy() == nil })
+	if err := s.EmitDurable(ctx, query(3)); err != nil {
+		t.Fatal(err)
+	}
+	events, _ := read(t, s.Path())
+	var got []int64
+	for _, e := range events {
+		got = append(got, e.Index)
+	}
+	if fmt.Sprint(got) != "[0 1 3]" {
+		t.Fatalf("indexes %v, want [0 1 3]: the accepted events kept, the refused one not written", got)
+	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

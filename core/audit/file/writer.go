@@ -92,7 +92,7 @@ func (w *writer) write() error {
 		}
 		n := w.fill()
 		if w.opts.beforeWrite != nil {
-			w.opts.beforeWrite()
+			w.opts.beforeWrite(w.f)
 		}
 		m, err := w.f.Write(w.buf)
 		w.size += int64(m)
