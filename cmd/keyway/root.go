@@ -38,7 +38,7 @@ func newRootCmd() *cobra.Command {
 		Short: "Identity-aware access proxy for databases",
 		Long: `keyway gives people and machines access to self-hosted databases with
 short-lived certificates from the cluster's own authorities, role-based
-access, and a full audit log. One binary runs the auth, proxy and database
+access, and an audit log of sessions and statements. One binary runs the auth, proxy and database
 agent roles; protocol, CA and authorisation plugins run as separate
 processes under its supervision.`,
 		SilenceUsage:  true,
