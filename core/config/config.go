@@ -8,6 +8,7 @@ import (
 	"net"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -53,8 +54,20 @@ type Proxy struct {
 	// PublicAddr is the HOST:PORT clients use; its host is in the proxy's
 	// certificate. Defaults to Listen.
 	PublicAddr string `hcl:"public_addr,optional"`
+	// HandshakeTimeout bounds how long a client may take to say what it
+	// speaks and finish TLS; "10s" by default.
+	HandshakeTimeout string `hcl:"handshake_timeout,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// Handshake returns the proxy's handshake timeout.
+func (p *Proxy) Handshake() time.Duration {
+	d, err := time.ParseDuration(p.HandshakeTimeout)
+	if err != nil || d <= 0 {
+		return 10 * time.Second
+	}
+	return d
 }
 
 // DB configures the database agent role.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -25,6 +26,12 @@ func (c *Config) checkRoles(body hcl.Body, builtins []string) hcl.Diagnostics {
 		if _, _, err := net.SplitHostPort(c.Proxy.Listen); err != nil {
 			diags = append(diags, errorAt(nestedAttrRange(body, c.Proxy.DeclRange, "listen"), "Invalid proxy address",
 				fmt.Sprintf("listen = %q is not HOST:PORT (%v).", c.Proxy.Listen, err)))
+		}
+		if c.Proxy.HandshakeTimeout != "" {
+			if d, err := time.ParseDuration(c.Proxy.HandshakeTimeout); err != nil || d <= 0 {
+				diags = append(diags, errorAt(nestedAttrRange(body, c.Proxy.DeclRange, "handshake_timeout"), "Invalid handshake timeout",
+					fmt.Sprintf("handshake_timeout = %q is not a positive duration such as 10s.", c.Proxy.HandshakeTimeout)))
+			}
 		}
 		if c.Proxy.PublicAddr == "" {
 			c.Proxy.PublicAddr = c.Proxy.Listen

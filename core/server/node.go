@@ -183,7 +183,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 		Logger: n.logger.Named("proxy"), Certificate: cert.cert.Load,
 		Routes:           routes{local: n.local, tunnels: n.tunnels, sup: n.sup},
 		Verifier:         routeVerifier{n.api.Trust},
-		HandshakeTimeout: 10 * time.Second,
+		HandshakeTimeout: n.cfg.Proxy.Handshake(),
 		Metrics:          n.metrics,
 		API:              func(c *tls.Conn) { apiLn.Deliver(c) },
 		Tunnel:           n.serveTunnel,

@@ -30,11 +30,6 @@ func servePlugin(mode string) {
 	case "crash-at-start":
 		fmt.Fprintln(os.Stderr, "crashing on purpose")
 		os.Exit(3)
-	case "exit-soon":
-		go func() {
-			time.Sleep(50 * time.Millisecond)
-			os.Exit(4)
-		}()
 	}
 	sdk.Serve(&testPlugin{mode: mode})
 }
@@ -85,6 +80,13 @@ func (p *testPlugin) Configure(_ context.Context, req sdk.ConfigureRequest) erro
 		return err
 	}
 	p.greeting = cfg.Greeting
+	if p.mode == "exit-soon" {
+		// Crash once running, after the launch has completed.
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			os.Exit(4)
+		}()
+	}
 	return nil
 }
 

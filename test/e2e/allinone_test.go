@@ -41,7 +41,8 @@ data_dir = %q
 auth {}
 
 proxy {
-  listen = %q
+  listen            = %q
+  handshake_timeout = "2s"
 }
 
 db {
