@@ -6,8 +6,6 @@ package apiserver
 import (
 	"context"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -120,14 +118,6 @@ func (s *Server) authorityCerts(ctx context.Context, a sdk.Authority) ([][]byte,
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}
 	return st.Certificates, nil
-}
-
-// internal wraps an unexpected error for the caller.
-func internal(op string, err error) error {
-	if _, ok := status.FromError(err); ok && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return status.Error(codes.Internal, fmt.Sprintf("%s: %v", op, err))
 }
 
 // remaining is how long a certificate has left.

@@ -108,8 +108,9 @@ func (r request) input(t testing.TB) []byte {
 	if r.roles == nil {
 		r.roles = []string{}
 	}
-	if r.db.Name == "" {
-		r.db = devDB()
+	db := r.db
+	if db.Name == "" {
+		db = devDB()
 	}
 	if r.client == "" {
 		r.client = "203.0.113.5:51234"
@@ -127,7 +128,7 @@ func (r request) input(t testing.TB) []byte {
 		"action":   r.action,
 		"identity": identity,
 		"roles":    json.RawMessage(clusterRoles),
-		"database": map[string]any{"name": r.db.Name, "protocol": "postgres", "labels": r.db.Labels},
+		"database": map[string]any{"name": db.Name, "protocol": "postgres", "labels": db.Labels},
 		"request":  map[string]any{"db_user": r.dbUser, "db_name": r.dbName},
 		"client":   map[string]any{"addr": r.client},
 		"time":     r.time,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,15 +177,4 @@ func TestDatabaseDownGivesAConnectionError(t *testing.T) {
 	if state != "08001" || !strings.Contains(msg, "keyway cannot reach database example-postgres at "+a.pg.Addr()) {
 		t.Fatalf("got %s %q", state, msg)
 	}
-}
-
-// portOf returns the port of a HOST:PORT address.
-func portOf(t *testing.T, addr string) int {
-	t.Helper()
-	_, p, _ := strings.Cut(addr, ":")
-	n, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

@@ -184,4 +184,3 @@ func TestManyConcurrentSessions(t *testing.T) {
 		t.Fatalf("%d of %d sessions failed; first: %v", n, sessions, firstErr.Load())
 	}
 }
-
