@@ -27,7 +27,7 @@ func newDBCmd() *cobra.Command {
 		Use:   "db",
 		Short: "Reach databases: list, log in, connect, configure an agent",
 	}
-	cmd.AddCommand(newDBLsCmd(), newDBLoginCmd(), newDBConnectCmd(), newDBLogoutCmd(), newDBConfigureCmd())
+	cmd.AddCommand(newDBLsCmd(), newDBLoginCmd(), newDBConnectCmd(), newDBLogoutCmd(), newDBConfigureCmd(), newDBEnvCmd(), newDBConfigCmd())
 	return cmd
 }
 
@@ -180,6 +180,9 @@ func newDBConnectCmd() *cobra.Command {
 		Short: "Log in to a database and run psql through the proxy",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := exec.LookPath(psql); err != nil {
+				return fmt.Errorf("keyway db connect runs psql, which is not installed here (apt-get install postgresql-client); keyway db env prints settings for other clients")
+			}
 			prof, f, err := dbLogin(cmd, args[0], dbUser, dbName)
 			if err != nil {
 				return err

@@ -130,6 +130,22 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 			t.Fatal("the cancel did not reach the backend behind the agent")
 		}
 	})
+	t.Run("db env lets any libpq client connect", func(t *testing.T) {
+		out, err := kwAs(t, home, "", "db", "env", "example-postgres", "--db-user=postgres", "--db-name=postgres")
+		if err != nil {
+			t.Fatalf("db env: %v\n%s", err, out)
+		}
+		env := os.Environ()
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			env = append(env, strings.TrimPrefix(line, "export "))
+		}
+		psql := exec.Command("psql", "-X", "-Atc", "select current_user")
+		psql.Env = env
+		b, err := psql.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(b)) != "postgres" {
+			t.Fatalf("psql with the db env settings: %v\n%s\nsettings:\n%s", err, b, out)
+		}
+	})
 	t.Run("access check explains decisions", func(t *testing.T) {
 		out := kw(t, "access", "check", "--user=alice", "--db=example-postgres", "--db-user=postgres", "-c", authCfg)
 		if !strings.HasPrefix(out, "ALLOW: user alice, database example-postgres, db user postgres") || !strings.Contains(out, `role "access"`) {
