@@ -2,11 +2,13 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -102,4 +104,32 @@ func (r *Remote) Connected() bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.client != nil
+}
+
+// Emit sends audit events to the cluster's log through the tunnel.
+func (r *Remote) Emit(ctx context.Context, events ...audit.Event) error {
+	return r.sendAudit(ctx, false, events)
+}
+
+// EmitDurable sends audit events and returns once the cluster's log has
+// synced them.
+func (r *Remote) EmitDurable(ctx context.Context, events ...audit.Event) error {
+	return r.sendAudit(ctx, true, events)
+}
+
+func (r *Remote) sendAudit(ctx context.Context, durable bool, events []audit.Event) error {
+	c, err := r.agent()
+	if err != nil {
+		return err
+	}
+	req := &apiv1.AuditRequest{Durable: durable}
+	for _, e := range events {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encoding an audit event: %w", err)
+		}
+		req.EventsJson = append(req.EventsJson, b)
+	}
+	_, err = c.Audit(ctx, req)
+	return err
 }

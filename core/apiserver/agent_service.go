@@ -2,12 +2,14 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/keyway-dev/keyway/core/access"
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/tunnel"
 	"github.com/keyway-dev/keyway/sdk"
@@ -68,4 +70,32 @@ func (a AgentService) Authorities(ctx context.Context, _ *apiv1.AuthoritiesReque
 		return nil, err
 	}
 	return &apiv1.AuthoritiesResponse{UserCas: users, DbCas: dbs}, nil
+}
+
+// Audit records the agent's events in the cluster's audit log.
+func (a AgentService) Audit(ctx context.Context, req *apiv1.AuditRequest) (*apiv1.AuditResponse, error) {
+	if a.S.AuditLog == nil {
+		return nil, status.Error(codes.Unavailable, "the auth service keeps no audit log")
+	}
+	events := make([]audit.Event, 0, len(req.GetEventsJson()))
+	for _, b := range req.GetEventsJson() {
+		var e audit.Event
+		if err := json.Unmarshal(b, &e); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "decoding an audit event: %v", err)
+		}
+		if e.Target == "" && a.Agent != nil {
+			e.Target = "agent/" + a.Agent.Name
+		}
+		events = append(events, e)
+	}
+	var err error
+	if req.GetDurable() {
+		err = a.S.AuditLog.EmitDurable(ctx, events...)
+	} else {
+		err = a.S.AuditLog.Emit(ctx, events...)
+	}
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, "the cluster's audit log: "+err.Error())
+	}
+	return &apiv1.AuditResponse{}, nil
 }

@@ -46,6 +46,8 @@ type Server struct {
 	Now        func() time.Time
 	// Audit, if set, records logins and issued certificates.
 	Audit func(ctx context.Context, e audit.Event)
+	// AuditLog receives the events agents send through their tunnels.
+	AuditLog audit.Log
 }
 
 // record audits an API event.

@@ -19,6 +19,14 @@ func (n *node) openAudit() error {
 	if n.cfg.DB == nil && n.cfg.Auth == nil {
 		return nil
 	}
+	if agentOnly(n.cfg) {
+		// An agent's sessions are recorded in the cluster's log, through
+		// its tunnel; on_failure applies when the tunnel is down.
+		n.backend.audit = n.remote
+		n.backend.auditAllow = n.cfg.Audit.OnFailure == config.AuditOnFailureAllow
+		n.backend.logger = n.logger
+		return nil
+	}
 	a := n.cfg.Audit
 	sink, err := file.Open(file.Options{
 		Path: n.auditPath(), Fsync: a.Fsync, MaxSizeBytes: a.MaxSizeBytes(), MaxFiles: a.MaxFiles, Cluster: n.cfg.ClusterName,

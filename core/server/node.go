@@ -76,16 +76,21 @@ func (n *node) roles() string {
 }
 
 // setup prepares the auth role and the agent's registry.
-func (n *node) setup(ctx context.Context) error {
+func (n *node) setup(ctx context.Context) (err error) {
 	cfg := n.cfg
 	m, err := n.startDiag()
 	if err != nil {
 		return err
 	}
 	n.metrics = m
-	if err := n.openAudit(); err != nil {
-		return err
-	}
+	defer func() {
+		if err == nil {
+			err = n.openAudit()
+			if n.api != nil && n.audit != nil {
+				n.api.AuditLog = n.audit
+			}
+		}
+	}()
 	n.plug = plugins{sup: n.sup, caName: cfg.CAPlugin}
 	if cfg.Auth != nil {
 		n.plug.authzName = cfg.Auth.AuthzPlugin

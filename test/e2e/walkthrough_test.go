@@ -100,6 +100,16 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 		t.Fatalf("db connect: %v\n%s", err, out)
 	}
 
+	t.Run("sessions behind the agent are in the cluster's audit log", func(t *testing.T) {
+		waitFor(t, 10*time.Second, "the agent's session events on the auth host", func() bool {
+			for _, e := range auditEvents(t, authCfg, "--user=alice", "--type=db.session.start") {
+				if e.Success && e.DBService == "example-postgres" && strings.HasPrefix(e.Target, "agent/") {
+					return true
+				}
+			}
+			return false
+		})
+	})
 	t.Run("ctrl+c reaches a backend behind the agent", func(t *testing.T) {
 		if out, err := kwAs(t, home, "", "db", "login", "example-postgres", "--db-user=postgres", "--db-name=postgres"); err != nil {
 			t.Fatalf("db login: %v\n%s", err, out)

@@ -1134,6 +1134,95 @@ func (x *AuthoritiesResponse) GetDbCas() [][]byte {
 	return nil
 }
 
+type AuditRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events as JSON objects (docs/audit.md).
+	EventsJson    [][]byte `protobuf:"bytes,1,rep,name=events_json,json=eventsJson,proto3" json:"events_json,omitempty"`
+	Durable       bool     `protobuf:"varint,2,opt,name=durable,proto3" json:"durable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditRequest) Reset() {
+	*x = AuditRequest{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditRequest) ProtoMessage() {}
+
+func (x *AuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
+func (*AuditRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AuditRequest) GetEventsJson() [][]byte {
+	if x != nil {
+		return x.EventsJson
+	}
+	return nil
+}
+
+func (x *AuditRequest) GetDurable() bool {
+	if x != nil {
+		return x.Durable
+	}
+	return false
+}
+
+type AuditResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditResponse) Reset() {
+	*x = AuditResponse{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditResponse) ProtoMessage() {}
+
+func (x *AuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
+func (*AuditResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{21}
+}
+
 var File_keyway_api_v1_api_proto protoreflect.FileDescriptor
 
 const file_keyway_api_v1_api_proto_rawDesc = "" +
@@ -1210,19 +1299,25 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\x12AuthoritiesRequest\"G\n" +
 	"\x13AuthoritiesResponse\x12\x19\n" +
 	"\buser_cas\x18\x01 \x03(\fR\auserCas\x12\x15\n" +
-	"\x06db_cas\x18\x02 \x03(\fR\x05dbCas2\xcc\x01\n" +
+	"\x06db_cas\x18\x02 \x03(\fR\x05dbCas\"I\n" +
+	"\fAuditRequest\x12\x1f\n" +
+	"\vevents_json\x18\x01 \x03(\fR\n" +
+	"eventsJson\x12\x18\n" +
+	"\adurable\x18\x02 \x01(\bR\adurable\"\x0f\n" +
+	"\rAuditResponse2\xcc\x01\n" +
 	"\x04Auth\x12?\n" +
 	"\x04Ping\x12\x1a.keyway.api.v1.PingRequest\x1a\x1b.keyway.api.v1.PingResponse\x12B\n" +
 	"\x05Login\x12\x1b.keyway.api.v1.LoginRequest\x1a\x1c.keyway.api.v1.LoginResponse\x12?\n" +
 	"\x04Join\x12\x1a.keyway.api.v1.JoinRequest\x1a\x1b.keyway.api.v1.JoinResponse2\xd0\x01\n" +
 	"\x04User\x12Z\n" +
 	"\rListDatabases\x12#.keyway.api.v1.ListDatabasesRequest\x1a$.keyway.api.v1.ListDatabasesResponse\x12l\n" +
-	"\x13DatabaseCertificate\x12).keyway.api.v1.DatabaseCertificateRequest\x1a*.keyway.api.v1.DatabaseCertificateResponse2\xd3\x02\n" +
+	"\x13DatabaseCertificate\x12).keyway.api.v1.DatabaseCertificateRequest\x1a*.keyway.api.v1.DatabaseCertificateResponse2\x97\x03\n" +
 	"\x05Agent\x12K\n" +
 	"\bRegister\x12\x1e.keyway.api.v1.RegisterRequest\x1a\x1f.keyway.api.v1.RegisterResponse\x12N\n" +
 	"\tAuthorize\x12\x1f.keyway.api.v1.AuthorizeRequest\x1a .keyway.api.v1.AuthorizeResponse\x12W\n" +
 	"\fSignDBClient\x12\".keyway.api.v1.SignDBClientRequest\x1a#.keyway.api.v1.SignDBClientResponse\x12T\n" +
-	"\vAuthorities\x12!.keyway.api.v1.AuthoritiesRequest\x1a\".keyway.api.v1.AuthoritiesResponseBAZ?github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1;apiv1b\x06proto3"
+	"\vAuthorities\x12!.keyway.api.v1.AuthoritiesRequest\x1a\".keyway.api.v1.AuthoritiesResponse\x12B\n" +
+	"\x05Audit\x12\x1b.keyway.api.v1.AuditRequest\x1a\x1c.keyway.api.v1.AuditResponseBAZ?github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1;apiv1b\x06proto3"
 
 var (
 	file_keyway_api_v1_api_proto_rawDescOnce sync.Once
@@ -1236,7 +1331,7 @@ func file_keyway_api_v1_api_proto_rawDescGZIP() []byte {
 	return file_keyway_api_v1_api_proto_rawDescData
 }
 
-var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*PingRequest)(nil),                 // 0: keyway.api.v1.PingRequest
 	(*PingResponse)(nil),                // 1: keyway.api.v1.PingResponse
@@ -1258,10 +1353,12 @@ var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*SignDBClientResponse)(nil),        // 17: keyway.api.v1.SignDBClientResponse
 	(*AuthoritiesRequest)(nil),          // 18: keyway.api.v1.AuthoritiesRequest
 	(*AuthoritiesResponse)(nil),         // 19: keyway.api.v1.AuthoritiesResponse
-	nil,                                 // 20: keyway.api.v1.Database.LabelsEntry
+	(*AuditRequest)(nil),                // 20: keyway.api.v1.AuditRequest
+	(*AuditResponse)(nil),               // 21: keyway.api.v1.AuditResponse
+	nil,                                 // 22: keyway.api.v1.Database.LabelsEntry
 }
 var file_keyway_api_v1_api_proto_depIdxs = []int32{
-	20, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
+	22, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
 	6,  // 1: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
 	6,  // 2: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
 	15, // 3: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
@@ -1274,17 +1371,19 @@ var file_keyway_api_v1_api_proto_depIdxs = []int32{
 	13, // 10: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
 	16, // 11: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
 	18, // 12: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
-	1,  // 13: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
-	3,  // 14: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
-	5,  // 15: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
-	8,  // 16: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
-	10, // 17: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
-	12, // 18: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
-	14, // 19: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
-	17, // 20: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
-	19, // 21: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
-	13, // [13:22] is the sub-list for method output_type
-	4,  // [4:13] is the sub-list for method input_type
+	20, // 13: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
+	1,  // 14: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
+	3,  // 15: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
+	5,  // 16: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
+	8,  // 17: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
+	10, // 18: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
+	12, // 19: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
+	14, // 20: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
+	17, // 21: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
+	19, // 22: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
+	21, // 23: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
+	14, // [14:24] is the sub-list for method output_type
+	4,  // [4:14] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -1301,7 +1400,7 @@ func file_keyway_api_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_api_v1_api_proto_rawDesc), len(file_keyway_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

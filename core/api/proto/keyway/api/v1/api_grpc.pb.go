@@ -365,6 +365,7 @@ const (
 	Agent_Authorize_FullMethodName    = "/keyway.api.v1.Agent/Authorize"
 	Agent_SignDBClient_FullMethodName = "/keyway.api.v1.Agent/SignDBClient"
 	Agent_Authorities_FullMethodName  = "/keyway.api.v1.Agent/Authorities"
+	Agent_Audit_FullMethodName        = "/keyway.api.v1.Agent/Audit"
 )
 
 // AgentClient is the client API for Agent service.
@@ -377,6 +378,9 @@ type AgentClient interface {
 	Authorize(ctx context.Context, in *AuthorizeRequest, opts ...grpc.CallOption) (*AuthorizeResponse, error)
 	SignDBClient(ctx context.Context, in *SignDBClientRequest, opts ...grpc.CallOption) (*SignDBClientResponse, error)
 	Authorities(ctx context.Context, in *AuthoritiesRequest, opts ...grpc.CallOption) (*AuthoritiesResponse, error)
+	// Audit records a batch of the agent's audit events in the cluster's
+	// log; durable batches are synced before it returns.
+	Audit(ctx context.Context, in *AuditRequest, opts ...grpc.CallOption) (*AuditResponse, error)
 }
 
 type agentClient struct {
@@ -427,6 +431,16 @@ func (c *agentClient) Authorities(ctx context.Context, in *AuthoritiesRequest, o
 	return out, nil
 }
 
+func (c *agentClient) Audit(ctx context.Context, in *AuditRequest, opts ...grpc.CallOption) (*AuditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuditResponse)
+	err := c.cc.Invoke(ctx, Agent_Audit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServer is the server API for Agent service.
 // All implementations must embed UnimplementedAgentServer
 // for forward compatibility.
@@ -437,6 +451,9 @@ type AgentServer interface {
 	Authorize(context.Context, *AuthorizeRequest) (*AuthorizeResponse, error)
 	SignDBClient(context.Context, *SignDBClientRequest) (*SignDBClientResponse, error)
 	Authorities(context.Context, *AuthoritiesRequest) (*AuthoritiesResponse, error)
+	// Audit records a batch of the agent's audit events in the cluster's
+	// log; durable batches are synced before it returns.
+	Audit(context.Context, *AuditRequest) (*AuditResponse, error)
 	mustEmbedUnimplementedAgentServer()
 }
 
@@ -458,6 +475,9 @@ func (UnimplementedAgentServer) SignDBClient(context.Context, *SignDBClientReque
 }
 func (UnimplementedAgentServer) Authorities(context.Context, *AuthoritiesRequest) (*AuthoritiesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Authorities not implemented")
+}
+func (UnimplementedAgentServer) Audit(context.Context, *AuditRequest) (*AuditResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Audit not implemented")
 }
 func (UnimplementedAgentServer) mustEmbedUnimplementedAgentServer() {}
 func (UnimplementedAgentServer) testEmbeddedByValue()               {}
@@ -552,6 +572,24 @@ func _Agent_Authorities_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Agent_Audit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).Audit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_Audit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).Audit(ctx, req.(*AuditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Agent_ServiceDesc is the grpc.ServiceDesc for Agent service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -574,6 +612,10 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Authorities",
 			Handler:    _Agent_Authorities_Handler,
+		},
+		{
+			MethodName: "Audit",
+			Handler:    _Agent_Audit_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
