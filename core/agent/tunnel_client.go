@@ -112,6 +112,7 @@ func (c *TunnelClient) once(ctx context.Context) error {
 	}
 	c.Remote.SetClient(client)
 	defer c.Remote.SetClient(nil)
+	go c.reregister(ctx, sess.CloseChan(), client)
 	c.Logger.Info("tunnel to the proxy is up", "proxy", c.ProxyAddr, "databases", len(c.Registry.List()))
 	if c.Connected != nil {
 		c.Connected()
@@ -125,10 +126,38 @@ func (c *TunnelClient) once(ctx context.Context) error {
 	}
 }
 
+// healthInterval is how often an agent checks its databases and
+// registers them again with their health.
+const healthInterval = 5 * time.Second
+
+// reregister reports the databases' health until the tunnel closes.
+func (c *TunnelClient) reregister(ctx context.Context, closed <-chan struct{}, client apiv1.AgentClient) {
+	t := time.NewTicker(healthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-closed:
+			return
+		case <-t.C:
+			if err := c.register(ctx, client); err != nil {
+				c.Logger.Warn("reporting database health", "error", err)
+			}
+		}
+	}
+}
+
 func (c *TunnelClient) register(ctx context.Context, client apiv1.AgentClient) error {
 	req := &apiv1.RegisterRequest{}
 	for _, db := range c.Registry.List() {
-		req.Databases = append(req.Databases, &apiv1.Database{Name: db.Name, Protocol: db.Protocol, Labels: db.Labels})
+		d := &apiv1.Database{Name: db.Name, Protocol: db.Protocol, Labels: db.Labels, Healthy: true}
+		if db.Protocol == "postgres" {
+			if err := CheckPostgres(ctx, db.URI); err != nil {
+				d.Healthy, d.HealthDetail = false, err.Error()
+			}
+		}
+		req.Databases = append(req.Databases, d)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -26,10 +26,15 @@ type AgentService struct {
 // Register replaces the databases the agent serves.
 func (a AgentService) Register(_ context.Context, req *apiv1.RegisterRequest) (*apiv1.RegisterResponse, error) {
 	var dbs []sdk.Database
+	unhealthy := map[string]string{}
 	for _, d := range req.GetDatabases() {
 		dbs = append(dbs, sdk.Database{Name: d.GetName(), Protocol: d.GetProtocol(), Labels: d.GetLabels()})
+		if !d.GetHealthy() {
+			unhealthy[d.GetName()] = d.GetHealthDetail()
+		}
 	}
 	a.Agent.SetDatabases(dbs)
+	a.Agent.SetHealth(unhealthy)
 	return &apiv1.RegisterResponse{}, nil
 }
 

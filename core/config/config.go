@@ -76,7 +76,10 @@ type DB struct {
 	// the agent runs in the same process as auth and proxy.
 	ProxyAddr string `hcl:"proxy_addr,optional"`
 	// TokenFile holds the one-time join token (mode 0600).
-	TokenFile string     `hcl:"token_file,optional"`
+	TokenFile string `hcl:"token_file,optional"`
+	// AgentName is the agent's host name in the cluster
+	// (spiffe://CLUSTER/host/NAME); the machine's host name by default.
+	AgentName string     `hcl:"agent_name,optional"`
 	Databases []Database `hcl:"database,block"`
 
 	DeclRange hcl.Range `hcl:",def_range"`

@@ -256,8 +256,12 @@ func (n *node) startAgent(ctx context.Context) error {
 		return err
 	}
 	if !found {
-		host, _ := os.Hostname()
-		if id, err = agent.Join(ctx, db.ProxyAddr, db.TokenFile, n.cfg.DataDir, sanitizeHostName(host)); err != nil {
+		name := db.AgentName
+		if name == "" {
+			host, _ := os.Hostname()
+			name = sanitizeHostName(host)
+		}
+		if id, err = agent.Join(ctx, db.ProxyAddr, db.TokenFile, n.cfg.DataDir, name); err != nil {
 			return err
 		}
 		n.logger.Info("joined the cluster", "cluster", id.Cluster, "proxy", db.ProxyAddr)

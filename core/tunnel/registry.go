@@ -6,6 +6,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -20,7 +21,24 @@ type Agent struct {
 	session   *yamux.Session
 	mu        sync.RWMutex
 	databases []sdk.Database
+	unhealthy map[string]string
 	joined    time.Time
+}
+
+// SetHealth records which of the agent's databases failed its last
+// check, with why.
+func (a *Agent) SetHealth(unhealthy map[string]string) {
+	a.mu.Lock()
+	a.unhealthy = unhealthy
+	a.mu.Unlock()
+}
+
+// Healthy reports whether the agent's last check of a database passed.
+func (a *Agent) Healthy(db string) (bool, string) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	why, bad := a.unhealthy[db]
+	return !bad, why
 }
 
 // Databases returns what the agent registered.
@@ -59,6 +77,7 @@ func (a *Agent) OpenSession(ctx context.Context, s *pluginv1.Session) (net.Conn,
 type Registry struct {
 	mu     sync.RWMutex
 	agents map[*Agent]struct{}
+	next   atomic.Uint64
 }
 
 // NewRegistry returns an empty registry.
@@ -80,24 +99,39 @@ func (r *Registry) Remove(a *Agent) {
 	r.mu.Unlock()
 }
 
-// Find returns a connected agent serving the database, preferring the
-// most recently connected one.
+// Find returns a connected agent serving the database. Sessions are
+// spread round robin over the agents whose last check of the database
+// passed; when none passed, over all that serve it, so the session's
+// error says what is wrong.
 func (r *Registry) Find(name string) (*Agent, sdk.Database, bool) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	var best *Agent
+	var healthy, serving []*Agent
 	var found sdk.Database
 	for a := range r.agents {
 		if a.session.IsClosed() {
 			continue
 		}
 		for _, db := range a.Databases() {
-			if db.Name == name && (best == nil || a.joined.After(best.joined)) {
-				best, found = a, db
+			if db.Name != name {
+				continue
+			}
+			found = db
+			serving = append(serving, a)
+			if ok, _ := a.Healthy(name); ok {
+				healthy = append(healthy, a)
 			}
 		}
 	}
-	return best, found, best != nil
+	r.mu.RUnlock()
+	pool := healthy
+	if len(pool) == 0 {
+		pool = serving
+	}
+	if len(pool) == 0 {
+		return nil, sdk.Database{}, false
+	}
+	sort.Slice(pool, func(i, j int) bool { return pool[i].joined.Before(pool[j].joined) })
+	return pool[r.next.Add(1)%uint64(len(pool))], found, true
 }
 
 // Listed is a database and the agent serving it.

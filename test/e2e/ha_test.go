@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/keyway-dev/keyway/test/etcdtest"
 )
@@ -73,4 +75,62 @@ plugin "ca-vault" {
 	if err != nil || !strings.Contains(out, "logged in as: carol") {
 		t.Fatalf("logging in through the first instance with one etcd member down: %v\n%s", err, out)
 	}
+}
+
+// TestTwoAgentsServeOneDatabase runs two agents for one database; sessions
+// spread over both, and when one is killed under load new sessions go to
+// the other.
+func TestTwoAgentsServeOneDatabase(t *testing.T) {
+	dir := t.TempDir()
+	proxy := freeAddr(t)
+	authCfg := filepath.Join(dir, "auth.hcl")
+	kw(t, "configure", "-o", authCfg, "--cluster-name=e2e", "--data-dir="+filepath.Join(dir, "auth"), "--listen="+proxy)
+	startNode(t, authCfg, filepath.Join(dir, "auth"))
+	c := cluster{cfg: authCfg, data: filepath.Join(dir, "auth"), dir: dir}
+	pg := postgresFor(t, c)
+
+	var agents []*node
+	for _, name := range []string{"agent-a", "agent-b"} {
+		tokenFile := filepath.Join(dir, name+".token")
+		if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", authCfg)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := filepath.Join(dir, name+".hcl")
+		data := filepath.Join(dir, name)
+		body := fmt.Sprintf("data_dir = %q\n\ndb {\n  proxy_addr = %q\n  token_file = %q\n  agent_name = %q\n\n  database %q {\n    protocol = \"postgres\"\n    uri      = %q\n  }\n}\n",
+			data, proxy, tokenFile, name, dbName, pg.Addr())
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		agents = append(agents, startNode(t, cfg, data))
+	}
+	a := &allInOne{cluster: c, pg: pg, proxy: proxy}
+	alice := a.userFiles(t, "alice", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
+
+	// Both agents register through their tunnels; sessions then spread.
+	served := func() map[string]int {
+		out := map[string]int{}
+		for _, e := range auditEvents(t, authCfg, "--type=db.session.start") {
+			if e.Success {
+				out[e.Target]++
+			}
+		}
+		return out
+	}
+	stop := make(chan struct{})
+	ok, _, _, wg := load(t, a, alice, 4, stop)
+	defer func() { close(stop); wg.Wait() }()
+	waitFor(t, 20*time.Second, "sessions through both agents", func() bool {
+		s := served()
+		return s["agent/agent-a"] > 0 && s["agent/agent-b"] > 0
+	})
+
+	signal(t, agents[0].cmd.Process.Pid, syscall.SIGKILL)
+	killed := time.Now()
+	<-agents[0].exited
+	before := served()["agent/agent-b"]
+	waitFor(t, 5*time.Second, "new sessions through the surviving agent", func() bool {
+		return served()["agent/agent-b"] > before+10
+	})
+	t.Logf("sessions flow through agent-b %s after kill -9 of agent-a; %d sessions succeeded in all", time.Since(killed).Round(time.Millisecond), ok.Load())
 }

@@ -395,7 +395,10 @@ type Database struct {
 	Protocol string                 `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	Labels   map[string]string      `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The agent that serves it, when listed by the proxy.
-	Agent         string `protobuf:"bytes,4,opt,name=agent,proto3" json:"agent,omitempty"`
+	Agent string `protobuf:"bytes,4,opt,name=agent,proto3" json:"agent,omitempty"`
+	// Whether the database answered the agent's last protocol-level check.
+	Healthy       bool   `protobuf:"varint,5,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	HealthDetail  string `protobuf:"bytes,6,opt,name=health_detail,json=healthDetail,proto3" json:"health_detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -454,6 +457,20 @@ func (x *Database) GetLabels() map[string]string {
 func (x *Database) GetAgent() string {
 	if x != nil {
 		return x.Agent
+	}
+	return ""
+}
+
+func (x *Database) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *Database) GetHealthDetail() string {
+	if x != nil {
+		return x.HealthDetail
 	}
 	return ""
 }
@@ -1251,12 +1268,14 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\fJoinResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x19\n" +
 	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\x12!\n" +
-	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\xc8\x01\n" +
+	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\x87\x02\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12;\n" +
 	"\x06labels\x18\x03 \x03(\v2#.keyway.api.v1.Database.LabelsEntryR\x06labels\x12\x14\n" +
-	"\x05agent\x18\x04 \x01(\tR\x05agent\x1a9\n" +
+	"\x05agent\x18\x04 \x01(\tR\x05agent\x12\x18\n" +
+	"\ahealthy\x18\x05 \x01(\bR\ahealthy\x12#\n" +
+	"\rhealth_detail\x18\x06 \x01(\tR\fhealthDetail\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x16\n" +
