@@ -32,7 +32,7 @@ func (n *node) startDiag() (*metrics.Metrics, error) {
 	}
 	go func() { _ = srv.Serve() }()
 	ctx, cancel := context.WithCancel(context.Background())
-	go n.reportPlugins(ctx, m)
+	n.report = func() { go n.reportPlugins(ctx, m) }
 	n.stop = append(n.stop, func() {
 		cancel()
 		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
@@ -62,6 +62,17 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
+		if n.audit != nil {
+			st := n.audit.Stats()
+			m.SetGauge([]string{"audit", "queue_depth"}, float32(st.QueueDepth))
+			m.SetGauge([]string{"audit", "events_written"}, float32(st.Written))
+			healthy := float32(1)
+			if n.audit.Healthy() != nil {
+				healthy = 0
+			}
+			m.SetGauge([]string{"audit", "healthy"}, healthy)
+		}
+		m.SetGauge([]string{"audit", "events_failed"}, float32(n.backend.auditFailed.Load()))
 		for _, st := range n.sup.Status() {
 			labels := []metrics.Label{{Name: "plugin", Value: st.Name}, {Name: "kind", Value: st.Kind}}
 			up := float32(0)

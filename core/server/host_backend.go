@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -41,6 +42,8 @@ type hostBackend struct {
 	// (on_failure = "allow"); the failure is logged.
 	auditAllow bool
 	logger     hclog.Logger
+	// auditFailed counts events the audit log refused.
+	auditFailed atomic.Int64
 }
 
 // Audit records plugin events in this process's audit log.
@@ -61,6 +64,9 @@ func (h *hostBackend) Audit(ctx context.Context, durable bool, eventsJSON [][]by
 		err = h.audit.EmitDurable(ctx, events...)
 	} else {
 		err = h.audit.Emit(ctx, events...)
+	}
+	if err != nil {
+		h.auditFailed.Add(int64(len(events)))
 	}
 	if err != nil && h.auditAllow {
 		h.logger.Error("the audit log failed; on_failure = allow lets the session go on", "events", len(events), "error", err)

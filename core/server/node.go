@@ -51,6 +51,8 @@ type node struct {
 	remote  *agent.Remote
 	metrics *metrics.Metrics
 	audit   *file.Sink
+	// report starts the metrics reporter once everything it reads exists.
+	report func()
 
 	stop []func()
 }
@@ -88,6 +90,9 @@ func (n *node) setup(ctx context.Context) (err error) {
 			err = n.openAudit()
 			if n.api != nil && n.audit != nil {
 				n.api.AuditLog = n.audit
+			}
+			if err == nil && n.report != nil {
+				n.report()
 			}
 		}
 	}()

@@ -22,6 +22,7 @@ type allInOne struct {
 	node  *node
 	pg    *pgtest.Server
 	proxy string
+	diag  string
 }
 
 // dbName is the registered name of the test database.
@@ -29,7 +30,7 @@ const dbName = "example-postgres"
 
 func startAllInOne(t *testing.T) *allInOne {
 	t.Helper()
-	proxyAddr := freeAddr(t)
+	proxyAddr, diagAddr := freeAddr(t), freeAddr(t)
 	// The database's certificates come from the cluster, so the data
 	// directory is made first, then PostgreSQL, then keyway.
 	c := newCluster(t, "")
@@ -51,11 +52,15 @@ db {
     labels   = { env = "dev" }
   }
 }
-`, c.data, proxyAddr, dbName, pg.Addr())
+
+diag {
+  listen = %q
+}
+`, c.data, proxyAddr, dbName, pg.Addr(), diagAddr)
 	if err := os.WriteFile(c.cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := &allInOne{cluster: c, pg: pg, proxy: proxyAddr}
+	a := &allInOne{cluster: c, pg: pg, proxy: proxyAddr, diag: diagAddr}
 	a.node = startNode(t, c.cfg, c.data)
 	return a
 }
@@ -178,3 +183,6 @@ func TestDatabaseDownGivesAConnectionError(t *testing.T) {
 		t.Fatalf("got %s %q", state, msg)
 	}
 }
+
+// pgtestPsql runs one statement with psql.
+func pgtestPsql(conn, sql string) (string, error) { return pgtest.Psql(conn, sql) }
