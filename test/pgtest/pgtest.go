@@ -30,6 +30,10 @@ type Options struct {
 	CAFile string
 	// HBA lines replace the default "hostssl all all 127.0.0.1/32 cert".
 	HBA []string
+	// Settings are extra server settings, NAME to VALUE, passed as
+	// "-c NAME=VALUE" after the defaults so they override them (for
+	// example max_connections, whose default here is 200).
+	Settings map[string]string
 }
 
 // Server is a running PostgreSQL.
@@ -50,7 +54,7 @@ type Server struct {
 // Start runs a server until the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	s, err := start(opts)
+	s, err := New(opts)
 	if err != nil {
 		t.Fatalf("starting PostgreSQL: %v", err)
 	}
@@ -85,7 +89,9 @@ func version(binDir string) int {
 	return n
 }
 
-func start(opts Options) (*Server, error) {
+// New starts a server outside a test, for programs such as benchmarks;
+// the caller stops it with Stop.
+func New(opts Options) (*Server, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -104,7 +110,7 @@ func start(opts Options) (*Server, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := s.run(); err != nil {
+	if err := s.run(opts.Settings); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
@@ -156,7 +162,7 @@ func (s *Server) prepare(opts Options) error {
 
 // run starts the server on a free port and waits until it accepts
 // connections.
-func (s *Server) run() error {
+func (s *Server) run(settings map[string]string) error {
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -167,18 +173,27 @@ func (s *Server) run() error {
 		return err
 	}
 	defer func() { _ = logf.Close() }()
-	s.cmd = s.command(filepath.Join(s.bin, "postgres"),
+	args := []string{
 		"-D", filepath.Join(s.dir, "data"),
-		"-c", "listen_addresses="+s.Host,
-		"-c", "port="+strconv.Itoa(port),
-		"-c", "unix_socket_directories="+s.SocketDir,
+		"-c", "listen_addresses=" + s.Host,
+		"-c", "port=" + strconv.Itoa(port),
+		"-c", "unix_socket_directories=" + s.SocketDir,
 		"-c", "ssl=on",
 		"-c", "ssl_cert_file=server.crt",
 		"-c", "ssl_key_file=server.key",
 		"-c", "ssl_ca_file=ca.crt",
 		"-c", "fsync=off",
 		"-c", "max_connections=200",
-	)
+	}
+	names := make([]string, 0, len(settings))
+	for name := range settings {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		args = append(args, "-c", name+"="+settings[name])
+	}
+	s.cmd = s.command(filepath.Join(s.bin, "postgres"), args...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		return err
@@ -210,13 +225,29 @@ func (s *Server) waitReady(within time.Duration) error {
 // socket and returns psql's unaligned output.
 func (s *Server) SQL(t testing.TB, sql string) string {
 	t.Helper()
+	out, err := s.Exec(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Exec is SQL outside a test: it runs statements as the postgres
+// superuser over the trusted Unix socket and returns psql's unaligned
+// output, or an error that carries psql's output.
+func (s *Server) Exec(sql string) (string, error) {
 	cmd := exec.Command("psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", s.SocketDir, "-p", strconv.Itoa(s.Port), "-U", "postgres", "-d", "postgres", "-c", sql)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("psql %q: %v\n%s", sql, err, out)
+		return "", fmt.Errorf("psql %q: %w\n%s", sql, err, out)
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), nil
 }
+
+// Credential is the user the server runs as: the "postgres" user when
+// the harness runs as root, nil otherwise. Programs that refuse to run as
+// root next to the server, such as pgbouncer, can run as it too.
+func (s *Server) Credential() *syscall.Credential { return s.cred }
 
 // Addr is the server's TCP address.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
