@@ -8,7 +8,7 @@ TOOLS   := $(CURDIR)/bin/tools
 # Every Go module in the repository: the core, the SDK, the example plugin.
 MODULES := . sdk examples/tcprelay
 
-.PHONY: help build test check fmt vet staticcheck deps proto proto-check demo clean
+.PHONY: help build test check fmt vet staticcheck deps proto proto-check demo clean bench fuzz fuzz-ci
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ proto-check: proto ## fail when committed generated code differs from a fresh ge
 
 demo: build ## the walkthrough: auth+proxy, PostgreSQL, a separate agent, a user with psql
 	@scripts/demo.sh
+
+# BENCH_FLAGS passes flags to the benchmark, e.g. BENCH_FLAGS='-T 5s -runs 5'.
+BENCH_FLAGS ?=
+
+bench: build ## pgbench keyway against direct TLS and pgbouncer, memory per session (BENCH_QUICK=1: short run)
+	$(GO) run ./bench/cmd/bench -keyway bin/keyway $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin .demo

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+// measureMemory runs the memory measurements through the keyway path:
+// RSS per idle session, then a large result over direct TLS and through
+// keyway with keyway's RSS sampled. They run before the pgbench matrix,
+// so keyway's heap has not yet grown with the matrix's traffic. A failed
+// measurement is recorded and the others still run.
+func measureMemory(ctx context.Context, e *env, direct endpoint) memoryReport {
+	var m memoryReport
+	fail := func(what string, err error) { m.Errors = append(m.Errors, fmt.Sprintf("%s: %v", what, err)) }
+	if e.keyway == nil {
+		fail("keyway", fmt.Errorf("the keyway path did not start"))
+		return m
+	}
+	plugin, err := pluginChild(e.keyway.pid(), "postgres")
+	if err != nil {
+		fail("keyway's postgres plugin", err)
+		return m
+	}
+	fmt.Fprintf(e.log, "opening %d idle sessions through keyway\n", e.opts.sessions)
+	if r, err := measureIdle(ctx, e.keyway.pid(), plugin, e.keywayEndpoint, e.opts.sessions); err != nil {
+		fail("idle sessions", err)
+	} else {
+		m.Idle = &r
+	}
+	fmt.Fprintf(e.log, "streaming %d MB over direct TLS and through keyway\n", e.opts.streamBytes/1_000_000)
+	if r, err := measureStream(ctx, directName, direct, e.opts.streamBytes); err != nil {
+		fail("streaming over direct TLS", err)
+	} else {
+		m.Stream = append(m.Stream, r)
+	}
+	if r, err := measureStream(ctx, "keyway", e.keywayEndpoint, e.opts.streamBytes, e.keyway.pid(), plugin); err != nil {
+		fail("streaming through keyway", err)
+	} else {
+		m.Stream = append(m.Stream, r)
+	}
+	return m
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pgbench15Output is what PostgreSQL 15's pgbench prints for -C.
+const pgbench15Output = `pgbench (15.14 (Debian 15.14-0+deb12u1))
+transaction type: <builtin: select only>
+scaling factor: 1
+query mode: simple
+number of clients: 8
+number of threads: 2
+maximum number of tries: 1
+duration: 2 s
+number of transactions actually processed: 326
+number of failed transactions: 0 (0.000%)
+latency average = 49.394 ms
+average connection time = 6.160 ms
+tps = 162.0 (including reconnection times)
+`
+
+func TestParsePgbench(t *testing.T) {
+	s, err := parsePgbench(pgbench15Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.tps != 162.0 || s.latencyMs != 49.394 {
+		t.Fatalf("parsed %+v", s)
+	}
+}
+
+func TestParsePgbenchRefusesBadRuns(t *testing.T) {
+	tests := map[string]string{
+		"failed transactions": strings.Replace(pgbench15Output, "failed transactions: 0", "failed transactions: 3", 1),
+		"nothing processed":   strings.Replace(pgbench15Output, "processed: 326", "processed: 0", 1),
+		"no tps":              strings.Replace(pgbench15Output, "tps = ", "xps = ", 1),
+		"no latency":          strings.Replace(pgbench15Output, "latency average", "latency", 1),
+		"empty":               "",
+	}
+	for name, out := range tests {
+		if s, err := parsePgbench(out); err == nil {
+			t.Errorf("%s: parsed %+v, want an error", name, s)
+		}
+	}
+}
+
+func TestCellArgs(t *testing.T) {
+	got := strings.Join(cell{workload: "select-only", mode: "prepared", clients: 32, connect: true}.args(10*time.Second), " ")
+	want := "-n -b select-only -M prepared -c 32 -j 2 -T 10 -C"
+	if got != want {
+		t.Fatalf("args %q, want %q", got, want)
+	}
+	if got := strings.Join(cell{workload: "tpcb-like", mode: "simple", clients: 1}.args(3*time.Second), " "); !strings.Contains(got, "-c 1 -j 1 -T 3") || strings.Contains(got, "-C") {
+		t.Fatalf("args %q", got)
+	}
+}
+
+func TestParseVmRSS(t *testing.T) {
+	status := "Name:\tkeyway\nVmPeak:\t  900 kB\nVmRSS:\t   38940 kB\nRssAnon:\t 1 kB\n"
+	n, err := parseVmRSS([]byte(status))
+	if err != nil || n != 38940 {
+		t.Fatalf("parseVmRSS = %d, %v", n, err)
+	}
+	if _, err := parseVmRSS([]byte("Name:\tkthreadd\n")); err == nil {
+		t.Fatal("a status without VmRSS parsed")
+	}
+}
+
+func TestParentOf(t *testing.T) {
+	// The command name may hold spaces and parentheses.
+	ppid, err := parentOf([]byte("4242 (a) b (c)) S 17 4242 4242 0 -1"))
+	if err != nil || ppid != 17 {
+		t.Fatalf("parentOf = %d, %v", ppid, err)
+	}
+	if _, err := parentOf([]byte("4242 no parenthesis")); err == nil {
+		t.Fatal("malformed stat parsed")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	id := func(v float64) float64 { return v }
+	if m := median([]float64{3, 1, 2}, id); m != 2 {
+		t.Fatalf("odd median %v", m)
+	}
+	if m := median([]float64{4, 1, 3, 2}, id); m != 2.5 {
+		t.Fatalf("even median %v", m)
+	}
+}
+
+func TestCellRowsRatiosAndNotes(t *testing.T) {
+	paths := []readyPath{
+		{name: directName}, {name: "pgbouncer"}, {name: "keyway"},
+		{name: "keyway-agent", err: errUnavailable},
+	}
+	samples := [][]sample{
+		{{tps: 100, latencyMs: 1}, {tps: 300, latencyMs: 3}, {tps: 200, latencyMs: 2}},
+		nil,
+		{{tps: 50, latencyMs: 4}},
+		nil,
+	}
+	errs := []error{nil, errors.New("pgbench: exit status 2\nmore"), nil, nil}
+	rows := cellRows(cell{workload: "tpcb-like", mode: "simple", clients: 8}, paths, samples, errs)
+	if r := rows[0]; !r.ok || r.tps != 200 || r.latencyMs != 2 || r.ratio != 1 {
+		t.Fatalf("direct row %+v", r)
+	}
+	if r := rows[1]; r.ok || r.note != "failed: pgbench: exit status 2" {
+		t.Fatalf("failed row %+v", r)
+	}
+	if r := rows[2]; !r.ok || r.ratio != 0.25 {
+		t.Fatalf("keyway row %+v", r)
+	}
+	if r := rows[3]; r.ok || r.note != "n/a (not available in this build)" {
+		t.Fatalf("unavailable row %+v", r)
+	}
+	js := toJSON(rows)
+	if js[3].TPS != nil || js[3].Ratio != nil || *js[2].Ratio != 0.25 {
+		t.Fatalf("json rows %+v", js)
+	}
+}
+
+func TestCellsCoverTheMatrix(t *testing.T) {
+	o := defaults(false)
+	cs := cells(o)
+	if len(cs) != 2*2*3+3 {
+		t.Fatalf("%d cells", len(cs))
+	}
+	connects := 0
+	for _, c := range cs {
+		if c.connect {
+			connects++
+		}
+	}
+	if connects != 3 {
+		t.Fatalf("%d -C cells", connects)
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	env := func(quick string) func(string) string {
+		return func(k string) string {
+			if k == "BENCH_QUICK" {
+				return quick
+			}
+			return ""
+		}
+	}
+	o, err := parseOptions(nil, env("1"), nil)
+	if err != nil || !o.quick || o.runs != 1 || o.sessions != 200 || o.streamBytes != 100_000_000 {
+		t.Fatalf("quick defaults %+v, %v", o, err)
+	}
+	o, err = parseOptions([]string{"-T", "5s", "-runs", "5", "-clients", "2,4"}, env(""), nil)
+	if err != nil || o.quick || o.duration != 5*time.Second || o.runs != 5 || o.maxClients() != 4 || o.sessions != 1000 {
+		t.Fatalf("flags %+v, %v", o, err)
+	}
+	for _, bad := range [][]string{{"-T", "1500ms"}, {"-clients", "0"}, {"-runs", "-1"}, {"extra"}} {
+		if _, err := parseOptions(bad, env(""), &strings.Builder{}); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// path is one way from pgbench to the database. Adding a path is adding
+// an entry to allPaths.
+type path struct {
+	// name labels the path's rows.
+	name string
+	// start makes the path ready and returns how clients reach it;
+	// errUnavailable when this build cannot serve it.
+	start func(context.Context, *env) (endpoint, error)
+}
+
+// directName names the path every ratio is relative to.
+const directName = "direct-tls"
+
+// allPaths lists the paths in the order they start and run; direct TLS
+// first, and keyway before the agent, which joins it.
+func allPaths() []path {
+	return []path{
+		{name: directName, start: directPath},
+		{name: "pgbouncer", start: pgbouncerPath},
+		{name: "keyway", start: keywayPath},
+		{name: "keyway-agent", start: agentPath},
+	}
+}
+
+// readyPath is a path after its start: an endpoint, or why it has none.
+type readyPath struct {
+	name string
+	ep   endpoint
+	// err is errUnavailable, or why the path failed to start.
+	err error
+}
+
+// usable reports whether pgbench can run through the path.
+func (p readyPath) usable() bool { return p.err == nil }
+
+// note is what a row of an unusable path says instead of numbers.
+func (p readyPath) note() string {
+	if errors.Is(p.err, errUnavailable) {
+		return "n/a (not available in this build)"
+	}
+	return "failed to start: " + shorten(firstLine(p.err.Error()), 100)
+}
+
+// startPaths starts every path. A path that fails is reported in its
+// rows, except direct TLS, without which no ratio means anything.
+func startPaths(ctx context.Context, e *env, paths []path) ([]readyPath, error) {
+	var out []readyPath
+	for _, p := range paths {
+		t0 := time.Now()
+		ep, err := p.start(ctx, e)
+		switch {
+		case err == nil:
+			fmt.Fprintf(e.log, "path %s ready in %s\n", p.name, time.Since(t0).Round(time.Millisecond))
+		case errors.Is(err, errUnavailable):
+			fmt.Fprintf(e.log, "path %s: %v\n", p.name, err)
+		case p.name == directName || ctx.Err() != nil:
+			return nil, fmt.Errorf("path %s: %w", p.name, err)
+		default:
+			fmt.Fprintf(e.log, "path %s failed to start: %v\n", p.name, err)
+		}
+		out = append(out, readyPath{name: p.name, ep: ep, err: err})
+	}
+	return out, nil
+}
+
+// endpointOf returns the endpoint of the path called name.
+func endpointOf(paths []readyPath, name string) endpoint {
+	for _, p := range paths {
+		if p.name == name {
+			return p.ep
+		}
+	}
+	return endpoint{}
+}

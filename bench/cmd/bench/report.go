@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// printTable writes the matrix, one row per path and cell.
+func printTable(w io.Writer, rows []row) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tmode\tclients\tconnect\tpath\ttps\tlatency_ms\tratio\t")
+	for _, r := range rows {
+		connect := "no"
+		if r.connect {
+			connect = "yes"
+		}
+		// A row without numbers says why after the last column, which
+		// the alignment ignores.
+		tps, lat, ratio, note := "-", "-", "-", "  "+r.note
+		if r.ok {
+			tps, lat, ratio, note = fmt.Sprintf("%.1f", r.tps), fmt.Sprintf("%.3f", r.latencyMs), "n/a", ""
+			if r.ratio > 0 {
+				ratio = fmt.Sprintf("%.2f", r.ratio)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.mode, r.clients, connect, r.path, tps, lat, ratio, note)
+	}
+	return tw.Flush()
+}
+
+// jsonRow is a row of bench/results/latest.json; numbers are null when
+// the path has none, and note says why.
+type jsonRow struct {
+	Workload  string   `json:"workload"`
+	Mode      string   `json:"mode"`
+	Clients   int      `json:"clients"`
+	Connect   bool     `json:"connect"`
+	Path      string   `json:"path"`
+	TPS       *float64 `json:"tps"`
+	LatencyMs *float64 `json:"latency_ms"`
+	Ratio     *float64 `json:"ratio"`
+	Note      string   `json:"note,omitempty"`
+}
+
+func toJSON(rows []row) []jsonRow {
+	out := make([]jsonRow, len(rows))
+	for i, r := range rows {
+		j := jsonRow{Workload: r.workload, Mode: r.mode, Clients: r.clients, Connect: r.connect, Path: r.path, Note: r.note}
+		if r.ok {
+			j.TPS, j.LatencyMs = ptr(round(r.tps, 1)), ptr(round(r.latencyMs, 3))
+			if r.ratio > 0 {
+				j.Ratio = ptr(round(r.ratio, 3))
+			}
+		}
+		out[i] = j
+	}
+	return out
+}
+
+// writeJSON writes v indented to path, creating its directory.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// memoryReport is bench/results/memory.json.
+type memoryReport struct {
+	Idle   *idleResult    `json:"idle,omitempty"`
+	Stream []streamResult `json:"stream,omitempty"`
+	// Errors say which measurement failed, and why.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// printMemory writes the idle-session and streaming measurements.
+func printMemory(w io.Writer, m memoryReport) {
+	if r := m.Idle; r != nil {
+		k, p, t := r.perSessionKiB()
+		fmt.Fprintf(w, "\nIdle sessions through keyway: %d (opened in %.1f s)\n", r.Sessions, r.OpenSeconds)
+		fmt.Fprintf(w, "  keyway  RSS %s -> %s, %.1f KiB per session\n", mib(r.KeywayBeforeKiB), mib(r.KeywayAfterKiB), k)
+		fmt.Fprintf(w, "  plugin  RSS %s -> %s, %.1f KiB per session\n", mib(r.PluginBeforeKiB), mib(r.PluginAfterKiB), p)
+		fmt.Fprintf(w, "  total   %.1f KiB per idle session\n", t)
+	}
+	if len(m.Stream) > 0 {
+		fmt.Fprintf(w, "\nStreaming one large result (select repeat('x', %d) from generate_series):\n", rowBytes)
+		for _, s := range m.Stream {
+			fmt.Fprintf(w, "  %-12s %s in %.2f s, %.0f MB/s", s.Path, mbString(s.Bytes), s.Seconds, s.mbPerSecond())
+			if s.PeakKiB > 0 {
+				fmt.Fprintf(w, ", keyway+plugin RSS %s before, peak %s", mib(s.BaseKiB), mib(s.PeakKiB))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	for _, e := range m.Errors {
+		fmt.Fprintf(w, "\nmemory measurement failed: %s\n", e)
+	}
+}
+
+func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
+
+func mbString(b int64) string { return strconv.FormatInt(b/1_000_000, 10) + " MB" }
+
+func ptr[T any](v T) *T { return &v }
+
+// round keeps digits decimals.
+func round(v float64, digits int) float64 {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', digits, 64), 64)
+	return f
+}
+
+// firstLine is the first line of s, for one-line notes.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// shorten cuts s to at most n bytes, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
