@@ -56,5 +56,29 @@ BENCH_FLAGS ?=
 bench: build ## pgbench keyway against direct TLS and pgbouncer, memory per session (BENCH_QUICK=1: short run)
 	$(GO) run ./bench/cmd/bench -keyway bin/keyway $(BENCH_FLAGS)
 
+# Fuzz targets as MODULE:PACKAGE:NAME; seeds are under each package's
+# testdata/fuzz/NAME and run with every go test.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	.:./plugins/postgres:FuzzReadStartupPacket \
+	.:./plugins/postgres:FuzzReadMessage \
+	.:./plugins/postgres:FuzzMessageRoundTrip \
+	.:./plugins/postgres:FuzzStartupMessageRoundTrip \
+	.:./plugins/postgres:FuzzReceiveStartup \
+	sdk:./identity:FuzzFromCertificate \
+	sdk:./identity:FuzzDecodeExtension \
+	sdk:./identity:FuzzEncodeRoundTrip \
+	.:./core/config:FuzzLoad
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s), one after another
+	@for t in $(FUZZ_TARGETS); do \
+		IFS=: read -r mod pkg name <<< "$$t"; \
+		echo "== fuzz $$name in $$mod/$${pkg#./} for $(FUZZTIME)"; \
+		(cd $$mod && $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg) || exit 1; \
+	done
+
+fuzz-ci: ## run each fuzz target for 5s
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
 clean:
 	rm -rf bin .demo
