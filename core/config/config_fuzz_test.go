@@ -12,8 +12,10 @@ import (
 // diagnostic that has a subject names the file loaded; and both ways of
 // printing the diagnostics cope with any position they carry.
 func FuzzLoad(f *testing.F) {
+	// Inputs run one at a time in each fuzzing process, so they share
+	// one file; a directory per input would dominate the run time.
+	path := filepath.Join(f.TempDir(), "keyway.hcl")
 	f.Fuzz(func(t *testing.T, src []byte) {
-		path := filepath.Join(t.TempDir(), "keyway.hcl")
 		if err := os.WriteFile(path, src, 0o600); err != nil {
 			t.Fatal(err)
 		}
