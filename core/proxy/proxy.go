@@ -258,14 +258,20 @@ func (p *Proxy) pipe(client net.Conn, target Target, sess *Session) {
 	Relay(client, peer)
 }
 
+// relayBuffer is each direction's copy buffer. TLS connections and Unix
+// sockets offer no ReadFrom, so io.Copy would hold 32 KiB per direction
+// for a session's whole life, idle or not; 16 KiB, one TLS record, keeps
+// large results streaming at full speed for half the memory.
+const relayBuffer = 16 << 10
+
 // Relay copies both ways between a and b until both directions end.
 func Relay(a, b net.Conn) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_, _ = io.Copy(b, a)
+		_, _ = io.CopyBuffer(b, a, make([]byte, relayBuffer))
 		closeWrite(b)
 	})
-	_, _ = io.Copy(a, b)
+	_, _ = io.CopyBuffer(a, b, make([]byte, relayBuffer))
 	closeWrite(a)
 	wg.Wait()
 }

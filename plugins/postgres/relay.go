@@ -13,7 +13,7 @@ import (
 
 // Relay buffering and limits.
 const (
-	relayBuffer = 32 << 10
+	relayBuffer = 8 << 10
 	// maxAuditedMessage bounds what is read whole to be audited; larger
 	// messages are relayed without being parsed.
 	maxAuditedMessage = 16 << 20
