@@ -211,15 +211,11 @@ func newDBLogoutCmd() *cobra.Command {
 		Short: "Delete the certificates of one database, or of all",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			home, err := client.Home()
+			prof, err := client.Current()
 			if err != nil {
 				return err
 			}
-			prof, err := client.LoadProfile(home)
-			if err != nil {
-				return err
-			}
-			pattern := filepath.Join(home, "db", prof.User+"-*")
+			pattern := filepath.Join(prof.Dir, "db", prof.User+"-*")
 			if len(args) == 1 {
 				pattern = dbFilesFor(prof, args[0]).prefix + ".*"
 			}

@@ -189,11 +189,7 @@ func newLogoutCmd() *cobra.Command {
 		Short: "Forget your login and database certificates",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			home, err := client.Home()
-			if err != nil {
-				return err
-			}
-			prof, err := client.LoadProfile(home)
+			prof, err := client.Current()
 			if err != nil {
 				return err
 			}

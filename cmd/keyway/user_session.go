@@ -25,11 +25,7 @@ func userSession(cmd *cobra.Command) (*client.Profile, tls.Certificate, error) {
 		}
 		return client.FromIdentityFile(idFile, proxyAddr)
 	}
-	home, err := client.Home()
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	prof, err := client.LoadProfile(home)
+	prof, err := client.Current()
 	if err != nil {
 		return nil, tls.Certificate{}, err
 	}

@@ -112,3 +112,12 @@ func FromIdentityFile(path, proxy string) (*Profile, tls.Certificate, error) {
 	}
 	return &Profile{Proxy: proxy, User: id.Name, Cluster: id.ID.TrustDomain().Name(), HostCAs: f.CAs[sdk.AuthorityHost], DBCAs: f.CAs[sdk.AuthorityDB]}, pair, nil
 }
+
+// Current loads the profile of keyway login from Home.
+func Current() (*Profile, error) {
+	home, err := Home()
+	if err != nil {
+		return nil, err
+	}
+	return LoadProfile(home)
+}
