@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -102,18 +103,50 @@ func (t *Trust) VerifyClient(ctx context.Context, chain [][]byte) (*x509.Certifi
 	if now.Before(leaf.NotBefore) {
 		return nil, fmt.Errorf("the client certificate of %s is not valid before %s; check this machine's clock", leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
-	pool, err := t.Pool(ctx, sdk.AuthorityUser)
-	if err != nil {
+	if err := t.verifyChain(ctx, sdk.AuthorityUser, leaf, chain[1:]); err != nil {
+		if errors.Is(err, errNotIssued) {
+			return nil, fmt.Errorf("the client certificate of %s was not issued by this cluster's user authority; log in to this cluster with keyway login", leaf.Subject.CommonName)
+		}
 		return nil, err
 	}
+	return leaf, nil
+}
+
+// errNotIssued means a chain does not lead to the authority.
+var errNotIssued = errors.New("not issued by the authority")
+
+// verifyChain checks that leaf, with intermediates (DER), chains to the
+// authority for client authentication at the current time.
+func (t *Trust) verifyChain(ctx context.Context, a sdk.Authority, leaf *x509.Certificate, intermediates [][]byte) error {
+	pool, err := t.Pool(ctx, a)
+	if err != nil {
+		return err
+	}
 	inter := x509.NewCertPool()
-	for _, der := range chain[1:] {
+	for _, der := range intermediates {
 		if c, err := x509.ParseCertificate(der); err == nil {
 			inter.AddCert(c)
 		}
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return nil, fmt.Errorf("the client certificate of %s was not issued by this cluster's user authority; log in to this cluster with keyway login", leaf.Subject.CommonName)
+	opts := x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: t.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if _, err := leaf.Verify(opts); err != nil {
+		return fmt.Errorf("%w: %v", errNotIssued, err)
 	}
-	return leaf, nil
+	return nil
+}
+
+// VerifyHost checks a host's certificate chain against the host
+// authority: how the proxy recognises an agent's tunnel.
+func (t *Trust) VerifyHost(ctx context.Context, certs []*x509.Certificate) (*x509.Certificate, error) {
+	if len(certs) == 0 {
+		return nil, errors.New("no host certificate")
+	}
+	var inter [][]byte
+	for _, c := range certs[1:] {
+		inter = append(inter, c.Raw)
+	}
+	if err := t.verifyChain(ctx, sdk.AuthorityHost, certs[0], inter); err != nil {
+		return nil, fmt.Errorf("host certificate: %w", err)
+	}
+	return certs[0], nil
 }

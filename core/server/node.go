@@ -226,21 +226,11 @@ func (n *node) serveTunnel(c *tls.Conn) {
 // verifyHost checks a chain against the host authority and returns the
 // host's name.
 func (n *node) verifyHost(ctx context.Context, certs []*x509.Certificate) (string, error) {
-	if len(certs) == 0 {
-		return "", fmt.Errorf("no host certificate")
-	}
-	pool, err := n.api.Trust.Pool(ctx, sdk.AuthorityHost)
+	leaf, err := n.api.Trust.VerifyHost(ctx, certs)
 	if err != nil {
 		return "", err
 	}
-	inter := x509.NewCertPool()
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return "", fmt.Errorf("host certificate: %w", err)
-	}
-	id, err := identity.FromCertificate(certs[0])
+	id, err := identity.FromCertificate(leaf)
 	if err != nil {
 		return "", err
 	}
