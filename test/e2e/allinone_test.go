@@ -157,6 +157,10 @@ func TestRefusalsReachTheClientAsErrorResponses(t *testing.T) {
 		})
 	}
 
+	if n := a.pg.SQL(t, "select count(*) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()"); n != "0" {
+		t.Fatalf("%s connections reached PostgreSQL for refused sessions", n)
+	}
+
 	host, port, _ := strings.Cut(a.proxy, ":")
 	out, err := pgtest.Psql("host="+host+" port="+port+" user=postgres dbname=postgres sslmode=disable", "select 1")
 	if err == nil || !strings.Contains(out, "keyway accepts PostgreSQL connections only over TLS") {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,23 @@ func TestWholeProtocolPassesThrough(t *testing.T) {
 		err := conn.QueryRow(ctx, "select count(*) from items", pgx.QueryExecModeSimpleProtocol).Scan(&n)
 		if err != nil || n != 3 {
 			t.Fatalf("count = %d, %v", n, err)
+		}
+	})
+	t.Run("COPY of 100 MB in and out", func(t *testing.T) {
+		a.pg.SQL(t, "create table bulk (line text)")
+		line := strings.Repeat("x", 1023) + "\n"
+		const lines = 100 << 10 // 100 MiB
+		in := io.LimitReader(&repeatReader{s: line}, int64(len(line))*lines)
+		tag, err := conn.PgConn().CopyFrom(ctx, in, "copy bulk from stdin")
+		if err != nil || tag.RowsAffected() != lines {
+			t.Fatalf("copy from: %v, %v", tag, err)
+		}
+		var n countingWriter
+		if _, err := conn.PgConn().CopyTo(ctx, &n, "copy bulk to stdout"); err != nil {
+			t.Fatal(err)
+		}
+		if n != countingWriter(len(line)*lines) {
+			t.Fatalf("copy to gave %d bytes, want %d", n, len(line)*lines)
 		}
 	})
 	t.Run("COPY in and out", func(t *testing.T) {
@@ -121,3 +139,27 @@ func TestWholeProtocolPassesThrough(t *testing.T) {
 
 // pgxSimple runs a statement with the simple protocol.
 var pgxSimple = pgx.QueryExecModeSimpleProtocol
+
+// repeatReader reads s over and over.
+type repeatReader struct {
+	s   string
+	off int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.s[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.s)
+	}
+	return n, nil
+}
+
+// countingWriter counts what is written to it.
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}
