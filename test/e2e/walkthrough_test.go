@@ -178,6 +178,33 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 			t.Fatalf("second join with the same token:\n%s", out)
 		}
 	})
+	t.Run("an expired or unknown token is refused", func(t *testing.T) {
+		expired := filepath.Join(dir, "expired.token")
+		if err := os.WriteFile(expired, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "--ttl=1s", "-c", authCfg)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the token to expire", func() bool {
+			return strings.Contains(kw(t, "tokens", "ls", "-c", authCfg), "(expired)")
+		})
+		cfg := filepath.Join(dir, "late.hcl")
+		kw(t, "db", "configure", "create", "-o", cfg, "--token="+expired, "--proxy="+proxy,
+			"--name=late", "--uri="+pg.Addr(), "--data-dir="+filepath.Join(dir, "late"))
+		if out := kwFails(t, "start", "-c", cfg); !strings.Contains(out, "expired at") {
+			t.Fatalf("join with an expired token:\n%s", out)
+		}
+		unknown := filepath.Join(dir, "unknown.token")
+		secret, pin, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(token), "kw1."), ".")
+		forged := "kw1." + strings.Repeat("0", len(secret)) + "." + pin
+		if err := os.WriteFile(unknown, []byte(forged), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg2 := filepath.Join(dir, "stranger.hcl")
+		kw(t, "db", "configure", "create", "-o", cfg2, "--token="+unknown, "--proxy="+proxy,
+			"--name=stranger", "--uri="+pg.Addr(), "--data-dir="+filepath.Join(dir, "stranger"))
+		if out := kwFails(t, "start", "-c", cfg2); !strings.Contains(out, "unknown to this cluster") {
+			t.Fatalf("join with an unknown token:\n%s", out)
+		}
+	})
 	t.Run("the invite works once", func(t *testing.T) {
 		out, err := kwAs(t, filepath.Join(dir, "home2"), "another password!\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--invite-file="+inviteFile, "--password-stdin")
 		if err == nil || !strings.Contains(out, "invite is not valid") {
