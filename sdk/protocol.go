@@ -81,8 +81,9 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 
 // Database is a registered database and how to reach it.
 type Database struct {
-	Name     string
-	Protocol string
+	Name        string
+	Description string
+	Protocol    string
 	// URI is HOST:PORT.
 	URI    string
 	Labels map[string]string

@@ -64,7 +64,7 @@ for databases served by this same process (all-in-one).`,
 
 func newDBConfigureCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "configure", Short: "Write a database agent's configuration"}
-	var out, token, proxyAddr, name, protocol, uri, labels, caFile, dataDir string
+	var out, token, proxyAddr, name, protocol, uri, labels, caFile, dataDir, description string
 	var systemPool bool
 	create := &cobra.Command{
 		Use:   "create -o file|stdout|PATH --token=PATH --proxy=HOST:PORT --name=NAME --protocol=postgres --uri=HOST:PORT",
@@ -96,6 +96,9 @@ authority, or --ca-cert-file, or the system's roots with
 			db.SetAttributeValue("token_file", cty.StringVal(token))
 			db.AppendNewline()
 			d := db.AppendNewBlock("database", []string{name}).Body()
+			if description != "" {
+				d.SetAttributeValue("description", cty.StringVal(description))
+			}
 			d.SetAttributeValue("protocol", cty.StringVal(protocol))
 			d.SetAttributeValue("uri", cty.StringVal(uri))
 			d.SetAttributeValue("labels", mapValue(lbls))
@@ -121,6 +124,7 @@ authority, or --ca-cert-file, or the system's roots with
 	fl.StringVar(&protocol, "protocol", "postgres", "the database's protocol plugin")
 	fl.StringVar(&uri, "uri", "", "HOST:PORT of the database")
 	fl.StringVar(&labels, "labels", "", "labels, KEY=VALUE[,KEY=VALUE]")
+	fl.StringVar(&description, "description", "", "what the database is, shown by keyway db ls")
 	fl.StringVar(&caFile, "ca-cert-file", "", "trust this CA for the database server instead of the cluster's db authority")
 	fl.BoolVar(&systemPool, "trust-system-cert-pool", false, "trust the system's roots for the database server")
 	fl.BoolVar(&systemPool, "trust_system_cert_pool", false, "same as --trust-system-cert-pool")

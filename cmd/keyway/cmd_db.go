@@ -59,9 +59,9 @@ func newDBLsCmd() *cobra.Command {
 				return enc.Encode(resp.GetDatabases())
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPROTOCOL\tLABELS")
+			fmt.Fprintln(tw, "NAME\tDESCRIPTION\tPROTOCOL\tLABELS")
 			for _, db := range resp.GetDatabases() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", db.GetName(), db.GetProtocol(), labelsString(db.GetLabels()))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", db.GetName(), orDefault(db.GetDescription(), "-"), db.GetProtocol(), labelsString(db.GetLabels()))
 			}
 			return tw.Flush()
 		},

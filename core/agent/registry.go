@@ -41,7 +41,7 @@ func NewRegistry(dbs []config.Database, clusterCAs AuthorityPEM) (*Registry, err
 	r := &Registry{clusterCAs: clusterCAs, dbs: map[string]entry{}}
 	for _, d := range dbs {
 		e := entry{db: sdk.Database{
-			Name: d.Name, Protocol: d.Protocol, URI: d.URI, Labels: d.Labels,
+			Name: d.Name, Description: d.Description, Protocol: d.Protocol, URI: d.URI, Labels: d.Labels,
 			Trust: sdk.ServerTrust{Mode: d.Mode, SystemPool: d.TrustSystemCertPool, ServerName: d.ServerName},
 		}}
 		if d.CACertFile != "" {

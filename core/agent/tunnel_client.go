@@ -151,7 +151,7 @@ func (c *TunnelClient) reregister(ctx context.Context, closed <-chan struct{}, c
 func (c *TunnelClient) register(ctx context.Context, client apiv1.AgentClient) error {
 	req := &apiv1.RegisterRequest{}
 	for _, db := range c.Registry.List() {
-		d := &apiv1.Database{Name: db.Name, Protocol: db.Protocol, Labels: db.Labels, Healthy: true}
+		d := &apiv1.Database{Name: db.Name, Description: db.Description, Protocol: db.Protocol, Labels: db.Labels, Healthy: true}
 		if db.Protocol == "postgres" {
 			if err := CheckPostgres(ctx, db.URI); err != nil {
 				d.Healthy, d.HealthDetail = false, err.Error()

@@ -28,7 +28,7 @@ func (a AgentService) Register(_ context.Context, req *apiv1.RegisterRequest) (*
 	var dbs []sdk.Database
 	unhealthy := map[string]string{}
 	for _, d := range req.GetDatabases() {
-		dbs = append(dbs, sdk.Database{Name: d.GetName(), Protocol: d.GetProtocol(), Labels: d.GetLabels()})
+		dbs = append(dbs, sdk.Database{Name: d.GetName(), Description: d.GetDescription(), Protocol: d.GetProtocol(), Labels: d.GetLabels()})
 		if !d.GetHealthy() {
 			unhealthy[d.GetName()] = d.GetHealthDetail()
 		}

@@ -34,7 +34,7 @@ func (u UserService) ListDatabases(ctx context.Context, _ *apiv1.ListDatabasesRe
 			return nil, status.Error(codes.Unavailable, "keyway could not reach its authorisation plugin: "+err.Error())
 		}
 		if ok {
-			resp.Databases = append(resp.Databases, &apiv1.Database{Name: db.Name, Protocol: db.Protocol, Labels: db.Labels})
+			resp.Databases = append(resp.Databases, &apiv1.Database{Name: db.Name, Description: db.Description, Protocol: db.Protocol, Labels: db.Labels})
 		}
 	}
 	return resp, nil

@@ -87,10 +87,11 @@ type DB struct {
 
 // Database is one database the agent serves.
 type Database struct {
-	Name     string            `hcl:"name,label"`
-	Protocol string            `hcl:"protocol"`
-	URI      string            `hcl:"uri"`
-	Labels   map[string]string `hcl:"labels,optional"`
+	Name        string            `hcl:"name,label"`
+	Description string            `hcl:"description,optional"`
+	Protocol    string            `hcl:"protocol"`
+	URI         string            `hcl:"uri"`
+	Labels      map[string]string `hcl:"labels,optional"`
 	// CACertFile trusts a custom CA for the server's certificate instead
 	// of the cluster's db authority.
 	CACertFile string `hcl:"ca_cert_file,optional"`

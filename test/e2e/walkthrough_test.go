@@ -68,7 +68,7 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 	agentCfg := filepath.Join(dir, "agent.hcl")
 	agentData := filepath.Join(dir, "agent")
 	kw(t, "db", "configure", "create", "-o", agentCfg, "--token="+tokenFile, "--proxy="+proxy,
-		"--name=example-postgres", "--protocol=postgres", "--uri="+pg.Addr(), "--labels=env=dev", "--data-dir="+agentData)
+		"--name=example-postgres", "--description=orders of the shop", "--protocol=postgres", "--uri="+pg.Addr(), "--labels=env=dev", "--data-dir="+agentData)
 	unit := filepath.Join(dir, "keyway.service")
 	kw(t, "install", "systemd", "-o", unit, "-c", agentCfg)
 	if b := mustRead(t, unit); !strings.Contains(string(b), "ExecStart="+built.keyway+" start -c "+agentCfg) {
@@ -93,7 +93,7 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 	// it is up.
 	waitFor(t, 10*time.Second, "the agent's database to be listed", func() bool {
 		out, _ := kwAs(t, home, "", "db", "ls")
-		return strings.Contains(out, "example-postgres  postgres  env=dev")
+		return regexp.MustCompile(`example-postgres\s+orders of the shop\s+postgres\s+env=dev`).MatchString(out)
 	})
 	out, err = kwAs(t, home, "", "db", "connect", "--db-user=postgres", "--db-name=postgres", "example-postgres", "--", "-Atc", "select current_user")
 	if err != nil || strings.TrimSpace(out) != "postgres" {

@@ -399,6 +399,7 @@ type Database struct {
 	// Whether the database answered the agent's last protocol-level check.
 	Healthy       bool   `protobuf:"varint,5,opt,name=healthy,proto3" json:"healthy,omitempty"`
 	HealthDetail  string `protobuf:"bytes,6,opt,name=health_detail,json=healthDetail,proto3" json:"health_detail,omitempty"`
+	Description   string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -471,6 +472,13 @@ func (x *Database) GetHealthy() bool {
 func (x *Database) GetHealthDetail() string {
 	if x != nil {
 		return x.HealthDetail
+	}
+	return ""
+}
+
+func (x *Database) GetDescription() string {
+	if x != nil {
+		return x.Description
 	}
 	return ""
 }
@@ -1268,14 +1276,15 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\fJoinResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x19\n" +
 	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\x12!\n" +
-	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\x87\x02\n" +
+	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\xa9\x02\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12;\n" +
 	"\x06labels\x18\x03 \x03(\v2#.keyway.api.v1.Database.LabelsEntryR\x06labels\x12\x14\n" +
 	"\x05agent\x18\x04 \x01(\tR\x05agent\x12\x18\n" +
 	"\ahealthy\x18\x05 \x01(\bR\ahealthy\x12#\n" +
-	"\rhealth_detail\x18\x06 \x01(\tR\fhealthDetail\x1a9\n" +
+	"\rhealth_detail\x18\x06 \x01(\tR\fhealthDetail\x12 \n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x16\n" +
