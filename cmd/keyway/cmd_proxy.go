@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,14 +42,28 @@ Only this machine can reach the port.`,
 			if err != nil {
 				return err
 			}
-			cert, err := tls.LoadX509KeyPair(f.prefix+".crt", f.prefix+".key")
+			var current atomic.Pointer[tls.Certificate]
+			load := func() (time.Time, error) {
+				c, err := tls.LoadX509KeyPair(f.prefix+".crt", f.prefix+".key")
+				if err != nil {
+					return time.Time{}, err
+				}
+				leaf, err := x509.ParseCertificate(c.Certificate[0])
+				if err != nil {
+					return time.Time{}, err
+				}
+				current.Store(&c)
+				return leaf.NotAfter, nil
+			}
+			notAfter, err := load()
 			if err != nil {
 				return err
 			}
-			cfg, err := prof.TLSConfig(&cert)
+			cfg, err := prof.TLSConfig(nil)
 			if err != nil {
 				return err
 			}
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return current.Load(), nil }
 			ln, err := net.Listen("tcp", net.JoinHostPort(bind, fmt.Sprint(port)))
 			if err != nil {
 				return err
@@ -55,6 +71,25 @@ Only this machine can reach the port.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			go func() { <-ctx.Done(); _ = ln.Close() }()
+			// Renew the database certificate at two thirds of its life, so
+			// clients never meet an expired one while the login lasts.
+			go func() {
+				for {
+					wait := time.Until(notAfter) * 2 / 3
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(max(wait, time.Minute)):
+					}
+					if _, _, err := dbLogin(cmd, args[0], dbUser, dbName); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "renewing the certificate for %s: %v\n", args[0], err)
+						continue
+					}
+					if notAfter, err = load(); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "loading the renewed certificate: %v\n", err)
+					}
+				}
+			}()
 			fmt.Fprintf(cmd.OutOrStdout(), "serving %s on %s as database user %s; connect with:\n  psql \"host=%s port=%d user=%s sslmode=disable\"\n",
 				args[0], ln.Addr(), dbUser, bind, ln.Addr().(*net.TCPAddr).Port, dbUser)
 			for {

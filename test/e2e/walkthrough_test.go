@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,6 +156,33 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 		b, err := psql.CombinedOutput()
 		if err != nil || strings.TrimSpace(string(b)) != "postgres" {
 			t.Fatalf("psql with the db env settings: %v\n%s\nsettings:\n%s", err, b, out)
+		}
+	})
+	t.Run("proxy db serves clients without certificates on loopback", func(t *testing.T) {
+		cmd := exec.Command(built.keyway, "proxy", "db", "--port=0", "example-postgres", "--db-user=postgres")
+		cmd.Env = append(os.Environ(), "KEYWAY_HOME="+home)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			t.Fatalf("proxy db printed %q: %v", line, err)
+		}
+		m := regexp.MustCompile(`on 127\.0\.0\.1:(\d+) as`).FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("proxy db printed %q", line)
+		}
+		out, err := pgtest.Psql("host=127.0.0.1 port="+m[1]+" user=postgres dbname=postgres sslmode=disable", "select current_user")
+		if err != nil || out != "postgres" {
+			t.Fatalf("psql through proxy db: %q, %v", out, err)
+		}
+		if out, err := kwAs(t, home, "", "proxy", "db", "--bind=0.0.0.0", "example-postgres", "--db-user=postgres"); err == nil || !strings.Contains(out, "loopback addresses only") {
+			t.Fatalf("proxy db on a public address: %v\n%s", err, out)
 		}
 	})
 	t.Run("access check explains decisions", func(t *testing.T) {
