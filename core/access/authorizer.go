@@ -129,6 +129,27 @@ func (a *Authorizer) AuthorizeIdentity(ctx context.Context, id identity.Identity
 	return out
 }
 
+// AuthorizeAdmin decides whether the identity may administer the
+// cluster (the admin action); a denial's Message is a sentence.
+func (a *Authorizer) AuthorizeAdmin(ctx context.Context, id identity.Identity) (sdk.Authorization, error) {
+	in, err := a.input(ctx, "admin", id, "")
+	if err != nil {
+		return sdk.Authorization{}, err
+	}
+	d, err := a.decide(ctx, in)
+	if err != nil {
+		return sdk.Authorization{}, err
+	}
+	out := sdk.Authorization{Allow: d.Allow, Reasons: d.Reasons}
+	if !d.Allow {
+		out.Message = "keyway: " + denialSentence(d, id.Name, "", "administration")
+		if len(d.Reasons) == 0 {
+			out.Message = fmt.Sprintf("keyway: no role of %s allows administration", id.Name)
+		}
+	}
+	return out, nil
+}
+
 // CanList reports whether the identity may see a database.
 func (a *Authorizer) CanList(ctx context.Context, id identity.Identity, db sdk.Database) (bool, error) {
 	in, err := a.input(ctx, "db.list", id, "")

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/keyway-dev/keyway/core/supervisor"
@@ -60,6 +61,12 @@ func Listen(dir string, src Source) (*Server, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("restricting admin socket: %w", err)
 	}
+	return &Server{srv: &http.Server{Handler: NewHandler(src), ReadHeaderTimeout: 5 * time.Second}, ln: ln, path: path}, nil
+}
+
+// NewHandler is the admin API: served on the socket, and, for the
+// paths RemotePath allows, through the cluster API to editors.
+func NewHandler(src Source) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/plugins", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, src.Plugins(r.Context()))
@@ -73,7 +80,19 @@ func Listen(dir string, src Source) (*Server, error) {
 	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, path: path}, nil
+	return mux
+}
+
+// RemotePath reports whether an admin API path may be used remotely:
+// users, join tokens, roles, access checks and the audit log, not the
+// host's plugins or its CA.
+func RemotePath(path string) bool {
+	for _, p := range []string{"/v1/users", "/v1/tokens", "/v1/roles", "/v1/access/", "/v1/audit", "/v1/ready"} {
+		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") || strings.HasPrefix(path, p+"?") {
+			return true
+		}
+	}
+	return false
 }
 
 // removeStale deletes a socket left by a process that is gone, and refuses

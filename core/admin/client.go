@@ -24,6 +24,12 @@ type Client struct {
 	hc *http.Client
 }
 
+// NewRemoteClient returns a client whose requests travel by rt: the
+// cluster API's Admin service, for a logged-in editor.
+func NewRemoteClient(rt http.RoundTripper) *Client {
+	return &Client{hc: &http.Client{Transport: rt}}
+}
+
 // NewClient returns a client for the socket at path.
 func NewClient(path string) *Client {
 	return &Client{hc: &http.Client{Transport: &http.Transport{
@@ -76,6 +82,10 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return ue.Err
+		}
 		return err
 	}
 	defer func() { _ = resp.Body.Close() }()

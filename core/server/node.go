@@ -186,6 +186,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 	gs := grpc.NewServer(grpc.Creds(tunnel.TLSDone{}))
 	apiv1.RegisterAuthServer(gs, apiserver.AuthService{S: n.api})
 	apiv1.RegisterUserServer(gs, apiserver.UserService{S: n.api})
+	apiv1.RegisterAdminServer(gs, apiserver.AdminService{S: n.api, Handler: admin.NewHandler(n.adminSource())})
 	go func() { _ = gs.Serve(apiLn) }()
 	n.stop = append(n.stop, func() { _ = apiLn.Close(); gs.Stop() })
 

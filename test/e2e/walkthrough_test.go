@@ -185,6 +185,25 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 			t.Fatalf("proxy db on a public address: %v\n%s", err, out)
 		}
 	})
+	t.Run("an editor administers remotely; others are refused", func(t *testing.T) {
+		out, err := kwAs(t, home, "", "users", "ls")
+		if err == nil || !strings.Contains(out, "error: keyway: no role of alice allows admin") {
+			t.Fatalf("users ls by alice without the editor role: %v\n%s", err, out)
+		}
+		kw(t, "users", "update", "alice", "--roles=access,editor", "-c", authCfg)
+		if out, err := kwAs(t, home, "correct horse battery\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--password-stdin"); err != nil {
+			t.Fatalf("login: %v\n%s", err, out)
+		}
+		out, err = kwAs(t, home, "", "users", "ls")
+		if err != nil || !strings.Contains(out, "alice") || !strings.Contains(out, "access,editor") {
+			t.Fatalf("users ls by an editor through the proxy: %v\n%s", err, out)
+		}
+		out, err = kwAs(t, home, "", "tokens", "add", "--type=db", "--format=text")
+		if err != nil || !strings.HasPrefix(out, "kw1.") {
+			t.Fatalf("tokens add by an editor through the proxy: %v\n%s", err, out)
+		}
+		kw(t, "users", "update", "alice", "--roles=access", "-c", authCfg)
+	})
 	t.Run("access check explains decisions", func(t *testing.T) {
 		out := kw(t, "access", "check", "--user=alice", "--db=example-postgres", "--db-user=postgres", "-c", authCfg)
 		if !strings.HasPrefix(out, "ALLOW: user alice, database example-postgres, db user postgres") || !strings.Contains(out, `role "access"`) {

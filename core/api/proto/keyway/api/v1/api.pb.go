@@ -1248,6 +1248,119 @@ func (*AuditResponse) Descriptor() ([]byte, []int) {
 	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
+type DoRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Method string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// Path and query of the admin API, e.g. "/v1/users".
+	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Body          []byte `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DoRequest) Reset() {
+	*x = DoRequest{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DoRequest) ProtoMessage() {}
+
+func (x *DoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DoRequest.ProtoReflect.Descriptor instead.
+func (*DoRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DoRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *DoRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DoRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+type DoResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        int32                  `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
+	Body          []byte                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DoResponse) Reset() {
+	*x = DoResponse{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DoResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DoResponse) ProtoMessage() {}
+
+func (x *DoResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DoResponse.ProtoReflect.Descriptor instead.
+func (*DoResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DoResponse) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *DoResponse) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
 var File_keyway_api_v1_api_proto protoreflect.FileDescriptor
 
 const file_keyway_api_v1_api_proto_rawDesc = "" +
@@ -1332,14 +1445,24 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\vevents_json\x18\x01 \x03(\fR\n" +
 	"eventsJson\x12\x18\n" +
 	"\adurable\x18\x02 \x01(\bR\adurable\"\x0f\n" +
-	"\rAuditResponse2\xcc\x01\n" +
+	"\rAuditResponse\"K\n" +
+	"\tDoRequest\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\"8\n" +
+	"\n" +
+	"DoResponse\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\x05R\x06status\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\fR\x04body2\xcc\x01\n" +
 	"\x04Auth\x12?\n" +
 	"\x04Ping\x12\x1a.keyway.api.v1.PingRequest\x1a\x1b.keyway.api.v1.PingResponse\x12B\n" +
 	"\x05Login\x12\x1b.keyway.api.v1.LoginRequest\x1a\x1c.keyway.api.v1.LoginResponse\x12?\n" +
 	"\x04Join\x12\x1a.keyway.api.v1.JoinRequest\x1a\x1b.keyway.api.v1.JoinResponse2\xd0\x01\n" +
 	"\x04User\x12Z\n" +
 	"\rListDatabases\x12#.keyway.api.v1.ListDatabasesRequest\x1a$.keyway.api.v1.ListDatabasesResponse\x12l\n" +
-	"\x13DatabaseCertificate\x12).keyway.api.v1.DatabaseCertificateRequest\x1a*.keyway.api.v1.DatabaseCertificateResponse2\x97\x03\n" +
+	"\x13DatabaseCertificate\x12).keyway.api.v1.DatabaseCertificateRequest\x1a*.keyway.api.v1.DatabaseCertificateResponse2B\n" +
+	"\x05Admin\x129\n" +
+	"\x02Do\x12\x18.keyway.api.v1.DoRequest\x1a\x19.keyway.api.v1.DoResponse2\x97\x03\n" +
 	"\x05Agent\x12K\n" +
 	"\bRegister\x12\x1e.keyway.api.v1.RegisterRequest\x1a\x1f.keyway.api.v1.RegisterResponse\x12N\n" +
 	"\tAuthorize\x12\x1f.keyway.api.v1.AuthorizeRequest\x1a .keyway.api.v1.AuthorizeResponse\x12W\n" +
@@ -1359,7 +1482,7 @@ func file_keyway_api_v1_api_proto_rawDescGZIP() []byte {
 	return file_keyway_api_v1_api_proto_rawDescData
 }
 
-var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*PingRequest)(nil),                 // 0: keyway.api.v1.PingRequest
 	(*PingResponse)(nil),                // 1: keyway.api.v1.PingResponse
@@ -1383,10 +1506,12 @@ var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*AuthoritiesResponse)(nil),         // 19: keyway.api.v1.AuthoritiesResponse
 	(*AuditRequest)(nil),                // 20: keyway.api.v1.AuditRequest
 	(*AuditResponse)(nil),               // 21: keyway.api.v1.AuditResponse
-	nil,                                 // 22: keyway.api.v1.Database.LabelsEntry
+	(*DoRequest)(nil),                   // 22: keyway.api.v1.DoRequest
+	(*DoResponse)(nil),                  // 23: keyway.api.v1.DoResponse
+	nil,                                 // 24: keyway.api.v1.Database.LabelsEntry
 }
 var file_keyway_api_v1_api_proto_depIdxs = []int32{
-	22, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
+	24, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
 	6,  // 1: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
 	6,  // 2: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
 	15, // 3: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
@@ -1395,23 +1520,25 @@ var file_keyway_api_v1_api_proto_depIdxs = []int32{
 	4,  // 6: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
 	7,  // 7: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
 	9,  // 8: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
-	11, // 9: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
-	13, // 10: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
-	16, // 11: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
-	18, // 12: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
-	20, // 13: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
-	1,  // 14: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
-	3,  // 15: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
-	5,  // 16: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
-	8,  // 17: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
-	10, // 18: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
-	12, // 19: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
-	14, // 20: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
-	17, // 21: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
-	19, // 22: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
-	21, // 23: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
-	14, // [14:24] is the sub-list for method output_type
-	4,  // [4:14] is the sub-list for method input_type
+	22, // 9: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
+	11, // 10: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
+	13, // 11: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
+	16, // 12: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
+	18, // 13: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
+	20, // 14: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
+	1,  // 15: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
+	3,  // 16: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
+	5,  // 17: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
+	8,  // 18: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
+	10, // 19: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
+	23, // 20: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
+	12, // 21: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
+	14, // 22: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
+	17, // 23: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
+	19, // 24: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
+	21, // 25: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
+	15, // [15:26] is the sub-list for method output_type
+	4,  // [4:15] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -1428,9 +1555,9 @@ func file_keyway_api_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_api_v1_api_proto_rawDesc), len(file_keyway_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_keyway_api_v1_api_proto_goTypes,
 		DependencyIndexes: file_keyway_api_v1_api_proto_depIdxs,
