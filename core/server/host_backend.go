@@ -51,6 +51,11 @@ func (h *hostBackend) Audit(ctx context.Context, durable bool, eventsJSON [][]by
 	if h.audit == nil {
 		return errors.New("this keyway process keeps no audit log")
 	}
+	if raw, ok := h.audit.(jsonLog); ok {
+		// The plugin's JSON goes to the file as it is (it is checked to be
+		// an object), not decoded and encoded again.
+		return h.failed(raw.EmitJSON(ctx, durable, eventsJSON), len(eventsJSON))
+	}
 	events := make([]audit.Event, 0, len(eventsJSON))
 	for _, b := range eventsJSON {
 		var e audit.Event
@@ -65,11 +70,22 @@ func (h *hostBackend) Audit(ctx context.Context, durable bool, eventsJSON [][]by
 	} else {
 		err = h.audit.Emit(ctx, events...)
 	}
-	if err != nil {
-		h.auditFailed.Add(int64(len(events)))
+	return h.failed(err, len(events))
+}
+
+// jsonLog is an audit log that takes events already encoded.
+type jsonLog interface {
+	EmitJSON(ctx context.Context, durable bool, objects [][]byte) error
+}
+
+// failed counts events the audit log refused and applies on_failure.
+func (h *hostBackend) failed(err error, events int) error {
+	if err == nil {
+		return nil
 	}
-	if err != nil && h.auditAllow {
-		h.logger.Error("the audit log failed; on_failure = allow lets the session go on", "events", len(events), "error", err)
+	h.auditFailed.Add(int64(events))
+	if h.auditAllow {
+		h.logger.Error("the audit log failed; on_failure = allow lets the session go on", "events", events, "error", err)
 		return nil
 	}
 	return err

@@ -22,8 +22,9 @@ type auditor struct {
 	maxParam int
 }
 
-func newAuditor(host sdk.Host, s *sdk.Session, id identity.Identity, dbUser, dbName string, maxParam int) *auditor {
+func newAuditor(host sdk.Host, s *sdk.Session, id identity.Identity, dbUser, dbName, cluster string, maxParam int) *auditor {
 	base := sdk.AuditEvent{
+		Cluster:   cluster,
 		SessionID: s.ID, User: id.Name, SpiffeID: id.ID.String(), ClientAddr: s.ClientAddr,
 		DBUser: dbUser, DBName: dbName,
 	}

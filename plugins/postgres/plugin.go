@@ -34,6 +34,7 @@ type settings struct {
 	startupTimeout time.Duration
 	dialTimeout    time.Duration
 	maxParameter   int
+	cluster        string
 }
 
 // New returns the plugin.
@@ -67,7 +68,7 @@ func (p *Plugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 		return err
 	}
 	var diags sdk.Diagnostics
-	s := settings{startupTimeout: 10 * time.Second, dialTimeout: 10 * time.Second, maxParameter: req.AuditMaxParameterBytes}
+	s := settings{startupTimeout: 10 * time.Second, dialTimeout: 10 * time.Second, maxParameter: req.AuditMaxParameterBytes, cluster: req.ClusterName}
 	if s.maxParameter <= 0 {
 		s.maxParameter = 4096
 	}

@@ -54,7 +54,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		fatal(client, code, msg, "")
 		return
 	}
-	aud := newAuditor(host, s, id, dbUser, dbName, cfg.maxParameter)
+	aud := newAuditor(host, s, id, dbUser, dbName, cfg.cluster, cfg.maxParameter)
 	refuse := func(code, msg string) {
 		e := aud.event(sdk.AuditSessionStart, "T2000W", false)
 		e.Error = msg

@@ -133,6 +133,36 @@ func (s *Sink) EmitDurable(ctx context.Context, events ...audit.Event) error {
 	}
 }
 
+// EmitJSON queues events already encoded as JSON objects, as protocol
+// plugins send them, without decoding and encoding them again. Each must
+// be a valid JSON object; durable waits until they are synced.
+func (s *Sink) EmitJSON(ctx context.Context, durable bool, objects [][]byte) error {
+	lines := make([][]byte, len(objects))
+	for i, o := range objects {
+		o = bytes.TrimSpace(o)
+		if len(o) == 0 || o[0] != '{' || !json.Valid(o) {
+			return fmt.Errorf("audit file: event %d is not a JSON object", i)
+		}
+		line := make([]byte, len(o)+1)
+		copy(line, o)
+		line[len(o)] = '\n'
+		lines[i] = line
+	}
+	if !durable {
+		return s.enqueue(ctx, lines, nil)
+	}
+	done := make(chan error, 1)
+	if err := s.enqueue(ctx, lines, done); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("audit file: waiting for events to be synced: %w", ctx.Err())
+	}
+}
+
 // Healthy returns nil while the file is writable, else the last write
 // error.
 func (s *Sink) Healthy() error {

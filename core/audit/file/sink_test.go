@@ -379,3 +379,25 @@ func TestConcurrentEmit(t *testing.T) {
 		t.Fatalf("sessions %v, files %d", next, st.Files)
 	}
 }
+
+func TestEmitJSONWritesObjectsAsTheyAre(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.log")
+	s := open(t, Options{Path: path})
+	ctx := context.Background()
+	obj := []byte(`{"event":"db.session.query","query":"select 1","cluster":"c"}`)
+	if err := s.EmitJSON(ctx, true, [][]byte{obj}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(obj)+"\n" {
+		t.Fatalf("file holds %q", got)
+	}
+	for _, bad := range []string{`not json`, `["an array"]`, `{"open":`, ``} {
+		if err := s.EmitJSON(ctx, false, [][]byte{[]byte(bad)}); err == nil {
+			t.Errorf("EmitJSON accepted %q", bad)
+		}
+	}
+}
