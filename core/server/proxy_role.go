@@ -145,7 +145,7 @@ func sessionMeta(s *proxy.Session) *pluginv1.Session {
 		Prefix: s.Prefix, AcceptedUnixNano: s.AcceptedAt.UnixNano(), ClientCertificates: s.Chain,
 	}
 	if s.Database != nil {
-		meta.Database = databaseToProto(*s.Database)
+		meta.Database = agent.DatabaseToProto(*s.Database)
 	}
 	if s.Refusal != nil {
 		meta.Refusal = &pluginv1.Refusal{Kind: s.Refusal.Kind, Message: s.Refusal.Message}
@@ -183,13 +183,6 @@ type tunnelTarget struct{ a *tunnel.Agent }
 
 func (t tunnelTarget) Open(ctx context.Context, s *proxy.Session) (net.Conn, error) {
 	return t.a.OpenSession(ctx, sessionMeta(s))
-}
-
-func databaseToProto(db sdk.Database) *pluginv1.Database {
-	return &pluginv1.Database{
-		Name: db.Name, Protocol: db.Protocol, Uri: db.URI, Labels: db.Labels,
-		Trust: &pluginv1.ServerTrust{Mode: db.Trust.Mode, CaPem: db.Trust.CAPEM, SystemPool: db.Trust.SystemPool, ServerName: db.Trust.ServerName},
-	}
 }
 
 // routeVerifier checks client certificates against the user authority and
