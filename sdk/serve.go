@@ -106,10 +106,11 @@ type grpcPlugin struct {
 // GRPCServer registers the base service and the service of the plugin's
 // kind.
 func (g *grpcPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
-	pluginv1.RegisterBaseServer(s, &baseServer{impl: g.impl, broker: broker})
+	base := &baseServer{impl: g.impl, broker: broker}
+	pluginv1.RegisterBaseServer(s, base)
 	switch impl := g.impl.(type) {
 	case ProtocolPlugin:
-		pluginv1.RegisterProtocolServer(s, newProtocolServer(impl, g.logger))
+		pluginv1.RegisterProtocolServer(s, newProtocolServer(impl, g.logger, base.currentHost))
 	case CAPlugin:
 		pluginv1.RegisterCAServer(s, &caServer{impl: impl})
 	case AuthzPlugin:

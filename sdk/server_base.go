@@ -19,7 +19,7 @@ type baseServer struct {
 
 	mu     sync.Mutex
 	hostID uint32
-	host   Host
+	host   *hostClient
 }
 
 func (s *baseServer) GetInfo(context.Context, *pluginv1.GetInfoRequest) (*pluginv1.GetInfoResponse, error) {
@@ -91,6 +91,14 @@ func (s *baseServer) dialHost(id uint32) (Host, error) {
 	}
 	s.hostID, s.host = id, newHostClient(pluginv1.NewHostClient(conn))
 	return s.host, nil
+}
+
+// currentHost is the host client of the latest configuration, nil before
+// the first.
+func (s *baseServer) currentHost() *hostClient {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.host
 }
 
 func schemaToProto(s Schema) *pluginv1.Schema {

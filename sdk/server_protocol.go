@@ -22,13 +22,17 @@ type protocolServer struct {
 	logger hclog.Logger
 	ctx    context.Context
 	stats  counters
+	// host is the core's service, nil until the plugin is configured.
+	host   func() *hostClient
+	relays relays
+	certs  servingCerts
 
 	mu sync.Mutex
 	ln *handoff.Listener
 }
 
-func newProtocolServer(impl ProtocolPlugin, logger hclog.Logger) *protocolServer {
-	return &protocolServer{impl: impl, logger: logger, ctx: context.Background()}
+func newProtocolServer(impl ProtocolPlugin, logger hclog.Logger, host func() *hostClient) *protocolServer {
+	return &protocolServer{impl: impl, logger: logger, ctx: context.Background(), host: host}
 }
 
 func (s *protocolServer) OpenHandoff(context.Context, *pluginv1.OpenHandoffRequest) (*pluginv1.OpenHandoffResponse, error) {
@@ -42,7 +46,7 @@ func (s *protocolServer) OpenHandoff(context.Context, *pluginv1.OpenHandoffReque
 		s.ln = ln
 		go s.acceptHosts(ln)
 	}
-	return &pluginv1.OpenHandoffResponse{SocketPath: s.ln.Path()}, nil
+	return &pluginv1.OpenHandoffResponse{SocketPath: s.ln.Path(), ClientTls: true}, nil
 }
 
 func (s *protocolServer) Stats(context.Context, *pluginv1.StatsRequest) (*pluginv1.StatsResponse, error) {
@@ -93,9 +97,22 @@ func (s *protocolServer) receive(r *handoff.Receiver) {
 }
 
 func (s *protocolServer) serve(conn net.Conn, meta *pluginv1.Session) {
+	switch {
+	case meta.GetRelayFor() != "":
+		s.relays.deliver(meta.GetRelayFor(), conn)
+		return
+	case meta.GetClientTls():
+		s.serveClientTLS(conn, meta)
+		return
+	}
 	if len(meta.GetPrefix()) > 0 {
 		conn = &prefixConn{Conn: conn, prefix: meta.GetPrefix()}
 	}
+	s.run(newSession(conn, meta, &s.stats))
+}
+
+// newSession turns a handoff's metadata into the session the plugin sees.
+func newSession(conn net.Conn, meta *pluginv1.Session, stats *counters) *Session {
 	sess := &Session{
 		ID:         meta.GetId(),
 		Listener:   meta.GetListener(),
@@ -103,7 +120,7 @@ func (s *protocolServer) serve(conn net.Conn, meta *pluginv1.Session) {
 		LocalAddr:  meta.GetLocalAddr(),
 		AcceptedAt: time.Unix(0, meta.GetAcceptedUnixNano()),
 		Conn:       conn,
-		counters:   &s.stats,
+		counters:   stats,
 
 		ClientCertificates: meta.GetClientCertificates(),
 		Database:           databaseFromProto(meta.GetDatabase()),
@@ -111,6 +128,12 @@ func (s *protocolServer) serve(conn net.Conn, meta *pluginv1.Session) {
 	if r := meta.GetRefusal(); r != nil {
 		sess.Refusal = &Refusal{Kind: r.GetKind(), Message: r.GetMessage()}
 	}
+	return sess
+}
+
+// run serves one session with the plugin and closes its connection.
+func (s *protocolServer) run(sess *Session) {
+	conn := sess.Conn
 	s.stats.total.Add(1)
 	s.stats.active.Add(1)
 	defer func() {

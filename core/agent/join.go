@@ -121,8 +121,10 @@ func Join(ctx context.Context, proxyAddr, tokenFile, dataDir, hostName string) (
 	return id, err
 }
 
-// DialAPI opens a gRPC connection to the cluster API over TLS with cfg.
+// DialAPI opens a gRPC connection to the cluster API over TLS with cfg,
+// to a server with the cluster's host identity.
 func DialAPI(ctx context.Context, addr string, cfg *tls.Config) (*grpc.ClientConn, error) {
+	cfg = authority.RequireHostIdentity(cfg.Clone())
 	dial := func(ctx context.Context, _ string) (net.Conn, error) {
 		d := tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 10 * time.Second}}
 		return d.DialContext(ctx, "tcp", addr)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/tunnel"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
@@ -71,10 +72,10 @@ func (c *TunnelClient) tlsConfig() (*tls.Config, error) {
 		}
 		pool.AddCert(cert)
 	}
-	return &tls.Config{
+	return authority.RequireHostIdentity(&tls.Config{
 		MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: host,
 		Certificates: []tls.Certificate{c.Identity.Cert}, NextProtos: []string{tunnel.ALPNTunnel},
-	}, nil
+	}), nil
 }
 
 // once runs one tunnel until it breaks.

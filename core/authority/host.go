@@ -19,6 +19,11 @@ type HostRequest struct {
 	Name    string
 	SANs    []string
 	TTL     time.Duration
+	// ServeOnly issues a TLS server certificate without the host's
+	// cluster identity: what a protocol plugin presents to clients. It
+	// cannot pass for the host to agents or other hosts, which require
+	// the identity.
+	ServeOnly bool
 }
 
 // SignHost issues a host certificate from the host authority, usable as
@@ -58,6 +63,9 @@ func IssueHost(ctx context.Context, ca CA, req HostRequest, csr []byte, now time
 	sr := sdk.SignRequest{
 		Authority: sdk.AuthorityHost, CSR: csr, CommonName: req.Name, URIs: []string{id.String()},
 		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(req.TTL), Usages: []string{"server", "client"},
+	}
+	if req.ServeOnly {
+		sr.URIs, sr.Usages = nil, []string{"server"}
 	}
 	for _, san := range req.SANs {
 		if ip := net.ParseIP(san); ip != nil {

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+
+	"github.com/keyway-dev/keyway/sdk/identity"
 )
 
 // PinnedTLS returns a client configuration that trusts the server only
@@ -52,7 +54,7 @@ func verifyPinned(raw [][]byte, pin, serverName string) error {
 	if err != nil {
 		return fmt.Errorf("the proxy's certificate: %w", err)
 	}
-	return nil
+	return checkHostIdentity(certs[0])
 }
 
 func containsPin(pins []string, pin string) bool {
@@ -76,4 +78,30 @@ func TLSWithCAs(cas [][]byte, serverName string, nextProtos ...string) (*tls.Con
 		pool.AddCert(c)
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: serverName, NextProtos: nextProtos}, nil
+}
+
+// RequireHostIdentity makes cfg accept only a server whose certificate
+// carries a cluster host identity, not merely one signed by the host
+// authority: the serving certificates given to protocol plugins for
+// clients' TLS (HostRequest.ServeOnly) must not pass for the proxy with
+// agents or keyway clients.
+func RequireHostIdentity(cfg *tls.Config) *tls.Config {
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("the proxy presented no certificate")
+		}
+		return checkHostIdentity(cs.PeerCertificates[0])
+	}
+	return cfg
+}
+
+func checkHostIdentity(leaf *x509.Certificate) error {
+	id, err := identity.FromCertificate(leaf)
+	if err != nil {
+		return fmt.Errorf("the proxy's certificate carries no host identity: %w", err)
+	}
+	if id.Kind != identity.KindHost {
+		return fmt.Errorf("the proxy's certificate is for %s, not a host", id.ID)
+	}
+	return nil
 }

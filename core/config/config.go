@@ -57,9 +57,17 @@ type Proxy struct {
 	// HandshakeTimeout bounds how long a client may take to say what it
 	// speaks and finish TLS; "10s" by default.
 	HandshakeTimeout string `hcl:"handshake_timeout,optional"`
+	// TLSInPlugin hands PostgreSQL connections to the postgres plugin
+	// before TLS, so the plugin completes TLS itself and a session's
+	// bytes cross no other process; true by default. With false the
+	// proxy completes TLS and passes the decrypted stream on.
+	TLSInPlugin *bool `hcl:"tls_in_plugin,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
+
+// PluginTLS reports whether the postgres plugin completes clients' TLS.
+func (p *Proxy) PluginTLS() bool { return p.TLSInPlugin == nil || *p.TLSInPlugin }
 
 // Handshake returns the proxy's handshake timeout.
 func (p *Proxy) Handshake() time.Duration {

@@ -76,6 +76,12 @@ type Proxy struct {
 	Tunnel func(conn *tls.Conn)
 	// Metrics counts sessions and times handshakes.
 	Metrics Metrics
+	// HandClientTLS, when set, offers a PostgreSQL connection to the
+	// postgres plugin before TLS, for the plugin to complete TLS and call
+	// Admit through the host: the session's bytes then cross no other
+	// process. It reports false when the plugin does not complete TLS
+	// itself, and the proxy then does. The handshake is due by deadline.
+	HandClientTLS func(ctx context.Context, conn net.Conn, s *Session, deadline time.Time) (bool, error)
 
 	wg sync.WaitGroup
 }
@@ -152,8 +158,23 @@ func (p *Proxy) handle(conn net.Conn) {
 		Message: "keyway accepts PostgreSQL connections only over TLS: connect with sslmode=verify-full and the certificate from keyway db login"})
 }
 
-// servePostgresTLS completes TLS and routes the session.
+// servePostgresTLS completes TLS and routes the session. A plugin that
+// completes TLS itself gets the connection as it is instead: it holds its
+// own descriptor, and the proxy's copy is closed on return.
 func (p *Proxy) servePostgresTLS(raw net.Conn) {
+	if p.HandClientTLS != nil {
+		sess := newSession(raw, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
+		took, err := p.HandClientTLS(ctx, raw, sess, time.Now().Add(p.HandshakeTimeout))
+		cancel()
+		if err != nil {
+			p.Logger.Error("cannot hand a client connection to the postgres plugin", "session", sess.ID, "error", err)
+			return
+		}
+		if took {
+			return
+		}
+	}
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		// Any certificate is accepted by the handshake and checked below,
@@ -179,35 +200,49 @@ func (p *Proxy) servePostgresTLS(raw net.Conn) {
 		chain = append(chain, c.Raw)
 	}
 	sess := newSession(raw, chain)
-	name, err := p.Verifier.Route(ctx, chain)
-	if err != nil {
-		p.refuseTLS(tc, sess, sdk.RefusalDenied, "keyway: "+err.Error())
+	target, refusal := p.Admit(ctx, sess)
+	if refusal != nil {
+		p.refuseTLS(tc, sess, refusal)
 		return
+	}
+	p.pipe(tc, target, sess)
+}
+
+// Admit checks a session's client certificate and finds the database it
+// routes to: it sets s.Database and returns the target serving it, or a
+// refusal for the client.
+func (p *Proxy) Admit(ctx context.Context, s *Session) (Target, *sdk.Refusal) {
+	name, err := p.Verifier.Route(ctx, s.Chain)
+	if err != nil {
+		return nil, p.refused(sdk.RefusalDenied, "keyway: "+err.Error())
 	}
 	db, target, found, err := p.Routes.Database(ctx, name)
 	switch {
 	case err != nil:
-		p.refuseTLS(tc, sess, sdk.RefusalUnavailable, "keyway: database "+name+" is unavailable: "+err.Error())
-		return
+		return nil, p.refused(sdk.RefusalUnavailable, "keyway: database "+name+" is unavailable: "+err.Error())
 	case !found:
-		p.refuseTLS(tc, sess, sdk.RefusalNotFound, "keyway: database "+name+" is not registered in this cluster; keyway db ls lists the databases you can reach")
-		return
+		return nil, p.refused(sdk.RefusalNotFound, "keyway: database "+name+" is not registered in this cluster; keyway db ls lists the databases you can reach")
 	}
-	sess.Database = &db
+	s.Database = &db
 	p.Metrics.IncrCounterWithLabels([]string{"proxy", "sessions"}, 1, []metrics.Label{{Name: "result", Value: "routed"}})
-	p.pipe(tc, target, sess)
+	return target, nil
+}
+
+// refused counts a refusal and returns it.
+func (p *Proxy) refused(kind, msg string) *sdk.Refusal {
+	p.Metrics.IncrCounterWithLabels([]string{"proxy", "sessions"}, 1, []metrics.Label{{Name: "result", Value: kind}})
+	return &sdk.Refusal{Kind: kind, Message: msg}
 }
 
 // refuseTLS hands a refused TLS session to the postgres plugin so it
 // reports the refusal in the protocol.
-func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, kind, msg string) {
-	p.Metrics.IncrCounterWithLabels([]string{"proxy", "sessions"}, 1, []metrics.Label{{Name: "result", Value: kind}})
+func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, refusal *sdk.Refusal) {
 	target, err := p.Routes.Protocol("postgres")
 	if err != nil {
 		p.Logger.Error("cannot report a refusal", "error", err)
 		return
 	}
-	sess.Refusal = &sdk.Refusal{Kind: kind, Message: msg}
+	sess.Refusal = refusal
 	p.pipe(tc, target, sess)
 }
 

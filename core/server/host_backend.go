@@ -44,6 +44,9 @@ type hostBackend struct {
 	logger     hclog.Logger
 	// auditFailed counts events the audit log refused.
 	auditFailed atomic.Int64
+	// clientTLS admits sessions whose TLS the postgres plugin completed;
+	// set with the proxy role.
+	clientTLS *clientTLS
 }
 
 // Audit records plugin events in this process's audit log.
@@ -139,4 +142,22 @@ func (l localDecider) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest
 
 func (l localDecider) DBClientCert(ctx context.Context, dbUser string) (authority.DBClientCert, error) {
 	return authority.SignDBClientCert(ctx, l.ca, authority.DBClientRequest{DBUser: dbUser, TTL: dbCertTTL}, time.Now())
+}
+
+// ServingCertificate is the certificate the postgres plugin presents to
+// clients whose TLS it completes; only a process with the proxy role has
+// one.
+func (h *hostBackend) ServingCertificate(context.Context) (*pluginv1.ServingCertificateResponse, error) {
+	if h.clientTLS == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process has no proxy role")
+	}
+	return h.clientTLS.servingCertificate()
+}
+
+// Admit routes a session whose TLS a plugin completed.
+func (h *hostBackend) Admit(ctx context.Context, plugin string, req *pluginv1.AdmitRequest) (*pluginv1.AdmitResponse, error) {
+	if h.clientTLS == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process has no proxy role")
+	}
+	return h.clientTLS.admit(ctx, plugin, req)
 }

@@ -190,7 +190,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 	go func() { _ = gs.Serve(apiLn) }()
 	n.stop = append(n.stop, func() { _ = apiLn.Close(); gs.Stop() })
 
-	return &proxy.Proxy{
+	p := &proxy.Proxy{
 		Logger: n.logger.Named("proxy"), Certificate: cert.cert.Load,
 		Routes:           routes{local: n.local, tunnels: n.tunnels, sup: n.sup},
 		Verifier:         routeVerifier{n.api.Trust},
@@ -198,7 +198,18 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 		Metrics:          n.metrics,
 		API:              func(c *tls.Conn) { apiLn.Deliver(c) },
 		Tunnel:           n.serveTunnel,
-	}, nil
+	}
+	if n.cfg.Proxy.PluginTLS() {
+		serving, err := newServingCert(ctx, n.api.CA, cert, n.logger.Named("proxy"))
+		if err != nil {
+			return nil, err
+		}
+		go serving.keepFresh(certCtx)
+		ct := &clientTLS{proxy: p, sup: n.sup, serving: serving}
+		n.backend.clientTLS = ct
+		p.HandClientTLS = ct.hand
+	}
+	return p, nil
 }
 
 // serveTunnel checks an agent's host certificate and serves its tunnel

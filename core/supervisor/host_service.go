@@ -18,6 +18,12 @@ type HostBackend interface {
 	// Audit records events (JSON objects); durable ones are on disk when
 	// it returns.
 	Audit(ctx context.Context, durable bool, eventsJSON [][]byte) error
+	// ServingCertificate is what a protocol plugin presents to clients
+	// whose TLS it completes.
+	ServingCertificate(ctx context.Context) (*pluginv1.ServingCertificateResponse, error)
+	// Admit checks a client the plugin named plugin completed TLS with and
+	// says where its session goes.
+	Admit(ctx context.Context, plugin string, req *pluginv1.AdmitRequest) (*pluginv1.AdmitResponse, error)
 }
 
 // hostService is the core's callback service for one plugin.
@@ -25,6 +31,22 @@ type hostService struct {
 	pluginv1.UnimplementedHostServer
 	logger  hclog.Logger
 	backend HostBackend
+	// plugin is the name of the plugin served.
+	plugin string
+}
+
+func (h *hostService) ServingCertificate(ctx context.Context, _ *pluginv1.ServingCertificateRequest) (*pluginv1.ServingCertificateResponse, error) {
+	if h.backend == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process serves no clients")
+	}
+	return h.backend.ServingCertificate(ctx)
+}
+
+func (h *hostService) Admit(ctx context.Context, req *pluginv1.AdmitRequest) (*pluginv1.AdmitResponse, error) {
+	if h.backend == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process serves no clients")
+	}
+	return h.backend.Admit(ctx, h.plugin, req)
 }
 
 func (h *hostService) Authorize(ctx context.Context, req *pluginv1.HostAuthorizeRequest) (*pluginv1.HostAuthorizeResponse, error) {

@@ -110,27 +110,43 @@ func (in *Instance) Conn(ctx context.Context) (*Conn, error) {
 // Handoff passes a client connection to a protocol plugin, waiting for the
 // plugin while it restarts. The caller closes its copy of conn afterwards.
 func (in *Instance) Handoff(ctx context.Context, conn syscall.Conn, sess *pluginv1.Session) error {
+	_, err := in.handoff(ctx, conn, sess, false)
+	return err
+}
+
+// HandoffClientTLS passes a client connection before TLS to a protocol
+// plugin that completes TLS itself (sess.ClientTls). It reports false,
+// having sent nothing, when the plugin does not; the caller then completes
+// TLS and uses Handoff.
+func (in *Instance) HandoffClientTLS(ctx context.Context, conn syscall.Conn, sess *pluginv1.Session) (bool, error) {
+	return in.handoff(ctx, conn, sess, true)
+}
+
+func (in *Instance) handoff(ctx context.Context, conn syscall.Conn, sess *pluginv1.Session, clientTLS bool) (bool, error) {
 	payload, err := proto.Marshal(sess)
 	if err != nil {
-		return fmt.Errorf("encoding session: %w", err)
+		return false, fmt.Errorf("encoding session: %w", err)
 	}
 	for {
 		p, err := in.running(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if p.sender == nil {
-			return fmt.Errorf("plugin %q is a %s plugin and takes no connections", in.spec.Name, p.info.Kind)
+			return false, fmt.Errorf("plugin %q is a %s plugin and takes no connections", in.spec.Name, p.info.Kind)
+		}
+		if clientTLS && !p.clientTLS {
+			return false, nil
 		}
 		err = p.sender.Send(conn, payload)
 		if err == nil {
-			return nil
+			return true, nil
 		}
 		// The plugin is going away; wait for its replacement.
 		in.logger.Debug("handoff failed; waiting for the plugin", "error", err)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("plugin %q did not take the connection: %w", in.spec.Name, err)
+			return false, fmt.Errorf("plugin %q did not take the connection: %w", in.spec.Name, err)
 		case <-time.After(in.policy.CheckInterval):
 		}
 	}

@@ -40,6 +40,9 @@ type process struct {
 	pid    int
 	// sender hands connections to a protocol plugin.
 	sender *handoff.Sender
+	// clientTLS is set when the protocol plugin completes clients' TLS
+	// itself.
+	clientTLS bool
 }
 
 // ConfigError carries HCL diagnostics about a plugin's configuration.
@@ -121,6 +124,7 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (p *process, err erro
 		if p.sender, err = handoff.Dial(resp.GetSocketPath()); err != nil {
 			return nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 		}
+		p.clientTLS = resp.GetClientTls()
 	}
 	return p, nil
 }
@@ -154,7 +158,7 @@ func configure(ctx context.Context, spec Spec, p *process, env launchEnv, logger
 	brokerID := p.conn.broker.NextId()
 	go p.conn.broker.AcceptAndServe(brokerID, func(opts []grpc.ServerOption) *grpc.Server {
 		s := grpc.NewServer(opts...)
-		pluginv1.RegisterHostServer(s, &hostService{logger: logger, backend: env.host})
+		pluginv1.RegisterHostServer(s, &hostService{logger: logger, backend: env.host, plugin: spec.Name})
 		return s
 	})
 	dataDir := ""

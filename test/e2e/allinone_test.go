@@ -30,6 +30,12 @@ const dbName = "example-postgres"
 
 func startAllInOne(t *testing.T) *allInOne {
 	t.Helper()
+	return startAllInOneWith(t, "")
+}
+
+// startAllInOneWith adds proxyExtra to the proxy block.
+func startAllInOneWith(t *testing.T, proxyExtra string) *allInOne {
+	t.Helper()
 	proxyAddr, diagAddr := freeAddr(t), freeAddr(t)
 	// The database's certificates come from the cluster, so the data
 	// directory is made first, then PostgreSQL, then keyway.
@@ -43,6 +49,7 @@ auth {}
 proxy {
   listen            = %q
   handshake_timeout = "2s"
+  %s
 }
 
 db {
@@ -56,7 +63,7 @@ db {
 diag {
   listen = %q
 }
-`, c.data, proxyAddr, dbName, pg.Addr(), diagAddr)
+`, c.data, proxyAddr, proxyExtra, dbName, pg.Addr(), diagAddr)
 	if err := os.WriteFile(c.cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,246 @@ func (LogLevel) EnumDescriptor() ([]byte, []int) {
 	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
 }
 
+type ServingCertificateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServingCertificateRequest) Reset() {
+	*x = ServingCertificateRequest{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServingCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServingCertificateRequest) ProtoMessage() {}
+
+func (x *ServingCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServingCertificateRequest.ProtoReflect.Descriptor instead.
+func (*ServingCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
+}
+
+type ServingCertificateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PEM certificate chain (leaf first) and PKCS#8 key.
+	CertificatePem []byte `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	KeyPem         []byte `protobuf:"bytes,2,opt,name=key_pem,json=keyPem,proto3" json:"key_pem,omitempty"`
+	NotAfterUnix   int64  `protobuf:"varint,3,opt,name=not_after_unix,json=notAfterUnix,proto3" json:"not_after_unix,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ServingCertificateResponse) Reset() {
+	*x = ServingCertificateResponse{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServingCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServingCertificateResponse) ProtoMessage() {}
+
+func (x *ServingCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServingCertificateResponse.ProtoReflect.Descriptor instead.
+func (*ServingCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ServingCertificateResponse) GetCertificatePem() []byte {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return nil
+}
+
+func (x *ServingCertificateResponse) GetKeyPem() []byte {
+	if x != nil {
+		return x.KeyPem
+	}
+	return nil
+}
+
+func (x *ServingCertificateResponse) GetNotAfterUnix() int64 {
+	if x != nil {
+		return x.NotAfterUnix
+	}
+	return 0
+}
+
+type AdmitRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The client's certificate chain (DER, leaf first) as presented in the
+	// TLS handshake, not yet verified.
+	ClientCertificates [][]byte `protobuf:"bytes,2,rep,name=client_certificates,json=clientCertificates,proto3" json:"client_certificates,omitempty"`
+	ClientAddr         string   `protobuf:"bytes,3,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	LocalAddr          string   `protobuf:"bytes,4,opt,name=local_addr,json=localAddr,proto3" json:"local_addr,omitempty"`
+	AcceptedUnixNano   int64    `protobuf:"varint,5,opt,name=accepted_unix_nano,json=acceptedUnixNano,proto3" json:"accepted_unix_nano,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *AdmitRequest) Reset() {
+	*x = AdmitRequest{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdmitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdmitRequest) ProtoMessage() {}
+
+func (x *AdmitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdmitRequest.ProtoReflect.Descriptor instead.
+func (*AdmitRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AdmitRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *AdmitRequest) GetClientCertificates() [][]byte {
+	if x != nil {
+		return x.ClientCertificates
+	}
+	return nil
+}
+
+func (x *AdmitRequest) GetClientAddr() string {
+	if x != nil {
+		return x.ClientAddr
+	}
+	return ""
+}
+
+func (x *AdmitRequest) GetLocalAddr() string {
+	if x != nil {
+		return x.LocalAddr
+	}
+	return ""
+}
+
+func (x *AdmitRequest) GetAcceptedUnixNano() int64 {
+	if x != nil {
+		return x.AcceptedUnixNano
+	}
+	return 0
+}
+
+type AdmitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The database to serve, when the session is the plugin's to serve.
+	Database *Database `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	// The host refuses the session: tell the client and close.
+	Refusal *Refusal `protobuf:"bytes,2,opt,name=refusal,proto3" json:"refusal,omitempty"`
+	// The session is served elsewhere (another plugin or an agent): the
+	// host has sent a connection with Session.relay_for set to this
+	// session's id, and the plugin relays the decrypted stream to it.
+	Relay         bool `protobuf:"varint,3,opt,name=relay,proto3" json:"relay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdmitResponse) Reset() {
+	*x = AdmitResponse{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdmitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdmitResponse) ProtoMessage() {}
+
+func (x *AdmitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdmitResponse.ProtoReflect.Descriptor instead.
+func (*AdmitResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AdmitResponse) GetDatabase() *Database {
+	if x != nil {
+		return x.Database
+	}
+	return nil
+}
+
+func (x *AdmitResponse) GetRefusal() *Refusal {
+	if x != nil {
+		return x.Refusal
+	}
+	return nil
+}
+
+func (x *AdmitResponse) GetRelay() bool {
+	if x != nil {
+		return x.Relay
+	}
+	return false
+}
+
 type AuditDurableRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Events as JSON objects (docs/audit.md).
@@ -89,7 +329,7 @@ type AuditDurableRequest struct {
 
 func (x *AuditDurableRequest) Reset() {
 	*x = AuditDurableRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +341,7 @@ func (x *AuditDurableRequest) String() string {
 func (*AuditDurableRequest) ProtoMessage() {}
 
 func (x *AuditDurableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +354,7 @@ func (x *AuditDurableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditDurableRequest.ProtoReflect.Descriptor instead.
 func (*AuditDurableRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AuditDurableRequest) GetEventsJson() [][]byte {
@@ -132,7 +372,7 @@ type AuditDurableResponse struct {
 
 func (x *AuditDurableResponse) Reset() {
 	*x = AuditDurableResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +384,7 @@ func (x *AuditDurableResponse) String() string {
 func (*AuditDurableResponse) ProtoMessage() {}
 
 func (x *AuditDurableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +397,7 @@ func (x *AuditDurableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditDurableResponse.ProtoReflect.Descriptor instead.
 func (*AuditDurableResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{1}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{5}
 }
 
 type AuditStreamRequest struct {
@@ -170,7 +410,7 @@ type AuditStreamRequest struct {
 
 func (x *AuditStreamRequest) Reset() {
 	*x = AuditStreamRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -182,7 +422,7 @@ func (x *AuditStreamRequest) String() string {
 func (*AuditStreamRequest) ProtoMessage() {}
 
 func (x *AuditStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -195,7 +435,7 @@ func (x *AuditStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditStreamRequest.ProtoReflect.Descriptor instead.
 func (*AuditStreamRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{2}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AuditStreamRequest) GetEventsJson() [][]byte {
@@ -213,7 +453,7 @@ type AuditStreamResponse struct {
 
 func (x *AuditStreamResponse) Reset() {
 	*x = AuditStreamResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -225,7 +465,7 @@ func (x *AuditStreamResponse) String() string {
 func (*AuditStreamResponse) ProtoMessage() {}
 
 func (x *AuditStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -238,7 +478,7 @@ func (x *AuditStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditStreamResponse.ProtoReflect.Descriptor instead.
 func (*AuditStreamResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{3}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{7}
 }
 
 type HostAuthorizeRequest struct {
@@ -256,7 +496,7 @@ type HostAuthorizeRequest struct {
 
 func (x *HostAuthorizeRequest) Reset() {
 	*x = HostAuthorizeRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +508,7 @@ func (x *HostAuthorizeRequest) String() string {
 func (*HostAuthorizeRequest) ProtoMessage() {}
 
 func (x *HostAuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +521,7 @@ func (x *HostAuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*HostAuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{4}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HostAuthorizeRequest) GetSessionId() string {
@@ -338,7 +578,7 @@ type HostAuthorizeResponse struct {
 
 func (x *HostAuthorizeResponse) Reset() {
 	*x = HostAuthorizeResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +590,7 @@ func (x *HostAuthorizeResponse) String() string {
 func (*HostAuthorizeResponse) ProtoMessage() {}
 
 func (x *HostAuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +603,7 @@ func (x *HostAuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*HostAuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{5}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HostAuthorizeResponse) GetAllow() bool {
@@ -397,7 +637,7 @@ type DatabaseCertificateRequest struct {
 
 func (x *DatabaseCertificateRequest) Reset() {
 	*x = DatabaseCertificateRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[6]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +649,7 @@ func (x *DatabaseCertificateRequest) String() string {
 func (*DatabaseCertificateRequest) ProtoMessage() {}
 
 func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[6]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +662,7 @@ func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseCertificateRequest.ProtoReflect.Descriptor instead.
 func (*DatabaseCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{6}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DatabaseCertificateRequest) GetDatabase() string {
@@ -451,7 +691,7 @@ type DatabaseCertificateResponse struct {
 
 func (x *DatabaseCertificateResponse) Reset() {
 	*x = DatabaseCertificateResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[7]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +703,7 @@ func (x *DatabaseCertificateResponse) String() string {
 func (*DatabaseCertificateResponse) ProtoMessage() {}
 
 func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[7]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +716,7 @@ func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseCertificateResponse.ProtoReflect.Descriptor instead.
 func (*DatabaseCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{7}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DatabaseCertificateResponse) GetCertificatePem() []byte {
@@ -512,7 +752,7 @@ type LogRequest struct {
 
 func (x *LogRequest) Reset() {
 	*x = LogRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[8]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +764,7 @@ func (x *LogRequest) String() string {
 func (*LogRequest) ProtoMessage() {}
 
 func (x *LogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[8]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +777,7 @@ func (x *LogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRequest.ProtoReflect.Descriptor instead.
 func (*LogRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{8}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LogRequest) GetLevel() LogLevel {
@@ -569,7 +809,7 @@ type LogResponse struct {
 
 func (x *LogResponse) Reset() {
 	*x = LogResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[9]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +821,7 @@ func (x *LogResponse) String() string {
 func (*LogResponse) ProtoMessage() {}
 
 func (x *LogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[9]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,14 +834,32 @@ func (x *LogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogResponse.ProtoReflect.Descriptor instead.
 func (*LogResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{9}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{13}
 }
 
 var File_keyway_plugin_v1_host_proto protoreflect.FileDescriptor
 
 const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\n" +
-	"\x1bkeyway/plugin/v1/host.proto\x12\x10keyway.plugin.v1\x1a\x1ckeyway/plugin/v1/authz.proto\"6\n" +
+	"\x1bkeyway/plugin/v1/host.proto\x12\x10keyway.plugin.v1\x1a\x1ckeyway/plugin/v1/authz.proto\x1a\x1fkeyway/plugin/v1/protocol.proto\"\x1b\n" +
+	"\x19ServingCertificateRequest\"\x84\x01\n" +
+	"\x1aServingCertificateResponse\x12'\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x17\n" +
+	"\akey_pem\x18\x02 \x01(\fR\x06keyPem\x12$\n" +
+	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\"\xcc\x01\n" +
+	"\fAdmitRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12/\n" +
+	"\x13client_certificates\x18\x02 \x03(\fR\x12clientCertificates\x12\x1f\n" +
+	"\vclient_addr\x18\x03 \x01(\tR\n" +
+	"clientAddr\x12\x1d\n" +
+	"\n" +
+	"local_addr\x18\x04 \x01(\tR\tlocalAddr\x12,\n" +
+	"\x12accepted_unix_nano\x18\x05 \x01(\x03R\x10acceptedUnixNano\"\x92\x01\n" +
+	"\rAdmitResponse\x126\n" +
+	"\bdatabase\x18\x01 \x01(\v2\x1a.keyway.plugin.v1.DatabaseR\bdatabase\x123\n" +
+	"\arefusal\x18\x02 \x01(\v2\x19.keyway.plugin.v1.RefusalR\arefusal\x12\x14\n" +
+	"\x05relay\x18\x03 \x01(\bR\x05relay\"6\n" +
 	"\x13AuditDurableRequest\x12\x1f\n" +
 	"\vevents_json\x18\x01 \x03(\fR\n" +
 	"eventsJson\"\x16\n" +
@@ -642,13 +900,15 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\x0fLOG_LEVEL_DEBUG\x10\x02\x12\x12\n" +
 	"\x0eLOG_LEVEL_INFO\x10\x03\x12\x12\n" +
 	"\x0eLOG_LEVEL_WARN\x10\x04\x12\x13\n" +
-	"\x0fLOG_LEVEL_ERROR\x10\x052\xd9\x03\n" +
+	"\x0fLOG_LEVEL_ERROR\x10\x052\x94\x05\n" +
 	"\x04Host\x12B\n" +
 	"\x03Log\x12\x1c.keyway.plugin.v1.LogRequest\x1a\x1d.keyway.plugin.v1.LogResponse\x12\\\n" +
 	"\tAuthorize\x12&.keyway.plugin.v1.HostAuthorizeRequest\x1a'.keyway.plugin.v1.HostAuthorizeResponse\x12r\n" +
 	"\x13DatabaseCertificate\x12,.keyway.plugin.v1.DatabaseCertificateRequest\x1a-.keyway.plugin.v1.DatabaseCertificateResponse\x12]\n" +
 	"\fAuditDurable\x12%.keyway.plugin.v1.AuditDurableRequest\x1a&.keyway.plugin.v1.AuditDurableResponse\x12\\\n" +
-	"\vAuditStream\x12$.keyway.plugin.v1.AuditStreamRequest\x1a%.keyway.plugin.v1.AuditStreamResponse(\x01BBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
+	"\vAuditStream\x12$.keyway.plugin.v1.AuditStreamRequest\x1a%.keyway.plugin.v1.AuditStreamResponse(\x01\x12o\n" +
+	"\x12ServingCertificate\x12+.keyway.plugin.v1.ServingCertificateRequest\x1a,.keyway.plugin.v1.ServingCertificateResponse\x12H\n" +
+	"\x05Admit\x12\x1e.keyway.plugin.v1.AdmitRequest\x1a\x1f.keyway.plugin.v1.AdmitResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
 
 var (
 	file_keyway_plugin_v1_host_proto_rawDescOnce sync.Once
@@ -663,39 +923,51 @@ func file_keyway_plugin_v1_host_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_plugin_v1_host_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keyway_plugin_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_keyway_plugin_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_keyway_plugin_v1_host_proto_goTypes = []any{
 	(LogLevel)(0),                       // 0: keyway.plugin.v1.LogLevel
-	(*AuditDurableRequest)(nil),         // 1: keyway.plugin.v1.AuditDurableRequest
-	(*AuditDurableResponse)(nil),        // 2: keyway.plugin.v1.AuditDurableResponse
-	(*AuditStreamRequest)(nil),          // 3: keyway.plugin.v1.AuditStreamRequest
-	(*AuditStreamResponse)(nil),         // 4: keyway.plugin.v1.AuditStreamResponse
-	(*HostAuthorizeRequest)(nil),        // 5: keyway.plugin.v1.HostAuthorizeRequest
-	(*HostAuthorizeResponse)(nil),       // 6: keyway.plugin.v1.HostAuthorizeResponse
-	(*DatabaseCertificateRequest)(nil),  // 7: keyway.plugin.v1.DatabaseCertificateRequest
-	(*DatabaseCertificateResponse)(nil), // 8: keyway.plugin.v1.DatabaseCertificateResponse
-	(*LogRequest)(nil),                  // 9: keyway.plugin.v1.LogRequest
-	(*LogResponse)(nil),                 // 10: keyway.plugin.v1.LogResponse
-	(*Reason)(nil),                      // 11: keyway.plugin.v1.Reason
+	(*ServingCertificateRequest)(nil),   // 1: keyway.plugin.v1.ServingCertificateRequest
+	(*ServingCertificateResponse)(nil),  // 2: keyway.plugin.v1.ServingCertificateResponse
+	(*AdmitRequest)(nil),                // 3: keyway.plugin.v1.AdmitRequest
+	(*AdmitResponse)(nil),               // 4: keyway.plugin.v1.AdmitResponse
+	(*AuditDurableRequest)(nil),         // 5: keyway.plugin.v1.AuditDurableRequest
+	(*AuditDurableResponse)(nil),        // 6: keyway.plugin.v1.AuditDurableResponse
+	(*AuditStreamRequest)(nil),          // 7: keyway.plugin.v1.AuditStreamRequest
+	(*AuditStreamResponse)(nil),         // 8: keyway.plugin.v1.AuditStreamResponse
+	(*HostAuthorizeRequest)(nil),        // 9: keyway.plugin.v1.HostAuthorizeRequest
+	(*HostAuthorizeResponse)(nil),       // 10: keyway.plugin.v1.HostAuthorizeResponse
+	(*DatabaseCertificateRequest)(nil),  // 11: keyway.plugin.v1.DatabaseCertificateRequest
+	(*DatabaseCertificateResponse)(nil), // 12: keyway.plugin.v1.DatabaseCertificateResponse
+	(*LogRequest)(nil),                  // 13: keyway.plugin.v1.LogRequest
+	(*LogResponse)(nil),                 // 14: keyway.plugin.v1.LogResponse
+	(*Database)(nil),                    // 15: keyway.plugin.v1.Database
+	(*Refusal)(nil),                     // 16: keyway.plugin.v1.Refusal
+	(*Reason)(nil),                      // 17: keyway.plugin.v1.Reason
 }
 var file_keyway_plugin_v1_host_proto_depIdxs = []int32{
-	11, // 0: keyway.plugin.v1.HostAuthorizeResponse.reasons:type_name -> keyway.plugin.v1.Reason
-	0,  // 1: keyway.plugin.v1.LogRequest.level:type_name -> keyway.plugin.v1.LogLevel
-	9,  // 2: keyway.plugin.v1.Host.Log:input_type -> keyway.plugin.v1.LogRequest
-	5,  // 3: keyway.plugin.v1.Host.Authorize:input_type -> keyway.plugin.v1.HostAuthorizeRequest
-	7,  // 4: keyway.plugin.v1.Host.DatabaseCertificate:input_type -> keyway.plugin.v1.DatabaseCertificateRequest
-	1,  // 5: keyway.plugin.v1.Host.AuditDurable:input_type -> keyway.plugin.v1.AuditDurableRequest
-	3,  // 6: keyway.plugin.v1.Host.AuditStream:input_type -> keyway.plugin.v1.AuditStreamRequest
-	10, // 7: keyway.plugin.v1.Host.Log:output_type -> keyway.plugin.v1.LogResponse
-	6,  // 8: keyway.plugin.v1.Host.Authorize:output_type -> keyway.plugin.v1.HostAuthorizeResponse
-	8,  // 9: keyway.plugin.v1.Host.DatabaseCertificate:output_type -> keyway.plugin.v1.DatabaseCertificateResponse
-	2,  // 10: keyway.plugin.v1.Host.AuditDurable:output_type -> keyway.plugin.v1.AuditDurableResponse
-	4,  // 11: keyway.plugin.v1.Host.AuditStream:output_type -> keyway.plugin.v1.AuditStreamResponse
-	7,  // [7:12] is the sub-list for method output_type
-	2,  // [2:7] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	15, // 0: keyway.plugin.v1.AdmitResponse.database:type_name -> keyway.plugin.v1.Database
+	16, // 1: keyway.plugin.v1.AdmitResponse.refusal:type_name -> keyway.plugin.v1.Refusal
+	17, // 2: keyway.plugin.v1.HostAuthorizeResponse.reasons:type_name -> keyway.plugin.v1.Reason
+	0,  // 3: keyway.plugin.v1.LogRequest.level:type_name -> keyway.plugin.v1.LogLevel
+	13, // 4: keyway.plugin.v1.Host.Log:input_type -> keyway.plugin.v1.LogRequest
+	9,  // 5: keyway.plugin.v1.Host.Authorize:input_type -> keyway.plugin.v1.HostAuthorizeRequest
+	11, // 6: keyway.plugin.v1.Host.DatabaseCertificate:input_type -> keyway.plugin.v1.DatabaseCertificateRequest
+	5,  // 7: keyway.plugin.v1.Host.AuditDurable:input_type -> keyway.plugin.v1.AuditDurableRequest
+	7,  // 8: keyway.plugin.v1.Host.AuditStream:input_type -> keyway.plugin.v1.AuditStreamRequest
+	1,  // 9: keyway.plugin.v1.Host.ServingCertificate:input_type -> keyway.plugin.v1.ServingCertificateRequest
+	3,  // 10: keyway.plugin.v1.Host.Admit:input_type -> keyway.plugin.v1.AdmitRequest
+	14, // 11: keyway.plugin.v1.Host.Log:output_type -> keyway.plugin.v1.LogResponse
+	10, // 12: keyway.plugin.v1.Host.Authorize:output_type -> keyway.plugin.v1.HostAuthorizeResponse
+	12, // 13: keyway.plugin.v1.Host.DatabaseCertificate:output_type -> keyway.plugin.v1.DatabaseCertificateResponse
+	6,  // 14: keyway.plugin.v1.Host.AuditDurable:output_type -> keyway.plugin.v1.AuditDurableResponse
+	8,  // 15: keyway.plugin.v1.Host.AuditStream:output_type -> keyway.plugin.v1.AuditStreamResponse
+	2,  // 16: keyway.plugin.v1.Host.ServingCertificate:output_type -> keyway.plugin.v1.ServingCertificateResponse
+	4,  // 17: keyway.plugin.v1.Host.Admit:output_type -> keyway.plugin.v1.AdmitResponse
+	11, // [11:18] is the sub-list for method output_type
+	4,  // [4:11] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_host_proto_init() }
@@ -704,13 +976,14 @@ func file_keyway_plugin_v1_host_proto_init() {
 		return
 	}
 	file_keyway_plugin_v1_authz_proto_init()
+	file_keyway_plugin_v1_protocol_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_host_proto_rawDesc), len(file_keyway_plugin_v1_host_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,8 @@ const (
 	Host_DatabaseCertificate_FullMethodName = "/keyway.plugin.v1.Host/DatabaseCertificate"
 	Host_AuditDurable_FullMethodName        = "/keyway.plugin.v1.Host/AuditDurable"
 	Host_AuditStream_FullMethodName         = "/keyway.plugin.v1.Host/AuditStream"
+	Host_ServingCertificate_FullMethodName  = "/keyway.plugin.v1.Host/ServingCertificate"
+	Host_Admit_FullMethodName               = "/keyway.plugin.v1.Host/Admit"
 )
 
 // HostClient is the client API for Host service.
@@ -49,6 +51,15 @@ type HostClient interface {
 	// AuditStream carries a plugin's other events in batches over one
 	// long-lived stream, never one call per statement.
 	AuditStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[AuditStreamRequest, AuditStreamResponse], error)
+	// ServingCertificate returns the certificate a protocol plugin presents
+	// to clients whose TLS it completes (Session.client_tls). It is a server
+	// certificate only, without a cluster identity; cache it until shortly
+	// before it expires.
+	ServingCertificate(ctx context.Context, in *ServingCertificateRequest, opts ...grpc.CallOption) (*ServingCertificateResponse, error)
+	// Admit checks the certificate chain of a client whose TLS the plugin
+	// completed and says where the session goes: a database the plugin
+	// serves, a refusal, or elsewhere (relay).
+	Admit(ctx context.Context, in *AdmitRequest, opts ...grpc.CallOption) (*AdmitResponse, error)
 }
 
 type hostClient struct {
@@ -112,6 +123,26 @@ func (c *hostClient) AuditStream(ctx context.Context, opts ...grpc.CallOption) (
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Host_AuditStreamClient = grpc.ClientStreamingClient[AuditStreamRequest, AuditStreamResponse]
 
+func (c *hostClient) ServingCertificate(ctx context.Context, in *ServingCertificateRequest, opts ...grpc.CallOption) (*ServingCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ServingCertificateResponse)
+	err := c.cc.Invoke(ctx, Host_ServingCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) Admit(ctx context.Context, in *AdmitRequest, opts ...grpc.CallOption) (*AdmitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdmitResponse)
+	err := c.cc.Invoke(ctx, Host_Admit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -135,6 +166,15 @@ type HostServer interface {
 	// AuditStream carries a plugin's other events in batches over one
 	// long-lived stream, never one call per statement.
 	AuditStream(grpc.ClientStreamingServer[AuditStreamRequest, AuditStreamResponse]) error
+	// ServingCertificate returns the certificate a protocol plugin presents
+	// to clients whose TLS it completes (Session.client_tls). It is a server
+	// certificate only, without a cluster identity; cache it until shortly
+	// before it expires.
+	ServingCertificate(context.Context, *ServingCertificateRequest) (*ServingCertificateResponse, error)
+	// Admit checks the certificate chain of a client whose TLS the plugin
+	// completed and says where the session goes: a database the plugin
+	// serves, a refusal, or elsewhere (relay).
+	Admit(context.Context, *AdmitRequest) (*AdmitResponse, error)
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -159,6 +199,12 @@ func (UnimplementedHostServer) AuditDurable(context.Context, *AuditDurableReques
 }
 func (UnimplementedHostServer) AuditStream(grpc.ClientStreamingServer[AuditStreamRequest, AuditStreamResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method AuditStream not implemented")
+}
+func (UnimplementedHostServer) ServingCertificate(context.Context, *ServingCertificateRequest) (*ServingCertificateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ServingCertificate not implemented")
+}
+func (UnimplementedHostServer) Admit(context.Context, *AdmitRequest) (*AdmitResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Admit not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -260,6 +306,42 @@ func _Host_AuditStream_Handler(srv interface{}, stream grpc.ServerStream) error 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Host_AuditStreamServer = grpc.ClientStreamingServer[AuditStreamRequest, AuditStreamResponse]
 
+func _Host_ServingCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ServingCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).ServingCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_ServingCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).ServingCertificate(ctx, req.(*ServingCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_Admit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdmitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Admit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Admit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Admit(ctx, req.(*AdmitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -282,6 +364,14 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AuditDurable",
 			Handler:    _Host_AuditDurable_Handler,
+		},
+		{
+			MethodName: "ServingCertificate",
+			Handler:    _Host_ServingCertificate_Handler,
+		},
+		{
+			MethodName: "Admit",
+			Handler:    _Host_Admit_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -58,8 +58,12 @@ func (*OpenHandoffRequest) Descriptor() ([]byte, []int) {
 }
 
 type OpenHandoffResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SocketPath    string                 `protobuf:"bytes,1,opt,name=socket_path,json=socketPath,proto3" json:"socket_path,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	SocketPath string                 `protobuf:"bytes,1,opt,name=socket_path,json=socketPath,proto3" json:"socket_path,omitempty"`
+	// The plugin completes clients' TLS itself when a session asks for it
+	// (Session.client_tls): the host may then hand over the raw connection,
+	// so the session's bytes cross no other process on the way.
+	ClientTls     bool `protobuf:"varint,2,opt,name=client_tls,json=clientTls,proto3" json:"client_tls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -101,6 +105,13 @@ func (x *OpenHandoffResponse) GetSocketPath() string {
 	return ""
 }
 
+func (x *OpenHandoffResponse) GetClientTls() bool {
+	if x != nil {
+		return x.ClientTls
+	}
+	return false
+}
+
 // Session travels with each handed-off connection.
 type Session struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -121,7 +132,18 @@ type Session struct {
 	Database *Database `protobuf:"bytes,8,opt,name=database,proto3" json:"database,omitempty"`
 	// When set, the host refuses the session: the plugin must tell the
 	// client in its protocol and close.
-	Refusal       *Refusal `protobuf:"bytes,9,opt,name=refusal,proto3" json:"refusal,omitempty"`
+	Refusal *Refusal `protobuf:"bytes,9,opt,name=refusal,proto3" json:"refusal,omitempty"`
+	// The connection is the client's raw stream, still before TLS: the
+	// plugin completes TLS as a server with the certificate from
+	// Host.ServingCertificate and asks Host.Admit where the session goes.
+	// client_certificates, database and refusal are then empty.
+	ClientTls bool `protobuf:"varint,10,opt,name=client_tls,json=clientTls,proto3" json:"client_tls,omitempty"`
+	// When the TLS handshake must be done by (client_tls only).
+	HandshakeDeadlineUnixNano int64 `protobuf:"varint,11,opt,name=handshake_deadline_unix_nano,json=handshakeDeadlineUnixNano,proto3" json:"handshake_deadline_unix_nano,omitempty"`
+	// Set on a connection the host opens for a session it admitted with
+	// AdmitResponse.relay: the plugin relays the named session's decrypted
+	// stream to it unchanged.
+	RelayFor      string `protobuf:"bytes,12,opt,name=relay_for,json=relayFor,proto3" json:"relay_for,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -217,6 +239,27 @@ func (x *Session) GetRefusal() *Refusal {
 		return x.Refusal
 	}
 	return nil
+}
+
+func (x *Session) GetClientTls() bool {
+	if x != nil {
+		return x.ClientTls
+	}
+	return false
+}
+
+func (x *Session) GetHandshakeDeadlineUnixNano() int64 {
+	if x != nil {
+		return x.HandshakeDeadlineUnixNano
+	}
+	return 0
+}
+
+func (x *Session) GetRelayFor() string {
+	if x != nil {
+		return x.RelayFor
+	}
+	return ""
 }
 
 // Database is a registered database and how to reach it.
@@ -533,10 +576,12 @@ var File_keyway_plugin_v1_protocol_proto protoreflect.FileDescriptor
 const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\n" +
 	"\x1fkeyway/plugin/v1/protocol.proto\x12\x10keyway.plugin.v1\"\x14\n" +
-	"\x12OpenHandoffRequest\"6\n" +
+	"\x12OpenHandoffRequest\"U\n" +
 	"\x13OpenHandoffResponse\x12\x1f\n" +
 	"\vsocket_path\x18\x01 \x01(\tR\n" +
-	"socketPath\"\xd9\x02\n" +
+	"socketPath\x12\x1d\n" +
+	"\n" +
+	"client_tls\x18\x02 \x01(\bR\tclientTls\"\xd6\x03\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\blistener\x18\x02 \x01(\tR\blistener\x12\x1f\n" +
@@ -548,7 +593,12 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\x12accepted_unix_nano\x18\x06 \x01(\x03R\x10acceptedUnixNano\x12/\n" +
 	"\x13client_certificates\x18\a \x03(\fR\x12clientCertificates\x126\n" +
 	"\bdatabase\x18\b \x01(\v2\x1a.keyway.plugin.v1.DatabaseR\bdatabase\x123\n" +
-	"\arefusal\x18\t \x01(\v2\x19.keyway.plugin.v1.RefusalR\arefusal\"\xfc\x01\n" +
+	"\arefusal\x18\t \x01(\v2\x19.keyway.plugin.v1.RefusalR\arefusal\x12\x1d\n" +
+	"\n" +
+	"client_tls\x18\n" +
+	" \x01(\bR\tclientTls\x12?\n" +
+	"\x1chandshake_deadline_unix_nano\x18\v \x01(\x03R\x19handshakeDeadlineUnixNano\x12\x1b\n" +
+	"\trelay_for\x18\f \x01(\tR\brelayFor\"\xfc\x01\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x10\n" +

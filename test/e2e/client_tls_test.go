@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/keyway-dev/keyway/test/pgtest"
+)
+
+// TestClientTLSInThePluginOrTheProxy runs a session, a refusal and a
+// certificate check with the postgres plugin completing clients' TLS (the
+// default) and with the proxy doing it, and checks which certificate the
+// client was shown: the plugin's serving certificate carries no host
+// identity, the proxy's does.
+func TestClientTLSInThePluginOrTheProxy(t *testing.T) {
+	tests := []struct {
+		name         string
+		proxyExtra   string
+		wantIdentity bool
+	}{
+		{"plugin completes TLS", "", false},
+		{"proxy completes TLS", "tls_in_plugin = false", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := startAllInOneWith(t, tt.proxyExtra)
+			alice := a.userFiles(t, "alice", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
+			out, err := pgtest.Psql(a.connString(alice, "postgres", "postgres"), "select current_user")
+			if err != nil || out != "postgres" {
+				t.Fatalf("psql: %q, %v", out, err)
+			}
+			bob := a.userFiles(t, "bob", "--roles=access", "--db-users=app", "--db-names=*")
+			if _, err := a.pgxConnect(t, bob, "postgres", "postgres"); err == nil {
+				t.Fatal("bob connected as postgres; his role allows only app")
+			} else if code, _ := sqlState(t, err); code != "28000" {
+				t.Fatalf("refusal SQLSTATE %s, want 28000", code)
+			}
+			leaf := serverCertificate(t, a.proxy, alice+".cas")
+			if got := len(leaf.URIs) > 0; got != tt.wantIdentity {
+				t.Fatalf("the client saw a certificate with identity %v (URIs %v); want identity %v", got, leaf.URIs, tt.wantIdentity)
+			}
+		})
+	}
+}
+
+// serverCertificate sends PostgreSQL's SSLRequest to addr, completes TLS
+// trusting the CAs in casFile and returns the server's certificate.
+func serverCertificate(t *testing.T, addr, casFile string) *x509.Certificate {
+	t.Helper()
+	pemBytes, err := os.ReadFile(casFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	for block, rest := pem.Decode(pemBytes); block != nil; block, rest = pem.Decode(rest) {
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool.AddCert(c)
+	}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	var req [8]byte
+	binary.BigEndian.PutUint32(req[:4], 8)
+	binary.BigEndian.PutUint32(req[4:], 80877103)
+	if _, err := c.Write(req[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, req[:1]); err != nil || req[0] != 'S' {
+		t.Fatalf("SSLRequest answered %q, %v", req[0], err)
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	tc := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS with the proxy's address: %v", err)
+	}
+	return tc.ConnectionState().PeerCertificates[0]
+}
