@@ -58,9 +58,10 @@ type Proxy struct {
 	// speaks and finish TLS; "10s" by default.
 	HandshakeTimeout string `hcl:"handshake_timeout,optional"`
 	// TLSInPlugin hands PostgreSQL connections to the postgres plugin
-	// before TLS, so the plugin completes TLS itself and a session's
-	// bytes cross no other process; true by default. With false the
-	// proxy completes TLS and passes the decrypted stream on.
+	// before TLS when this process also serves databases (a db block),
+	// so the plugin completes TLS itself and a session's bytes cross no
+	// other process; true by default. With false the proxy completes TLS
+	// and passes the decrypted stream on.
 	TLSInPlugin *bool `hcl:"tls_in_plugin,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`

@@ -199,7 +199,10 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 		API:              func(c *tls.Conn) { apiLn.Deliver(c) },
 		Tunnel:           n.serveTunnel,
 	}
-	if n.cfg.Proxy.PluginTLS() {
+	// Sessions for agents elsewhere cross the core anyway, on their way
+	// into the tunnel; only a process that serves databases itself gains
+	// from the plugin completing TLS.
+	if n.cfg.Proxy.PluginTLS() && n.local != nil {
 		serving, err := newServingCert(ctx, n.api.CA, cert, n.logger.Named("proxy"))
 		if err != nil {
 			return nil, err

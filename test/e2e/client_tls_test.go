@@ -5,9 +5,11 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,4 +89,46 @@ func serverCertificate(t *testing.T, addr, casFile string) *x509.Certificate {
 		t.Fatalf("TLS with the proxy's address: %v", err)
 	}
 	return tc.ConnectionState().PeerCertificates[0]
+}
+
+// TestPluginTLSRelaysSessionsForAgents runs an all-in-one keyway, whose
+// postgres plugin completes clients' TLS, beside an agent in its own
+// process serving another database: a session for the agent's database
+// is relayed by the plugin through the core into the agent's tunnel.
+func TestPluginTLSRelaysSessionsForAgents(t *testing.T) {
+	a := startAllInOne(t)
+	const remote = "remote-postgres"
+	token := filepath.Join(a.dir, "agent.token")
+	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, data := filepath.Join(a.dir, "agent.hcl"), filepath.Join(a.dir, "agent")
+	body := fmt.Sprintf("data_dir = %q\n\ndb {\n  proxy_addr = %q\n  token_file = %q\n  agent_name = \"remote\"\n\n  database %q {\n    protocol = \"postgres\"\n    uri      = %q\n  }\n}\n",
+		data, a.proxy, token, remote, a.pg.Addr())
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startNode(t, cfg, data)
+	prefix := a.path("alice-remote")
+	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+		"--route="+remote, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
+	var out string
+	waitFor(t, 20*time.Second, "a session through the agent", func() bool {
+		var err error
+		out, err = pgtest.Psql(a.connString(prefix, "postgres", "postgres"), "select 'via ' || current_user")
+		return err == nil
+	})
+	if out != "via postgres" {
+		t.Fatalf("psql through the agent: %q", out)
+	}
+	starts := auditEvents(t, a.cfg, "--type=db.session.start")
+	agentServed := false
+	for _, e := range starts {
+		if e.Success && e.Target == "agent/remote" {
+			agentServed = true
+		}
+	}
+	if !agentServed {
+		t.Fatalf("no successful session start from agent/remote in the audit log: %+v", starts)
+	}
 }
