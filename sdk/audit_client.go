@@ -83,17 +83,20 @@ func (a *auditBatcher) run() {
 	}
 }
 
-// collect waits for one event, then takes what arrives within the flush
-// time, up to a batch.
+// collect waits for one event and, unless a whole batch is already
+// queued, lets the flush time pass before taking what arrived, up to a
+// batch. Events arriving meanwhile wait in the queue without waking the
+// sender, so a busy plugin wakes it once per batch, not once per event.
 func (a *auditBatcher) collect() [][]byte {
 	batch := [][]byte{<-a.queue}
-	timer := time.NewTimer(auditFlushTime)
-	defer timer.Stop()
+	if len(a.queue) < auditBatch-1 {
+		time.Sleep(auditFlushTime)
+	}
 	for len(batch) < auditBatch {
 		select {
 		case b := <-a.queue:
 			batch = append(batch, b)
-		case <-timer.C:
+		default:
 			return batch
 		}
 	}
