@@ -27,6 +27,7 @@ type Plugin struct {
 	cfg     settings
 	certs   *certCache
 	cancels *cancels
+	bufs    *bufferPool
 }
 
 // settings is the applied configuration.
@@ -39,7 +40,7 @@ type settings struct {
 
 // New returns the plugin.
 func New() sdk.Plugin {
-	return &Plugin{certs: newCertCache(time.Now), cancels: newCancels()}
+	return &Plugin{certs: newCertCache(time.Now), cancels: newCancels(), bufs: newBufferPool()}
 }
 
 // Info describes the plugin.

@@ -13,7 +13,13 @@ import (
 
 // Relay buffering and limits.
 const (
+	// relayBuffer is a write buffer, lent only while there is something
+	// to send.
 	relayBuffer = 8 << 10
+	// readBuffer is what each direction holds for reading whole the small
+	// messages; larger reads go straight to the write buffer, and TLS
+	// keeps its own record buffer.
+	readBuffer = 2 << 10
 	// maxAuditedMessage bounds what is read whole to be audited; larger
 	// messages are relayed without being parsed.
 	maxAuditedMessage = 16 << 20
@@ -139,9 +145,9 @@ func (t *tracker) fromServer(typ byte, body []byte) {
 // relayMessages copies PostgreSQL messages from src to dst, showing
 // note the ones it audits, and counting bytes. It flushes whenever src
 // has nothing more buffered, so small messages travel together.
-func relayMessages(src io.Reader, dst io.Writer, note func(typ byte, body []byte), audited func(byte) bool, count func(int)) error {
-	r := bufio.NewReaderSize(src, relayBuffer)
-	w := bufio.NewWriterSize(dst, relayBuffer)
+func relayMessages(src io.Reader, dst io.Writer, bufs *bufferPool, note func(typ byte, body []byte), audited func(byte) bool, count func(int)) error {
+	r := bufio.NewReaderSize(src, readBuffer)
+	w := &lazyWriter{dst: dst, pool: bufs}
 	var hdr [5]byte
 	for {
 		if r.Buffered() == 0 {
@@ -186,13 +192,13 @@ func auditedFromServer(t byte) bool {
 }
 
 // relayAudited runs the session both ways with auditing.
-func relayAudited(t *tracker, countIn, countOut func(int), client, upstream net.Conn) {
+func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_ = relayMessages(client, upstream, t.fromClient, auditedFromClient, countIn)
+		_ = relayMessages(client, upstream, bufs, t.fromClient, auditedFromClient, countIn)
 		closeWrite(upstream)
 	})
-	_ = relayMessages(upstream, client, t.fromServer, auditedFromServer, countOut)
+	_ = relayMessages(upstream, client, bufs, t.fromServer, auditedFromServer, countOut)
 	closeWrite(client)
 	wg.Wait()
 }

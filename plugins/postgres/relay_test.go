@@ -76,10 +76,10 @@ func TestTrackerCorrelatesStatements(t *testing.T) {
 	)
 	var toServer, toClient bytes.Buffer
 	var in, out int
-	if err := relayMessages(bytes.NewReader(client), &toServer, tr.fromClient, auditedFromClient, func(n int) { in += n }); err != io.EOF {
+	if err := relayMessages(bytes.NewReader(client), &toServer, newBufferPool(), tr.fromClient, auditedFromClient, func(n int) { in += n }); err != io.EOF {
 		t.Fatalf("client side: %v", err)
 	}
-	if err := relayMessages(bytes.NewReader(server), &toClient, tr.fromServer, auditedFromServer, func(n int) { out += n }); err != io.EOF {
+	if err := relayMessages(bytes.NewReader(server), &toClient, newBufferPool(), tr.fromServer, auditedFromServer, func(n int) { out += n }); err != io.EOF {
 		t.Fatalf("server side: %v", err)
 	}
 	if !bytes.Equal(toServer.Bytes(), client) || !bytes.Equal(toClient.Bytes(), server) {
@@ -109,7 +109,7 @@ func TestTrackerCorrelatesStatements(t *testing.T) {
 func TestRelayRefusesHugeOrNegativeLengths(t *testing.T) {
 	for _, length := range []uint32{0x80000000, 0xffffffff, 2, 1<<30 + 1} {
 		msg := []byte{'Q', byte(length >> 24), byte(length >> 16), byte(length >> 8), byte(length)}
-		err := relayMessages(bytes.NewReader(msg), io.Discard, func(byte, []byte) {}, auditedFromClient, func(int) {})
+		err := relayMessages(bytes.NewReader(msg), io.Discard, newBufferPool(), func(byte, []byte) {}, auditedFromClient, func(int) {})
 		if !errors.Is(err, errMalformed) {
 			t.Fatalf("length %#x: %v", length, err)
 		}

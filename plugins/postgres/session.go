@@ -116,7 +116,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	_ = upstream.SetDeadline(time.Time{})
 	started := time.Now()
 	var in, out atomic.Int64
-	relayAudited(newTracker(aud),
+	relayAudited(newTracker(aud), p.bufs,
 		func(n int) { in.Add(int64(n)); s.CountFromClient(n) },
 		func(n int) { out.Add(int64(n)); s.CountToClient(n) },
 		client, upstream)

@@ -1,0 +1,93 @@
+package postgres
+
+import (
+	"io"
+	"sync"
+)
+
+// bufferPool lends write buffers to relays while they have something to
+// send; an idle session holds none.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any {
+		b := make([]byte, 0, relayBuffer)
+		return &b
+	}}}
+}
+
+// lazyWriter buffers writes to dst in a borrowed buffer and gives the
+// buffer back whenever it is flushed empty.
+type lazyWriter struct {
+	dst  io.Writer
+	pool *bufferPool
+	buf  *[]byte
+}
+
+func (w *lazyWriter) borrow() []byte {
+	if w.buf == nil {
+		w.buf = w.pool.p.Get().(*[]byte)
+		*w.buf = (*w.buf)[:0]
+	}
+	return *w.buf
+}
+
+// Write buffers p, sending the buffer first when p does not fit.
+func (w *lazyWriter) Write(p []byte) (int, error) {
+	b := w.borrow()
+	if len(b)+len(p) > cap(b) {
+		if err := w.send(); err != nil {
+			return 0, err
+		}
+		if len(p) >= cap(b) {
+			return w.dst.Write(p)
+		}
+		b = *w.buf
+	}
+	*w.buf = append(b, p...)
+	return len(p), nil
+}
+
+// ReadFrom reads r to its end into the buffer, sending it as it fills;
+// io.CopyN uses it to stream message bodies.
+func (w *lazyWriter) ReadFrom(r io.Reader) (int64, error) {
+	var n int64
+	for {
+		b := w.borrow()
+		if len(b) == cap(b) {
+			if err := w.send(); err != nil {
+				return n, err
+			}
+			b = *w.buf
+		}
+		m, err := r.Read(b[len(b):cap(b)])
+		*w.buf = b[:len(b)+m]
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// send writes the buffer out and keeps it.
+func (w *lazyWriter) send() error {
+	if w.buf == nil || len(*w.buf) == 0 {
+		return nil
+	}
+	_, err := w.dst.Write(*w.buf)
+	*w.buf = (*w.buf)[:0]
+	return err
+}
+
+// Flush writes the buffer out and gives it back.
+func (w *lazyWriter) Flush() error {
+	err := w.send()
+	if w.buf != nil {
+		w.pool.p.Put(w.buf)
+		w.buf = nil
+	}
+	return err
+}
