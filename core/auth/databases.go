@@ -35,6 +35,13 @@ func (s *Service) RemoveDatabase(ctx context.Context, name string) error {
 	return err
 }
 
+// GetDatabase returns a db resource; found is false when there is none
+// of that name.
+func (s *Service) GetDatabase(ctx context.Context, name string) (db config.Database, found bool, err error) {
+	_, found, err = s.getJSON(ctx, databasesPrefix+name, &db)
+	return db, found, err
+}
+
 // Databases returns the db resources sorted by name.
 func (s *Service) Databases(ctx context.Context) ([]config.Database, error) {
 	var out []config.Database
