@@ -22,7 +22,7 @@ type setFeed struct {
 	sets   chan []config.Database
 	broken chan struct{}
 	mu     sync.Mutex
-	asks [][]access.LabelSelector
+	asks   [][]access.LabelSelector
 }
 
 func (f *setFeed) WatchDatabases(ctx context.Context, selectors []access.LabelSelector, apply func([]config.Database)) error {
