@@ -51,24 +51,15 @@ func TestDynamicDatabaseByLabel(t *testing.T) {
 		t.Fatal(err)
 	}
 	agentCfg, agentData := filepath.Join(dir, "agent.hcl"), filepath.Join(dir, "agent")
-	agentBody := fmt.Sprintf(`data_dir = %q
-
-db {
-  proxy_addr = %q
-  token_file = %q
-  agent_name = "agent-a"
-
-  database "static-postgres" {
-    protocol = "postgres"
-    uri      = %q
-  }
-
-  resources {
-    labels = { env = "dev" }
-  }
-}
-`, agentData, proxy, tokenFile, pg.Addr())
-	if err := os.WriteFile(agentCfg, []byte(agentBody), 0o600); err != nil {
+	kw(t, "db", "configure", "create", "-o", agentCfg, "--token="+tokenFile, "--proxy="+proxy, "--data-dir="+agentData,
+		"--name=static-postgres", "--uri="+pg.Addr(), "--resources=env=dev")
+	generated := string(mustRead(t, agentCfg))
+	if !strings.Contains(generated, "resources {\n    labels = {\n      env = \"dev\"") {
+		t.Fatalf("db configure create --resources wrote:\n%s", generated)
+	}
+	// A fixed agent name, for the listing below.
+	named := strings.Replace(generated, "db {\n", "db {\n  agent_name = \"agent-a\"\n", 1)
+	if err := os.WriteFile(agentCfg, []byte(named), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	agentNode := startNode(t, agentCfg, agentData)
@@ -214,5 +205,50 @@ db "static-postgres" {
 	}
 	if out := kwFails(t, "create", "-f", bad, "-c", authCfg); !strings.Contains(out, "bad.hcl:3:14: error: Invalid database address") {
 		t.Fatalf("a bad db file:\n%s", out)
+	}
+}
+
+// TestAllInOneServesDBResources runs auth, proxy and agent in one
+// process whose db block selects every db resource: it serves them from
+// its own state backend's watch, with no tunnel.
+func TestAllInOneServesDBResources(t *testing.T) {
+	c := newCluster(t, "")
+	pg := postgresFor(t, c)
+	proxy := freeAddr(t)
+	body := fmt.Sprintf(`cluster_name = "e2e"
+data_dir = %q
+
+auth {}
+
+proxy {
+  listen = %q
+}
+
+db {
+  resources {
+    labels = { "*" = "*" }
+  }
+}
+`, c.data, proxy)
+	if err := os.WriteFile(c.cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startNode(t, c.cfg, c.data)
+	dbFile := c.path("db.hcl")
+	if err := os.WriteFile(dbFile, []byte(fmt.Sprintf("db \"local-postgres\" {\n  protocol = \"postgres\"\n  uri      = %q\n}\n", pg.Addr())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kw(t, "create", "-f", dbFile, "-c", c.cfg)
+	alice := c.path("alice.id")
+	kw(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", c.cfg)
+	waitFor(t, 10*time.Second, "the unlabelled db resource to be listed healthy", func() bool {
+		db := dbList(t, alice, proxy)["local-postgres"]
+		return db.GetStatus() == "healthy" && len(db.GetAgents()) == 1 && db.GetAgents()[0].GetName() == "local"
+	})
+	prefix := c.path("alice")
+	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route=local-postgres", "--route-db-user=postgres", "--out="+prefix, "-c", c.cfg)
+	a := &allInOne{cluster: c, pg: pg, proxy: proxy}
+	if out, err := pgtest.Psql(a.connString(prefix, "postgres", "postgres"), "select current_user"); err != nil || out != "postgres" {
+		t.Fatalf("psql to the db resource served in process: %q, %v", out, err)
 	}
 }
