@@ -25,14 +25,19 @@ type Checker struct {
 	Logger hclog.Logger
 }
 
-// Probe is the default check: PostgreSQL must answer an SSLRequest
-// (CheckPostgres). Databases of other protocols are not checked and count
-// as healthy.
+// Probe is the default check: PostgreSQL must answer an SSLRequest and
+// complete TLS, its certificate verified with the database's trust when
+// that is known (CheckPostgres). Databases of other protocols are not
+// checked and count as healthy.
 func Probe(ctx context.Context, db sdk.Database) error {
 	if db.Protocol != "postgres" {
 		return nil
 	}
-	return CheckPostgres(ctx, db.URI)
+	var trust *sdk.ServerTrust
+	if len(db.Trust.CAPEM) > 0 || db.Trust.SystemPool {
+		trust = &db.Trust
+	}
+	return CheckPostgres(ctx, db.URI, trust)
 }
 
 // Run checks every database now and then at each interval until ctx
@@ -72,7 +77,13 @@ func (c *Checker) Check(ctx context.Context, names ...string) {
 	}
 	var wg sync.WaitGroup
 	for _, name := range names {
-		db, found := c.Registry.definition(name)
+		// With its trust resolved, so the probe can verify the server; a
+		// cluster authority that cannot be fetched (the tunnel is down)
+		// leaves the probe unverified rather than failing it.
+		db, found, err := c.Registry.Get(ctx, name)
+		if err != nil {
+			db, found = c.Registry.definition(name)
+		}
 		if !found {
 			continue
 		}

@@ -94,12 +94,19 @@ db "static-postgres" {
   uri      = %q
   labels   = { env = "dev" }
 }
-`, pg.Addr(), pg.Addr(), dead, dead)
+
+db "misnamed-postgres" {
+  protocol    = "postgres"
+  uri         = %q
+  labels      = { env = "dev" }
+  server_name = "wrong.example"
+}
+`, pg.Addr(), pg.Addr(), dead, dead, pg.Addr())
 	if err := os.WriteFile(dbFile, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out := kw(t, "create", "-f", dbFile, "-c", authCfg)
-	for _, name := range []string{"dyn-postgres", "prod-postgres", "down-postgres", "static-postgres"} {
+	for _, name := range []string{"dyn-postgres", "prod-postgres", "down-postgres", "static-postgres", "misnamed-postgres"} {
 		if !strings.Contains(out, "db "+name+" saved") {
 			t.Fatalf("create said:\n%s", out)
 		}
@@ -111,8 +118,12 @@ db "static-postgres" {
 	var dbs map[string]*apiv1.Database
 	waitFor(t, 20*time.Second, "db ls to show the db resources' health", func() bool {
 		dbs = dbList(t, alice, proxy)
-		return dbs["dyn-postgres"].GetStatus() == "healthy" && dbs["down-postgres"].GetStatus() == "unhealthy"
+		return dbs["dyn-postgres"].GetStatus() == "healthy" && dbs["down-postgres"].GetStatus() == "unhealthy" && dbs["misnamed-postgres"].GetStatus() == "unhealthy"
 	})
+	// The check verifies the server's certificate as a session would.
+	if d := dbs["misnamed-postgres"].GetHealthDetail(); !strings.Contains(d, "TLS with the server") || !strings.Contains(d, "wanted to match wrong.example") {
+		t.Fatalf("misnamed-postgres health: %q", d)
+	}
 	if a := dbs["dyn-postgres"].GetAgents(); len(a) != 1 || a[0].GetName() != "agent-a" || !a[0].GetHealthy() {
 		t.Fatalf("dyn-postgres agents: %v", a)
 	}
@@ -195,8 +206,18 @@ db "static-postgres" {
 			deleted++
 		}
 	}
-	if created != 4 || deleted != 1 {
-		t.Fatalf("audited %d db.create and %d db.delete, want 4 and 1", created, deleted)
+	if created != 5 || deleted != 1 {
+		t.Fatalf("audited %d db.create and %d db.delete, want 5 and 1", created, deleted)
+	}
+	pgLog, err := pg.Log()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Checks close TLS cleanly before any startup packet, which
+	// PostgreSQL does not log; a check that hung up after SSLRequest would
+	// leave a line every 5 s.
+	if strings.Contains(pgLog, "EOF detected") {
+		t.Fatalf("the health checks left lines in PostgreSQL's log:\n%s", pgLog)
 	}
 
 	bad := filepath.Join(dir, "bad.hcl")
