@@ -120,11 +120,11 @@ func (r routes) Database(ctx context.Context, name string) (sdk.Database, proxy.
 	if r.local != nil {
 		db, found, err := r.local.Get(ctx, name)
 		localHealthy, _ := r.local.Health(name)
-		switch {
-		case found && remote != nil && !localHealthy && healthy(remote, name):
-		case err != nil:
-			return db, nil, true, err
-		case found:
+		remoteBetter := remote != nil && !localHealthy && healthy(remote, name)
+		if found && !remoteBetter {
+			if err != nil {
+				return db, nil, true, err
+			}
 			t, err := r.Protocol(db.Protocol)
 			return db, t, true, err
 		}
