@@ -64,21 +64,26 @@ for databases served by this same process (all-in-one).`,
 
 func newDBConfigureCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "configure", Short: "Write a database agent's configuration"}
-	var out, token, proxyAddr, name, protocol, uri, labels, caFile, dataDir, description string
+	var out, token, proxyAddr, name, protocol, uri, labels, caFile, dataDir, description, resources string
 	var systemPool bool
 	create := &cobra.Command{
-		Use:   "create -o file|stdout|PATH --token=PATH --proxy=HOST:PORT --name=NAME --protocol=postgres --uri=HOST:PORT",
-		Short: "Write the configuration of an agent that serves one database",
+		Use:   "create -o file|stdout|PATH --token=PATH --proxy=HOST:PORT [--name=NAME --protocol=postgres --uri=HOST:PORT] [--resources=KEY=VALUE]",
+		Short: "Write the configuration of an agent that serves one database, db resources, or both",
 		Long: `Write an agent's configuration: it joins the cluster through the proxy
 with the one-time token in --token (the file is read at the first start,
-the token is never copied into the configuration) and serves one database.
+the token is never copied into the configuration) and serves one database
+(--name and --uri), the cluster's db resources whose labels match
+--resources (keyway create -f db.hcl registers them), or both.
 The database server's certificate is verified against the cluster's db
 authority, or --ca-cert-file, or the system's roots with
 --trust-system-cert-pool.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if token == "" || proxyAddr == "" || name == "" || uri == "" {
-				return fmt.Errorf("--token, --proxy, --name and --uri are required")
+			if token == "" || proxyAddr == "" {
+				return fmt.Errorf("--token and --proxy are required")
+			}
+			if (name == "") != (uri == "") || (name == "" && resources == "") {
+				return fmt.Errorf("give --name and --uri for a database, --resources for db resources, or both")
 			}
 			if caFile != "" && systemPool {
 				return fmt.Errorf("choose one of --ca-cert-file and --trust-system-cert-pool")
@@ -87,6 +92,10 @@ authority, or --ca-cert-file, or the system's roots with
 			if err != nil {
 				return err
 			}
+			selector, err := parseLabels(resources)
+			if err != nil {
+				return fmt.Errorf("--resources: %w", err)
+			}
 			f := hclwrite.NewEmptyFile()
 			body := f.Body()
 			body.SetAttributeValue("data_dir", cty.StringVal(dataDir))
@@ -94,19 +103,25 @@ authority, or --ca-cert-file, or the system's roots with
 			db := body.AppendNewBlock("db", nil).Body()
 			db.SetAttributeValue("proxy_addr", cty.StringVal(proxyAddr))
 			db.SetAttributeValue("token_file", cty.StringVal(token))
-			db.AppendNewline()
-			d := db.AppendNewBlock("database", []string{name}).Body()
-			if description != "" {
-				d.SetAttributeValue("description", cty.StringVal(description))
+			if name != "" {
+				db.AppendNewline()
+				d := db.AppendNewBlock("database", []string{name}).Body()
+				if description != "" {
+					d.SetAttributeValue("description", cty.StringVal(description))
+				}
+				d.SetAttributeValue("protocol", cty.StringVal(protocol))
+				d.SetAttributeValue("uri", cty.StringVal(uri))
+				d.SetAttributeValue("labels", mapValue(lbls))
+				if caFile != "" {
+					d.SetAttributeValue("ca_cert_file", cty.StringVal(caFile))
+				}
+				if systemPool {
+					d.SetAttributeValue("trust_system_cert_pool", cty.True)
+				}
 			}
-			d.SetAttributeValue("protocol", cty.StringVal(protocol))
-			d.SetAttributeValue("uri", cty.StringVal(uri))
-			d.SetAttributeValue("labels", mapValue(lbls))
-			if caFile != "" {
-				d.SetAttributeValue("ca_cert_file", cty.StringVal(caFile))
-			}
-			if systemPool {
-				d.SetAttributeValue("trust_system_cert_pool", cty.True)
+			if len(selector) > 0 {
+				db.AppendNewline()
+				db.AppendNewBlock("resources", nil).Body().SetAttributeValue("labels", cty.ObjectVal(ctyStrings(selector)))
 			}
 			path, err := writeOutput(out, f.Bytes(), func(b []byte) error { _, err := cmd.OutOrStdout().Write(b); return err })
 			if err != nil || path == "" {
@@ -129,6 +144,7 @@ authority, or --ca-cert-file, or the system's roots with
 	fl.BoolVar(&systemPool, "trust-system-cert-pool", false, "trust the system's roots for the database server")
 	fl.BoolVar(&systemPool, "trust_system_cert_pool", false, "same as --trust-system-cert-pool")
 	_ = fl.MarkHidden("trust_system_cert_pool")
+	fl.StringVar(&resources, "resources", "", "serve the db resources whose labels match, KEY=PATTERN[,KEY=PATTERN] (* for any value)")
 	fl.StringVar(&dataDir, "data-dir", "/var/lib/keyway", "where the agent keeps its identity")
 	cmd.AddCommand(create)
 	return cmd

@@ -35,8 +35,14 @@ func newDBLsCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "ls",
-		Short: "List the databases your roles allow",
-		Args:  cobra.NoArgs,
+		Short: "List the databases your roles allow, with their health",
+		Long: `List the databases your roles allow (action db.list): name, description,
+protocol, labels and health. HEALTH is "healthy" when an agent serving the
+database passed its last check (every 5 s, PostgreSQL must answer an
+SSLRequest), "unhealthy: AGENT: WHY" when every agent serving it failed,
+and "no agent" for a db resource that no connected agent serves.
+--format=json adds each agent's own result.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prof, cert, err := userSession(cmd)
 			if err != nil {
@@ -59,15 +65,29 @@ func newDBLsCmd() *cobra.Command {
 				return enc.Encode(resp.GetDatabases())
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tDESCRIPTION\tPROTOCOL\tLABELS")
+			fmt.Fprintln(tw, "NAME\tDESCRIPTION\tPROTOCOL\tLABELS\tHEALTH")
 			for _, db := range resp.GetDatabases() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", db.GetName(), orDefault(db.GetDescription(), "-"), db.GetProtocol(), labelsString(db.GetLabels()))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", db.GetName(), orDefault(db.GetDescription(), "-"), db.GetProtocol(), labelsString(db.GetLabels()), healthString(db))
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd
+}
+
+// healthString is the HEALTH column: healthy, unhealthy with the failed
+// checks, no agent, or - from a proxy that reports no health.
+func healthString(db *apiv1.Database) string {
+	switch db.GetStatus() {
+	case "healthy":
+		return "healthy"
+	case "unhealthy":
+		return "unhealthy: " + db.GetHealthDetail()
+	case "no_agent":
+		return "no agent"
+	}
+	return "-"
 }
 
 func labelsString(m map[string]string) string {

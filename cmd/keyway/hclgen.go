@@ -45,6 +45,16 @@ func mapValue(m map[string]string) cty.Value {
 	return cty.MapVal(vals)
 }
 
+// ctyStrings turns a map of strings into cty values, for an object
+// whose keys may be any string ("*" included).
+func ctyStrings(m map[string]string) map[string]cty.Value {
+	out := make(map[string]cty.Value, len(m))
+	for k, v := range m {
+		out[k] = cty.StringVal(v)
+	}
+	return out
+}
+
 // parseLabels reads k=v[,k=v].
 func parseLabels(s string) (map[string]string, error) {
 	out := map[string]string{}

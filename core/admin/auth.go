@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/auth"
+	"github.com/keyway-dev/keyway/core/config"
 )
 
 // AuthSource gives the admin socket the auth role's records; Auth returns
@@ -128,6 +129,22 @@ func handleAuth(mux *http.ServeMux, src AuthSource) {
 	})
 	mux.HandleFunc("DELETE /v1/roles/{name}", func(w http.ResponseWriter, r *http.Request) {
 		with(w, func(s *auth.Service) (any, error) { return struct{}{}, s.RemoveRole(r.Context(), r.PathValue("name")) })
+	})
+	mux.HandleFunc("PUT /v1/databases/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var db config.Database
+		if !decode(w, r, &db) {
+			return
+		}
+		db.Name = r.PathValue("name")
+		with(w, func(s *auth.Service) (any, error) { return db, s.PutDatabase(r.Context(), db) })
+	})
+	mux.HandleFunc("GET /v1/databases", func(w http.ResponseWriter, r *http.Request) {
+		with(w, func(s *auth.Service) (any, error) { return s.Databases(r.Context()) })
+	})
+	mux.HandleFunc("DELETE /v1/databases/{name}", func(w http.ResponseWriter, r *http.Request) {
+		with(w, func(s *auth.Service) (any, error) {
+			return struct{}{}, s.RemoveDatabase(r.Context(), r.PathValue("name"))
+		})
 	})
 }
 

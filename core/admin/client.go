@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/auth"
+	"github.com/keyway-dev/keyway/core/config"
 
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -157,4 +158,20 @@ func (c *Client) Roles(ctx context.Context) ([]access.Role, error) {
 // RemoveRole deletes a role.
 func (c *Client) RemoveRole(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/roles/"+url.PathEscape(name), nil, nil)
+}
+
+// PutDatabase creates or replaces a db resource.
+func (c *Client) PutDatabase(ctx context.Context, db config.Database) error {
+	return c.do(ctx, http.MethodPut, "/v1/databases/"+url.PathEscape(db.Name), db, nil)
+}
+
+// Databases lists the db resources.
+func (c *Client) Databases(ctx context.Context) ([]config.Database, error) {
+	var out []config.Database
+	return out, c.do(ctx, http.MethodGet, "/v1/databases", nil, &out)
+}
+
+// RemoveDatabase deletes a db resource.
+func (c *Client) RemoveDatabase(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/databases/"+url.PathEscape(name), nil, nil)
 }

@@ -7,9 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyway-dev/keyway/core/access"
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/authority"
+	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/sdk"
 )
 
@@ -19,6 +21,8 @@ import (
 type Remote struct {
 	mu     sync.RWMutex
 	client apiv1.AgentClient
+	// changed is closed, and replaced, when the client changes.
+	changed chan struct{}
 
 	casMu   sync.Mutex
 	cas     *apiv1.AuthoritiesResponse
@@ -29,7 +33,60 @@ type Remote struct {
 func (r *Remote) SetClient(c apiv1.AgentClient) {
 	r.mu.Lock()
 	r.client = c
+	if r.changed != nil {
+		close(r.changed)
+	}
+	r.changed = make(chan struct{})
 	r.mu.Unlock()
+}
+
+// waitClient returns the current tunnel's client, waiting for the tunnel
+// to be up.
+func (r *Remote) waitClient(ctx context.Context) (apiv1.AgentClient, error) {
+	for {
+		r.mu.Lock()
+		c, changed := r.client, r.changed
+		if changed == nil {
+			r.changed = make(chan struct{})
+			changed = r.changed
+		}
+		r.mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// WatchDatabases follows the db resources matching selectors through
+// the tunnel (Agent.WatchDatabases), waiting for the tunnel first. It
+// returns when the stream breaks, as it does when the tunnel does.
+func (r *Remote) WatchDatabases(ctx context.Context, selectors []access.LabelSelector, apply func([]config.Database)) error {
+	c, err := r.waitClient(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.WatchDatabases(ctx, &apiv1.WatchDatabasesRequest{Selectors: SelectorsToProto(selectors)})
+	if err != nil {
+		return fmt.Errorf("watching db resources through the tunnel: %w", err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			return fmt.Errorf("watching db resources through the tunnel: %w", err)
+		}
+		dbs := make([]config.Database, 0, len(resp.GetDatabases()))
+		for _, d := range resp.GetDatabases() {
+			dbs = append(dbs, DefinitionFromProto(d))
+		}
+		apply(dbs)
+	}
 }
 
 func (r *Remote) agent() (apiv1.AgentClient, error) {

@@ -127,14 +127,14 @@ func (c *TunnelClient) once(ctx context.Context) error {
 	}
 }
 
-// healthInterval is how often an agent checks its databases and
-// registers them again with their health.
-const healthInterval = 5 * time.Second
-
-// reregister reports the databases' health until the tunnel closes.
+// reregister registers the databases again, with their health, at once
+// when the registry changes (a db resource added or removed, a check's
+// result changed) and at every health interval, until the tunnel closes.
 func (c *TunnelClient) reregister(ctx context.Context, closed <-chan struct{}, client apiv1.AgentClient) {
-	t := time.NewTicker(healthInterval)
+	t := time.NewTicker(HealthInterval)
 	defer t.Stop()
+	changed, unsubscribe := c.Registry.Subscribe()
+	defer unsubscribe()
 	for {
 		select {
 		case <-ctx.Done():
@@ -142,22 +142,21 @@ func (c *TunnelClient) reregister(ctx context.Context, closed <-chan struct{}, c
 		case <-closed:
 			return
 		case <-t.C:
-			if err := c.register(ctx, client); err != nil {
-				c.Logger.Warn("reporting database health", "error", err)
-			}
+		case <-changed:
+		}
+		if err := c.register(ctx, client); err != nil {
+			c.Logger.Warn("reporting database health", "error", err)
 		}
 	}
 }
 
+// register reports the databases with the results of their last checks
+// (the Checker's).
 func (c *TunnelClient) register(ctx context.Context, client apiv1.AgentClient) error {
 	req := &apiv1.RegisterRequest{}
 	for _, db := range c.Registry.List() {
-		d := &apiv1.Database{Name: db.Name, Description: db.Description, Protocol: db.Protocol, Labels: db.Labels, Healthy: true}
-		if db.Protocol == "postgres" {
-			if err := CheckPostgres(ctx, db.URI); err != nil {
-				d.Healthy, d.HealthDetail = false, err.Error()
-			}
-		}
+		d := &apiv1.Database{Name: db.Name, Description: db.Description, Protocol: db.Protocol, Labels: db.Labels}
+		d.Healthy, d.HealthDetail = c.Registry.Health(db.Name)
 		req.Databases = append(req.Databases, d)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)

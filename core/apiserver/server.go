@@ -30,8 +30,26 @@ const (
 
 // Databases lists the databases of the cluster, wherever they are served.
 type Databases interface {
-	List(ctx context.Context) []sdk.Database
+	// List returns every database, sorted by name, with the agents that
+	// serve it.
+	List(ctx context.Context) []ListedDatabase
 	Get(ctx context.Context, name string) (sdk.Database, bool)
+}
+
+// ListedDatabase is a database of the cluster with the agents serving it.
+type ListedDatabase struct {
+	Database sdk.Database
+	// Agents serve it, each with the result of its last check of it. A
+	// db resource that no connected agent serves has none.
+	Agents []AgentHealth
+}
+
+// AgentHealth is one agent's last check of a database.
+type AgentHealth struct {
+	Name    string
+	Healthy bool
+	// Detail is why the check failed.
+	Detail string
 }
 
 // Server holds what the API services need.

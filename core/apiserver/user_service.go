@@ -28,13 +28,13 @@ func (u UserService) ListDatabases(ctx context.Context, _ *apiv1.ListDatabasesRe
 		return nil, err
 	}
 	resp := &apiv1.ListDatabasesResponse{}
-	for _, db := range u.S.Databases.List(ctx) {
-		ok, err := u.S.Authorizer.CanList(ctx, id, db)
+	for _, l := range u.S.Databases.List(ctx) {
+		ok, err := u.S.Authorizer.CanList(ctx, id, l.Database)
 		if err != nil {
 			return nil, status.Error(codes.Unavailable, "keyway could not reach its authorisation plugin: "+err.Error())
 		}
 		if ok {
-			resp.Databases = append(resp.Databases, &apiv1.Database{Name: db.Name, Description: db.Description, Protocol: db.Protocol, Labels: db.Labels})
+			resp.Databases = append(resp.Databases, listedToProto(l))
 		}
 	}
 	return resp, nil

@@ -23,6 +23,8 @@ const (
 	UserDelete       = "user.delete"
 	RoleCreate       = "role.create"
 	RoleDelete       = "role.delete"
+	DBCreate         = "db.create"
+	DBDelete         = "db.delete"
 	TokenCreate      = "token.create"
 	TokenDelete      = "token.delete"
 	CertIssued       = "cert.issued"

@@ -15,6 +15,8 @@ const (
 	usersPrefix  = "users/"
 	rolesPrefix  = "roles/"
 	tokensPrefix = "tokens/"
+	// databasesPrefix holds db resources (keyway create -f db.hcl).
+	databasesPrefix = "databases/"
 )
 
 // Service holds the auth records.

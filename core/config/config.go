@@ -90,28 +90,38 @@ type DB struct {
 	// (spiffe://CLUSTER/host/NAME); the machine's host name by default.
 	AgentName string     `hcl:"agent_name,optional"`
 	Databases []Database `hcl:"database,block"`
+	// Resources select the cluster's db resources that this agent
+	// serves besides its own database blocks.
+	Resources []Resources `hcl:"resources,block"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
 
-// Database is one database the agent serves.
+// Database is one database: a database block of an agent's
+// configuration, or a db resource of the cluster (keyway create -f),
+// which is stored as this type's JSON.
 type Database struct {
-	Name        string            `hcl:"name,label"`
-	Description string            `hcl:"description,optional"`
-	Protocol    string            `hcl:"protocol"`
-	URI         string            `hcl:"uri"`
-	Labels      map[string]string `hcl:"labels,optional"`
+	Name        string            `hcl:"name,label" json:"name"`
+	Description string            `hcl:"description,optional" json:"description,omitempty"`
+	Protocol    string            `hcl:"protocol" json:"protocol"`
+	URI         string            `hcl:"uri" json:"uri"`
+	Labels      map[string]string `hcl:"labels,optional" json:"labels,omitempty"`
 	// CACertFile trusts a custom CA for the server's certificate instead
 	// of the cluster's db authority.
-	CACertFile string `hcl:"ca_cert_file,optional"`
+	CACertFile string `hcl:"ca_cert_file,optional" json:"ca_cert_file,omitempty"`
+	// CACertPEM is the content of CACertFile. A db resource carries it,
+	// read where the resource file was loaded, because the agents that
+	// serve it run on other hosts; an agent's own database blocks leave
+	// it empty and the agent reads the file.
+	CACertPEM string `json:"ca_cert_pem,omitempty"`
 	// TrustSystemCertPool trusts the system's roots.
-	TrustSystemCertPool bool `hcl:"trust_system_cert_pool,optional"`
+	TrustSystemCertPool bool `hcl:"trust_system_cert_pool,optional" json:"trust_system_cert_pool,omitempty"`
 	// Mode is verify-full (default) or verify-ca.
-	Mode string `hcl:"mode,optional"`
+	Mode string `hcl:"mode,optional" json:"mode,omitempty"`
 	// ServerName overrides the name verified in the server's certificate.
-	ServerName string `hcl:"server_name,optional"`
+	ServerName string `hcl:"server_name,optional" json:"server_name,omitempty"`
 
-	DeclRange hcl.Range `hcl:",def_range"`
+	DeclRange hcl.Range `hcl:",def_range" json:"-"`
 }
 
 // Plugin is a plugin block. A built-in plugin needs no command; an

@@ -58,31 +58,19 @@ func (c *Config) checkDB(body hcl.Body, builtins []string) hcl.Diagnostics {
 		}
 	}
 	seen := map[string]bool{}
+	known := func(p string) bool { return c.Plugin(p) != nil || slices.Contains(builtins, p) }
 	for _, db := range c.DB.Databases {
-		rng := db.DeclRange
 		if seen[db.Name] {
-			diags = append(diags, errorAt(rng, "Duplicate database", fmt.Sprintf("Database %q is configured twice.", db.Name)))
+			diags = append(diags, errorAt(db.DeclRange, "Duplicate database", fmt.Sprintf("Database %q is configured twice.", db.Name)))
 		}
 		seen[db.Name] = true
-		if !namePattern.MatchString(db.Name) {
-			diags = append(diags, errorAt(rng, "Invalid database name",
-				fmt.Sprintf("%q is not a valid database name: use lower-case letters, digits, '-' and '_', starting with a letter.", db.Name)))
-		}
-		if c.Plugin(db.Protocol) == nil && !slices.Contains(builtins, db.Protocol) {
-			diags = append(diags, errorAt(rng, "Unknown protocol plugin",
-				fmt.Sprintf("Database %q names protocol %q, which is neither built in nor configured in a plugin block.", db.Name, db.Protocol)))
-		}
-		if _, _, err := net.SplitHostPort(db.URI); err != nil {
-			diags = append(diags, errorAt(rng, "Invalid database address", fmt.Sprintf("Database %q: uri = %q is not HOST:PORT (%v).", db.Name, db.URI, err)))
-		}
-		if db.CACertFile != "" && db.TrustSystemCertPool {
-			diags = append(diags, errorAt(rng, "Conflicting trust settings",
-				fmt.Sprintf("Database %q sets both ca_cert_file and trust_system_cert_pool; choose one.", db.Name)))
-		}
-		if db.Mode != "" && db.Mode != "verify-full" && db.Mode != "verify-ca" {
-			diags = append(diags, errorAt(rng, "Invalid trust mode", fmt.Sprintf("Database %q: mode = %q; use verify-full or verify-ca.", db.Name, db.Mode)))
+		// An agent's own database blocks report at the block, as they
+		// always have.
+		for _, p := range databaseProblems(db, known) {
+			diags = append(diags, errorAt(db.DeclRange, p.summary, p.detail))
 		}
 	}
+	diags = append(diags, c.DB.checkResources()...)
 	return diags
 }
 

@@ -133,6 +133,7 @@ func (n *node) setup(ctx context.Context) (err error) {
 		return err
 	}
 	n.local, n.backend.registry = reg, reg
+	n.serveDatabases()
 	return nil
 }
 
@@ -192,7 +193,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 
 	p := &proxy.Proxy{
 		Logger: n.logger.Named("proxy"), Certificate: cert.cert.Load,
-		Routes:           routes{local: n.local, tunnels: n.tunnels, sup: n.sup},
+		Routes:           routes{local: n.local, tunnels: n.tunnels, sup: n.sup, resources: n.authSvc},
 		Verifier:         routeVerifier{n.api.Trust},
 		HandshakeTimeout: n.cfg.Proxy.Handshake(),
 		Metrics:          n.metrics,
@@ -304,36 +305,6 @@ func (n *node) deliver(ctx context.Context, stream net.Conn, meta *pluginv1.Sess
 	}
 	defer func() { _ = local.Close() }()
 	proxy.Relay(stream, local)
-}
-
-// clusterDatabases lists the databases of this process and of every
-// connected agent.
-type clusterDatabases struct{ n *node }
-
-func (c clusterDatabases) List(context.Context) []sdk.Database {
-	var out []sdk.Database
-	seen := map[string]bool{}
-	if c.n.local != nil {
-		for _, db := range c.n.local.List() {
-			out, seen[db.Name] = append(out, db), true
-		}
-	}
-	for _, l := range c.n.tunnels.List() {
-		if !seen[l.Database.Name] {
-			out, seen[l.Database.Name] = append(out, l.Database), true
-		}
-	}
-	return out
-}
-
-func (c clusterDatabases) Get(ctx context.Context, name string) (sdk.Database, bool) {
-	if c.n.local != nil {
-		if db, found, err := c.n.local.Get(ctx, name); err == nil && found {
-			return db, true
-		}
-	}
-	_, db, found := c.n.tunnels.Find(name)
-	return db, found
 }
 
 // openState opens the configured state backend: the embedded store under

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -89,31 +91,72 @@ func sanitizeHostName(s string) string {
 	return string(out)
 }
 
+// dbResources finds the cluster's db resources.
+type dbResources interface {
+	GetDatabase(ctx context.Context, name string) (config.Database, bool, error)
+}
+
 // routes finds databases served in this process, then through agents'
 // tunnels, and protocol plugins in the supervisor.
 type routes struct {
 	local   *agent.Registry
 	tunnels *tunnel.Registry
 	sup     *supervisor.Supervisor
+	// resources, if set, tells a db resource that no agent serves from
+	// an unknown database.
+	resources dbResources
 }
 
+// Database routes a session: to this process when it serves the database
+// and its last check passed, else to an agent whose last check passed
+// (round robin), else to whichever serves it, so that the session's error
+// says what is wrong.
 func (r routes) Database(ctx context.Context, name string) (sdk.Database, proxy.Target, bool, error) {
+	var remote *tunnel.Agent
+	var remoteDB sdk.Database
+	if r.tunnels != nil {
+		remote, remoteDB, _ = r.tunnels.Find(name)
+	}
 	if r.local != nil {
 		db, found, err := r.local.Get(ctx, name)
-		if err != nil {
-			return db, nil, true, err
-		}
-		if found {
+		localHealthy, _ := r.local.Health(name)
+		remoteBetter := remote != nil && !localHealthy && healthy(remote, name)
+		if found && !remoteBetter {
+			if err != nil {
+				return db, nil, true, err
+			}
 			t, err := r.Protocol(db.Protocol)
 			return db, t, true, err
 		}
 	}
-	if r.tunnels != nil {
-		if a, db, found := r.tunnels.Find(name); found {
-			return db, tunnelTarget{a}, true, nil
+	if remote != nil {
+		return remoteDB, tunnelTarget{remote}, true, nil
+	}
+	if r.resources != nil {
+		if d, found, err := r.resources.GetDatabase(ctx, name); err == nil && found {
+			return agent.Describe(d), nil, true, fmt.Errorf("no connected agent serves it; an agent serves a db resource when its resources selector matches the labels %s", labelList(d.Labels))
 		}
 	}
 	return sdk.Database{}, nil, false, nil
+}
+
+func healthy(a *tunnel.Agent, db string) bool {
+	ok, _ := a.Healthy(db)
+	return ok
+}
+
+// labelList writes labels as {k=v, ...} in key order.
+func labelList(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 func (r routes) Protocol(name string) (proxy.Target, error) {

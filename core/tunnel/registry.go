@@ -134,10 +134,14 @@ func (r *Registry) Find(name string) (*Agent, sdk.Database, bool) {
 	return pool[r.next.Add(1)%uint64(len(pool))], found, true
 }
 
-// Listed is a database and the agent serving it.
+// Listed is a database and the agent serving it, with the result of
+// the agent's last check of it.
 type Listed struct {
 	Database sdk.Database
 	Agent    string
+	Healthy  bool
+	// Detail is why the check failed.
+	Detail string
 }
 
 // List returns every database of every connected agent, by name.
@@ -150,10 +154,16 @@ func (r *Registry) List() []Listed {
 			continue
 		}
 		for _, db := range a.Databases() {
-			out = append(out, Listed{Database: db, Agent: a.Name})
+			ok, why := a.Healthy(db.Name)
+			out = append(out, Listed{Database: db, Agent: a.Name, Healthy: ok, Detail: why})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Database.Name < out[j].Database.Name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Database.Name != out[j].Database.Name {
+			return out[i].Database.Name < out[j].Database.Name
+		}
+		return out[i].Agent < out[j].Agent
+	})
 	return out
 }
 

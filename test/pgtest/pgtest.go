@@ -249,6 +249,12 @@ func (s *Server) Exec(sql string) (string, error) {
 // root next to the server, such as pgbouncer, can run as it too.
 func (s *Server) Credential() *syscall.Credential { return s.cred }
 
+// Log returns what the server has written to its log so far.
+func (s *Server) Log() (string, error) {
+	b, err := os.ReadFile(s.log)
+	return string(b), err
+}
+
 // Addr is the server's TCP address.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 

@@ -397,9 +397,16 @@ type Database struct {
 	// The agent that serves it, when listed by the proxy.
 	Agent string `protobuf:"bytes,4,opt,name=agent,proto3" json:"agent,omitempty"`
 	// Whether the database answered the agent's last protocol-level check.
-	Healthy       bool   `protobuf:"varint,5,opt,name=healthy,proto3" json:"healthy,omitempty"`
-	HealthDetail  string `protobuf:"bytes,6,opt,name=health_detail,json=healthDetail,proto3" json:"health_detail,omitempty"`
-	Description   string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	Healthy      bool   `protobuf:"varint,5,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	HealthDetail string `protobuf:"bytes,6,opt,name=health_detail,json=healthDetail,proto3" json:"health_detail,omitempty"`
+	Description  string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	// In ListDatabases: each agent serving the database with the result of
+	// its last check, and the summary: "healthy" (some agent's check
+	// passed), "unhealthy" (agents serve it, no check passed;
+	// health_detail says why) or "no_agent" (a db resource that no
+	// connected agent serves).
+	Agents        []*DatabaseAgent `protobuf:"bytes,8,rep,name=agents,proto3" json:"agents,omitempty"`
+	Status        string           `protobuf:"bytes,9,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -483,6 +490,81 @@ func (x *Database) GetDescription() string {
 	return ""
 }
 
+func (x *Database) GetAgents() []*DatabaseAgent {
+	if x != nil {
+		return x.Agents
+	}
+	return nil
+}
+
+func (x *Database) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+// DatabaseAgent is one agent serving a database, as the proxy knows it.
+type DatabaseAgent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Healthy       bool                   `protobuf:"varint,2,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	HealthDetail  string                 `protobuf:"bytes,3,opt,name=health_detail,json=healthDetail,proto3" json:"health_detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseAgent) Reset() {
+	*x = DatabaseAgent{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseAgent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseAgent) ProtoMessage() {}
+
+func (x *DatabaseAgent) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseAgent.ProtoReflect.Descriptor instead.
+func (*DatabaseAgent) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DatabaseAgent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DatabaseAgent) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *DatabaseAgent) GetHealthDetail() string {
+	if x != nil {
+		return x.HealthDetail
+	}
+	return ""
+}
+
 type ListDatabasesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -491,7 +573,7 @@ type ListDatabasesRequest struct {
 
 func (x *ListDatabasesRequest) Reset() {
 	*x = ListDatabasesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[7]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +585,7 @@ func (x *ListDatabasesRequest) String() string {
 func (*ListDatabasesRequest) ProtoMessage() {}
 
 func (x *ListDatabasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[7]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +598,7 @@ func (x *ListDatabasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDatabasesRequest.ProtoReflect.Descriptor instead.
 func (*ListDatabasesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{7}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{8}
 }
 
 type ListDatabasesResponse struct {
@@ -528,7 +610,7 @@ type ListDatabasesResponse struct {
 
 func (x *ListDatabasesResponse) Reset() {
 	*x = ListDatabasesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[8]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +622,7 @@ func (x *ListDatabasesResponse) String() string {
 func (*ListDatabasesResponse) ProtoMessage() {}
 
 func (x *ListDatabasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[8]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +635,7 @@ func (x *ListDatabasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDatabasesResponse.ProtoReflect.Descriptor instead.
 func (*ListDatabasesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{8}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListDatabasesResponse) GetDatabases() []*Database {
@@ -575,7 +657,7 @@ type DatabaseCertificateRequest struct {
 
 func (x *DatabaseCertificateRequest) Reset() {
 	*x = DatabaseCertificateRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[9]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -587,7 +669,7 @@ func (x *DatabaseCertificateRequest) String() string {
 func (*DatabaseCertificateRequest) ProtoMessage() {}
 
 func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[9]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -600,7 +682,7 @@ func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseCertificateRequest.ProtoReflect.Descriptor instead.
 func (*DatabaseCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{9}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DatabaseCertificateRequest) GetDatabase() string {
@@ -641,7 +723,7 @@ type DatabaseCertificateResponse struct {
 
 func (x *DatabaseCertificateResponse) Reset() {
 	*x = DatabaseCertificateResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[10]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +735,7 @@ func (x *DatabaseCertificateResponse) String() string {
 func (*DatabaseCertificateResponse) ProtoMessage() {}
 
 func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[10]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +748,7 @@ func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseCertificateResponse.ProtoReflect.Descriptor instead.
 func (*DatabaseCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{10}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DatabaseCertificateResponse) GetCertificate() []byte {
@@ -692,7 +774,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[11]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +786,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[11]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +799,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{11}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RegisterRequest) GetDatabases() []*Database {
@@ -735,7 +817,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[12]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +829,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[12]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +842,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{12}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{13}
 }
 
 type AuthorizeRequest struct {
@@ -776,7 +858,7 @@ type AuthorizeRequest struct {
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[13]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +870,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[13]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +883,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{13}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AuthorizeRequest) GetClientCertificates() [][]byte {
@@ -850,7 +932,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[14]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +944,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[14]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +957,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{14}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AuthorizeResponse) GetAllow() bool {
@@ -911,7 +993,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1005,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1018,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{15}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Reason) GetEffect() string {
@@ -977,7 +1059,7 @@ type SignDBClientRequest struct {
 
 func (x *SignDBClientRequest) Reset() {
 	*x = SignDBClientRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1071,7 @@ func (x *SignDBClientRequest) String() string {
 func (*SignDBClientRequest) ProtoMessage() {}
 
 func (x *SignDBClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1084,7 @@ func (x *SignDBClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignDBClientRequest.ProtoReflect.Descriptor instead.
 func (*SignDBClientRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SignDBClientRequest) GetDbUser() string {
@@ -1029,7 +1111,7 @@ type SignDBClientResponse struct {
 
 func (x *SignDBClientResponse) Reset() {
 	*x = SignDBClientResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1123,7 @@ func (x *SignDBClientResponse) String() string {
 func (*SignDBClientResponse) ProtoMessage() {}
 
 func (x *SignDBClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1136,7 @@ func (x *SignDBClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignDBClientResponse.ProtoReflect.Descriptor instead.
 func (*SignDBClientResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SignDBClientResponse) GetCertificate() []byte {
@@ -1079,7 +1161,7 @@ type AuthoritiesRequest struct {
 
 func (x *AuthoritiesRequest) Reset() {
 	*x = AuthoritiesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1173,7 @@ func (x *AuthoritiesRequest) String() string {
 func (*AuthoritiesRequest) ProtoMessage() {}
 
 func (x *AuthoritiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1186,7 @@ func (x *AuthoritiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthoritiesRequest.ProtoReflect.Descriptor instead.
 func (*AuthoritiesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{18}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{19}
 }
 
 type AuthoritiesResponse struct {
@@ -1117,7 +1199,7 @@ type AuthoritiesResponse struct {
 
 func (x *AuthoritiesResponse) Reset() {
 	*x = AuthoritiesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1211,7 @@ func (x *AuthoritiesResponse) String() string {
 func (*AuthoritiesResponse) ProtoMessage() {}
 
 func (x *AuthoritiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1224,7 @@ func (x *AuthoritiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthoritiesResponse.ProtoReflect.Descriptor instead.
 func (*AuthoritiesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AuthoritiesResponse) GetUserCas() [][]byte {
@@ -1170,7 +1252,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1264,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1277,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AuditRequest) GetEventsJson() [][]byte {
@@ -1220,7 +1302,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1314,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1327,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 type DoRequest struct {
@@ -1260,7 +1342,7 @@ type DoRequest struct {
 
 func (x *DoRequest) Reset() {
 	*x = DoRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1354,7 @@ func (x *DoRequest) String() string {
 func (*DoRequest) ProtoMessage() {}
 
 func (x *DoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1367,7 @@ func (x *DoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DoRequest.ProtoReflect.Descriptor instead.
 func (*DoRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DoRequest) GetMethod() string {
@@ -1319,7 +1401,7 @@ type DoResponse struct {
 
 func (x *DoResponse) Reset() {
 	*x = DoResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1413,7 @@ func (x *DoResponse) String() string {
 func (*DoResponse) ProtoMessage() {}
 
 func (x *DoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1426,7 @@ func (x *DoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DoResponse.ProtoReflect.Descriptor instead.
 func (*DoResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DoResponse) GetStatus() int32 {
@@ -1359,6 +1441,306 @@ func (x *DoResponse) GetBody() []byte {
 		return x.Body
 	}
 	return nil
+}
+
+// LabelSelector selects databases by their labels: every label named must
+// match one of its patterns (the meaning of a role's db_labels).
+type LabelSelector struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Labels        map[string]*LabelPatterns `protobuf:"bytes,1,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LabelSelector) Reset() {
+	*x = LabelSelector{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelSelector) ProtoMessage() {}
+
+func (x *LabelSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
+func (*LabelSelector) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *LabelSelector) GetLabels() map[string]*LabelPatterns {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+type LabelPatterns struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Patterns      []string               `protobuf:"bytes,1,rep,name=patterns,proto3" json:"patterns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LabelPatterns) Reset() {
+	*x = LabelPatterns{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LabelPatterns) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LabelPatterns) ProtoMessage() {}
+
+func (x *LabelPatterns) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LabelPatterns.ProtoReflect.Descriptor instead.
+func (*LabelPatterns) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *LabelPatterns) GetPatterns() []string {
+	if x != nil {
+		return x.Patterns
+	}
+	return nil
+}
+
+type WatchDatabasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent's resources selectors; a database matching any is sent.
+	Selectors     []*LabelSelector `protobuf:"bytes,1,rep,name=selectors,proto3" json:"selectors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDatabasesRequest) Reset() {
+	*x = WatchDatabasesRequest{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDatabasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDatabasesRequest) ProtoMessage() {}
+
+func (x *WatchDatabasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDatabasesRequest.ProtoReflect.Descriptor instead.
+func (*WatchDatabasesRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WatchDatabasesRequest) GetSelectors() []*LabelSelector {
+	if x != nil {
+		return x.Selectors
+	}
+	return nil
+}
+
+type WatchDatabasesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every matching db resource; an empty list means none.
+	Databases     []*DatabaseDefinition `protobuf:"bytes,1,rep,name=databases,proto3" json:"databases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDatabasesResponse) Reset() {
+	*x = WatchDatabasesResponse{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDatabasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDatabasesResponse) ProtoMessage() {}
+
+func (x *WatchDatabasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDatabasesResponse.ProtoReflect.Descriptor instead.
+func (*WatchDatabasesResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *WatchDatabasesResponse) GetDatabases() []*DatabaseDefinition {
+	if x != nil {
+		return x.Databases
+	}
+	return nil
+}
+
+// DatabaseDefinition is a db resource: what an agent needs to serve it.
+type DatabaseDefinition struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Protocol    string                 `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	Uri         string                 `protobuf:"bytes,4,opt,name=uri,proto3" json:"uri,omitempty"`
+	Labels      map[string]string      `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The file the CA was read from, for information, and its certificates
+	// (PEM), which the agent trusts for the server's certificate.
+	CaCertFile          string `protobuf:"bytes,6,opt,name=ca_cert_file,json=caCertFile,proto3" json:"ca_cert_file,omitempty"`
+	CaCertPem           string `protobuf:"bytes,7,opt,name=ca_cert_pem,json=caCertPem,proto3" json:"ca_cert_pem,omitempty"`
+	TrustSystemCertPool bool   `protobuf:"varint,8,opt,name=trust_system_cert_pool,json=trustSystemCertPool,proto3" json:"trust_system_cert_pool,omitempty"`
+	// "verify-full" (the default when empty) or "verify-ca".
+	Mode          string `protobuf:"bytes,9,opt,name=mode,proto3" json:"mode,omitempty"`
+	ServerName    string `protobuf:"bytes,10,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseDefinition) Reset() {
+	*x = DatabaseDefinition{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseDefinition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseDefinition) ProtoMessage() {}
+
+func (x *DatabaseDefinition) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseDefinition.ProtoReflect.Descriptor instead.
+func (*DatabaseDefinition) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DatabaseDefinition) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DatabaseDefinition) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *DatabaseDefinition) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *DatabaseDefinition) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *DatabaseDefinition) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *DatabaseDefinition) GetCaCertFile() string {
+	if x != nil {
+		return x.CaCertFile
+	}
+	return ""
+}
+
+func (x *DatabaseDefinition) GetCaCertPem() string {
+	if x != nil {
+		return x.CaCertPem
+	}
+	return ""
+}
+
+func (x *DatabaseDefinition) GetTrustSystemCertPool() bool {
+	if x != nil {
+		return x.TrustSystemCertPool
+	}
+	return false
+}
+
+func (x *DatabaseDefinition) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *DatabaseDefinition) GetServerName() string {
+	if x != nil {
+		return x.ServerName
+	}
+	return ""
 }
 
 var File_keyway_api_v1_api_proto protoreflect.FileDescriptor
@@ -1389,7 +1771,7 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\fJoinResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x19\n" +
 	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\x12!\n" +
-	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\xa9\x02\n" +
+	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\xf7\x02\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12;\n" +
@@ -1397,10 +1779,16 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\x05agent\x18\x04 \x01(\tR\x05agent\x12\x18\n" +
 	"\ahealthy\x18\x05 \x01(\bR\ahealthy\x12#\n" +
 	"\rhealth_detail\x18\x06 \x01(\tR\fhealthDetail\x12 \n" +
-	"\vdescription\x18\a \x01(\tR\vdescription\x1a9\n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x124\n" +
+	"\x06agents\x18\b \x03(\v2\x1c.keyway.api.v1.DatabaseAgentR\x06agents\x12\x16\n" +
+	"\x06status\x18\t \x01(\tR\x06status\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x16\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"b\n" +
+	"\rDatabaseAgent\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\ahealthy\x18\x02 \x01(\bR\ahealthy\x12#\n" +
+	"\rhealth_detail\x18\x03 \x01(\tR\fhealthDetail\"\x16\n" +
 	"\x14ListDatabasesRequest\"N\n" +
 	"\x15ListDatabasesResponse\x125\n" +
 	"\tdatabases\x18\x01 \x03(\v2\x17.keyway.api.v1.DatabaseR\tdatabases\"|\n" +
@@ -1453,7 +1841,35 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"DoResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12\x12\n" +
-	"\x04body\x18\x02 \x01(\fR\x04body2\xcc\x01\n" +
+	"\x04body\x18\x02 \x01(\fR\x04body\"\xaa\x01\n" +
+	"\rLabelSelector\x12@\n" +
+	"\x06labels\x18\x01 \x03(\v2(.keyway.api.v1.LabelSelector.LabelsEntryR\x06labels\x1aW\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.keyway.api.v1.LabelPatternsR\x05value:\x028\x01\"+\n" +
+	"\rLabelPatterns\x12\x1a\n" +
+	"\bpatterns\x18\x01 \x03(\tR\bpatterns\"S\n" +
+	"\x15WatchDatabasesRequest\x12:\n" +
+	"\tselectors\x18\x01 \x03(\v2\x1c.keyway.api.v1.LabelSelectorR\tselectors\"Y\n" +
+	"\x16WatchDatabasesResponse\x12?\n" +
+	"\tdatabases\x18\x01 \x03(\v2!.keyway.api.v1.DatabaseDefinitionR\tdatabases\"\xa6\x03\n" +
+	"\x12DatabaseDefinition\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\tR\bprotocol\x12\x10\n" +
+	"\x03uri\x18\x04 \x01(\tR\x03uri\x12E\n" +
+	"\x06labels\x18\x05 \x03(\v2-.keyway.api.v1.DatabaseDefinition.LabelsEntryR\x06labels\x12 \n" +
+	"\fca_cert_file\x18\x06 \x01(\tR\n" +
+	"caCertFile\x12\x1e\n" +
+	"\vca_cert_pem\x18\a \x01(\tR\tcaCertPem\x123\n" +
+	"\x16trust_system_cert_pool\x18\b \x01(\bR\x13trustSystemCertPool\x12\x12\n" +
+	"\x04mode\x18\t \x01(\tR\x04mode\x12\x1f\n" +
+	"\vserver_name\x18\n" +
+	" \x01(\tR\n" +
+	"serverName\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xcc\x01\n" +
 	"\x04Auth\x12?\n" +
 	"\x04Ping\x12\x1a.keyway.api.v1.PingRequest\x1a\x1b.keyway.api.v1.PingResponse\x12B\n" +
 	"\x05Login\x12\x1b.keyway.api.v1.LoginRequest\x1a\x1c.keyway.api.v1.LoginResponse\x12?\n" +
@@ -1462,13 +1878,14 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\rListDatabases\x12#.keyway.api.v1.ListDatabasesRequest\x1a$.keyway.api.v1.ListDatabasesResponse\x12l\n" +
 	"\x13DatabaseCertificate\x12).keyway.api.v1.DatabaseCertificateRequest\x1a*.keyway.api.v1.DatabaseCertificateResponse2B\n" +
 	"\x05Admin\x129\n" +
-	"\x02Do\x12\x18.keyway.api.v1.DoRequest\x1a\x19.keyway.api.v1.DoResponse2\x97\x03\n" +
+	"\x02Do\x12\x18.keyway.api.v1.DoRequest\x1a\x19.keyway.api.v1.DoResponse2\xf8\x03\n" +
 	"\x05Agent\x12K\n" +
 	"\bRegister\x12\x1e.keyway.api.v1.RegisterRequest\x1a\x1f.keyway.api.v1.RegisterResponse\x12N\n" +
 	"\tAuthorize\x12\x1f.keyway.api.v1.AuthorizeRequest\x1a .keyway.api.v1.AuthorizeResponse\x12W\n" +
 	"\fSignDBClient\x12\".keyway.api.v1.SignDBClientRequest\x1a#.keyway.api.v1.SignDBClientResponse\x12T\n" +
 	"\vAuthorities\x12!.keyway.api.v1.AuthoritiesRequest\x1a\".keyway.api.v1.AuthoritiesResponse\x12B\n" +
-	"\x05Audit\x12\x1b.keyway.api.v1.AuditRequest\x1a\x1c.keyway.api.v1.AuditResponseBAZ?github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1;apiv1b\x06proto3"
+	"\x05Audit\x12\x1b.keyway.api.v1.AuditRequest\x1a\x1c.keyway.api.v1.AuditResponse\x12_\n" +
+	"\x0eWatchDatabases\x12$.keyway.api.v1.WatchDatabasesRequest\x1a%.keyway.api.v1.WatchDatabasesResponse0\x01BAZ?github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1;apiv1b\x06proto3"
 
 var (
 	file_keyway_api_v1_api_proto_rawDescOnce sync.Once
@@ -1482,7 +1899,7 @@ func file_keyway_api_v1_api_proto_rawDescGZIP() []byte {
 	return file_keyway_api_v1_api_proto_rawDescData
 }
 
-var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*PingRequest)(nil),                 // 0: keyway.api.v1.PingRequest
 	(*PingResponse)(nil),                // 1: keyway.api.v1.PingResponse
@@ -1491,57 +1908,73 @@ var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*JoinRequest)(nil),                 // 4: keyway.api.v1.JoinRequest
 	(*JoinResponse)(nil),                // 5: keyway.api.v1.JoinResponse
 	(*Database)(nil),                    // 6: keyway.api.v1.Database
-	(*ListDatabasesRequest)(nil),        // 7: keyway.api.v1.ListDatabasesRequest
-	(*ListDatabasesResponse)(nil),       // 8: keyway.api.v1.ListDatabasesResponse
-	(*DatabaseCertificateRequest)(nil),  // 9: keyway.api.v1.DatabaseCertificateRequest
-	(*DatabaseCertificateResponse)(nil), // 10: keyway.api.v1.DatabaseCertificateResponse
-	(*RegisterRequest)(nil),             // 11: keyway.api.v1.RegisterRequest
-	(*RegisterResponse)(nil),            // 12: keyway.api.v1.RegisterResponse
-	(*AuthorizeRequest)(nil),            // 13: keyway.api.v1.AuthorizeRequest
-	(*AuthorizeResponse)(nil),           // 14: keyway.api.v1.AuthorizeResponse
-	(*Reason)(nil),                      // 15: keyway.api.v1.Reason
-	(*SignDBClientRequest)(nil),         // 16: keyway.api.v1.SignDBClientRequest
-	(*SignDBClientResponse)(nil),        // 17: keyway.api.v1.SignDBClientResponse
-	(*AuthoritiesRequest)(nil),          // 18: keyway.api.v1.AuthoritiesRequest
-	(*AuthoritiesResponse)(nil),         // 19: keyway.api.v1.AuthoritiesResponse
-	(*AuditRequest)(nil),                // 20: keyway.api.v1.AuditRequest
-	(*AuditResponse)(nil),               // 21: keyway.api.v1.AuditResponse
-	(*DoRequest)(nil),                   // 22: keyway.api.v1.DoRequest
-	(*DoResponse)(nil),                  // 23: keyway.api.v1.DoResponse
-	nil,                                 // 24: keyway.api.v1.Database.LabelsEntry
+	(*DatabaseAgent)(nil),               // 7: keyway.api.v1.DatabaseAgent
+	(*ListDatabasesRequest)(nil),        // 8: keyway.api.v1.ListDatabasesRequest
+	(*ListDatabasesResponse)(nil),       // 9: keyway.api.v1.ListDatabasesResponse
+	(*DatabaseCertificateRequest)(nil),  // 10: keyway.api.v1.DatabaseCertificateRequest
+	(*DatabaseCertificateResponse)(nil), // 11: keyway.api.v1.DatabaseCertificateResponse
+	(*RegisterRequest)(nil),             // 12: keyway.api.v1.RegisterRequest
+	(*RegisterResponse)(nil),            // 13: keyway.api.v1.RegisterResponse
+	(*AuthorizeRequest)(nil),            // 14: keyway.api.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),           // 15: keyway.api.v1.AuthorizeResponse
+	(*Reason)(nil),                      // 16: keyway.api.v1.Reason
+	(*SignDBClientRequest)(nil),         // 17: keyway.api.v1.SignDBClientRequest
+	(*SignDBClientResponse)(nil),        // 18: keyway.api.v1.SignDBClientResponse
+	(*AuthoritiesRequest)(nil),          // 19: keyway.api.v1.AuthoritiesRequest
+	(*AuthoritiesResponse)(nil),         // 20: keyway.api.v1.AuthoritiesResponse
+	(*AuditRequest)(nil),                // 21: keyway.api.v1.AuditRequest
+	(*AuditResponse)(nil),               // 22: keyway.api.v1.AuditResponse
+	(*DoRequest)(nil),                   // 23: keyway.api.v1.DoRequest
+	(*DoResponse)(nil),                  // 24: keyway.api.v1.DoResponse
+	(*LabelSelector)(nil),               // 25: keyway.api.v1.LabelSelector
+	(*LabelPatterns)(nil),               // 26: keyway.api.v1.LabelPatterns
+	(*WatchDatabasesRequest)(nil),       // 27: keyway.api.v1.WatchDatabasesRequest
+	(*WatchDatabasesResponse)(nil),      // 28: keyway.api.v1.WatchDatabasesResponse
+	(*DatabaseDefinition)(nil),          // 29: keyway.api.v1.DatabaseDefinition
+	nil,                                 // 30: keyway.api.v1.Database.LabelsEntry
+	nil,                                 // 31: keyway.api.v1.LabelSelector.LabelsEntry
+	nil,                                 // 32: keyway.api.v1.DatabaseDefinition.LabelsEntry
 }
 var file_keyway_api_v1_api_proto_depIdxs = []int32{
-	24, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
-	6,  // 1: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
-	6,  // 2: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
-	15, // 3: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
-	0,  // 4: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
-	2,  // 5: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
-	4,  // 6: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
-	7,  // 7: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
-	9,  // 8: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
-	22, // 9: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
-	11, // 10: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
-	13, // 11: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
-	16, // 12: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
-	18, // 13: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
-	20, // 14: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
-	1,  // 15: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
-	3,  // 16: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
-	5,  // 17: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
-	8,  // 18: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
-	10, // 19: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
-	23, // 20: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
-	12, // 21: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
-	14, // 22: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
-	17, // 23: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
-	19, // 24: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
-	21, // 25: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
-	15, // [15:26] is the sub-list for method output_type
-	4,  // [4:15] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	30, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
+	7,  // 1: keyway.api.v1.Database.agents:type_name -> keyway.api.v1.DatabaseAgent
+	6,  // 2: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
+	6,  // 3: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
+	16, // 4: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
+	31, // 5: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
+	25, // 6: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
+	29, // 7: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
+	32, // 8: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
+	26, // 9: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
+	0,  // 10: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
+	2,  // 11: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
+	4,  // 12: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
+	8,  // 13: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
+	10, // 14: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
+	23, // 15: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
+	12, // 16: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
+	14, // 17: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
+	17, // 18: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
+	19, // 19: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
+	21, // 20: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
+	27, // 21: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
+	1,  // 22: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
+	3,  // 23: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
+	5,  // 24: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
+	9,  // 25: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
+	11, // 26: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
+	24, // 27: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
+	13, // 28: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
+	15, // 29: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
+	18, // 30: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
+	20, // 31: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
+	22, // 32: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
+	28, // 33: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
+	22, // [22:34] is the sub-list for method output_type
+	10, // [10:22] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_keyway_api_v1_api_proto_init() }
@@ -1555,7 +1988,7 @@ func file_keyway_api_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_api_v1_api_proto_rawDesc), len(file_keyway_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -471,11 +471,12 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Agent_Register_FullMethodName     = "/keyway.api.v1.Agent/Register"
-	Agent_Authorize_FullMethodName    = "/keyway.api.v1.Agent/Authorize"
-	Agent_SignDBClient_FullMethodName = "/keyway.api.v1.Agent/SignDBClient"
-	Agent_Authorities_FullMethodName  = "/keyway.api.v1.Agent/Authorities"
-	Agent_Audit_FullMethodName        = "/keyway.api.v1.Agent/Audit"
+	Agent_Register_FullMethodName       = "/keyway.api.v1.Agent/Register"
+	Agent_Authorize_FullMethodName      = "/keyway.api.v1.Agent/Authorize"
+	Agent_SignDBClient_FullMethodName   = "/keyway.api.v1.Agent/SignDBClient"
+	Agent_Authorities_FullMethodName    = "/keyway.api.v1.Agent/Authorities"
+	Agent_Audit_FullMethodName          = "/keyway.api.v1.Agent/Audit"
+	Agent_WatchDatabases_FullMethodName = "/keyway.api.v1.Agent/WatchDatabases"
 )
 
 // AgentClient is the client API for Agent service.
@@ -491,6 +492,11 @@ type AgentClient interface {
 	// Audit records a batch of the agent's audit events in the cluster's
 	// log; durable batches are synced before it returns.
 	Audit(ctx context.Context, in *AuditRequest, opts ...grpc.CallOption) (*AuditResponse, error)
+	// WatchDatabases streams the cluster's db resources (keyway create -f)
+	// that match one of the agent's selectors: the whole matching set at
+	// once, then the whole set again after each change. It follows the
+	// state backend's watch; nothing polls.
+	WatchDatabases(ctx context.Context, in *WatchDatabasesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDatabasesResponse], error)
 }
 
 type agentClient struct {
@@ -551,6 +557,25 @@ func (c *agentClient) Audit(ctx context.Context, in *AuditRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *agentClient) WatchDatabases(ctx context.Context, in *WatchDatabasesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDatabasesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Agent_ServiceDesc.Streams[0], Agent_WatchDatabases_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchDatabasesRequest, WatchDatabasesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_WatchDatabasesClient = grpc.ServerStreamingClient[WatchDatabasesResponse]
+
 // AgentServer is the server API for Agent service.
 // All implementations must embed UnimplementedAgentServer
 // for forward compatibility.
@@ -564,6 +589,11 @@ type AgentServer interface {
 	// Audit records a batch of the agent's audit events in the cluster's
 	// log; durable batches are synced before it returns.
 	Audit(context.Context, *AuditRequest) (*AuditResponse, error)
+	// WatchDatabases streams the cluster's db resources (keyway create -f)
+	// that match one of the agent's selectors: the whole matching set at
+	// once, then the whole set again after each change. It follows the
+	// state backend's watch; nothing polls.
+	WatchDatabases(*WatchDatabasesRequest, grpc.ServerStreamingServer[WatchDatabasesResponse]) error
 	mustEmbedUnimplementedAgentServer()
 }
 
@@ -588,6 +618,9 @@ func (UnimplementedAgentServer) Authorities(context.Context, *AuthoritiesRequest
 }
 func (UnimplementedAgentServer) Audit(context.Context, *AuditRequest) (*AuditResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Audit not implemented")
+}
+func (UnimplementedAgentServer) WatchDatabases(*WatchDatabasesRequest, grpc.ServerStreamingServer[WatchDatabasesResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchDatabases not implemented")
 }
 func (UnimplementedAgentServer) mustEmbedUnimplementedAgentServer() {}
 func (UnimplementedAgentServer) testEmbeddedByValue()               {}
@@ -700,6 +733,17 @@ func _Agent_Audit_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Agent_WatchDatabases_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchDatabasesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgentServer).WatchDatabases(m, &grpc.GenericServerStream[WatchDatabasesRequest, WatchDatabasesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_WatchDatabasesServer = grpc.ServerStreamingServer[WatchDatabasesResponse]
+
 // Agent_ServiceDesc is the grpc.ServiceDesc for Agent service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -728,6 +772,12 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Agent_Audit_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchDatabases",
+			Handler:       _Agent_WatchDatabases_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "keyway/api/v1/api.proto",
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 
@@ -11,9 +12,17 @@ import (
 	"github.com/keyway-dev/keyway/core/access"
 )
 
-// roleFile is a file of role blocks for keyway create -f.
-type roleFile struct {
-	Roles []roleBlock `hcl:"role,block"`
+// resourceFile is a file of resources for keyway create -f: role blocks
+// and db blocks.
+type resourceFile struct {
+	Roles     []roleBlock `hcl:"role,block"`
+	Databases []Database  `hcl:"db,block"`
+}
+
+// ResourceSet is what a resource file defines.
+type ResourceSet struct {
+	Roles     []access.Role
+	Databases []Database
 }
 
 type roleBlock struct {
@@ -34,21 +43,72 @@ type ruleBlock struct {
 	Body hcl.Body `hcl:",remain"`
 }
 
-// LoadRoles parses a file of role blocks. Mistakes are reported with
-// their positions: unknown attributes, wrong types, bad names, label
-// patterns that are not valid regular expressions.
-func (p *Parser) LoadRoles(path string) ([]access.Role, hcl.Diagnostics) {
+// LoadResources parses a file of role and db blocks. Mistakes are
+// reported with their positions: unknown attributes, wrong types, bad
+// names, label patterns that are not valid regular expressions, a db's
+// broken rules, a CA file that cannot be read. A db block's ca_cert_file
+// is read here, relative to the working directory, into CACertPEM.
+func (p *Parser) LoadResources(path string) (ResourceSet, hcl.Diagnostics) {
 	f, diags := p.p.ParseHCLFile(path)
 	if diags.HasErrors() {
-		return nil, diags
+		return ResourceSet{}, diags
 	}
-	var rf roleFile
+	var rf resourceFile
 	diags = append(diags, gohcl.DecodeBody(f.Body, nil, &rf)...)
 	if diags.HasErrors() {
-		return nil, diags
+		return ResourceSet{}, diags
 	}
+	var out ResourceSet
+	roles, ds := loadRoles(rf.Roles)
+	diags, out.Roles = append(diags, ds...), roles
+	seen := map[string]hcl.Range{}
+	for _, db := range rf.Databases {
+		if prev, dup := seen[db.Name]; dup {
+			diags = append(diags, errorAt(db.DeclRange, "Duplicate db", fmt.Sprintf("db %q is already defined at %s.", db.Name, prev)))
+		}
+		seen[db.Name] = db.DeclRange
+		db, ds := checkDBResource(f.Body, db)
+		diags = append(diags, ds...)
+		out.Databases = append(out.Databases, db)
+	}
+	if diags.HasErrors() {
+		return ResourceSet{}, diags
+	}
+	return out, diags
+}
+
+// checkDBResource applies the rules of a database definition to a db
+// block, pointing at the attribute at fault, and reads its CA file.
+func checkDBResource(body hcl.Body, db Database) (Database, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	at := func(attr string) hcl.Range {
+		if attr == "" {
+			return db.DeclRange
+		}
+		return blockAttrRange(body, "db", db.Name, attr, db.DeclRange)
+	}
+	for _, p := range databaseProblems(db, nil) {
+		diags = append(diags, errorAt(at(p.attr), p.summary, p.detail))
+	}
+	if db.CACertFile != "" {
+		b, err := os.ReadFile(db.CACertFile)
+		if err == nil {
+			err = checkCAPEM(b)
+		}
+		if err != nil {
+			diags = append(diags, errorAt(at("ca_cert_file"), "Unusable CA file",
+				fmt.Sprintf("db %q: ca_cert_file %s: %v. The file is read here, by keyway create, and its certificates are stored with the db.", db.Name, db.CACertFile, err)))
+		}
+		db.CACertPEM = string(b)
+	}
+	return db, diags
+}
+
+// loadRoles checks role blocks and turns them into roles.
+func loadRoles(blocks []roleBlock) ([]access.Role, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
 	var out []access.Role
-	for _, rb := range rf.Roles {
+	for _, rb := range blocks {
 		if !namePattern.MatchString(rb.Name) {
 			diags = append(diags, errorAt(rb.DeclRange, "Invalid role name",
 				fmt.Sprintf("%q is not a valid role name: use lower-case letters, digits, '-' and '_', starting with a letter.", rb.Name)))
@@ -73,9 +133,6 @@ func (p *Parser) LoadRoles(path string) ([]access.Role, hcl.Diagnostics) {
 			*side.into = access.Rule{DBLabels: side.rule.DBLabels, DBUsers: side.rule.DBUsers, DBNames: side.rule.DBNames, Admin: side.rule.Admin}
 		}
 		out = append(out, r)
-	}
-	if diags.HasErrors() {
-		return nil, diags
 	}
 	return out, diags
 }

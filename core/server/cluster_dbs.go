@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"sort"
+
+	"github.com/keyway-dev/keyway/core/agent"
+	"github.com/keyway-dev/keyway/core/apiserver"
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// localAgentName names this process when it serves databases itself
+// (all-in-one) and has no agent_name.
+const localAgentName = "local"
+
+// clusterDatabases lists the databases of this process, of every
+// connected agent, and the db resources that no agent serves.
+type clusterDatabases struct{ n *node }
+
+func (c clusterDatabases) List(ctx context.Context) []apiserver.ListedDatabase {
+	byName := map[string]*apiserver.ListedDatabase{}
+	add := func(db sdk.Database, a *apiserver.AgentHealth) {
+		l, ok := byName[db.Name]
+		if !ok {
+			l = &apiserver.ListedDatabase{Database: db}
+			byName[db.Name] = l
+		}
+		if a != nil {
+			l.Agents = append(l.Agents, *a)
+		}
+	}
+	if c.n.local != nil {
+		for _, db := range c.n.local.List() {
+			ok, why := c.n.local.Health(db.Name)
+			add(db, &apiserver.AgentHealth{Name: c.localName(), Healthy: ok, Detail: why})
+		}
+	}
+	for _, l := range c.n.tunnels.List() {
+		add(l.Database, &apiserver.AgentHealth{Name: l.Agent, Healthy: l.Healthy, Detail: l.Detail})
+	}
+	if c.n.authSvc != nil {
+		stored, err := c.n.authSvc.Databases(ctx)
+		if err != nil {
+			c.n.logger.Warn("listing db resources", "error", err)
+		}
+		for _, d := range stored {
+			if _, served := byName[d.Name]; !served {
+				add(agent.Describe(d), nil)
+			}
+		}
+	}
+	out := make([]apiserver.ListedDatabase, 0, len(byName))
+	for _, l := range byName {
+		out = append(out, *l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Database.Name < out[j].Database.Name })
+	return out
+}
+
+func (c clusterDatabases) localName() string {
+	if c.n.cfg.DB != nil && c.n.cfg.DB.AgentName != "" {
+		return c.n.cfg.DB.AgentName
+	}
+	return localAgentName
+}
+
+// Get finds a database served here or by an agent, or a db resource that
+// no agent serves now: it can be authorised and logged in to, and its
+// sessions are refused as unavailable until an agent serves it.
+func (c clusterDatabases) Get(ctx context.Context, name string) (sdk.Database, bool) {
+	if c.n.local != nil {
+		if db, found, err := c.n.local.Get(ctx, name); err == nil && found {
+			return db, true
+		}
+	}
+	if _, db, found := c.n.tunnels.Find(name); found {
+		return db, true
+	}
+	if c.n.authSvc != nil {
+		if d, found, err := c.n.authSvc.GetDatabase(ctx, name); err == nil && found {
+			return agent.Describe(d), true
+		}
+	}
+	return sdk.Database{}, false
+}
