@@ -30,11 +30,17 @@ const dbName = "example-postgres"
 
 func startAllInOne(t *testing.T) *allInOne {
 	t.Helper()
+	return startAllInOneWith(t, nil)
+}
+
+// startAllInOneWith is startAllInOne with extra PostgreSQL settings.
+func startAllInOneWith(t *testing.T, pgSettings map[string]string) *allInOne {
+	t.Helper()
 	proxyAddr, diagAddr := freeAddr(t), freeAddr(t)
 	// The database's certificates come from the cluster, so the data
 	// directory is made first, then PostgreSQL, then keyway.
 	c := newCluster(t, "")
-	pg := postgresFor(t, c)
+	pg := postgresWith(t, c, pgSettings)
 	body := fmt.Sprintf(`cluster_name = "e2e"
 data_dir = %q
 

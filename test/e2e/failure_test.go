@@ -378,39 +378,3 @@ func sqlStateOf(err error) (string, string) {
 	}
 	return "", err.Error()
 }
-
-func TestManyConcurrentSessions(t *testing.T) {
-	a := startAllInOne(t)
-	alice := a.userFiles(t, "alice", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
-	const sessions = 150
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	var failures atomic.Int64
-	var firstErr atomic.Value
-	hold := time.Now().Add(5 * time.Second)
-	for range sessions {
-		wg.Go(func() {
-			conn, err := a.pgxConnect(t, alice, "postgres", "postgres")
-			if err != nil {
-				failures.Add(1)
-				firstErr.CompareAndSwap(nil, err)
-				return
-			}
-			defer func() { _ = conn.Close(ctx) }()
-			for time.Now().Before(hold) {
-				var n int
-				if err := conn.QueryRow(ctx, "select count(*) from pg_stat_activity").Scan(&n); err != nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-		})
-	}
-	wg.Wait()
-	if n := failures.Load(); n != 0 {
-		t.Fatalf("%d of %d sessions failed; first: %v", n, sessions, firstErr.Load())
-	}
-}
