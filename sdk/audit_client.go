@@ -18,7 +18,9 @@ const (
 )
 
 // auditBatcher sends a plugin's audit events to the host over one
-// long-lived stream, in batches.
+// long-lived gRPC stream, in batches. It is the way to a host that gives
+// the plugin no audit pipe (an older keyway): it cannot tell when the host
+// has an event, so its wait returns at once.
 type auditBatcher struct {
 	c     pluginv1.HostClient
 	queue chan []byte
@@ -42,21 +44,23 @@ func encodeEvents(events []AuditEvent) ([][]byte, error) {
 }
 
 // enqueue blocks while the queue is full: backpressure, not loss.
-func (a *auditBatcher) enqueue(ctx context.Context, events []AuditEvent) error {
+func (a *auditBatcher) enqueue(ctx context.Context, events []AuditEvent) (AuditTicket, error) {
 	a.once.Do(func() { go a.run() })
 	encoded, err := encodeEvents(events)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, b := range encoded {
 		select {
 		case a.queue <- b:
 		case <-ctx.Done():
-			return fmt.Errorf("audit queue full: %w", ctx.Err())
+			return 0, fmt.Errorf("audit queue full: %w", ctx.Err())
 		}
 	}
-	return nil
+	return 0, nil
 }
+
+func (a *auditBatcher) wait(context.Context, AuditTicket) error { return nil }
 
 // run sends batches, reopening the stream when it breaks.
 func (a *auditBatcher) run() {

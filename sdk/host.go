@@ -21,10 +21,23 @@ type Host interface {
 	DatabaseCertificate(ctx context.Context, database, dbUser string) (DatabaseCertificate, error)
 	// AuditDurable records events and returns once they are durable.
 	AuditDurable(ctx context.Context, events ...AuditEvent) error
-	// Audit queues events; they travel to the host in batches over one
-	// stream. It blocks while the queue is full, and never drops.
+	// Audit queues events; they travel to the host in batches. It blocks
+	// while the queue is full, and never drops.
 	Audit(ctx context.Context, events ...AuditEvent) error
+	// AuditQueued is Audit that also returns a ticket for the events.
+	AuditQueued(ctx context.Context, events ...AuditEvent) (AuditTicket, error)
+	// AuditWait returns once the events of the ticket, and every event
+	// queued before them, are in the host's hands: they reach the audit
+	// log even if the plugin is killed right after. A protocol plugin
+	// waits for a statement's event before the statement's answer reaches
+	// the client. The wait costs one write to a socket, shared by all the
+	// events queued by then; it is no call to the host. (On a host older
+	// than this SDK it returns at once and promises nothing.)
+	AuditWait(ctx context.Context, t AuditTicket) error
 }
+
+// AuditTicket names the events of one AuditQueued call, for AuditWait.
+type AuditTicket uint64
 
 // AuthorizeRequest describes a session's use of a database.
 type AuthorizeRequest struct {

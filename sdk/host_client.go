@@ -12,10 +12,20 @@ import (
 // hostClient calls the core's Host service.
 type hostClient struct {
 	c     pluginv1.HostClient
-	audit *auditBatcher
+	audit auditSender
+}
+
+// auditSender takes a plugin's audit events to the host: the audit pipe
+// when the host gave one, else the gRPC stream.
+type auditSender interface {
+	enqueue(ctx context.Context, events []AuditEvent) (AuditTicket, error)
+	wait(ctx context.Context, t AuditTicket) error
 }
 
 func newHostClient(c pluginv1.HostClient) *hostClient {
+	if p := processAuditPipe(); p != nil {
+		return &hostClient{c: c, audit: p}
+	}
 	return &hostClient{c: c, audit: newAuditBatcher(c)}
 }
 
@@ -29,7 +39,16 @@ func (h *hostClient) AuditDurable(ctx context.Context, events ...AuditEvent) err
 }
 
 func (h *hostClient) Audit(ctx context.Context, events ...AuditEvent) error {
+	_, err := h.audit.enqueue(ctx, events)
+	return err
+}
+
+func (h *hostClient) AuditQueued(ctx context.Context, events ...AuditEvent) (AuditTicket, error) {
 	return h.audit.enqueue(ctx, events)
+}
+
+func (h *hostClient) AuditWait(ctx context.Context, t AuditTicket) error {
+	return h.audit.wait(ctx, t)
 }
 
 func (h *hostClient) Log(ctx context.Context, level hclog.Level, msg string, keyvals ...string) error {

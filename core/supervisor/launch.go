@@ -79,6 +79,20 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (p *process, err erro
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = append(os.Environ(), sdk.EnvLogLevel+"="+strings.ToLower(spec.LogLevel.String()))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if env.host != nil {
+		// The plugin writes its audit events into this socket; what it
+		// wrote is read and recorded even after it is killed.
+		pipe, pluginEnd, err := newAuditPipe()
+		if err != nil {
+			return nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
+		}
+		go readAuditPipe(pipe, env.host, logger)
+		// The child has its own copy once started; without ours, the
+		// reader sees the end of the pipe when the child exits.
+		defer func() { _ = pluginEnd.Close() }()
+		cmd.ExtraFiles = []*os.File{pluginEnd}
+		cmd.Env = append(cmd.Env, sdk.EnvAuditFD+"=3")
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake(),
 		Plugins:          plugin.PluginSet{sdk.PluginSetName: hostPlugin{}},

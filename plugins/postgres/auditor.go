@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,10 @@ import (
 	"github.com/keyway-dev/keyway/sdk/identity"
 )
 
+// auditWait bounds how long a session waits to queue an event or for the
+// host to accept one; past it the session ends.
+const auditWait = 30 * time.Second
+
 // auditor builds a session's audit events: every one carries who, from
 // where, to which database as which user, and its index in the session.
 type auditor struct {
@@ -20,6 +25,12 @@ type auditor struct {
 	base     sdk.AuditEvent
 	index    atomic.Int64
 	maxParam int
+
+	// queued is the ticket of the session's last queued event, accepted
+	// the last one the host is known to have accepted.
+	queued, accepted atomic.Uint64
+	// failed holds the first event that could not be queued.
+	failed atomic.Pointer[error]
 }
 
 func newAuditor(host sdk.Host, s *sdk.Session, id identity.Identity, dbUser, dbName, cluster string, maxParam int) *auditor {
@@ -42,11 +53,47 @@ func (a *auditor) event(name, code string, success bool) sdk.AuditEvent {
 	return e
 }
 
-// emit queues events for the batched stream.
+// emit queues an event for the batched stream. An event that cannot be
+// queued fails the session's next recorded.
 func (a *auditor) emit(e sdk.AuditEvent) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), auditWait)
 	defer cancel()
-	_ = a.host.Audit(ctx, e)
+	t, err := a.host.AuditQueued(ctx, e)
+	if err != nil {
+		err = fmt.Errorf("keyway could not queue the audit event of %s: %w", e.Event, err)
+		a.failed.CompareAndSwap(nil, &err)
+		return
+	}
+	storeMax(&a.queued, uint64(t))
+}
+
+// recorded returns once the host has accepted every event the session
+// queued so far: what the client is told next is on record first.
+func (a *auditor) recorded() error {
+	if err := a.failed.Load(); err != nil {
+		return *err
+	}
+	t := a.queued.Load()
+	if t <= a.accepted.Load() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), auditWait)
+	defer cancel()
+	if err := a.host.AuditWait(ctx, sdk.AuditTicket(t)); err != nil {
+		return fmt.Errorf("keyway could not record the session's statements in its audit log: %w", err)
+	}
+	storeMax(&a.accepted, t)
+	return nil
+}
+
+// storeMax raises v to n.
+func storeMax(v *atomic.Uint64, n uint64) {
+	for {
+		old := v.Load()
+		if n <= old || v.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // params renders bound values: text as text, binary as base64, each cut

@@ -164,24 +164,47 @@ func relayMessages(src io.Reader, dst io.Writer, bufs *bufferPool, note func(typ
 			_ = w.Flush()
 			return fmt.Errorf("%w: message %q with length %d", errMalformed, hdr[0], n)
 		}
-		if _, err := w.Write(hdr[:]); err != nil {
-			return err
-		}
 		body := n - 4
 		if audited(hdr[0]) && body <= maxAuditedMessage {
 			buf := make([]byte, body)
 			if _, err := io.ReadFull(r, buf); err != nil {
 				return err
 			}
+			// Noted before it is passed on, so a message's audit event
+			// is queued before anything can answer it.
+			note(hdr[0], buf)
+			if _, err := w.Write(hdr[:]); err != nil {
+				return err
+			}
 			if _, err := w.Write(buf); err != nil {
 				return err
 			}
-			note(hdr[0], buf)
-		} else if _, err := io.CopyN(w, r, body); err != nil {
-			return err
+		} else {
+			if _, err := w.Write(hdr[:]); err != nil {
+				return err
+			}
+			if _, err := io.CopyN(w, r, body); err != nil {
+				return err
+			}
 		}
 		count(int(n) + 1)
 	}
+}
+
+// recordedWriter writes to the client once the session's audit events so
+// far are accepted by the host. The relay writes in flushes of whole
+// buffers, so a session waits at most once per answer, and not at all
+// when it queued nothing new.
+type recordedWriter struct {
+	w io.Writer
+	a *auditor
+}
+
+func (r recordedWriter) Write(p []byte) (int, error) {
+	if err := r.a.recorded(); err != nil {
+		return 0, err
+	}
+	return r.w.Write(p)
 }
 
 // auditedFromClient and auditedFromServer name the messages the tracker
@@ -191,14 +214,18 @@ func auditedFromServer(t byte) bool {
 	return t == 'C' || t == 'E' || t == 'Z' || t == 'I' || t == 's'
 }
 
-// relayAudited runs the session both ways with auditing.
+// relayAudited runs the session both ways with auditing. Nothing reaches
+// the client before the host has accepted the events the session queued
+// until then: the answer to a statement is released only once the
+// statement is on record, so a crash of the plugin cannot lose the record
+// of a statement whose result the client saw.
 func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_ = relayMessages(client, upstream, bufs, t.fromClient, auditedFromClient, countIn)
 		closeWrite(upstream)
 	})
-	_ = relayMessages(upstream, client, bufs, t.fromServer, auditedFromServer, countOut)
+	_ = relayMessages(upstream, recordedWriter{w: client, a: t.a}, bufs, t.fromServer, auditedFromServer, countOut)
 	closeWrite(client)
 	wg.Wait()
 }

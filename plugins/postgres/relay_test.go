@@ -31,11 +31,52 @@ func (h *recordingHost) DatabaseCertificate(context.Context, string, string) (sd
 func (h *recordingHost) AuditDurable(ctx context.Context, events ...sdk.AuditEvent) error {
 	return h.Audit(ctx, events...)
 }
-func (h *recordingHost) Audit(_ context.Context, events ...sdk.AuditEvent) error {
+func (h *recordingHost) Audit(ctx context.Context, events ...sdk.AuditEvent) error {
+	_, err := h.AuditQueued(ctx, events...)
+	return err
+}
+func (h *recordingHost) AuditQueued(_ context.Context, events ...sdk.AuditEvent) (sdk.AuditTicket, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.events = append(h.events, events...)
-	return nil
+	return sdk.AuditTicket(len(h.events)), nil
+}
+func (h *recordingHost) AuditWait(context.Context, sdk.AuditTicket) error { return nil }
+
+// holdingHost accepts events only when the test says so: AuditWait
+// announces the ticket it waits for and returns what the test answers.
+type holdingHost struct {
+	recordingHost
+	waiting chan sdk.AuditTicket
+	answer  chan error
+}
+
+func (h *holdingHost) AuditWait(_ context.Context, t sdk.AuditTicket) error {
+	h.waiting <- t
+	return <-h.answer
+}
+
+// watchedWriter reports each write on a channel.
+type watchedWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{}
+}
+
+func (w *watchedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case w.wrote <- struct{}{}:
+	default:
+	}
+	return w.buf.Write(p)
+}
+
+func (w *watchedWriter) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return bytes.Clone(w.buf.Bytes())
 }
 
 func encode(t *testing.T, msgs ...interface{ Encode([]byte) ([]byte, error) }) []byte {
@@ -103,6 +144,71 @@ func TestTrackerCorrelatesStatements(t *testing.T) {
 	bad := got[2]
 	if bad.Success || bad.Query != "select boom" || !strings.HasPrefix(bad.Error, "42703") {
 		t.Fatalf("failed statement event: %+v", bad)
+	}
+}
+
+// TestAnswersWaitForTheirAuditEvents: the server's answer to a statement
+// reaches the client only after the host accepted the statement's event,
+// and not at all when the host cannot accept it.
+func TestAnswersWaitForTheirAuditEvents(t *testing.T) {
+	simple := [][]byte{encode(t, &pgproto3.Query{String: "select 1"})}
+	extended := [][]byte{encode(t,
+		&pgproto3.Parse{Query: "select $1::int"},
+		&pgproto3.Bind{Parameters: [][]byte{[]byte("1")}},
+		&pgproto3.Execute{},
+		&pgproto3.Sync{},
+	)}
+	answer := encode(t,
+		&pgproto3.DataRow{Values: [][]byte{[]byte("1")}},
+		&pgproto3.CommandComplete{CommandTag: []byte("SELECT 1")},
+		&pgproto3.ReadyForQuery{TxStatus: 'I'},
+	)
+	tests := []struct {
+		name   string
+		client [][]byte
+		event  string
+		host   error
+	}{
+		{"simple query accepted", simple, sdk.AuditSessionQuery, nil},
+		{"extended statement accepted", extended, sdk.AuditSessionStatement, nil},
+		{"simple query refused", simple, sdk.AuditSessionQuery, errors.New("audit log unavailable")},
+		{"extended statement refused", extended, sdk.AuditSessionStatement, errors.New("audit log unavailable")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host := &holdingHost{waiting: make(chan sdk.AuditTicket), answer: make(chan error)}
+			tr := newTracker(&auditor{host: host, maxParam: 16})
+			for _, msg := range tt.client {
+				if err := relayMessages(bytes.NewReader(msg), io.Discard, newBufferPool(), tr.fromClient, auditedFromClient, func(int) {}); err != io.EOF {
+					t.Fatalf("client side: %v", err)
+				}
+			}
+			client := &watchedWriter{wrote: make(chan struct{}, 1)}
+			done := make(chan error, 1)
+			go func() {
+				done <- relayMessages(bytes.NewReader(answer), recordedWriter{w: client, a: tr.a}, newBufferPool(), tr.fromServer, auditedFromServer, func(int) {})
+			}()
+			if ticket := <-host.waiting; ticket != 1 {
+				t.Fatalf("the relay waits for ticket %d, want 1 (the statement's event)", ticket)
+			}
+			if n := len(client.bytes()); n != 0 {
+				t.Fatalf("%d bytes reached the client before the host accepted the event", n)
+			}
+			if got := host.events; len(got) != 1 || got[0].Event != tt.event {
+				t.Fatalf("events queued while the answer waits: %+v", got)
+			}
+			host.answer <- tt.host
+			err := <-done
+			if tt.host != nil {
+				if !errors.Is(err, tt.host) || len(client.bytes()) != 0 {
+					t.Fatalf("refused event: relay returned %v, client got %d bytes", err, len(client.bytes()))
+				}
+				return
+			}
+			if err != io.EOF || !bytes.Equal(client.bytes(), answer) {
+				t.Fatalf("accepted event: relay returned %v, client got %q", err, client.bytes())
+			}
+		})
 	}
 }
 

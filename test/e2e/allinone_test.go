@@ -30,17 +30,25 @@ const dbName = "example-postgres"
 
 func startAllInOne(t *testing.T) *allInOne {
 	t.Helper()
-	return startAllInOneWith(t, "")
+	return startAllInOneWith(t, allInOneOptions{})
 }
 
-// startAllInOneWith adds proxyExtra to the proxy block.
-func startAllInOneWith(t *testing.T, proxyExtra string) *allInOne {
+// allInOneOptions change the all-in-one a test starts.
+type allInOneOptions struct {
+	// proxyExtra is added to the proxy block.
+	proxyExtra string
+	// pgSettings are extra PostgreSQL settings.
+	pgSettings map[string]string
+}
+
+// startAllInOneWith is startAllInOne with options.
+func startAllInOneWith(t *testing.T, opts allInOneOptions) *allInOne {
 	t.Helper()
 	proxyAddr, diagAddr := freeAddr(t), freeAddr(t)
 	// The database's certificates come from the cluster, so the data
 	// directory is made first, then PostgreSQL, then keyway.
 	c := newCluster(t, "")
-	pg := postgresFor(t, c)
+	pg := postgresWith(t, c, opts.pgSettings)
 	body := fmt.Sprintf(`cluster_name = "e2e"
 data_dir = %q
 
@@ -63,7 +71,7 @@ db {
 diag {
   listen = %q
 }
-`, c.data, proxyAddr, proxyExtra, dbName, pg.Addr(), diagAddr)
+`, c.data, proxyAddr, opts.proxyExtra, dbName, pg.Addr(), diagAddr)
 	if err := os.WriteFile(c.cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

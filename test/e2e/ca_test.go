@@ -56,9 +56,16 @@ func (c cluster) dbClient(t *testing.T, name, dbUser string) string {
 // PostgreSQL with it, trusting the cluster's db-client authority.
 func postgresFor(t *testing.T, c cluster) *pgtest.Server {
 	t.Helper()
+	return postgresWith(t, c, nil)
+}
+
+// postgresWith is postgresFor with extra server settings (pgtest's
+// Options.Settings), such as max_connections.
+func postgresWith(t *testing.T, c cluster, settings map[string]string) *pgtest.Server {
+	t.Helper()
 	prefix := c.path("server")
 	kw(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+prefix, "-c", c.cfg)
-	return pgtest.Start(t, pgtest.Options{CertFile: prefix + ".crt", KeyFile: prefix + ".key", CAFile: prefix + ".cas"})
+	return pgtest.Start(t, pgtest.Options{CertFile: prefix + ".crt", KeyFile: prefix + ".key", CAFile: prefix + ".cas", Settings: settings})
 }
 
 func login(pg *pgtest.Server, user, rootCA, client string) (string, error) {

@@ -32,7 +32,7 @@ func TestClientTLSInThePluginOrTheProxy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := startAllInOneWith(t, tt.proxyExtra)
+			a := startAllInOneWith(t, allInOneOptions{proxyExtra: tt.proxyExtra})
 			alice := a.userFiles(t, "alice", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
 			out, err := pgtest.Psql(a.connString(alice, "postgres", "postgres"), "select current_user")
 			if err != nil || out != "postgres" {

@@ -80,3 +80,28 @@ func TestServerWithTLSAndCertAuth(t *testing.T) {
 		t.Fatalf("a connection without a client certificate was not refused: %v\n%s", err, out)
 	}
 }
+
+// TestMaxConnections: max_connections is 200 unless a test's Settings say
+// otherwise.
+func TestMaxConnections(t *testing.T) {
+	dir := writeCA(t)
+	tests := []struct {
+		name     string
+		settings map[string]string
+		want     string
+	}{
+		{"default", nil, "200"},
+		{"set by the test", map[string]string{"max_connections": "600"}, "600"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Start(t, Options{
+				CertFile: filepath.Join(dir, "server.crt"), KeyFile: filepath.Join(dir, "server.key"),
+				CAFile: filepath.Join(dir, "ca.crt"), Settings: tt.settings,
+			})
+			if got := s.SQL(t, "show max_connections"); got != tt.want {
+				t.Fatalf("max_connections = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,163 @@
+package supervisor
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// Reading audit pipes.
+const (
+	// pipeBatch bounds the events recorded together; pipeLinger is how
+	// long a batch gathers.
+	pipeBatch  = 512
+	pipeLinger = 20 * time.Millisecond
+	// pipeQueue bounds the events read and not yet recorded.
+	pipeQueue = 8192
+	// pipeRetry is the first pause before recording a refused batch
+	// again; it doubles up to pipeRetryMax.
+	pipeRetry    = 100 * time.Millisecond
+	pipeRetryMax = 5 * time.Second
+	// pipeRecordTimeout bounds one attempt to record a batch.
+	pipeRecordTimeout = 30 * time.Second
+)
+
+// newAuditPipe returns both ends of a plugin's audit pipe (sdk.EnvAuditFD):
+// the host reads its end; the plugin's end goes to the child process.
+func newAuditPipe() (host net.Conn, plugin *os.File, err error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the audit pipe: %w", err)
+	}
+	hostFile := os.NewFile(uintptr(fds[0]), "audit-pipe")
+	host, err = net.FileConn(hostFile)
+	_ = hostFile.Close()
+	if err != nil {
+		_ = syscall.Close(fds[1])
+		return nil, nil, fmt.Errorf("creating the audit pipe: %w", err)
+	}
+	return host, os.NewFile(uintptr(fds[1]), "audit-pipe"), nil
+}
+
+// readAuditPipe records the events a plugin writes into its audit pipe
+// until the plugin's end is closed: when the plugin exits, however it
+// dies, what it wrote before is still in the socket and is recorded. The
+// plugin's sessions wait only for the write, so events are recorded in
+// batches gathered for up to pipeLinger, as they were when they came over
+// gRPC. A batch the audit log refuses is tried again and the pipe is not
+// read meanwhile, so the plugin's sessions feel the backpressure instead
+// of events being lost.
+func readAuditPipe(conn net.Conn, backend auditRecorder, logger hclog.Logger) {
+	events := make(chan []byte, pipeQueue)
+	go func() {
+		defer close(events)
+		defer func() { _ = conn.Close() }()
+		err := readAuditFrames(bufio.NewReaderSize(conn, 64<<10), events, logger)
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			// Only a write the plugin never finished, so nothing it told
+			// a client about.
+			logger.Warn("the plugin ended in the middle of writing an audit event; the partial event is discarded")
+		case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+		default:
+			logger.Error("reading the plugin's audit pipe failed", "error", err)
+		}
+	}()
+	for {
+		batch := collectEvents(events)
+		if len(batch) == 0 {
+			return
+		}
+		recordBatch(backend, batch, logger)
+	}
+}
+
+// readAuditFrames passes each event of the pipe on until it ends.
+func readAuditFrames(r *bufio.Reader, events chan<- []byte, logger hclog.Logger) error {
+	for {
+		var hdr [4]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return err
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n > sdk.MaxAuditFrame {
+			logger.Error("the plugin wrote an audit event over the size limit; it is skipped", "bytes", n, "limit", sdk.MaxAuditFrame)
+			if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
+				return unexpected(err)
+			}
+			continue
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return unexpected(err)
+		}
+		events <- b
+	}
+}
+
+// collectEvents waits for one event, then takes those arriving within
+// pipeLinger, up to pipeBatch. It returns nothing once events is closed
+// and drained.
+func collectEvents(events <-chan []byte) [][]byte {
+	first, ok := <-events
+	if !ok {
+		return nil
+	}
+	batch := [][]byte{first}
+	timer := time.NewTimer(pipeLinger)
+	defer timer.Stop()
+	for len(batch) < pipeBatch {
+		select {
+		case b, ok := <-events:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, b)
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// unexpected turns the end of the stream inside an event into
+// io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// recordBatch hands events to the audit log, trying again until it takes
+// them.
+// auditRecorder is the part of HostBackend the audit pipe uses.
+type auditRecorder interface {
+	Audit(ctx context.Context, durable bool, eventsJSON [][]byte) error
+}
+
+func recordBatch(backend auditRecorder, batch [][]byte, logger hclog.Logger) {
+	pause := pipeRetry
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), pipeRecordTimeout)
+		err := backend.Audit(ctx, false, batch)
+		cancel()
+		if err == nil {
+			return
+		}
+		logger.Error("audit events could not be recorded; trying again", "count", len(batch), "error", err, "retry_in", pause)
+		time.Sleep(pause)
+		pause = min(pause*2, pipeRetryMax)
+	}
+}

@@ -1,0 +1,122 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// pipeBackend records what the audit pipe hands it, refusing the first
+// refuse batches.
+type pipeBackend struct {
+	mu       sync.Mutex
+	refuse   int
+	attempts int
+	events   []string
+}
+
+func (b *pipeBackend) Authorize(context.Context, *pluginv1.HostAuthorizeRequest) (*pluginv1.HostAuthorizeResponse, error) {
+	return nil, errors.New("not used")
+}
+
+func (b *pipeBackend) DatabaseCertificate(context.Context, *pluginv1.DatabaseCertificateRequest) (*pluginv1.DatabaseCertificateResponse, error) {
+	return nil, errors.New("not used")
+}
+
+func (b *pipeBackend) Audit(_ context.Context, durable bool, events [][]byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.attempts++
+	if durable {
+		return errors.New("the audit pipe recorded an event durably")
+	}
+	if b.attempts <= b.refuse {
+		return errors.New("the audit log is unavailable")
+	}
+	for _, e := range events {
+		b.events = append(b.events, string(e))
+	}
+	return nil
+}
+
+func (b *pipeBackend) recorded() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.events)
+}
+
+func frame(s string) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(s))), s...)
+}
+
+func TestAuditPipeIsRecorded(t *testing.T) {
+	events := []string{`{"n":1}`, `{"n":2}`, `{"n":3}`}
+	var all []byte
+	for _, e := range events {
+		all = append(all, frame(e)...)
+	}
+	tests := []struct {
+		name string
+		// refuse: batches the audit log refuses first.
+		refuse int
+		// tail is written after the events; close closes the plugin's
+		// end afterwards.
+		tail  []byte
+		close bool
+	}{
+		{"recorded without waiting for more", 0, nil, false},
+		{"what a dead plugin wrote is recorded", 0, nil, true},
+		{"a partial last event is discarded", 0, frame(`{"n":4}`)[:6], true},
+		{"a refused batch is tried again", 2, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host, plugin, err := newAuditPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pluginConn, err := net.FileConn(plugin)
+			_ = plugin.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = pluginConn.Close() }()
+			backend := &pipeBackend{refuse: tt.refuse}
+			done := make(chan struct{})
+			go func() { readAuditPipe(host, backend, hclog.NewNullLogger()); close(done) }()
+			if _, err := pluginConn.Write(append(slices.Clone(all), tt.tail...)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.close {
+				_ = pluginConn.Close()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the reader did not end with the plugin's end of the pipe")
+				}
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for len(backend.recorded()) < len(events) && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if got := backend.recorded(); !slices.Equal(got, events) {
+				t.Fatalf("recorded %q, want %q", got, events)
+			}
+			backend.mu.Lock()
+			attempts := backend.attempts
+			backend.mu.Unlock()
+			if attempts <= tt.refuse {
+				t.Fatalf("%d attempts to record, want more than the %d refused", attempts, tt.refuse)
+			}
+		})
+	}
+}
