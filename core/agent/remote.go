@@ -3,9 +3,14 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/audit"
@@ -13,49 +18,86 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
-// Remote reaches the auth service through the agent's tunnel: access
+// Remote reaches the auth service through the agent's tunnels: access
 // decisions, db-client certificates (keys made here, CSRs sent) and the
-// cluster's authorities.
+// cluster's authorities. With a tunnel to each proxy, a call goes through
+// the tunnel that has been up longest and, if that tunnel fails it
+// (codes.Unavailable), through the next: every proxy reaches the same
+// auth state.
 type Remote struct {
-	mu     sync.RWMutex
-	client apiv1.AgentClient
+	mu    sync.RWMutex
+	links []*remoteLink
 
 	casMu   sync.Mutex
 	cas     *apiv1.AuthoritiesResponse
 	fetched time.Time
 }
 
-// SetClient installs the client of the current tunnel.
-func (r *Remote) SetClient(c apiv1.AgentClient) {
-	r.mu.Lock()
-	r.client = c
-	r.mu.Unlock()
+// remoteLink is the API client of one tunnel.
+type remoteLink struct {
+	proxy  string
+	client apiv1.AgentClient
 }
 
-func (r *Remote) agent() (apiv1.AgentClient, error) {
+// ErrNotConnected means no tunnel to any proxy is up.
+var ErrNotConnected = errors.New("the agent is not connected to any proxy")
+
+// Attach adds the client of a tunnel that just came up; the returned
+// function removes it when the tunnel breaks.
+func (r *Remote) Attach(proxy string, c apiv1.AgentClient) (detach func()) {
+	l := &remoteLink{proxy: proxy, client: c}
+	r.mu.Lock()
+	r.links = append(r.links, l)
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.links = slices.DeleteFunc(r.links, func(x *remoteLink) bool { return x == l })
+	}
+}
+
+// Proxies returns the addresses of the tunnels that are up, oldest first.
+func (r *Remote) Proxies() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if r.client == nil {
-		return nil, fmt.Errorf("the agent is not connected to its proxy")
+	out := make([]string, len(r.links))
+	for i, l := range r.links {
+		out[i] = l.proxy
 	}
-	return r.client, nil
+	return out
+}
+
+// call runs fn with each tunnel's client in turn until one does not fail
+// with codes.Unavailable (the tunnel or that proxy's side is down).
+func (r *Remote) call(ctx context.Context, fn func(apiv1.AgentClient) error) error {
+	r.mu.RLock()
+	links := slices.Clone(r.links)
+	r.mu.RUnlock()
+	if len(links) == 0 {
+		return ErrNotConnected
+	}
+	var err error
+	for _, l := range links {
+		err = fn(l.client)
+		if err == nil || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // Authorize asks the auth service.
 func (r *Remote) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest) (*apiv1.AuthorizeResponse, error) {
-	c, err := r.agent()
-	if err != nil {
-		return nil, err
-	}
-	return c.Authorize(ctx, req)
+	var resp *apiv1.AuthorizeResponse
+	err := r.call(ctx, func(c apiv1.AgentClient) (err error) {
+		resp, err = c.Authorize(ctx, req)
+		return err
+	})
+	return resp, err
 }
 
 // DBClientCert makes a key and has the auth service certify it.
 func (r *Remote) DBClientCert(ctx context.Context, dbUser string) (authority.DBClientCert, error) {
-	c, err := r.agent()
-	if err != nil {
-		return authority.DBClientCert{}, err
-	}
 	key, err := authority.NewKey("")
 	if err != nil {
 		return authority.DBClientCert{}, err
@@ -64,7 +106,11 @@ func (r *Remote) DBClientCert(ctx context.Context, dbUser string) (authority.DBC
 	if err != nil {
 		return authority.DBClientCert{}, err
 	}
-	resp, err := c.SignDBClient(ctx, &apiv1.SignDBClientRequest{DbUser: dbUser, Csr: csr})
+	var resp *apiv1.SignDBClientResponse
+	err = r.call(ctx, func(c apiv1.AgentClient) (err error) {
+		resp, err = c.SignDBClient(ctx, &apiv1.SignDBClientRequest{DbUser: dbUser, Csr: csr})
+		return err
+	})
 	if err != nil {
 		return authority.DBClientCert{}, err
 	}
@@ -80,11 +126,11 @@ func (r *Remote) PEM(ctx context.Context, a sdk.Authority) ([]byte, error) {
 	r.casMu.Lock()
 	defer r.casMu.Unlock()
 	if r.cas == nil || time.Since(r.fetched) > 30*time.Second {
-		c, err := r.agent()
-		if err != nil {
-			return nil, err
-		}
-		resp, err := c.Authorities(ctx, &apiv1.AuthoritiesRequest{})
+		var resp *apiv1.AuthoritiesResponse
+		err := r.call(ctx, func(c apiv1.AgentClient) (err error) {
+			resp, err = c.Authorities(ctx, &apiv1.AuthoritiesRequest{})
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -99,14 +145,22 @@ func (r *Remote) PEM(ctx context.Context, a sdk.Authority) ([]byte, error) {
 	return nil, fmt.Errorf("the agent has no %s authority", a)
 }
 
-// Connected reports whether the tunnel to the proxy is up.
+// Connected reports whether a tunnel to a proxy is up.
 func (r *Remote) Connected() bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.client != nil
+	return len(r.links) > 0
 }
 
-// Emit sends audit events to the cluster's log through the tunnel.
+// Emit sends audit events to the cluster's log through a tunnel.
+//
+// Delivery is at least once while any tunnel is up: a batch that fails
+// with codes.Unavailable goes again through the next tunnel. If a tunnel
+// dies after its proxy wrote the batch but before the answer arrived,
+// the batch is written twice, once in each proxy's log; both copies
+// carry the same session id and event index (sid, ei), which identify
+// the duplicate. With no tunnel up the batch fails and on_failure
+// applies.
 func (r *Remote) Emit(ctx context.Context, events ...audit.Event) error {
 	return r.sendAudit(ctx, false, events)
 }
@@ -118,10 +172,6 @@ func (r *Remote) EmitDurable(ctx context.Context, events ...audit.Event) error {
 }
 
 func (r *Remote) sendAudit(ctx context.Context, durable bool, events []audit.Event) error {
-	c, err := r.agent()
-	if err != nil {
-		return err
-	}
 	req := &apiv1.AuditRequest{Durable: durable}
 	for _, e := range events {
 		b, err := json.Marshal(e)
@@ -130,6 +180,8 @@ func (r *Remote) sendAudit(ctx context.Context, durable bool, events []audit.Eve
 		}
 		req.EventsJson = append(req.EventsJson, b)
 	}
-	_, err = c.Audit(ctx, req)
-	return err
+	return r.call(ctx, func(c apiv1.AgentClient) error {
+		_, err := c.Audit(ctx, req)
+		return err
+	})
 }

@@ -28,6 +28,10 @@ const (
 	DBClientTTL = time.Hour
 )
 
+// proxyListWait bounds how long a login waits for the first listing of
+// the cluster's proxies.
+const proxyListWait = 2 * time.Second
+
 // Databases lists the databases of the cluster, wherever they are served.
 type Databases interface {
 	List(ctx context.Context) []sdk.Database
@@ -48,6 +52,9 @@ type Server struct {
 	Audit func(ctx context.Context, e audit.Event)
 	// AuditLog receives the events agents send through their tunnels.
 	AuditLog audit.Log
+	// Proxies, if set, is the cluster's set of proxies, which agents
+	// watch and logins return.
+	Proxies ProxyDirectory
 }
 
 // record audits an API event.

@@ -476,6 +476,7 @@ const (
 	Agent_SignDBClient_FullMethodName = "/keyway.api.v1.Agent/SignDBClient"
 	Agent_Authorities_FullMethodName  = "/keyway.api.v1.Agent/Authorities"
 	Agent_Audit_FullMethodName        = "/keyway.api.v1.Agent/Audit"
+	Agent_WatchProxies_FullMethodName = "/keyway.api.v1.Agent/WatchProxies"
 )
 
 // AgentClient is the client API for Agent service.
@@ -491,6 +492,9 @@ type AgentClient interface {
 	// Audit records a batch of the agent's audit events in the cluster's
 	// log; durable batches are synced before it returns.
 	Audit(ctx context.Context, in *AuditRequest, opts ...grpc.CallOption) (*AuditResponse, error)
+	// WatchProxies streams the cluster's proxies: the whole set at once,
+	// then again each time it changes. An agent keeps a tunnel to each.
+	WatchProxies(ctx context.Context, in *WatchProxiesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchProxiesResponse], error)
 }
 
 type agentClient struct {
@@ -551,6 +555,25 @@ func (c *agentClient) Audit(ctx context.Context, in *AuditRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *agentClient) WatchProxies(ctx context.Context, in *WatchProxiesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchProxiesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Agent_ServiceDesc.Streams[0], Agent_WatchProxies_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchProxiesRequest, WatchProxiesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_WatchProxiesClient = grpc.ServerStreamingClient[WatchProxiesResponse]
+
 // AgentServer is the server API for Agent service.
 // All implementations must embed UnimplementedAgentServer
 // for forward compatibility.
@@ -564,6 +587,9 @@ type AgentServer interface {
 	// Audit records a batch of the agent's audit events in the cluster's
 	// log; durable batches are synced before it returns.
 	Audit(context.Context, *AuditRequest) (*AuditResponse, error)
+	// WatchProxies streams the cluster's proxies: the whole set at once,
+	// then again each time it changes. An agent keeps a tunnel to each.
+	WatchProxies(*WatchProxiesRequest, grpc.ServerStreamingServer[WatchProxiesResponse]) error
 	mustEmbedUnimplementedAgentServer()
 }
 
@@ -588,6 +614,9 @@ func (UnimplementedAgentServer) Authorities(context.Context, *AuthoritiesRequest
 }
 func (UnimplementedAgentServer) Audit(context.Context, *AuditRequest) (*AuditResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Audit not implemented")
+}
+func (UnimplementedAgentServer) WatchProxies(*WatchProxiesRequest, grpc.ServerStreamingServer[WatchProxiesResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchProxies not implemented")
 }
 func (UnimplementedAgentServer) mustEmbedUnimplementedAgentServer() {}
 func (UnimplementedAgentServer) testEmbeddedByValue()               {}
@@ -700,6 +729,17 @@ func _Agent_Audit_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Agent_WatchProxies_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchProxiesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgentServer).WatchProxies(m, &grpc.GenericServerStream[WatchProxiesRequest, WatchProxiesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_WatchProxiesServer = grpc.ServerStreamingServer[WatchProxiesResponse]
+
 // Agent_ServiceDesc is the grpc.ServiceDesc for Agent service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -728,6 +768,12 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Agent_Audit_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchProxies",
+			Handler:       _Agent_WatchProxies_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "keyway/api/v1/api.proto",
 }
