@@ -153,10 +153,16 @@ func (t *Tunnels) keep(addr string) bool {
 	return false
 }
 
-// hostID is the identity addr's proxy published, if known.
+// hostID is the identity addr's proxy published, if known. The
+// configured proxy is checked only for being a host of the cluster: a
+// stale saved identity must never lock the agent out of the one address
+// its operator gave it.
 func (t *Tunnels) hostID(addr string) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if addr == t.Seed {
+		return ""
+	}
 	for _, p := range t.known {
 		if p.Addr == addr {
 			return p.HostID

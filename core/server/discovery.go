@@ -32,7 +32,7 @@ func (n *node) startDiscovery(cert *hostCert) error {
 		go func() { pub.Run(ctx); close(published) }()
 	} else {
 		close(published)
-		log.Warn("this proxy is not published to agents: its public address has no host they can dial; set public_addr in the proxy block", "public_addr", addr)
+		log.Info("this proxy is not published to agents and clients: its public address has no host they can dial; set public_addr in the proxy block when several proxies share a state backend", "public_addr", addr)
 	}
 	n.stop = append(n.stop, func() {
 		cancel()

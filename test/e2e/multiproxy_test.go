@@ -183,6 +183,28 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 	}
 	stopLoad()
 
+	// Every session that succeeded was recorded before its client heard
+	// of it, in the log of whichever proxy the agent's call reached, A's
+	// included: its durable events were synced before it died.
+	starts := map[string]int{}
+	for _, cfg := range []string{a.cfg, b.cfg} {
+		for _, e := range auditEvents(t, cfg, "--type=db.session.start") {
+			if e.Success && e.Target == "agent/agent-1" {
+				starts[e.SessionID]++
+			}
+		}
+	}
+	dups := 0
+	for _, n := range starts {
+		if n > 1 {
+			dups++
+		}
+	}
+	if ok := okA.Load() + okB.Load(); int64(len(starts)) < ok {
+		t.Fatalf("%d sessions succeeded but only %d session starts are in the two proxies' logs", ok, len(starts))
+	}
+	t.Logf("%d sessions recorded across both proxies' logs, %d of them twice", len(starts), dups)
+
 	// Alice's profile names A first; her commands fall back on B.
 	if out, err := kwAs(t, home, "", "db", "ls"); err != nil || !strings.Contains(out, dbName) {
 		t.Fatalf("db ls with A down: %v\n%s", err, out)
