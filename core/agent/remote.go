@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -37,6 +38,9 @@ type Remote struct {
 type remoteLink struct {
 	proxy  string
 	client apiv1.AgentClient
+	// detached is set when the tunnel broke: a call that was under way
+	// then fails with whatever gRPC says of a closing connection.
+	detached atomic.Bool
 }
 
 // ErrNotConnected means no tunnel to any proxy is up.
@@ -50,6 +54,7 @@ func (r *Remote) Attach(proxy string, c apiv1.AgentClient) (detach func()) {
 	r.links = append(r.links, l)
 	r.mu.Unlock()
 	return func() {
+		l.detached.Store(true)
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.links = slices.DeleteFunc(r.links, func(x *remoteLink) bool { return x == l })
@@ -67,8 +72,11 @@ func (r *Remote) Proxies() []string {
 	return out
 }
 
-// call runs fn with each tunnel's client in turn until one does not fail
-// with codes.Unavailable (the tunnel or that proxy's side is down).
+// call runs fn with each tunnel's client in turn until one succeeds or
+// fails with an answer: a failure with codes.Unavailable (the tunnel or
+// that proxy's side is down), or any failure of a call whose tunnel broke
+// meanwhile (gRPC then reports the closing connection as Canceled), goes
+// on to the next tunnel, unless the caller's ctx has ended.
 func (r *Remote) call(ctx context.Context, fn func(apiv1.AgentClient) error) error {
 	r.mu.RLock()
 	links := slices.Clone(r.links)
@@ -79,7 +87,7 @@ func (r *Remote) call(ctx context.Context, fn func(apiv1.AgentClient) error) err
 	var err error
 	for _, l := range links {
 		err = fn(l.client)
-		if err == nil || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || (status.Code(err) != codes.Unavailable && !l.detached.Load()) {
 			return err
 		}
 	}

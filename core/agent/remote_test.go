@@ -100,3 +100,26 @@ func TestRemoteStopsWhenTheCallerGivesUp(t *testing.T) {
 		t.Fatal("retried after the caller's context ended")
 	}
 }
+
+// closingClient fails like a call in flight when its tunnel's gRPC
+// connection closes, and detaches its link first, as the tunnel does.
+type closingClient struct {
+	fakeAgentClient
+	detach func()
+}
+
+func (c *closingClient) Authorize(context.Context, *apiv1.AuthorizeRequest, ...grpc.CallOption) (*apiv1.AuthorizeResponse, error) {
+	c.detach()
+	return nil, status.Error(codes.Canceled, "grpc: the client connection is closing")
+}
+
+func TestRemoteRetriesACallWhoseTunnelBroke(t *testing.T) {
+	var r Remote
+	closing := &closingClient{}
+	closing.detach = r.Attach("a:1", closing)
+	r.Attach("b:1", &fakeAgentClient{})
+	resp, err := r.Authorize(t.Context(), &apiv1.AuthorizeRequest{})
+	if err != nil || !resp.GetAllow() {
+		t.Fatalf("Authorize while the first tunnel closes: %v, %v", resp, err)
+	}
+}

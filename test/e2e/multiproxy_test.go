@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,19 +151,12 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 	kw(t, "auth", "sign", "--format=files", "--user=loadbot", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route="+dbName, "--route-db-user=postgres", "--out="+files, "-c", a.cfg)
 	viaA, viaB := &allInOne{proxy: a.addr}, &allInOne{proxy: b.addr}
-	stop := make(chan struct{})
-	okA, _, _, wgA := load(t, viaA, files, 2, stop)
-	okB, failedB, errsB, wgB := load(t, viaB, files, 2, stop)
-	stopped := false
-	stopLoad := func() {
-		if !stopped {
-			stopped = true
-			close(stop)
-			wgA.Wait()
-			wgB.Wait()
-		}
-	}
-	defer stopLoad()
+	loadA, loadB := &loadRun{stop: make(chan struct{})}, &loadRun{stop: make(chan struct{})}
+	okA, _, _, wgA := load(t, viaA, files, 2, loadA.stop)
+	okB, failedB, errsB, wgB := load(t, viaB, files, 2, loadB.stop)
+	loadA.wg, loadB.wg = wgA, wgB
+	defer loadA.end()
+	defer loadB.end()
 	waitFor(t, 20*time.Second, "sessions through both proxies", func() bool { return okA.Load() > 10 && okB.Load() > 10 })
 	if n := failedB.Load(); n > 0 {
 		t.Fatalf("%d sessions through B failed before the kill: %v", n, <-errsB)
@@ -172,6 +166,9 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 	signal(t, a.node.cmd.Process.Pid, syscall.SIGKILL)
 	<-a.node.exited
 	killed, atKill := time.Now(), okB.Load()
+	// The clients of A are gone with it; left running they would only
+	// spin on refused connections.
+	loadA.end()
 	waitFor(t, 10*time.Second, "more sessions through B after A died", func() bool { return okB.Load() > atKill+50 })
 	t.Logf("%d sessions through B in the %s after kill -9 of A", okB.Load()-atKill, time.Since(killed).Round(time.Millisecond))
 	if n := failedB.Load(); n > 0 {
@@ -181,7 +178,7 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 	if !tunnelUp(t, agentDiag, b.addr) {
 		t.Fatal("the agent's tunnel to B is down")
 	}
-	stopLoad()
+	loadB.end()
 
 	// Every session that succeeded was recorded before its client heard
 	// of it, in the log of whichever proxy the agent's call reached, A's
@@ -228,6 +225,20 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 	// counting on A.
 	waitFor(t, 30*time.Second, "A to leave the agent's saved set", func() bool {
 		return sameSet(savedProxies(t, agentData), b.addr)
+	})
+}
+
+// loadRun stops one load's clients once.
+type loadRun struct {
+	stop chan struct{}
+	wg   *sync.WaitGroup
+	once sync.Once
+}
+
+func (l *loadRun) end() {
+	l.once.Do(func() {
+		close(l.stop)
+		l.wg.Wait()
 	})
 }
 
