@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -90,9 +92,9 @@ func savedProxies(t *testing.T, agentData string) []string {
 // proxy only. The agent learns the second through its tunnel and keeps a
 // tunnel to each, so both route to it. When the first is killed under
 // load, sessions through the second go on without a failure, a user
-// whose profile names the first falls back on the second, and the agent
-// restarted while the first is still down comes up through the set of
-// proxies it saved.
+// whose profile names the first falls back on the second (db ls, db
+// connect, proxy db), and the agent restarted while the first is still
+// down comes up through the set of proxies it saved.
 func TestAgentTunnelsToEveryProxy(t *testing.T) {
 	etcd := etcdtest.Start(t, 3)
 	blocks, pins := operatorCAs(t)
@@ -211,6 +213,11 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 		t.Fatalf("db connect with A down: %v\n%s", err, out)
 	}
 
+	port := startProxyDB(t, home, dbName, "postgres")
+	if out, err := pgtestPsql("host=127.0.0.1 port="+port+" user=postgres dbname=postgres sslmode=disable", "select current_user"); err != nil || out != "postgres" {
+		t.Fatalf("psql through proxy db with A down: %q, %v", out, err)
+	}
+
 	// Restart the agent while A is still down: its configuration names
 	// only A, so only the saved set leads it to B.
 	signal(t, agent.cmd.Process.Pid, syscall.SIGKILL)
@@ -226,6 +233,28 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 	waitFor(t, 30*time.Second, "A to leave the agent's saved set", func() bool {
 		return sameSet(savedProxies(t, agentData), b.addr)
 	})
+}
+
+// startProxyDB runs keyway proxy db for a user until the test ends and
+// returns its local port.
+func startProxyDB(t *testing.T, home, db, dbUser string) string {
+	t.Helper()
+	cmd := exec.Command(built.keyway, "proxy", "db", "--port=0", db, "--db-user="+dbUser)
+	cmd.Env = append(os.Environ(), "KEYWAY_HOME="+home)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	m := regexp.MustCompile(`on 127\.0\.0\.1:(\d+) as`).FindStringSubmatch(line)
+	if err != nil || m == nil {
+		t.Fatalf("proxy db printed %q (%v)", line, err)
+	}
+	return m[1]
 }
 
 // loadRun stops one load's clients once.
