@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/tunnel"
-	"github.com/keyway-dev/keyway/sdk/identity"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
@@ -103,30 +103,9 @@ func (c *TunnelClient) tlsConfig() (*tls.Config, error) {
 		MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: host,
 		Certificates: []tls.Certificate{c.Identity.Cert}, NextProtos: []string{tunnel.ALPNTunnel},
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			return checkProxyIdentity(cs.PeerCertificates, c.Identity.Cluster, want)
+			return authority.VerifyProxyIdentity(cs.PeerCertificates, c.Identity.Cluster, want)
 		},
 	}, nil
-}
-
-// checkProxyIdentity requires the verified leaf to be a host of cluster,
-// and exactly want when want is set.
-func checkProxyIdentity(peer []*x509.Certificate, cluster, want string) error {
-	if len(peer) == 0 {
-		return fmt.Errorf("the proxy presented no certificate")
-	}
-	id, err := identity.FromCertificate(peer[0])
-	if err != nil {
-		return fmt.Errorf("the proxy's certificate: %w", err)
-	}
-	switch {
-	case id.Kind != identity.KindHost:
-		return fmt.Errorf("the proxy's certificate names %s, not a host", id.ID)
-	case id.ID.TrustDomain().Name() != cluster:
-		return fmt.Errorf("the proxy's certificate names %s, not a host of cluster %s", id.ID, cluster)
-	case want != "" && id.ID.String() != want:
-		return fmt.Errorf("the proxy's certificate names %s, but %s was published at this address", id.ID, want)
-	}
-	return nil
 }
 
 // once runs one tunnel until it breaks.

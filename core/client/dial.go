@@ -75,7 +75,9 @@ func (p *Profile) DialTCP(ctx context.Context) (net.Conn, string, error) {
 }
 
 // DialTLS is DialTCP followed by TLS with cert and ALPN nextProtos,
-// checking the certificate of whichever proxy answered for its own name.
+// checking the certificate of whichever proxy answered for its own name
+// and for a host identity of the profile's cluster. It is for keyway's
+// own protocols, not for PostgreSQL sessions.
 func (p *Profile) DialTLS(ctx context.Context, cert *tls.Certificate, nextProtos ...string) (*tls.Conn, string, error) {
 	raw, addr, err := p.DialTCP(ctx)
 	if err != nil {
@@ -85,6 +87,10 @@ func (p *Profile) DialTLS(ctx context.Context, cert *tls.Certificate, nextProtos
 	if err != nil {
 		_ = raw.Close()
 		return nil, "", err
+	}
+	// Keyway's API is served only under the proxy's host identity.
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		return authority.VerifyProxyIdentity(cs.PeerCertificates, p.Cluster, "")
 	}
 	tc := tls.Client(raw, cfg)
 	hctx, cancel := context.WithTimeout(ctx, dialTimeout)
