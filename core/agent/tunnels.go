@@ -30,6 +30,7 @@ type Tunnels struct {
 
 	mu      sync.Mutex
 	ctx     context.Context
+	closed  bool         // set when Run stops: no link starts after
 	known   []KnownProxy // the last set a proxy reported, or the saved one
 	saved   []KnownProxy // what the file holds
 	links   map[string]bool
@@ -58,6 +59,9 @@ func (t *Tunnels) Run(ctx context.Context) {
 		t.Logger.Info("proxies known from the last run", "proxies", addrsOf(saved))
 	}
 	<-ctx.Done()
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
 	t.running.Wait()
 }
 
@@ -105,7 +109,7 @@ func (t *Tunnels) learn(set []KnownProxy) {
 // held.
 func (t *Tunnels) startWanted() {
 	for _, addr := range t.wanted() {
-		if t.links[addr] || t.ctx.Err() != nil {
+		if t.links[addr] || t.closed {
 			continue
 		}
 		t.links[addr] = true
