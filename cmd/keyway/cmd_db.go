@@ -110,9 +110,16 @@ func dbFilesFor(prof *client.Profile, name string) dbFiles {
 	return dbFiles{prefix: filepath.Join(prof.Dir, "db", prof.User+"-"+name)}
 }
 
-// connString is the libpq connection string through the proxy.
-func (f dbFiles) connString(proxyAddr, dbUser, dbName string) string {
-	host, port, _ := net.SplitHostPort(proxyAddr)
+// connString is the libpq connection string through the proxies at
+// addrs: with more than one, libpq tries them in order until one
+// accepts, checking each one's certificate for its own name.
+func (f dbFiles) connString(addrs []string, dbUser, dbName string) string {
+	hosts, ports := make([]string, 0, len(addrs)), make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		h, p, _ := net.SplitHostPort(a)
+		hosts, ports = append(hosts, h), append(ports, p)
+	}
+	host, port := strings.Join(hosts, ","), strings.Join(ports, ",")
 	s := fmt.Sprintf("host=%s port=%s sslmode=verify-full sslrootcert=%s.cas sslcert=%s.crt sslkey=%s.key user=%s", host, port, f.prefix, f.prefix, f.prefix, dbUser)
 	if dbName != "" {
 		s += " dbname=" + dbName
@@ -184,7 +191,7 @@ func newDBLoginCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s as database user %s\nconnect with:\n  psql \"%s\"\n", args[0], dbUser, f.connString(prof.Proxy, dbUser, dbName))
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s as database user %s\nconnect with:\n  psql \"%s\"\n", args[0], dbUser, f.connString([]string{prof.Proxy}, dbUser, dbName))
 			return err
 		},
 	}
@@ -207,7 +214,8 @@ func newDBConnectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := exec.Command(psql, append([]string{f.connString(prof.Proxy, dbUser, dbName)}, args[1:]...)...)
+			// psql falls back on the cluster's other proxies by itself.
+			c := exec.Command(psql, append([]string{f.connString(prof.Addresses(), dbUser, dbName)}, args[1:]...)...)
 			c.Stdin, c.Stdout, c.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if err := c.Run(); err != nil {
 				var ee *exec.ExitError

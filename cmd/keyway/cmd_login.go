@@ -107,7 +107,7 @@ the password you type becomes yours.`,
 			if err != nil {
 				return err
 			}
-			prof := &client.Profile{Dir: home, Proxy: proxyAddr, User: user, Cluster: resp.GetClusterName(), HostCAs: resp.GetHostCas(), DBCAs: resp.GetDbCas()}
+			prof := &client.Profile{Dir: home, Proxy: proxyAddr, Proxies: resp.GetProxyAddrs(), User: user, Cluster: resp.GetClusterName(), HostCAs: resp.GetHostCas(), DBCAs: resp.GetDbCas()}
 			_ = cluster
 			if err := prof.Save(resp.GetCertificate(), keyPEM); err != nil {
 				return err

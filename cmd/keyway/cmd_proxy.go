@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyway-dev/keyway/core/client"
 	"github.com/keyway-dev/keyway/core/proxy"
 )
 
@@ -100,7 +101,7 @@ Only this machine can reach the port.`,
 					}
 					return err
 				}
-				go forwardLocal(c, prof.Proxy, cfg)
+				go forwardLocal(ctx, c, prof, cfg)
 			}
 		},
 	}
@@ -113,8 +114,9 @@ Only this machine can reach the port.`,
 }
 
 // forwardLocal answers a local client's SSLRequest with N, opens TLS to
-// the cluster's proxy with the database certificate, and relays.
-func forwardLocal(c net.Conn, proxyAddr string, cfg *tls.Config) {
+// the first of the cluster's proxies that accepts a connection with the
+// database certificate, and relays.
+func forwardLocal(ctx context.Context, c net.Conn, prof *client.Profile, cfg *tls.Config) {
 	defer func() { _ = c.Close() }()
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	var head [8]byte
@@ -129,7 +131,7 @@ func forwardLocal(c net.Conn, proxyAddr string, cfg *tls.Config) {
 			return
 		}
 	}
-	up, err := dialPostgresTLS(proxyAddr, cfg)
+	up, err := dialPostgresTLS(ctx, prof, cfg)
 	if err != nil {
 		return
 	}
@@ -141,12 +143,20 @@ func forwardLocal(c net.Conn, proxyAddr string, cfg *tls.Config) {
 	proxy.Relay(c, up)
 }
 
-// dialPostgresTLS asks the proxy for TLS the way libpq does.
-func dialPostgresTLS(addr string, cfg *tls.Config) (*tls.Conn, error) {
-	raw, err := net.DialTimeout("tcp", addr, 10*time.Second)
+// dialPostgresTLS asks a proxy for TLS the way libpq does, verifying
+// its certificate for the name of the proxy that answered.
+func dialPostgresTLS(ctx context.Context, prof *client.Profile, base *tls.Config) (*tls.Conn, error) {
+	raw, addr, err := prof.DialTCP(ctx)
 	if err != nil {
 		return nil, err
 	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("proxy address %q: %w", addr, err)
+	}
+	cfg := base.Clone()
+	cfg.ServerName = host
 	var req [8]byte
 	binary.BigEndian.PutUint32(req[:4], 8)
 	binary.BigEndian.PutUint32(req[4:], sslRequestCode)
@@ -160,9 +170,9 @@ func dialPostgresTLS(addr string, cfg *tls.Config) (*tls.Conn, error) {
 		return nil, errors.New("the proxy did not accept TLS")
 	}
 	tc := tls.Client(raw, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err := tc.HandshakeContext(hctx); err != nil {
 		_ = raw.Close()
 		return nil, err
 	}

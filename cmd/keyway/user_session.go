@@ -62,7 +62,11 @@ func writeIdentity(w io.Writer, prof *client.Profile, id identity.Identity) erro
 	if left <= 0 {
 		state = "expired at " + id.NotAfter.Local().Format(time.RFC3339) + "; run keyway login"
 	}
+	proxies := prof.Proxy
+	if others := prof.Addresses()[1:]; len(others) > 0 {
+		proxies += " (then " + strings.Join(others, ", ") + ")"
+	}
 	_, err := fmt.Fprintf(w, "logged in as: %s\nidentity:     %s\nproxy:        %s\ncluster:      %s\nroles:        %s\ndb users:     %s\ndb names:     %s\ncertificate:  %s\n",
-		id.Name, id.ID, prof.Proxy, prof.Cluster, strings.Join(id.Roles, ", "), strings.Join(id.DBUsers, ", "), strings.Join(id.DBNames, ", "), state)
+		id.Name, id.ID, proxies, prof.Cluster, strings.Join(id.Roles, ", "), strings.Join(id.DBUsers, ", "), strings.Join(id.DBNames, ", "), state)
 	return err
 }

@@ -3,9 +3,15 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/keyway-dev/keyway/core/access"
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
@@ -15,13 +21,16 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
-// Remote reaches the auth service through the agent's tunnel: access
+// Remote reaches the auth service through the agent's tunnels: access
 // decisions, db-client certificates (keys made here, CSRs sent) and the
-// cluster's authorities.
+// cluster's authorities. With a tunnel to each proxy, a call goes through
+// the tunnel that has been up longest and, if that tunnel fails it
+// (codes.Unavailable), through the next: every proxy reaches the same
+// auth state.
 type Remote struct {
-	mu     sync.RWMutex
-	client apiv1.AgentClient
-	// changed is closed, and replaced, when the client changes.
+	mu    sync.RWMutex
+	links []*remoteLink
+	// changed is closed, and replaced, when a tunnel comes up.
 	changed chan struct{}
 
 	casMu   sync.Mutex
@@ -29,31 +38,52 @@ type Remote struct {
 	fetched time.Time
 }
 
-// SetClient installs the client of the current tunnel.
-func (r *Remote) SetClient(c apiv1.AgentClient) {
-	r.mu.Lock()
-	r.client = c
-	if r.changed != nil {
-		close(r.changed)
-	}
-	r.changed = make(chan struct{})
-	r.mu.Unlock()
+// remoteLink is the API client of one tunnel.
+type remoteLink struct {
+	proxy  string
+	client apiv1.AgentClient
+	// detached is set when the tunnel broke: a call that was under way
+	// then fails with whatever gRPC says of a closing connection.
+	detached atomic.Bool
 }
 
-// waitClient returns the current tunnel's client, waiting for the tunnel
-// to be up.
-func (r *Remote) waitClient(ctx context.Context) (apiv1.AgentClient, error) {
+// ErrNotConnected means no tunnel to any proxy is up.
+var ErrNotConnected = errors.New("the agent is not connected to any proxy")
+
+// Attach adds the client of a tunnel that just came up; the returned
+// function removes it when the tunnel breaks.
+func (r *Remote) Attach(proxy string, c apiv1.AgentClient) (detach func()) {
+	l := &remoteLink{proxy: proxy, client: c}
+	r.mu.Lock()
+	r.links = append(r.links, l)
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
+	}
+	r.mu.Unlock()
+	return func() {
+		l.detached.Store(true)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.links = slices.DeleteFunc(r.links, func(x *remoteLink) bool { return x == l })
+	}
+}
+
+// waitLink returns the client of the oldest tunnel, waiting for one to
+// come up.
+func (r *Remote) waitLink(ctx context.Context) (apiv1.AgentClient, error) {
 	for {
 		r.mu.Lock()
-		c, changed := r.client, r.changed
-		if changed == nil {
-			r.changed = make(chan struct{})
-			changed = r.changed
-		}
-		r.mu.Unlock()
-		if c != nil {
+		if len(r.links) > 0 {
+			c := r.links[0].client
+			r.mu.Unlock()
 			return c, nil
 		}
+		if r.changed == nil {
+			r.changed = make(chan struct{})
+		}
+		changed := r.changed
+		r.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -62,11 +92,12 @@ func (r *Remote) waitClient(ctx context.Context) (apiv1.AgentClient, error) {
 	}
 }
 
-// WatchDatabases follows the db resources matching selectors through
-// the tunnel (Agent.WatchDatabases), waiting for the tunnel first. It
-// returns when the stream breaks, as it does when the tunnel does.
+// WatchDatabases follows the db resources matching selectors through the
+// oldest tunnel (Agent.WatchDatabases), waiting for a tunnel first. It
+// returns when the stream breaks, as it does when that tunnel does; the
+// caller watches again, through whichever tunnel is then oldest.
 func (r *Remote) WatchDatabases(ctx context.Context, selectors []access.LabelSelector, apply func([]config.Database)) error {
-	c, err := r.waitClient(ctx)
+	c, err := r.waitLink(ctx)
 	if err != nil {
 		return err
 	}
@@ -89,30 +120,51 @@ func (r *Remote) WatchDatabases(ctx context.Context, selectors []access.LabelSel
 	}
 }
 
-func (r *Remote) agent() (apiv1.AgentClient, error) {
+// Proxies returns the addresses of the tunnels that are up, oldest first.
+func (r *Remote) Proxies() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if r.client == nil {
-		return nil, fmt.Errorf("the agent is not connected to its proxy")
+	out := make([]string, len(r.links))
+	for i, l := range r.links {
+		out[i] = l.proxy
 	}
-	return r.client, nil
+	return out
+}
+
+// call runs fn with each tunnel's client in turn until one succeeds or
+// fails with an answer: a failure with codes.Unavailable (the tunnel or
+// that proxy's side is down), or any failure of a call whose tunnel broke
+// meanwhile (gRPC then reports the closing connection as Canceled), goes
+// on to the next tunnel, unless the caller's ctx has ended.
+func (r *Remote) call(ctx context.Context, fn func(apiv1.AgentClient) error) error {
+	r.mu.RLock()
+	links := slices.Clone(r.links)
+	r.mu.RUnlock()
+	if len(links) == 0 {
+		return ErrNotConnected
+	}
+	var err error
+	for _, l := range links {
+		err = fn(l.client)
+		if err == nil || ctx.Err() != nil || (status.Code(err) != codes.Unavailable && !l.detached.Load()) {
+			return err
+		}
+	}
+	return err
 }
 
 // Authorize asks the auth service.
 func (r *Remote) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest) (*apiv1.AuthorizeResponse, error) {
-	c, err := r.agent()
-	if err != nil {
-		return nil, err
-	}
-	return c.Authorize(ctx, req)
+	var resp *apiv1.AuthorizeResponse
+	err := r.call(ctx, func(c apiv1.AgentClient) (err error) {
+		resp, err = c.Authorize(ctx, req)
+		return err
+	})
+	return resp, err
 }
 
 // DBClientCert makes a key and has the auth service certify it.
 func (r *Remote) DBClientCert(ctx context.Context, dbUser string) (authority.DBClientCert, error) {
-	c, err := r.agent()
-	if err != nil {
-		return authority.DBClientCert{}, err
-	}
 	key, err := authority.NewKey("")
 	if err != nil {
 		return authority.DBClientCert{}, err
@@ -121,7 +173,11 @@ func (r *Remote) DBClientCert(ctx context.Context, dbUser string) (authority.DBC
 	if err != nil {
 		return authority.DBClientCert{}, err
 	}
-	resp, err := c.SignDBClient(ctx, &apiv1.SignDBClientRequest{DbUser: dbUser, Csr: csr})
+	var resp *apiv1.SignDBClientResponse
+	err = r.call(ctx, func(c apiv1.AgentClient) (err error) {
+		resp, err = c.SignDBClient(ctx, &apiv1.SignDBClientRequest{DbUser: dbUser, Csr: csr})
+		return err
+	})
 	if err != nil {
 		return authority.DBClientCert{}, err
 	}
@@ -137,11 +193,11 @@ func (r *Remote) PEM(ctx context.Context, a sdk.Authority) ([]byte, error) {
 	r.casMu.Lock()
 	defer r.casMu.Unlock()
 	if r.cas == nil || time.Since(r.fetched) > 30*time.Second {
-		c, err := r.agent()
-		if err != nil {
-			return nil, err
-		}
-		resp, err := c.Authorities(ctx, &apiv1.AuthoritiesRequest{})
+		var resp *apiv1.AuthoritiesResponse
+		err := r.call(ctx, func(c apiv1.AgentClient) (err error) {
+			resp, err = c.Authorities(ctx, &apiv1.AuthoritiesRequest{})
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -156,14 +212,22 @@ func (r *Remote) PEM(ctx context.Context, a sdk.Authority) ([]byte, error) {
 	return nil, fmt.Errorf("the agent has no %s authority", a)
 }
 
-// Connected reports whether the tunnel to the proxy is up.
+// Connected reports whether a tunnel to a proxy is up.
 func (r *Remote) Connected() bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.client != nil
+	return len(r.links) > 0
 }
 
-// Emit sends audit events to the cluster's log through the tunnel.
+// Emit sends audit events to the cluster's log through a tunnel.
+//
+// Delivery is at least once while any tunnel is up: a batch that fails
+// with codes.Unavailable goes again through the next tunnel. If a tunnel
+// dies after its proxy wrote the batch but before the answer arrived,
+// the batch is written twice, once in each proxy's log; both copies
+// carry the same session id and event index (sid, ei), which identify
+// the duplicate. With no tunnel up the batch fails and on_failure
+// applies.
 func (r *Remote) Emit(ctx context.Context, events ...audit.Event) error {
 	return r.sendAudit(ctx, false, events)
 }
@@ -175,10 +239,6 @@ func (r *Remote) EmitDurable(ctx context.Context, events ...audit.Event) error {
 }
 
 func (r *Remote) sendAudit(ctx context.Context, durable bool, events []audit.Event) error {
-	c, err := r.agent()
-	if err != nil {
-		return err
-	}
 	req := &apiv1.AuditRequest{Durable: durable}
 	for _, e := range events {
 		b, err := json.Marshal(e)
@@ -187,6 +247,8 @@ func (r *Remote) sendAudit(ctx context.Context, durable bool, events []audit.Eve
 		}
 		req.EventsJson = append(req.EventsJson, b)
 	}
-	_, err = c.Audit(ctx, req)
-	return err
+	return r.call(ctx, func(c apiv1.AgentClient) error {
+		_, err := c.Audit(ctx, req)
+		return err
+	})
 }

@@ -10,7 +10,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/authority"
@@ -22,9 +24,10 @@ import (
 // protocol plugin and relays it; it returns when the session ends.
 type Deliver func(ctx context.Context, stream net.Conn, meta *pluginv1.Session)
 
-// TunnelClient keeps the agent's tunnel to its proxy up: it dials out,
+// TunnelClient keeps the agent's tunnel to one proxy up: it dials out,
 // registers the agent's databases, serves the sessions the proxy sends,
-// and reconnects with backoff when the tunnel breaks.
+// follows the proxy's list of the cluster's proxies, and reconnects with
+// backoff when the tunnel breaks.
 type TunnelClient struct {
 	ProxyAddr string
 	Identity  Identity
@@ -32,18 +35,34 @@ type TunnelClient struct {
 	Remote    *Remote
 	Deliver   Deliver
 	Logger    hclog.Logger
+	// HostID, if set, returns the SPIFFE ID the proxy's certificate must
+	// carry, as the proxy published it; "" accepts any host identity of
+	// the agent's cluster. It is read at each dial.
+	HostID func() string
+	// Proxies, if set, receives the cluster's proxies each time this
+	// proxy reports them.
+	Proxies func([]KnownProxy)
+	// Keep, if set, is asked after the tunnel breaks whether to dial
+	// again; Run returns when it says no.
+	Keep func() bool
 	// Connected, if set, is called each time the tunnel is up and the
-	// databases are registered.
-	Connected func()
+	// databases are registered, and Disconnected when it breaks.
+	Connected    func()
+	Disconnected func()
 }
 
-// Run serves until ctx ends.
+// Run serves until ctx ends, or until Keep says the proxy is no longer
+// wanted after its tunnel broke.
 func (c *TunnelClient) Run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := c.once(ctx)
 		if ctx.Err() != nil {
+			return
+		}
+		if c.Keep != nil && !c.Keep() {
+			c.Logger.Info("the proxy left the cluster; not reconnecting", "proxy", c.ProxyAddr, "error", err)
 			return
 		}
 		if time.Since(start) > 30*time.Second {
@@ -59,23 +78,34 @@ func (c *TunnelClient) Run(ctx context.Context) {
 	}
 }
 
+// tlsConfig trusts only the cluster's host authority pinned at join, for
+// the name dialled, and then checks the proxy's identity: a host of the
+// agent's cluster, and the one the proxy published when known. An
+// address learnt from the state backend is never trusted without this.
 func (c *TunnelClient) tlsConfig() (*tls.Config, error) {
 	host, _, err := net.SplitHostPort(c.ProxyAddr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("proxy address %q: %w", c.ProxyAddr, err)
 	}
 	pool := x509.NewCertPool()
 	for _, der := range c.Identity.HostCAs {
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("the pinned host authority: %w", err)
 		}
 		pool.AddCert(cert)
 	}
-	return authority.RequireHostIdentity(&tls.Config{
+	var want string
+	if c.HostID != nil {
+		want = c.HostID()
+	}
+	return &tls.Config{
 		MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: host,
 		Certificates: []tls.Certificate{c.Identity.Cert}, NextProtos: []string{tunnel.ALPNTunnel},
-	}), nil
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			return authority.VerifyProxyIdentity(cs.PeerCertificates, c.Identity.Cluster, want)
+		},
+	}, nil
 }
 
 // once runs one tunnel until it breaks.
@@ -92,11 +122,13 @@ func (c *TunnelClient) once(ctx context.Context) error {
 	sess, err := tunnel.Client(raw)
 	if err != nil {
 		_ = raw.Close()
-		return err
+		return fmt.Errorf("starting the tunnel: %w", err)
 	}
-	defer func() { _ = sess.Close() }()
+	// lctx lives as long as this tunnel.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() {
-		<-ctx.Done()
+		<-lctx.Done()
 		_ = sess.Close()
 	}()
 	conn, err := grpc.NewClient("passthrough:///proxy",
@@ -104,26 +136,74 @@ func (c *TunnelClient) once(ctx context.Context) error {
 		grpc.WithTransportCredentials(insecure.NewCredentials()), // inside the tunnel's mutual TLS
 	)
 	if err != nil {
-		return err
+		return fmt.Errorf("the API client in the tunnel: %w", err)
 	}
 	defer func() { _ = conn.Close() }()
 	client := apiv1.NewAgentClient(conn)
-	if err := c.register(ctx, client); err != nil {
+	if err := c.register(lctx, client); err != nil {
 		return err
 	}
-	c.Remote.SetClient(client)
-	defer c.Remote.SetClient(nil)
-	go c.reregister(ctx, sess.CloseChan(), client)
+	detach := c.Remote.Attach(c.ProxyAddr, client)
+	defer detach()
+	go c.reregister(lctx, sess.CloseChan(), client)
+	if c.Proxies != nil {
+		go c.watchProxies(lctx, client)
+	}
 	c.Logger.Info("tunnel to the proxy is up", "proxy", c.ProxyAddr, "databases", len(c.Registry.List()))
 	if c.Connected != nil {
 		c.Connected()
 	}
+	if c.Disconnected != nil {
+		defer c.Disconnected()
+	}
 	for {
 		stream, err := sess.Accept()
 		if err != nil {
+			return fmt.Errorf("the tunnel closed: %w", err)
+		}
+		go c.serve(lctx, stream)
+	}
+}
+
+// watchProxies follows the proxy's list of the cluster's proxies while
+// the tunnel lasts, opening the stream again if it breaks. A proxy that
+// does not know the call (an older keyway) is left alone.
+func (c *TunnelClient) watchProxies(ctx context.Context, client apiv1.AgentClient) {
+	backoff := 500 * time.Millisecond
+	for ctx.Err() == nil {
+		err := c.followProxies(ctx, client)
+		if ctx.Err() != nil {
+			return
+		}
+		if status.Code(err) == codes.Unimplemented {
+			c.Logger.Info("the proxy does not tell agents about other proxies", "proxy", c.ProxyAddr)
+			return
+		}
+		c.Logger.Warn("following the cluster's proxies", "proxy", c.ProxyAddr, "error", err, "delay", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+func (c *TunnelClient) followProxies(ctx context.Context, client apiv1.AgentClient) error {
+	stream, err := client.WatchProxies(ctx, &apiv1.WatchProxiesRequest{})
+	if err != nil {
+		return err
+	}
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
 			return err
 		}
-		go c.serve(ctx, stream)
+		set := make([]KnownProxy, 0, len(resp.GetProxies()))
+		for _, p := range resp.GetProxies() {
+			set = append(set, KnownProxy{Addr: p.GetAddr(), HostID: p.GetHostId()})
+		}
+		c.Proxies(set)
 	}
 }
 

@@ -74,7 +74,7 @@ func TestAgentWatchesItsDatabases(t *testing.T) {
 		t.Fatalf("heard %q before the tunnel was up", s)
 	default:
 	}
-	remote.SetClient(apiv1.NewAgentClient(conn))
+	remote.Attach("proxy", apiv1.NewAgentClient(conn))
 
 	expect := func(want string) {
 		t.Helper()

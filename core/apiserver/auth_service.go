@@ -59,7 +59,7 @@ func (a AuthService) Login(ctx context.Context, req *apiv1.LoginRequest) (resp *
 	if err != nil {
 		return nil, err
 	}
-	return &apiv1.LoginResponse{Certificate: cert, HostCas: hostCAs, DbCas: dbCAs, ClusterName: a.S.Cluster}, nil
+	return &apiv1.LoginResponse{Certificate: cert, HostCas: hostCAs, DbCas: dbCAs, ClusterName: a.S.Cluster, ProxyAddrs: a.S.proxyAddrs(ctx)}, nil
 }
 
 // Join consumes a join token and signs the agent's host certificate.

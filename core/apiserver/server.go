@@ -28,6 +28,10 @@ const (
 	DBClientTTL = time.Hour
 )
 
+// proxyListWait bounds how long a login waits for the first listing of
+// the cluster's proxies.
+const proxyListWait = 2 * time.Second
+
 // Databases lists the databases of the cluster, wherever they are served.
 type Databases interface {
 	// List returns every database, sorted by name, with the agents that
@@ -66,6 +70,9 @@ type Server struct {
 	Audit func(ctx context.Context, e audit.Event)
 	// AuditLog receives the events agents send through their tunnels.
 	AuditLog audit.Log
+	// Proxies, if set, is the cluster's set of proxies, which agents
+	// watch and logins return.
+	Proxies ProxyDirectory
 }
 
 // record audits an API event.

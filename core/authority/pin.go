@@ -5,8 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-
-	"github.com/keyway-dev/keyway/sdk/identity"
 )
 
 // PinnedTLS returns a client configuration that trusts the server only
@@ -54,7 +52,7 @@ func verifyPinned(raw [][]byte, pin, serverName string) error {
 	if err != nil {
 		return fmt.Errorf("the proxy's certificate: %w", err)
 	}
-	return checkHostIdentity(certs[0])
+	return VerifyProxyIdentity(certs[:1], "", "")
 }
 
 func containsPin(pins []string, pin string) bool {
@@ -87,21 +85,7 @@ func TLSWithCAs(cas [][]byte, serverName string, nextProtos ...string) (*tls.Con
 // agents or keyway clients.
 func RequireHostIdentity(cfg *tls.Config) *tls.Config {
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("the proxy presented no certificate")
-		}
-		return checkHostIdentity(cs.PeerCertificates[0])
+		return VerifyProxyIdentity(cs.PeerCertificates, "", "")
 	}
 	return cfg
-}
-
-func checkHostIdentity(leaf *x509.Certificate) error {
-	id, err := identity.FromCertificate(leaf)
-	if err != nil {
-		return fmt.Errorf("the proxy's certificate carries no host identity: %w", err)
-	}
-	if id.Kind != identity.KindHost {
-		return fmt.Errorf("the proxy's certificate is for %s, not a host", id.ID)
-	}
-	return nil
 }

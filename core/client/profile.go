@@ -18,10 +18,14 @@ import (
 
 // Profile is a logged-in user's state under ~/.keyway.
 type Profile struct {
-	Dir     string `json:"-"`
-	Proxy   string `json:"proxy"`
-	User    string `json:"user"`
-	Cluster string `json:"cluster"`
+	Dir   string `json:"-"`
+	Proxy string `json:"proxy"`
+	// Proxies are the public addresses of the cluster's proxies when
+	// the user logged in; commands fall back on them, in order, when
+	// Proxy does not accept a connection.
+	Proxies []string `json:"proxies,omitempty"`
+	User    string   `json:"user"`
+	Cluster string   `json:"cluster"`
 	// HostCAs verify the proxy; DBCAs verify databases (for reference).
 	HostCAs [][]byte `json:"host_cas"`
 	DBCAs   [][]byte `json:"db_cas"`

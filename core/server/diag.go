@@ -44,7 +44,7 @@ func (n *node) startDiag() (*metrics.Metrics, error) {
 }
 
 // ready reports whether the process can do its work: every plugin runs
-// and, for an agent, the tunnel to the proxy is up.
+// and, for an agent, a tunnel to at least one proxy is up.
 func (n *node) ready(context.Context) error {
 	for _, st := range n.sup.Status() {
 		if st.State != supervisor.StateRunning {
@@ -52,7 +52,7 @@ func (n *node) ready(context.Context) error {
 		}
 	}
 	if n.remote != nil && !n.remote.Connected() {
-		return fmt.Errorf("the tunnel to the proxy is down")
+		return fmt.Errorf("no tunnel to a proxy is up")
 	}
 	return nil
 }
@@ -73,6 +73,7 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 			m.SetGauge([]string{"audit", "healthy"}, healthy)
 		}
 		m.SetGauge([]string{"audit", "events_failed"}, float32(n.backend.auditFailed.Load()))
+		n.reportTunnels(m)
 		for _, st := range n.sup.Status() {
 			labels := []metrics.Label{{Name: "plugin", Value: st.Name}, {Name: "kind", Value: st.Kind}}
 			up := float32(0)
@@ -88,4 +89,21 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 		case <-t.C:
 		}
 	}
+}
+
+// reportTunnels sets, on an agent, one gauge per wanted proxy: 1 while
+// its tunnel is up.
+func (n *node) reportTunnels(m *metrics.Metrics) {
+	if n.tunnelsOut == nil {
+		return
+	}
+	up := 0
+	for _, st := range n.tunnelsOut.Status() {
+		v := float32(0)
+		if st.Up {
+			v, up = 1, up+1
+		}
+		m.SetGaugeWithLabels([]string{"agent", "tunnel", "up"}, v, []metrics.Label{{Name: "proxy", Value: st.Proxy}})
+	}
+	m.SetGauge([]string{"agent", "tunnels", "up"}, float32(up))
 }

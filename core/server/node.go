@@ -49,8 +49,10 @@ type node struct {
 	tunnels *tunnel.Registry
 	local   *agent.Registry
 	remote  *agent.Remote
-	metrics *metrics.Metrics
-	audit   *file.Sink
+	// tunnelsOut are an agent's tunnels to the cluster's proxies.
+	tunnelsOut *agent.Tunnels
+	metrics    *metrics.Metrics
+	audit      *file.Sink
 	// report starts the metrics reporter once everything it reads exists.
 	report func()
 
@@ -182,6 +184,9 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 	certCtx, stopCert := context.WithCancel(context.Background())
 	n.stop = append(n.stop, stopCert)
 	go cert.keepFresh(certCtx)
+	if err := n.startDiscovery(cert); err != nil {
+		return nil, err
+	}
 
 	apiLn := tunnel.NewConnListener(&net.TCPAddr{})
 	gs := grpc.NewServer(grpc.Creds(tunnel.TLSDone{}))
@@ -278,12 +283,13 @@ func (n *node) startAgent(ctx context.Context) error {
 		n.logger.Info("joined the cluster", "cluster", id.Cluster, "proxy", db.ProxyAddr)
 	}
 	tctx, cancel := context.WithCancel(context.Background())
-	n.stop = append(n.stop, cancel)
-	tc := &agent.TunnelClient{
-		ProxyAddr: db.ProxyAddr, Identity: id, Registry: n.local, Remote: n.remote,
+	n.tunnelsOut = &agent.Tunnels{
+		Seed: db.ProxyAddr, Identity: id, DataDir: n.cfg.DataDir, Registry: n.local, Remote: n.remote,
 		Logger: n.logger.Named("agent"), Deliver: n.deliver,
 	}
-	go tc.Run(tctx)
+	done := make(chan struct{})
+	go func() { n.tunnelsOut.Run(tctx); close(done) }()
+	n.stop = append(n.stop, func() { cancel(); <-done })
 	return nil
 }
 

@@ -202,11 +202,14 @@ func (x *LoginRequest) GetNewPassword() string {
 }
 
 type LoginResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Certificate   []byte                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
-	HostCas       [][]byte               `protobuf:"bytes,2,rep,name=host_cas,json=hostCas,proto3" json:"host_cas,omitempty"`
-	DbCas         [][]byte               `protobuf:"bytes,3,rep,name=db_cas,json=dbCas,proto3" json:"db_cas,omitempty"`
-	ClusterName   string                 `protobuf:"bytes,4,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Certificate []byte                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	HostCas     [][]byte               `protobuf:"bytes,2,rep,name=host_cas,json=hostCas,proto3" json:"host_cas,omitempty"`
+	DbCas       [][]byte               `protobuf:"bytes,3,rep,name=db_cas,json=dbCas,proto3" json:"db_cas,omitempty"`
+	ClusterName string                 `protobuf:"bytes,4,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
+	// The public addresses of the cluster's proxies, for clients to fall
+	// back on when theirs does not answer.
+	ProxyAddrs    []string `protobuf:"bytes,5,rep,name=proxy_addrs,json=proxyAddrs,proto3" json:"proxy_addrs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -267,6 +270,13 @@ func (x *LoginResponse) GetClusterName() string {
 		return x.ClusterName
 	}
 	return ""
+}
+
+func (x *LoginResponse) GetProxyAddrs() []string {
+	if x != nil {
+		return x.ProxyAddrs
+	}
+	return nil
 }
 
 type JoinRequest struct {
@@ -1743,6 +1753,142 @@ func (x *DatabaseDefinition) GetServerName() string {
 	return ""
 }
 
+type WatchProxiesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchProxiesRequest) Reset() {
+	*x = WatchProxiesRequest{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchProxiesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchProxiesRequest) ProtoMessage() {}
+
+func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchProxiesRequest.ProtoReflect.Descriptor instead.
+func (*WatchProxiesRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{30}
+}
+
+type WatchProxiesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Proxies       []*Proxy               `protobuf:"bytes,1,rep,name=proxies,proto3" json:"proxies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchProxiesResponse) Reset() {
+	*x = WatchProxiesResponse{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchProxiesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchProxiesResponse) ProtoMessage() {}
+
+func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchProxiesResponse.ProtoReflect.Descriptor instead.
+func (*WatchProxiesResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *WatchProxiesResponse) GetProxies() []*Proxy {
+	if x != nil {
+		return x.Proxies
+	}
+	return nil
+}
+
+// Proxy is one proxy of the cluster, as it publishes itself in the state
+// backend.
+type Proxy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The public address, HOST:PORT; its host is in the proxy's certificate.
+	Addr string `protobuf:"bytes,1,opt,name=addr,proto3" json:"addr,omitempty"`
+	// The SPIFFE ID of the proxy's host certificate.
+	HostId        string `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Proxy) Reset() {
+	*x = Proxy{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Proxy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Proxy) ProtoMessage() {}
+
+func (x *Proxy) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
+func (*Proxy) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *Proxy) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *Proxy) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
 var File_keyway_api_v1_api_proto protoreflect.FileDescriptor
 
 const file_keyway_api_v1_api_proto_rawDesc = "" +
@@ -1758,12 +1904,14 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x10\n" +
 	"\x03csr\x18\x03 \x01(\fR\x03csr\x12\x16\n" +
 	"\x06invite\x18\x04 \x01(\tR\x06invite\x12!\n" +
-	"\fnew_password\x18\x05 \x01(\tR\vnewPassword\"\x86\x01\n" +
+	"\fnew_password\x18\x05 \x01(\tR\vnewPassword\"\xa7\x01\n" +
 	"\rLoginResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x19\n" +
 	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\x12\x15\n" +
 	"\x06db_cas\x18\x03 \x03(\fR\x05dbCas\x12!\n" +
-	"\fcluster_name\x18\x04 \x01(\tR\vclusterName\"R\n" +
+	"\fcluster_name\x18\x04 \x01(\tR\vclusterName\x12\x1f\n" +
+	"\vproxy_addrs\x18\x05 \x03(\tR\n" +
+	"proxyAddrs\"R\n" +
 	"\vJoinRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1b\n" +
 	"\thost_name\x18\x02 \x01(\tR\bhostName\x12\x10\n" +
@@ -1869,7 +2017,13 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"serverName\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xcc\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x15\n" +
+	"\x13WatchProxiesRequest\"F\n" +
+	"\x14WatchProxiesResponse\x12.\n" +
+	"\aproxies\x18\x01 \x03(\v2\x14.keyway.api.v1.ProxyR\aproxies\"4\n" +
+	"\x05Proxy\x12\x12\n" +
+	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x17\n" +
+	"\ahost_id\x18\x02 \x01(\tR\x06hostId2\xcc\x01\n" +
 	"\x04Auth\x12?\n" +
 	"\x04Ping\x12\x1a.keyway.api.v1.PingRequest\x1a\x1b.keyway.api.v1.PingResponse\x12B\n" +
 	"\x05Login\x12\x1b.keyway.api.v1.LoginRequest\x1a\x1c.keyway.api.v1.LoginResponse\x12?\n" +
@@ -1878,14 +2032,15 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\rListDatabases\x12#.keyway.api.v1.ListDatabasesRequest\x1a$.keyway.api.v1.ListDatabasesResponse\x12l\n" +
 	"\x13DatabaseCertificate\x12).keyway.api.v1.DatabaseCertificateRequest\x1a*.keyway.api.v1.DatabaseCertificateResponse2B\n" +
 	"\x05Admin\x129\n" +
-	"\x02Do\x12\x18.keyway.api.v1.DoRequest\x1a\x19.keyway.api.v1.DoResponse2\xf8\x03\n" +
+	"\x02Do\x12\x18.keyway.api.v1.DoRequest\x1a\x19.keyway.api.v1.DoResponse2\xd3\x04\n" +
 	"\x05Agent\x12K\n" +
 	"\bRegister\x12\x1e.keyway.api.v1.RegisterRequest\x1a\x1f.keyway.api.v1.RegisterResponse\x12N\n" +
 	"\tAuthorize\x12\x1f.keyway.api.v1.AuthorizeRequest\x1a .keyway.api.v1.AuthorizeResponse\x12W\n" +
 	"\fSignDBClient\x12\".keyway.api.v1.SignDBClientRequest\x1a#.keyway.api.v1.SignDBClientResponse\x12T\n" +
 	"\vAuthorities\x12!.keyway.api.v1.AuthoritiesRequest\x1a\".keyway.api.v1.AuthoritiesResponse\x12B\n" +
 	"\x05Audit\x12\x1b.keyway.api.v1.AuditRequest\x1a\x1c.keyway.api.v1.AuditResponse\x12_\n" +
-	"\x0eWatchDatabases\x12$.keyway.api.v1.WatchDatabasesRequest\x1a%.keyway.api.v1.WatchDatabasesResponse0\x01BAZ?github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1;apiv1b\x06proto3"
+	"\x0eWatchDatabases\x12$.keyway.api.v1.WatchDatabasesRequest\x1a%.keyway.api.v1.WatchDatabasesResponse0\x01\x12Y\n" +
+	"\fWatchProxies\x12\".keyway.api.v1.WatchProxiesRequest\x1a#.keyway.api.v1.WatchProxiesResponse0\x01BAZ?github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1;apiv1b\x06proto3"
 
 var (
 	file_keyway_api_v1_api_proto_rawDescOnce sync.Once
@@ -1899,7 +2054,7 @@ func file_keyway_api_v1_api_proto_rawDescGZIP() []byte {
 	return file_keyway_api_v1_api_proto_rawDescData
 }
 
-var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*PingRequest)(nil),                 // 0: keyway.api.v1.PingRequest
 	(*PingResponse)(nil),                // 1: keyway.api.v1.PingResponse
@@ -1931,50 +2086,56 @@ var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*WatchDatabasesRequest)(nil),       // 27: keyway.api.v1.WatchDatabasesRequest
 	(*WatchDatabasesResponse)(nil),      // 28: keyway.api.v1.WatchDatabasesResponse
 	(*DatabaseDefinition)(nil),          // 29: keyway.api.v1.DatabaseDefinition
-	nil,                                 // 30: keyway.api.v1.Database.LabelsEntry
-	nil,                                 // 31: keyway.api.v1.LabelSelector.LabelsEntry
-	nil,                                 // 32: keyway.api.v1.DatabaseDefinition.LabelsEntry
+	(*WatchProxiesRequest)(nil),         // 30: keyway.api.v1.WatchProxiesRequest
+	(*WatchProxiesResponse)(nil),        // 31: keyway.api.v1.WatchProxiesResponse
+	(*Proxy)(nil),                       // 32: keyway.api.v1.Proxy
+	nil,                                 // 33: keyway.api.v1.Database.LabelsEntry
+	nil,                                 // 34: keyway.api.v1.LabelSelector.LabelsEntry
+	nil,                                 // 35: keyway.api.v1.DatabaseDefinition.LabelsEntry
 }
 var file_keyway_api_v1_api_proto_depIdxs = []int32{
-	30, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
+	33, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
 	7,  // 1: keyway.api.v1.Database.agents:type_name -> keyway.api.v1.DatabaseAgent
 	6,  // 2: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
 	6,  // 3: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
 	16, // 4: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
-	31, // 5: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
+	34, // 5: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
 	25, // 6: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
 	29, // 7: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
-	32, // 8: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
-	26, // 9: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
-	0,  // 10: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
-	2,  // 11: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
-	4,  // 12: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
-	8,  // 13: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
-	10, // 14: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
-	23, // 15: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
-	12, // 16: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
-	14, // 17: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
-	17, // 18: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
-	19, // 19: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
-	21, // 20: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
-	27, // 21: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
-	1,  // 22: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
-	3,  // 23: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
-	5,  // 24: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
-	9,  // 25: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
-	11, // 26: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
-	24, // 27: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
-	13, // 28: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
-	15, // 29: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
-	18, // 30: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
-	20, // 31: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
-	22, // 32: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
-	28, // 33: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
-	22, // [22:34] is the sub-list for method output_type
-	10, // [10:22] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	35, // 8: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
+	32, // 9: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
+	26, // 10: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
+	0,  // 11: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
+	2,  // 12: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
+	4,  // 13: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
+	8,  // 14: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
+	10, // 15: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
+	23, // 16: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
+	12, // 17: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
+	14, // 18: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
+	17, // 19: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
+	19, // 20: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
+	21, // 21: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
+	27, // 22: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
+	30, // 23: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
+	1,  // 24: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
+	3,  // 25: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
+	5,  // 26: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
+	9,  // 27: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
+	11, // 28: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
+	24, // 29: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
+	13, // 30: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
+	15, // 31: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
+	18, // 32: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
+	20, // 33: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
+	22, // 34: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
+	28, // 35: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
+	31, // 36: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
+	24, // [24:37] is the sub-list for method output_type
+	11, // [11:24] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_keyway_api_v1_api_proto_init() }
@@ -1988,7 +2149,7 @@ func file_keyway_api_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_api_v1_api_proto_rawDesc), len(file_keyway_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

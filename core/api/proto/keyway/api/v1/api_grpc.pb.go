@@ -477,6 +477,7 @@ const (
 	Agent_Authorities_FullMethodName    = "/keyway.api.v1.Agent/Authorities"
 	Agent_Audit_FullMethodName          = "/keyway.api.v1.Agent/Audit"
 	Agent_WatchDatabases_FullMethodName = "/keyway.api.v1.Agent/WatchDatabases"
+	Agent_WatchProxies_FullMethodName   = "/keyway.api.v1.Agent/WatchProxies"
 )
 
 // AgentClient is the client API for Agent service.
@@ -497,6 +498,9 @@ type AgentClient interface {
 	// once, then the whole set again after each change. It follows the
 	// state backend's watch; nothing polls.
 	WatchDatabases(ctx context.Context, in *WatchDatabasesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDatabasesResponse], error)
+	// WatchProxies streams the cluster's proxies: the whole set at once,
+	// then again each time it changes. An agent keeps a tunnel to each.
+	WatchProxies(ctx context.Context, in *WatchProxiesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchProxiesResponse], error)
 }
 
 type agentClient struct {
@@ -576,6 +580,25 @@ func (c *agentClient) WatchDatabases(ctx context.Context, in *WatchDatabasesRequ
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agent_WatchDatabasesClient = grpc.ServerStreamingClient[WatchDatabasesResponse]
 
+func (c *agentClient) WatchProxies(ctx context.Context, in *WatchProxiesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchProxiesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Agent_ServiceDesc.Streams[1], Agent_WatchProxies_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchProxiesRequest, WatchProxiesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_WatchProxiesClient = grpc.ServerStreamingClient[WatchProxiesResponse]
+
 // AgentServer is the server API for Agent service.
 // All implementations must embed UnimplementedAgentServer
 // for forward compatibility.
@@ -594,6 +617,9 @@ type AgentServer interface {
 	// once, then the whole set again after each change. It follows the
 	// state backend's watch; nothing polls.
 	WatchDatabases(*WatchDatabasesRequest, grpc.ServerStreamingServer[WatchDatabasesResponse]) error
+	// WatchProxies streams the cluster's proxies: the whole set at once,
+	// then again each time it changes. An agent keeps a tunnel to each.
+	WatchProxies(*WatchProxiesRequest, grpc.ServerStreamingServer[WatchProxiesResponse]) error
 	mustEmbedUnimplementedAgentServer()
 }
 
@@ -621,6 +647,9 @@ func (UnimplementedAgentServer) Audit(context.Context, *AuditRequest) (*AuditRes
 }
 func (UnimplementedAgentServer) WatchDatabases(*WatchDatabasesRequest, grpc.ServerStreamingServer[WatchDatabasesResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchDatabases not implemented")
+}
+func (UnimplementedAgentServer) WatchProxies(*WatchProxiesRequest, grpc.ServerStreamingServer[WatchProxiesResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchProxies not implemented")
 }
 func (UnimplementedAgentServer) mustEmbedUnimplementedAgentServer() {}
 func (UnimplementedAgentServer) testEmbeddedByValue()               {}
@@ -744,6 +773,17 @@ func _Agent_WatchDatabases_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agent_WatchDatabasesServer = grpc.ServerStreamingServer[WatchDatabasesResponse]
 
+func _Agent_WatchProxies_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchProxiesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgentServer).WatchProxies(m, &grpc.GenericServerStream[WatchProxiesRequest, WatchProxiesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Agent_WatchProxiesServer = grpc.ServerStreamingServer[WatchProxiesResponse]
+
 // Agent_ServiceDesc is the grpc.ServiceDesc for Agent service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -776,6 +816,11 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchDatabases",
 			Handler:       _Agent_WatchDatabases_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchProxies",
+			Handler:       _Agent_WatchProxies_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -1,0 +1,125 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
+	"github.com/keyway-dev/keyway/core/audit"
+)
+
+// fakeAgentClient answers Audit and Authorize with err, counting calls.
+type fakeAgentClient struct {
+	apiv1.AgentClient
+	err    error
+	audits [][][]byte
+}
+
+func (f *fakeAgentClient) Audit(_ context.Context, req *apiv1.AuditRequest, _ ...grpc.CallOption) (*apiv1.AuditResponse, error) {
+	f.audits = append(f.audits, req.GetEventsJson())
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &apiv1.AuditResponse{}, nil
+}
+
+func (f *fakeAgentClient) Authorize(context.Context, *apiv1.AuthorizeRequest, ...grpc.CallOption) (*apiv1.AuthorizeResponse, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &apiv1.AuthorizeResponse{Allow: true}, nil
+}
+
+func TestRemoteWithoutTunnelsFails(t *testing.T) {
+	var r Remote
+	if err := r.Emit(t.Context(), audit.Event{Event: "x"}); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("Emit without a tunnel: %v", err)
+	}
+	if r.Connected() {
+		t.Fatal("connected without a tunnel")
+	}
+}
+
+func TestRemoteFallsThroughUnavailableTunnels(t *testing.T) {
+	var r Remote
+	dead := &fakeAgentClient{err: status.Error(codes.Unavailable, "error reading from server: EOF")}
+	live := &fakeAgentClient{}
+	detach := r.Attach("a:1", dead)
+	r.Attach("b:1", live)
+	if got := r.Proxies(); !slices.Equal(got, []string{"a:1", "b:1"}) {
+		t.Fatalf("proxies %v, want the oldest first", got)
+	}
+	if err := r.EmitDurable(t.Context(), audit.Event{Event: "db.session.start", SessionID: "s1", Index: 1}); err != nil {
+		t.Fatalf("EmitDurable with one live tunnel: %v", err)
+	}
+	if len(dead.audits) != 1 || len(live.audits) != 1 {
+		t.Fatalf("the batch went %d times through the dead tunnel and %d through the live one, want once each", len(dead.audits), len(live.audits))
+	}
+	if resp, err := r.Authorize(t.Context(), &apiv1.AuthorizeRequest{}); err != nil || !resp.GetAllow() {
+		t.Fatalf("Authorize through the live tunnel: %v, %v", resp, err)
+	}
+	detach()
+	if got := r.Proxies(); !slices.Equal(got, []string{"b:1"}) {
+		t.Fatalf("after detaching a:1: %v", got)
+	}
+}
+
+func TestRemoteDoesNotRetryAnAnswer(t *testing.T) {
+	var r Remote
+	refusing := &fakeAgentClient{err: status.Error(codes.InvalidArgument, "decoding an audit event")}
+	other := &fakeAgentClient{}
+	r.Attach("a:1", refusing)
+	r.Attach("b:1", other)
+	err := r.Emit(t.Context(), audit.Event{Event: "x"})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("Emit: %v, want the proxy's answer", err)
+	}
+	if len(other.audits) != 0 {
+		t.Fatal("a batch the proxy answered went through another tunnel too")
+	}
+}
+
+func TestRemoteStopsWhenTheCallerGivesUp(t *testing.T) {
+	var r Remote
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	first := &fakeAgentClient{err: status.Error(codes.Unavailable, "context canceled")}
+	second := &fakeAgentClient{}
+	r.Attach("a:1", first)
+	r.Attach("b:1", second)
+	if err := r.Emit(ctx, audit.Event{Event: "x"}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("Emit with a cancelled context: %v", err)
+	}
+	if len(second.audits) != 0 {
+		t.Fatal("retried after the caller's context ended")
+	}
+}
+
+// closingClient fails like a call in flight when its tunnel's gRPC
+// connection closes, and detaches its link first, as the tunnel does.
+type closingClient struct {
+	fakeAgentClient
+	detach func()
+}
+
+func (c *closingClient) Authorize(context.Context, *apiv1.AuthorizeRequest, ...grpc.CallOption) (*apiv1.AuthorizeResponse, error) {
+	c.detach()
+	return nil, status.Error(codes.Canceled, "grpc: the client connection is closing")
+}
+
+func TestRemoteRetriesACallWhoseTunnelBroke(t *testing.T) {
+	var r Remote
+	closing := &closingClient{}
+	closing.detach = r.Attach("a:1", closing)
+	r.Attach("b:1", &fakeAgentClient{})
+	resp, err := r.Authorize(t.Context(), &apiv1.AuthorizeRequest{})
+	if err != nil || !resp.GetAllow() {
+		t.Fatalf("Authorize while the first tunnel closes: %v, %v", resp, err)
+	}
+}
