@@ -18,17 +18,18 @@ import (
 // sessions.
 type protocolServer struct {
 	pluginv1.UnimplementedProtocolServer
-	impl   ProtocolPlugin
-	logger hclog.Logger
-	ctx    context.Context
-	stats  counters
+	impl    ProtocolPlugin
+	logger  hclog.Logger
+	ctx     context.Context
+	stats   counters
+	metrics *Metrics
 
 	mu sync.Mutex
 	ln *handoff.Listener
 }
 
 func newProtocolServer(impl ProtocolPlugin, logger hclog.Logger) *protocolServer {
-	return &protocolServer{impl: impl, logger: logger, ctx: context.Background()}
+	return &protocolServer{impl: impl, logger: logger, ctx: context.Background(), metrics: NewMetrics()}
 }
 
 func (s *protocolServer) OpenHandoff(context.Context, *pluginv1.OpenHandoffRequest) (*pluginv1.OpenHandoffResponse, error) {
@@ -46,11 +47,14 @@ func (s *protocolServer) OpenHandoff(context.Context, *pluginv1.OpenHandoffReque
 }
 
 func (s *protocolServer) Stats(context.Context, *pluginv1.StatsRequest) (*pluginv1.StatsResponse, error) {
+	counters, histograms := s.metrics.snapshot()
 	return &pluginv1.StatsResponse{
 		SessionsTotal:   s.stats.total.Load(),
 		SessionsActive:  s.stats.active.Load(),
 		BytesFromClient: s.stats.fromClient.Load(),
 		BytesToClient:   s.stats.toClient.Load(),
+		Counters:        counters,
+		Histograms:      histograms,
 	}, nil
 }
 
@@ -103,6 +107,7 @@ func (s *protocolServer) serve(conn net.Conn, meta *pluginv1.Session) {
 		LocalAddr:  meta.GetLocalAddr(),
 		AcceptedAt: time.Unix(0, meta.GetAcceptedUnixNano()),
 		Conn:       conn,
+		Metrics:    s.metrics,
 		counters:   &s.stats,
 
 		ClientCertificates: meta.GetClientCertificates(),

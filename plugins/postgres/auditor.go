@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/keyway-dev/keyway/sdk"
 	"github.com/keyway-dev/keyway/sdk/identity"
 )
@@ -20,6 +22,8 @@ type auditor struct {
 	base     sdk.AuditEvent
 	index    atomic.Int64
 	maxParam int
+	// metrics counts events the host did not take.
+	metrics sessionMetrics
 }
 
 func newAuditor(host sdk.Host, s *sdk.Session, id identity.Identity, dbUser, dbName, cluster string, maxParam int) *auditor {
@@ -42,11 +46,18 @@ func (a *auditor) event(name, code string, success bool) sdk.AuditEvent {
 	return e
 }
 
-// emit queues events for the batched stream.
+// emit queues events for the batched stream. An event the host does not
+// take within 30 s is counted (audit_events_failed) and logged in the
+// host's log: never dropped silently.
 func (a *auditor) emit(e sdk.AuditEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = a.host.Audit(ctx, e)
+	if err := a.host.Audit(ctx, e); err != nil {
+		a.metrics.auditFailed(1)
+		lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer lcancel()
+		_ = a.host.Log(lctx, hclog.Error, "an audit event could not be queued for the host", "event", e.Event, "sid", e.SessionID, "ei", strconv.FormatInt(e.Index, 10), "error", err.Error())
+	}
 }
 
 // params renders bound values: text as text, binary as base64, each cut
