@@ -8,6 +8,7 @@ import (
 	metrics "github.com/armon/go-metrics"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/core/diag"
 	"github.com/keyway-dev/keyway/core/supervisor"
 )
@@ -54,6 +55,12 @@ func (n *node) ready(context.Context) error {
 	if n.remote != nil && !n.remote.Connected() {
 		return fmt.Errorf("the tunnel to the proxy is down")
 	}
+	if healthy := n.auditHealthy.Load(); healthy != nil && n.cfg.Audit.OnFailure == config.AuditOnFailureDeny {
+		// New sessions would be refused.
+		if err := (*healthy)(); err != nil {
+			return fmt.Errorf("the audit log is unavailable (on_failure = deny): %w", err)
+		}
+	}
 	return nil
 }
 
@@ -63,9 +70,9 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 	defer t.Stop()
 	for {
 		if n.audit != nil {
-			st := n.audit.Stats()
-			m.SetGauge([]string{"audit", "queue_depth"}, float32(st.QueueDepth))
-			m.SetGauge([]string{"audit", "events_written"}, float32(st.Written))
+			written, depth := auditStats(n.audit)
+			m.SetGauge([]string{"audit", "queue_depth"}, float32(depth))
+			m.SetGauge([]string{"audit", "events_written"}, float32(written))
 			healthy := float32(1)
 			if n.audit.Healthy() != nil {
 				healthy = 0
