@@ -30,6 +30,13 @@ const dbName = "example-postgres"
 
 func startAllInOne(t *testing.T) *allInOne {
 	t.Helper()
+	return startAllInOneWith(t, "")
+}
+
+// startAllInOneWith starts an all-in-one keyway whose configuration ends
+// with extra, such as an audit block.
+func startAllInOneWith(t *testing.T, extra string) *allInOne {
+	t.Helper()
 	proxyAddr, diagAddr := freeAddr(t), freeAddr(t)
 	// The database's certificates come from the cluster, so the data
 	// directory is made first, then PostgreSQL, then keyway.
@@ -56,7 +63,7 @@ db {
 diag {
   listen = %q
 }
-`, c.data, proxyAddr, dbName, pg.Addr(), diagAddr)
+`, c.data, proxyAddr, dbName, pg.Addr(), diagAddr) + extra
 	if err := os.WriteFile(c.cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
