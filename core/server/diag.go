@@ -27,7 +27,8 @@ func (n *node) startDiag() (*metrics.Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	srv, err := diag.Listen(n.cfg.Diag.Listen, reg, n.ready)
+	n.pluginMetrics = newPluginMetrics(n.sup, m, n.logger.Named("metrics"))
+	srv, err := diag.Listen(n.cfg.Diag.Listen, reg, n.ready, n.pluginMetrics.pull)
 	if err != nil {
 		return nil, fmt.Errorf("the diagnostic address %s: %w", n.cfg.Diag.Listen, err)
 	}
@@ -64,7 +65,8 @@ func (n *node) ready(context.Context) error {
 	return nil
 }
 
-// reportPlugins sets the plugin gauges every few seconds.
+// reportPlugins sets the plugin and audit gauges, and reads the plugins'
+// own metrics, every few seconds.
 func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -89,6 +91,7 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 			m.SetGaugeWithLabels([]string{"plugin", "up"}, up, labels)
 			m.SetGaugeWithLabels([]string{"plugin", "restarts"}, float32(st.Restarts), labels)
 		}
+		n.pluginMetrics.pull(ctx)
 		select {
 		case <-ctx.Done():
 			return

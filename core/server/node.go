@@ -54,6 +54,8 @@ type node struct {
 	// auditHealthy is the audit log's health check, for /readyz, which
 	// may run before the log is open.
 	auditHealthy atomic.Pointer[func() error]
+	// pluginMetrics exports protocol plugins' statistics.
+	pluginMetrics *pluginMetrics
 	// report starts the metrics reporter once everything it reads exists.
 	report func()
 
