@@ -69,6 +69,7 @@ func TestAuditBlockErrors(t *testing.T) {
 		{"postgres half a certificate", "audit {\n  postgres {\n    url = \"postgres://k@db/audit\"\n    cert_file = \"/c\"\n  }\n}\n", "k.hcl:6:17: error: Incomplete client certificate"},
 		{"postgres bad table", "audit {\n  postgres {\n    url = \"postgres://k@db/audit\"\n    table = \"Events; drop\"\n  }\n}\n", "k.hcl:6:13: error: Invalid audit table name"},
 		{"postgres zero queue", "audit {\n  postgres {\n    url = \"postgres://k@db/audit\"\n    queue_size = 0\n  }\n}\n", "k.hcl:6:18: error: Invalid audit setting: queue_size = 0"},
+		{"postgres on an agent", "db {\n  proxy_addr = \"p:1\"\n}\naudit {\n  postgres {\n    url = \"postgres://k@db/audit\"\n  }\n}\n", "error: Audit sink on an agent"},
 		{"postgres with a file setting", "audit {\n  fsync = \"always\"\n  postgres {\n    url = \"postgres://k@db/audit\"\n  }\n}\n", "k.hcl:4:11: error: File setting with the postgres sink"},
 	}
 	for _, tt := range tests {

@@ -287,8 +287,10 @@ func (s *Sink) committed(items, rows int) {
 	s.err = nil
 	s.notifyLocked()
 	s.mu.Unlock()
-	s.written.Add(int64(rows))
-	s.batches.Add(1)
+	if rows > 0 {
+		s.written.Add(int64(rows))
+		s.batches.Add(1)
+	}
 	if recovered {
 		s.opts.Logger.Info("the audit database is available again; writing the queued events", "table", s.opts.Table)
 	}

@@ -360,3 +360,22 @@ func TestStorable(t *testing.T) {
 		}
 	}
 }
+
+func TestEmitDurableWithoutEventsWaitsForTheQueue(t *testing.T) {
+	db := startDB(t)
+	s := openSink(t, db.options(""))
+	ctx := context.Background()
+	events := make([]audit.Event, 50)
+	for i := range events {
+		events[i] = sessionEvent("q", int64(i+1), audit.SessionQuery, "select 1")
+	}
+	if err := s.Emit(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EmitDurable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := db.pg.SQL(t, "select count(*) from keyway_audit_events"); got != "50" {
+		t.Fatalf("%s rows after the barrier, want 50", got)
+	}
+}

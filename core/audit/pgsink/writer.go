@@ -55,6 +55,11 @@ func (w *writer) work(now time.Time, force bool) {
 			w.idle(now)
 			return
 		}
+		if len(rows) == 0 {
+			// Only barriers: everything before them is committed.
+			w.s.committed(items, 0)
+			continue
+		}
 		if err := w.write(rows); err != nil {
 			w.failed(err)
 			return
