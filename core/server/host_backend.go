@@ -20,6 +20,10 @@ import (
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
+// durableWait bounds how long a session's start waits for the audit
+// log.
+const durableWait = 10 * time.Second
+
 // dbCertTTL is how long a db-client certificate given to a protocol
 // plugin lives; plugins cache it until shortly before.
 const dbCertTTL = time.Hour
@@ -56,9 +60,21 @@ func (h *hostBackend) Audit(ctx context.Context, durable bool, eventsJSON [][]by
 	if h.audit == nil {
 		return errors.New("this keyway process keeps no audit log")
 	}
-	err := h.record(ctx, durable, eventsJSON)
-	if err != nil && durable && h.auditAllow {
-		if qerr := h.record(ctx, false, eventsJSON); qerr == nil {
+	if !durable {
+		// A batch of the plugin's stream waits while the log's queue is
+		// full: backpressure.
+		return h.failed(h.record(ctx, false, eventsJSON), len(eventsJSON))
+	}
+	// A session's start waits a bounded time, so a log that is too slow
+	// refuses the session rather than hold its client.
+	dctx, cancel := context.WithTimeout(ctx, durableWait)
+	err := h.record(dctx, true, eventsJSON)
+	cancel()
+	if err != nil && h.auditAllow {
+		qctx, cancel := context.WithTimeout(ctx, durableWait)
+		qerr := h.record(qctx, false, eventsJSON)
+		cancel()
+		if qerr == nil {
 			h.logger.Warn("the audit log could not record a session start durably; on_failure = allow lets the session go on and its record waits in the queue", "events", len(eventsJSON), "error", err)
 			return nil
 		}

@@ -229,12 +229,12 @@ func (s *Sink) enqueue(ctx context.Context, rows []row, durable bool) (*group, e
 			s.refused.Add(int64(len(rows)))
 			return nil, fmt.Errorf("audit log unavailable and its queue is full (%d events waiting): %w", depth, err)
 		}
-		changed := s.changed
+		changed, depth := s.changed, s.depth
 		s.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("audit postgres: queue full: %w", ctx.Err())
+			return nil, fmt.Errorf("audit log queue full (%d events waiting for the database): %w", depth, ctx.Err())
 		}
 	}
 }

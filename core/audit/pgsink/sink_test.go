@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/test/pgtest"
 )
@@ -377,5 +379,53 @@ func TestEmitDurableWithoutEventsWaitsForTheQueue(t *testing.T) {
 	}
 	if got := db.pg.SQL(t, "select count(*) from keyway_audit_events"); got != "50" {
 		t.Fatalf("%s rows after the barrier, want 50", got)
+	}
+}
+
+func TestFullQueueWaitsWhileTheDatabaseIsSlow(t *testing.T) {
+	db := startDB(t)
+	o := db.options("")
+	o.QueueSize = 3
+	s := openSink(t, o)
+	ctx := context.Background()
+	// Another session holds the table, so the writer's insert waits.
+	lock, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable", db.pg.SocketDir, db.pg.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Close(ctx) }()
+	tx, err := lock.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "lock table keyway_audit_events in access exclusive mode"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range int64(3) {
+		if err := s.Emit(ctx, sessionEvent("slow", i+1, audit.SessionQuery, "q")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err = s.EmitDurable(short, sessionEvent("slow", 4, audit.SessionStart, ""))
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "audit log queue full (3 events waiting for the database)") {
+		t.Fatalf("a durable emit into a full queue: %v", err)
+	}
+	if s.Healthy() != nil {
+		t.Fatalf("a slow database counts as away: %v", s.Healthy())
+	}
+	// Backpressure: the emit waits for room, and gets it once the
+	// database takes the batch.
+	done := make(chan error, 1)
+	go func() { done <- s.EmitDurable(ctx, sessionEvent("slow", 5, audit.SessionStart, "")) }()
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := db.pg.SQL(t, "select string_agg(id, ' ' order by seq) from keyway_audit_events"); got != "slow/1 slow/2 slow/3 slow/5" {
+		t.Fatalf("rows: %q", got)
 	}
 }
