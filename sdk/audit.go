@@ -13,6 +13,18 @@ const (
 	AuditSessionStatement = "db.session.statement"
 )
 
+// What a protocol plugin records of its database sessions
+// (ConfigureRequest.AuditDBEvents).
+const (
+	// AuditDBEventsAll records session starts and ends and every
+	// statement. An empty setting means the same.
+	AuditDBEventsAll = "all"
+	// AuditDBEventsSessions records session starts and ends only.
+	AuditDBEventsSessions = "sessions"
+	// AuditDBEventsNone records no database session events at all.
+	AuditDBEventsNone = "none"
+)
+
 // AuditEvent is one audit record, as documented in docs/audit.md. A
 // protocol plugin fills what it knows; the host adds the cluster and, if
 // missing, the time.
@@ -56,4 +68,10 @@ type AuditEvent struct {
 	BytesOut   int64  `json:"bytes_out,omitempty"`
 	Reason     string `json:"reason,omitempty"`
 	Target     string `json:"target,omitempty"`
+
+	// CAPin is the pin (sha256 of the SubjectPublicKeyInfo) of an
+	// authority's new key after a rotation; GraceEnds is when its old key
+	// stops being trusted.
+	CAPin     string     `json:"ca_pin,omitempty"`
+	GraceEnds *time.Time `json:"grace_ends,omitempty"`
 }

@@ -59,7 +59,7 @@ func (s *protocolServer) serveClientTLS(raw net.Conn, meta *pluginv1.Session) {
 		s.relayElsewhere(ctx, tc, relay)
 		return
 	}
-	sess := newSession(tc, meta, &s.stats)
+	sess := s.newSession(tc, meta)
 	sess.ClientCertificates = chain
 	switch {
 	case err != nil:

@@ -23,6 +23,11 @@ type ConfigureRequest struct {
 	// AuditMaxParameterBytes is where a protocol plugin cuts bound
 	// parameters in audit events (the audit block's max_parameter_bytes).
 	AuditMaxParameterBytes int
+	// AuditDBEvents says which database session events a protocol plugin
+	// records (the audit block's db_events): AuditDBEventsAll (also when
+	// empty), AuditDBEventsSessions or AuditDBEventsNone. A plugin must
+	// not build the events it is told not to record.
+	AuditDBEvents string
 }
 
 // Decode unmarshals the configuration into v, refusing fields v lacks.

@@ -10,8 +10,9 @@
 // Every plugin implements Plugin (its name, kind, configuration schema,
 // configuration and health). A protocol plugin also implements
 // ProtocolPlugin and receives each client connection as a handed-off file
-// descriptor, so it owns the session's bytes; a CA plugin implements
-// CAPlugin; an authorisation plugin implements AuthzPlugin.
+// descriptor, so it owns the session's bytes, and counts what it does in
+// Session.Metrics, which the host reads and exports; a CA plugin
+// implements CAPlugin; an authorisation plugin implements AuthzPlugin.
 //
 // The package keeps its dependencies to go-plugin, gRPC, protobuf and hclog,
 // because every plugin inherits them.

@@ -2,9 +2,11 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/status"
 
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
@@ -34,8 +36,15 @@ func (h *hostClient) AuditDurable(ctx context.Context, events ...AuditEvent) err
 	if err != nil {
 		return err
 	}
-	_, err = h.c.AuditDurable(ctx, &pluginv1.AuditDurableRequest{EventsJson: encoded})
-	return err
+	if _, err = h.c.AuditDurable(ctx, &pluginv1.AuditDurableRequest{EventsJson: encoded}); err != nil {
+		// The host's sentence, without gRPC's wrapping, since protocol
+		// plugins pass it on to their clients.
+		if st, ok := status.FromError(err); ok {
+			return errors.New(st.Message())
+		}
+		return err
+	}
+	return nil
 }
 
 func (h *hostClient) Audit(ctx context.Context, events ...AuditEvent) error {

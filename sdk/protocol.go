@@ -38,6 +38,9 @@ type Session struct {
 	// Refusal, when set, means the host refuses the session: tell the
 	// client in the protocol's own words and return.
 	Refusal *Refusal
+	// Metrics are the plugin's own metrics, shared by all its sessions;
+	// the host exports them (see Metrics).
+	Metrics *Metrics
 
 	counters *counters
 }

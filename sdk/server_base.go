@@ -53,6 +53,7 @@ func (s *baseServer) SetConfig(ctx context.Context, req *pluginv1.SetConfigReque
 		Host:        host,
 
 		AuditMaxParameterBytes: int(req.GetAuditMaxParameterBytes()),
+		AuditDBEvents:          req.GetAuditDbEvents(),
 	})
 	resp := &pluginv1.SetConfigResponse{}
 	var diags Diagnostics

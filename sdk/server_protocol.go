@@ -18,10 +18,11 @@ import (
 // sessions.
 type protocolServer struct {
 	pluginv1.UnimplementedProtocolServer
-	impl   ProtocolPlugin
-	logger hclog.Logger
-	ctx    context.Context
-	stats  counters
+	impl    ProtocolPlugin
+	logger  hclog.Logger
+	ctx     context.Context
+	stats   counters
+	metrics *Metrics
 	// host is the core's service, nil until the plugin is configured.
 	host   func() *hostClient
 	relays relays
@@ -32,7 +33,7 @@ type protocolServer struct {
 }
 
 func newProtocolServer(impl ProtocolPlugin, logger hclog.Logger, host func() *hostClient) *protocolServer {
-	return &protocolServer{impl: impl, logger: logger, ctx: context.Background(), host: host}
+	return &protocolServer{impl: impl, logger: logger, ctx: context.Background(), host: host, metrics: NewMetrics()}
 }
 
 func (s *protocolServer) OpenHandoff(context.Context, *pluginv1.OpenHandoffRequest) (*pluginv1.OpenHandoffResponse, error) {
@@ -50,11 +51,14 @@ func (s *protocolServer) OpenHandoff(context.Context, *pluginv1.OpenHandoffReque
 }
 
 func (s *protocolServer) Stats(context.Context, *pluginv1.StatsRequest) (*pluginv1.StatsResponse, error) {
+	counters, histograms := s.metrics.snapshot()
 	return &pluginv1.StatsResponse{
 		SessionsTotal:   s.stats.total.Load(),
 		SessionsActive:  s.stats.active.Load(),
 		BytesFromClient: s.stats.fromClient.Load(),
 		BytesToClient:   s.stats.toClient.Load(),
+		Counters:        counters,
+		Histograms:      histograms,
 	}, nil
 }
 
@@ -108,11 +112,11 @@ func (s *protocolServer) serve(conn net.Conn, meta *pluginv1.Session) {
 	if len(meta.GetPrefix()) > 0 {
 		conn = &prefixConn{Conn: conn, prefix: meta.GetPrefix()}
 	}
-	s.run(newSession(conn, meta, &s.stats))
+	s.run(s.newSession(conn, meta))
 }
 
 // newSession turns a handoff's metadata into the session the plugin sees.
-func newSession(conn net.Conn, meta *pluginv1.Session, stats *counters) *Session {
+func (s *protocolServer) newSession(conn net.Conn, meta *pluginv1.Session) *Session {
 	sess := &Session{
 		ID:         meta.GetId(),
 		Listener:   meta.GetListener(),
@@ -120,7 +124,8 @@ func newSession(conn net.Conn, meta *pluginv1.Session, stats *counters) *Session
 		LocalAddr:  meta.GetLocalAddr(),
 		AcceptedAt: time.Unix(0, meta.GetAcceptedUnixNano()),
 		Conn:       conn,
-		counters:   stats,
+		Metrics:    s.metrics,
+		counters:   &s.stats,
 
 		ClientCertificates: meta.GetClientCertificates(),
 		Database:           databaseFromProto(meta.GetDatabase()),

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/keyway-dev/keyway/core/admin"
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/core/server"
@@ -15,8 +16,10 @@ import (
 
 // openCA returns the cluster's CA for an admin command run on the auth
 // host: the running keyway's, through its admin socket, so that a rotation
-// reaches the process that signs; or, when none runs, the CA plugin
-// launched just for this command. stop releases it.
+// reaches the process that signs (and records it in the audit log); or,
+// when none runs, the CA plugin launched just for this command, whose
+// rotations this command records in the configured audit log itself. stop
+// releases it.
 func openCA(ctx context.Context, cfg *config.Config) (ca authority.CA, stop func(), err error) {
 	client := admin.NewClient(admin.SocketPath(cfg.DataDir))
 	if client.Ready(ctx) == nil {
@@ -49,5 +52,21 @@ func openCA(ctx context.Context, cfg *config.Config) (ca authority.CA, stop func
 		sup.Stop()
 		return nil, nil, err
 	}
-	return authority.GRPC{Client: conn.CA}, sup.Stop, nil
+	return server.RecordRotations(authority.GRPC{Client: conn.CA}, recordOffline(cfg)), sup.Stop, nil
+}
+
+// recordOffline records an event in the configured audit log from this
+// command, when no keyway runs to do it, and returns once it is durable.
+func recordOffline(cfg *config.Config) func(context.Context, audit.Event) error {
+	return func(ctx context.Context, e audit.Event) error {
+		l, err := server.OpenAuditLog(cfg, hclog.NewNullLogger())
+		if err != nil {
+			return err
+		}
+		err = l.EmitDurable(ctx, e)
+		if cerr := l.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
 }

@@ -19,6 +19,9 @@ import (
 
 	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/audit/file"
+	"github.com/keyway-dev/keyway/core/audit/pgsink"
+	"github.com/keyway-dev/keyway/core/config"
+	"github.com/keyway-dev/keyway/core/server"
 )
 
 // auditFlags are the options common to audit search and tail.
@@ -35,27 +38,34 @@ func (o *auditFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.format, "format", "text", "text (one readable line per event) or json (one JSON object per line)")
 }
 
-// prepare loads the configuration and returns the audit file, the filter
-// and the printer the flags ask for.
-func (o *auditFlags) prepare(cmd *cobra.Command, now time.Time) (string, audit.Filter, func(audit.Event) error, error) {
+// prepare loads the configuration and returns it with the filter and the
+// printer the flags ask for.
+func (o *auditFlags) prepare(cmd *cobra.Command, now time.Time) (*config.Config, audit.Filter, func(audit.Event) error, error) {
 	f := audit.Filter{Type: o.typ, User: o.user, DB: o.db}
 	since, err := parseSince(o.since, now)
 	if err != nil {
-		return "", f, nil, err
+		return nil, f, nil, err
 	}
 	f.Since = since
 	printEvent, err := eventPrinter(cmd.OutOrStdout(), o.format)
 	if err != nil {
-		return "", f, nil, err
+		return nil, f, nil, err
 	}
 	cfg, _, err := loadConfig(o.config, cmd.ErrOrStderr())
 	if err != nil {
-		return "", f, nil, err
+		return nil, f, nil, err
 	}
-	if cfg.Audit == nil || cfg.Audit.Path == "" {
-		return "", f, nil, fmt.Errorf("%s configures no audit log", o.config)
+	if cfg.Audit == nil || (cfg.Audit.Path == "" && cfg.Audit.Postgres == nil) {
+		return nil, f, nil, fmt.Errorf("%s configures no audit log", o.config)
 	}
-	return cfg.Audit.Path, f, printEvent, nil
+	return cfg, f, printEvent, nil
+}
+
+// openPostgres connects to the PostgreSQL audit sink of cfg.
+func openPostgres(ctx context.Context, cfg *config.Config) (*pgsink.Reader, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return pgsink.OpenReader(ctx, server.PostgresAuditOptions(cfg, nil))
 }
 
 func newAuditCmd() *cobra.Command {
@@ -63,9 +73,11 @@ func newAuditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "Search and follow the audit log",
 		Long: `Read the audit log: who connected to which database as whom, and what they
-ran. These commands read the log files named by the configuration's audit
-block (DATA_DIR/audit/events.log and its rotated predecessors) directly, so
-they work whether keyway is running or not. See docs/audit.md.`,
+ran. These commands read the log named by the configuration's audit block
+directly, so they work whether keyway is running or not: the files
+(DATA_DIR/audit/events.log and its rotated predecessors), or, with a
+postgres block, the PostgreSQL table, searched with SQL on its indexed
+columns. See docs/audit.md.`,
 	}
 	var so auditFlags
 	search := &cobra.Command{
@@ -75,11 +87,19 @@ they work whether keyway is running or not. See docs/audit.md.`,
   keyway audit search --type=db.session.query --db=orders --format=json | jq .query`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, f, printEvent, err := so.prepare(cmd, time.Now())
+			cfg, f, printEvent, err := so.prepare(cmd, time.Now())
 			if err != nil {
 				return err
 			}
-			st, err := file.Scan(path, f, printEvent)
+			if cfg.Audit.Postgres != nil {
+				r, err := openPostgres(cmd.Context(), cfg)
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				return r.Scan(cmd.Context(), f, printEvent)
+			}
+			st, err := file.Scan(cfg.Audit.Path, f, printEvent)
 			if err != nil {
 				return err
 			}
@@ -101,7 +121,7 @@ event as keyway appends it, until interrupted. The log is polled every
 the last events.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, f, printEvent, err := to.prepare(cmd, time.Now())
+			cfg, f, printEvent, err := to.prepare(cmd, time.Now())
 			if err != nil {
 				return err
 			}
@@ -111,6 +131,19 @@ the last events.`,
 			f.Limit = lines
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if cfg.Audit.Postgres != nil {
+				r, err := openPostgres(ctx, cfg)
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				err = r.Tail(ctx, f, follow, printEvent)
+				if errors.Is(err, context.Canceled) {
+					return nil
+				}
+				return err
+			}
+			path := cfg.Audit.Path
 			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && follow {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s does not exist yet; waiting for events\n", path)
 			}

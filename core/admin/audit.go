@@ -11,14 +11,13 @@ import (
 	"time"
 
 	"github.com/keyway-dev/keyway/core/audit"
-	"github.com/keyway-dev/keyway/core/audit/file"
 )
 
 // AuditSource gives the admin socket the audit log. A Source that
-// implements it serves GET /v1/audit; AuditPath returns "" in a process
-// that keeps no audit log.
+// implements it serves GET /v1/audit; AuditSearcher returns nil in a
+// process that keeps no audit log.
 type AuditSource interface {
-	AuditPath() string
+	AuditSearcher() audit.Searcher
 }
 
 // handleAudit serves GET /v1/audit?type=&user=&db=&since=RFC3339&limit=:
@@ -30,12 +29,12 @@ func handleAudit(mux *http.ServeMux, src AuditSource) {
 			writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
 			return
 		}
-		path := src.AuditPath()
-		if path == "" {
+		s := src.AuditSearcher()
+		if s == nil {
 			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "this keyway process keeps no audit log"})
 			return
 		}
-		events, err := file.Search(path, f)
+		events, err := s.Search(r.Context(), f)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			writeJSON(w, http.StatusNotFound, errorBody{Error: err.Error()})

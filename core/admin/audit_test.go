@@ -25,7 +25,12 @@ func (auditOnly) CA(context.Context) (authority.CA, error) {
 }
 func (auditOnly) Auth() *auth.Service                     { return nil }
 func (auditOnly) HostPin(context.Context) (string, error) { return "", errors.New("no pin") }
-func (s auditOnly) AuditPath() string                     { return s.path }
+func (s auditOnly) AuditSearcher() audit.Searcher {
+	if s.path == "" {
+		return nil
+	}
+	return file.Searcher{Path: s.path}
+}
 
 // serve runs the admin socket for src in a short temporary directory.
 func serve(t *testing.T, src Source) *Client {

@@ -8,9 +8,10 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Audit configures the audit log, a JSON-lines file that rotates by size
-// (docs/audit.md). Without an audit block the defaults apply: after Load,
-// Config.Audit is never nil.
+// Audit configures the audit log (docs/audit.md): a JSON-lines file that
+// rotates by size, or, with a postgres block, a PostgreSQL table. Without
+// an audit block the defaults apply: after Load, Config.Audit is never
+// nil.
 type Audit struct {
 	// Path is the active file; relative paths are inside data_dir.
 	// Defaults to DATA_DIR/audit/events.log.
@@ -29,6 +30,13 @@ type Audit struct {
 	// MaxParameterBytes cuts each bound statement parameter recorded in
 	// an event to this many bytes; 4096 by default.
 	MaxParameterBytes int `hcl:"max_parameter_bytes,optional"`
+	// DBEvents is what is recorded of database sessions: all (default:
+	// starts, ends and every statement), sessions (starts and ends) or
+	// none.
+	DBEvents string `hcl:"db_events,optional"`
+	// Postgres, when set, sends the events to a PostgreSQL table instead
+	// of the file.
+	Postgres *AuditPostgres `hcl:"postgres,block"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
@@ -43,7 +51,13 @@ const (
 	DefaultAuditMaxSizeMB         = 100
 	DefaultAuditMaxFiles          = 10
 	DefaultAuditMaxParameterBytes = 4096
+
+	AuditDBEventsAll      = "all"
+	AuditDBEventsSessions = "sessions"
+	AuditDBEventsNone     = "none"
 )
+
+var auditDBEvents = []string{AuditDBEventsAll, AuditDBEventsSessions, AuditDBEventsNone}
 
 var auditFsyncPolicies = []string{"always", "interval", "never"}
 
@@ -80,6 +94,15 @@ func (c *Config) checkAudit(body hcl.Body) hcl.Diagnostics {
 	} else if a.OnFailure != AuditOnFailureDeny && a.OnFailure != AuditOnFailureAllow {
 		diags = append(diags, errorAt(at("on_failure"), "Invalid audit failure mode",
 			fmt.Sprintf("on_failure = %q: use deny (refuse new sessions while the audit log cannot be written) or allow (let them proceed and log the failure).", a.OnFailure)))
+	}
+	if a.DBEvents == "" {
+		a.DBEvents = AuditDBEventsAll
+	} else if !slices.Contains(auditDBEvents, a.DBEvents) {
+		diags = append(diags, errorAt(at("db_events"), "Invalid audit db_events",
+			fmt.Sprintf("db_events = %q: use all (sessions and every statement), sessions (starts and ends only) or none (no database session events).", a.DBEvents)))
+	}
+	if a.Postgres != nil {
+		diags = append(diags, c.checkAuditPostgres(body, set)...)
 	}
 	for _, n := range []struct {
 		attr  string

@@ -43,14 +43,24 @@ type Server struct {
 }
 
 // Listen binds addr and serves /metrics from reg, /healthz, and /readyz,
-// which answers 503 with the reason while ready returns an error.
-func Listen(addr string, reg *prometheus.Registry, ready func(context.Context) error) (*Server, error) {
+// which answers 503 with the reason while ready returns an error. When
+// refresh is set, /metrics calls it first (with a deadline of 2 s), so
+// that metrics read from elsewhere, such as plugins, are current.
+func Listen(addr string, reg *prometheus.Registry, ready func(context.Context) error, refresh func(context.Context)) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if refresh != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			refresh(ctx)
+			cancel()
+		}
+		metricsHandler.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

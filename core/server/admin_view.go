@@ -7,6 +7,7 @@ import (
 	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/admin"
 	"github.com/keyway-dev/keyway/core/apiserver"
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/sdk"
 	"github.com/keyway-dev/keyway/sdk/identity"
 
@@ -20,8 +21,20 @@ type adminView struct {
 	auth    *auth.Service
 	hostPin func(ctx context.Context) (string, error)
 	api     *apiserver.Server
-	// auditPath is the process's audit log.
-	auditPath string
+	// auditSearch searches the process's audit log; nil without one.
+	auditSearch audit.Searcher
+	// recordCA records rotations in the audit log; nil without one.
+	recordCA func(context.Context, audit.Event) error
+}
+
+// CA returns the running CA plugin, with its rotations recorded in the
+// audit log.
+func (v adminView) CA(ctx context.Context) (authority.CA, error) {
+	ca, err := v.pluginsView.CA(ctx)
+	if err != nil || v.recordCA == nil {
+		return ca, err
+	}
+	return RecordRotations(ca, v.recordCA), nil
 }
 
 // CheckAccess decides, with the same engine as connections, what a user

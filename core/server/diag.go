@@ -8,6 +8,7 @@ import (
 	metrics "github.com/armon/go-metrics"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/core/diag"
 	"github.com/keyway-dev/keyway/core/supervisor"
 )
@@ -26,7 +27,8 @@ func (n *node) startDiag() (*metrics.Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	srv, err := diag.Listen(n.cfg.Diag.Listen, reg, n.ready)
+	n.pluginMetrics = newPluginMetrics(n.sup, m, n.logger.Named("metrics"))
+	srv, err := diag.Listen(n.cfg.Diag.Listen, reg, n.ready, n.pluginMetrics.pull)
 	if err != nil {
 		return nil, fmt.Errorf("the diagnostic address %s: %w", n.cfg.Diag.Listen, err)
 	}
@@ -54,18 +56,25 @@ func (n *node) ready(context.Context) error {
 	if n.remote != nil && !n.remote.Connected() {
 		return fmt.Errorf("no tunnel to a proxy is up")
 	}
+	if healthy := n.auditHealthy.Load(); healthy != nil && n.cfg.Audit.OnFailure == config.AuditOnFailureDeny {
+		// New sessions would be refused.
+		if err := (*healthy)(); err != nil {
+			return fmt.Errorf("the audit log is unavailable (on_failure = deny): %w", err)
+		}
+	}
 	return nil
 }
 
-// reportPlugins sets the plugin gauges every few seconds.
+// reportPlugins sets the plugin and audit gauges, and reads the plugins'
+// own metrics, every few seconds.
 func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
 		if n.audit != nil {
-			st := n.audit.Stats()
-			m.SetGauge([]string{"audit", "queue_depth"}, float32(st.QueueDepth))
-			m.SetGauge([]string{"audit", "events_written"}, float32(st.Written))
+			written, depth := auditStats(n.audit)
+			m.SetGauge([]string{"audit", "queue_depth"}, float32(depth))
+			m.SetGauge([]string{"audit", "events_written"}, float32(written))
 			healthy := float32(1)
 			if n.audit.Healthy() != nil {
 				healthy = 0
@@ -83,6 +92,7 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 			m.SetGaugeWithLabels([]string{"plugin", "up"}, up, labels)
 			m.SetGaugeWithLabels([]string{"plugin", "restarts"}, float32(st.Restarts), labels)
 		}
+		n.pluginMetrics.pull(ctx)
 		select {
 		case <-ctx.Done():
 			return

@@ -20,6 +20,10 @@ import (
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
+// durableWait bounds how long a session's start waits for the audit
+// log.
+const durableWait = 10 * time.Second
+
 // dbCertTTL is how long a db-client certificate given to a protocol
 // plugin lives; plugins cache it until shortly before.
 const dbCertTTL = time.Hour
@@ -49,15 +53,44 @@ type hostBackend struct {
 	clientTLS *clientTLS
 }
 
-// Audit records plugin events in this process's audit log.
+// Audit records plugin events in this process's audit log. With
+// on_failure = "allow", events that cannot be recorded durably (a
+// session's start while the log is unavailable) are queued like any
+// other event instead, so that the session goes on and its record waits
+// for the log; only what the log refuses even then is lost, counted and
+// logged.
 func (h *hostBackend) Audit(ctx context.Context, durable bool, eventsJSON [][]byte) error {
 	if h.audit == nil {
 		return errors.New("this keyway process keeps no audit log")
 	}
+	if !durable {
+		// A batch of the plugin's stream waits while the log's queue is
+		// full: backpressure.
+		return h.failed(h.record(ctx, false, eventsJSON), len(eventsJSON))
+	}
+	// A session's start waits a bounded time, so a log that is too slow
+	// refuses the session rather than hold its client.
+	dctx, cancel := context.WithTimeout(ctx, durableWait)
+	err := h.record(dctx, true, eventsJSON)
+	cancel()
+	if err != nil && h.auditAllow {
+		qctx, cancel := context.WithTimeout(ctx, durableWait)
+		qerr := h.record(qctx, false, eventsJSON)
+		cancel()
+		if qerr == nil {
+			h.logger.Warn("the audit log could not record a session start durably; on_failure = allow lets the session go on and its record waits in the queue", "events", len(eventsJSON), "error", err)
+			return nil
+		}
+	}
+	return h.failed(err, len(eventsJSON))
+}
+
+// record passes events to the audit log.
+func (h *hostBackend) record(ctx context.Context, durable bool, eventsJSON [][]byte) error {
 	if raw, ok := h.audit.(jsonLog); ok {
-		// The plugin's JSON goes to the file as it is (it is checked to be
+		// The plugin's JSON goes to the sink as it is (it is checked to be
 		// an object), not decoded and encoded again.
-		return h.failed(raw.EmitJSON(ctx, durable, eventsJSON), len(eventsJSON))
+		return raw.EmitJSON(ctx, durable, eventsJSON)
 	}
 	events := make([]audit.Event, 0, len(eventsJSON))
 	for _, b := range eventsJSON {
@@ -67,13 +100,10 @@ func (h *hostBackend) Audit(ctx context.Context, durable bool, eventsJSON [][]by
 		}
 		events = append(events, e)
 	}
-	var err error
 	if durable {
-		err = h.audit.EmitDurable(ctx, events...)
-	} else {
-		err = h.audit.Emit(ctx, events...)
+		return h.audit.EmitDurable(ctx, events...)
 	}
-	return h.failed(err, len(events))
+	return h.audit.Emit(ctx, events...)
 }
 
 // jsonLog is an audit log that takes events already encoded.

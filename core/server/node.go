@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	metrics "github.com/armon/go-metrics"
@@ -20,7 +21,6 @@ import (
 	"github.com/keyway-dev/keyway/core/agent"
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/apiserver"
-	"github.com/keyway-dev/keyway/core/audit/file"
 	"github.com/keyway-dev/keyway/core/auth"
 	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/core/proxy"
@@ -52,7 +52,12 @@ type node struct {
 	// tunnelsOut are an agent's tunnels to the cluster's proxies.
 	tunnelsOut *agent.Tunnels
 	metrics    *metrics.Metrics
-	audit      *file.Sink
+	audit      AuditLog
+	// auditHealthy is the audit log's health check, for /readyz, which
+	// may run before the log is open.
+	auditHealthy atomic.Pointer[func() error]
+	// pluginMetrics exports protocol plugins' statistics.
+	pluginMetrics *pluginMetrics
 	// report starts the metrics reporter once everything it reads exists.
 	report func()
 
@@ -152,7 +157,11 @@ func (n *node) observeDecision(action string, allow bool, took time.Duration) {
 
 // adminSource is what the admin socket serves.
 func (n *node) adminSource() admin.Source {
-	return adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, auth: n.authSvc, hostPin: n.hostPin, api: n.api, auditPath: n.auditPath()}
+	v := adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, auth: n.authSvc, hostPin: n.hostPin, api: n.api, auditSearch: auditSearcher(n.cfg)}
+	if n.audit != nil {
+		v.recordCA = n.emitAuditDurable
+	}
+	return v
 }
 
 // hostPin returns the pin of the active host authority.

@@ -2,13 +2,11 @@ package server
 
 import (
 	"context"
-	"time"
 
 	"github.com/keyway-dev/keyway/core/admin"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/supervisor"
 	"github.com/keyway-dev/keyway/sdk"
-	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
 // pluginsView lists the supervisor's plugins for the admin socket, with
@@ -36,17 +34,7 @@ func (v pluginsView) Plugins(ctx context.Context) []admin.Plugin {
 }
 
 func (v pluginsView) addStats(ctx context.Context, row *admin.Plugin) {
-	in, err := v.sup.Instance(row.Name)
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	conn, err := in.Conn(ctx)
-	if err != nil {
-		return
-	}
-	st, err := conn.Protocol.Stats(ctx, &pluginv1.StatsRequest{})
+	st, err := protocolStats(ctx, v.sup, row.Name)
 	if err != nil {
 		return
 	}

@@ -43,10 +43,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer closeAll(listeners.all())
 
+	warnAuditOff(cfg, logger)
 	backend := &hostBackend{}
 	sup := supervisor.New(supervisor.Options{
 		Logger: logger, ClusterName: cfg.ClusterName, DataDir: cfg.DataDir, Policy: opts.Policy, Host: backend,
-		AuditMaxParameterBytes: cfg.Audit.MaxParameterBytes,
+		AuditMaxParameterBytes: cfg.Audit.MaxParameterBytes, AuditDBEvents: cfg.Audit.DBEvents,
 	})
 	if err := sup.Start(ctx, Specs(cfg, opts.Builtins)); err != nil {
 		return err

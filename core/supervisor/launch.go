@@ -60,6 +60,7 @@ type launchEnv struct {
 	timeout     time.Duration
 	host        HostBackend
 	auditParams uint32
+	auditEvents string
 }
 
 // launch starts a plugin process and configures it. On any error the
@@ -190,6 +191,7 @@ func configure(ctx context.Context, spec Spec, p *process, env launchEnv, logger
 		DataDir:      dataDir,
 
 		AuditMaxParameterBytes: env.auditParams,
+		AuditDbEvents:          env.auditEvents,
 	})
 	if err != nil {
 		return fmt.Errorf("configuring plugin %q: %w", spec.Name, err)

@@ -67,6 +67,9 @@ type Options struct {
 	Host HostBackend
 	// AuditMaxParameterBytes is passed to plugins for their audit events.
 	AuditMaxParameterBytes int
+	// AuditDBEvents tells protocol plugins which database session events
+	// to record: "all" (also when empty), "sessions" or "none".
+	AuditDBEvents string
 }
 
 // Supervisor owns the plugin processes of one keyway process.
@@ -92,6 +95,7 @@ func New(opts Options) *Supervisor {
 			logger: opts.Logger, clusterName: opts.ClusterName,
 			dataDir: opts.DataDir, timeout: opts.Policy.LaunchTimeout, host: opts.Host,
 			auditParams: uint32(max(opts.AuditMaxParameterBytes, 0)),
+			auditEvents: opts.AuditDBEvents,
 		},
 		policy: opts.Policy,
 	}

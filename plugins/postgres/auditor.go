@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/keyway-dev/keyway/sdk"
 	"github.com/keyway-dev/keyway/sdk/identity"
 )
@@ -31,6 +33,8 @@ type auditor struct {
 	queued, accepted atomic.Uint64
 	// failed holds the first event that could not be queued.
 	failed atomic.Pointer[error]
+	// metrics counts events the host did not take.
+	metrics sessionMetrics
 }
 
 func newAuditor(host sdk.Host, s *sdk.Session, id identity.Identity, dbUser, dbName, cluster string, maxParam int) *auditor {
@@ -54,12 +58,17 @@ func (a *auditor) event(name, code string, success bool) sdk.AuditEvent {
 }
 
 // emit queues an event for the batched stream. An event that cannot be
-// queued fails the session's next recorded.
+// queued is counted (audit_events_failed), logged in the host's log, and
+// fails the session's next recorded: never dropped silently.
 func (a *auditor) emit(e sdk.AuditEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), auditWait)
 	defer cancel()
 	t, err := a.host.AuditQueued(ctx, e)
 	if err != nil {
+		a.metrics.auditFailed(1)
+		lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer lcancel()
+		_ = a.host.Log(lctx, hclog.Error, "an audit event could not be queued for the host", "event", e.Event, "sid", e.SessionID, "ei", strconv.FormatInt(e.Index, 10), "error", err.Error())
 		err = fmt.Errorf("keyway could not queue the audit event of %s: %w", e.Event, err)
 		a.failed.CompareAndSwap(nil, &err)
 		return

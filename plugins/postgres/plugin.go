@@ -36,7 +36,16 @@ type settings struct {
 	dialTimeout    time.Duration
 	maxParameter   int
 	cluster        string
+	// dbEvents is what the audit log records of sessions:
+	// sdk.AuditDBEventsAll, AuditDBEventsSessions or AuditDBEventsNone.
+	dbEvents string
 }
+
+// sessions reports whether session starts and ends are recorded.
+func (s settings) sessions() bool { return s.dbEvents != sdk.AuditDBEventsNone }
+
+// statements reports whether statements are recorded.
+func (s settings) statements() bool { return s.dbEvents == sdk.AuditDBEventsAll }
 
 // New returns the plugin.
 func New() sdk.Plugin {
@@ -72,6 +81,15 @@ func (p *Plugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 	s := settings{startupTimeout: 10 * time.Second, dialTimeout: 10 * time.Second, maxParameter: req.AuditMaxParameterBytes, cluster: req.ClusterName}
 	if s.maxParameter <= 0 {
 		s.maxParameter = 4096
+	}
+	switch req.AuditDBEvents {
+	case "", sdk.AuditDBEventsAll:
+		s.dbEvents = sdk.AuditDBEventsAll
+	case sdk.AuditDBEventsSessions, sdk.AuditDBEventsNone:
+		s.dbEvents = req.AuditDBEvents
+	default:
+		return fmt.Errorf("the host asks for audit db_events %q; this plugin knows %s, %s and %s",
+			req.AuditDBEvents, sdk.AuditDBEventsAll, sdk.AuditDBEventsSessions, sdk.AuditDBEventsNone)
 	}
 	parse := func(path string, v *string, into *time.Duration) {
 		if v == nil {

@@ -229,3 +229,29 @@ func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), cli
 	closeWrite(client)
 	wg.Wait()
 }
+
+// relayPlain runs the session both ways without reading its messages, for
+// when statements are not audited: it only counts bytes.
+func relayPlain(countIn, countOut func(int), client, upstream net.Conn) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, _ = io.CopyBuffer(countingWriter{upstream, countIn}, client, make([]byte, relayBuffer))
+		closeWrite(upstream)
+	})
+	_, _ = io.CopyBuffer(countingWriter{client, countOut}, upstream, make([]byte, relayBuffer))
+	closeWrite(client)
+	wg.Wait()
+}
+
+// countingWriter counts what it writes. It hides the destination's
+// ReadFrom, so io.CopyBuffer uses the buffer it is given.
+type countingWriter struct {
+	w     io.Writer
+	count func(int)
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.count(n)
+	return n, err
+}

@@ -20,7 +20,10 @@ import (
 // ServeSession runs one client session: startup, authorise, connect,
 // relay.
 func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
+	begin := time.Now()
 	host, cfg := p.current()
+	met := sessionMetrics{m: s.Metrics}
+	met.auditFailed(0) // exported at zero before anything fails
 	client := s.Conn
 	_ = client.SetDeadline(time.Now().Add(cfg.startupTimeout))
 	startup, cancel, err := receiveStartup(client)
@@ -28,6 +31,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		if errors.Is(err, errMalformed) {
 			fatal(client, stateProtocolViolation, "keyway: "+err.Error(), "")
 		}
+		met.started(resultBadStartup)
 		return
 	}
 	if cancel != nil {
@@ -38,10 +42,12 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		return
 	}
 	if s.Refusal != nil {
+		met.started(resultRefused)
 		fatal(client, refusalState(s.Refusal.Kind), s.Refusal.Message, "")
 		return
 	}
 	if s.Database == nil || host == nil {
+		met.started(resultError)
 		fatal(client, stateInternal, "keyway: this session has no database; it reached the postgres plugin through a listener that serves none", "")
 		return
 	}
@@ -51,36 +57,43 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	}
 	id, code, msg := checkRoute(s, dbUser, dbName)
 	if code != "" {
+		met.started(resultDenied)
 		fatal(client, code, msg, "")
 		return
 	}
 	aud := newAuditor(host, s, id, dbUser, dbName, cfg.cluster, cfg.maxParameter)
-	refuse := func(code, msg string) {
-		e := aud.event(sdk.AuditSessionStart, "T2000W", false)
-		e.Error = msg
-		aud.emit(e)
+	aud.metrics = met
+	refuse := func(result, code, msg string) {
+		met.started(result)
+		if cfg.sessions() {
+			e := aud.event(sdk.AuditSessionStart, "T2000W", false)
+			e.Error = msg
+			aud.emit(e)
+		}
 		fatal(client, code, msg, "")
 	}
+	asked := time.Now()
 	authz, err := host.Authorize(ctx, sdk.AuthorizeRequest{
 		SessionID: s.ID, ClientCertificates: s.ClientCertificates, Database: s.Database.Name,
 		DBUser: dbUser, DBName: dbName, ClientAddr: s.ClientAddr,
 	})
+	met.authorize(time.Since(asked))
 	if err != nil {
-		refuse(stateInvalidAuthorization, "keyway could not authorise the session, so it is denied: "+err.Error())
+		refuse(resultError, stateInvalidAuthorization, "keyway could not authorise the session, so it is denied: "+err.Error())
 		return
 	}
 	if !authz.Allow {
-		refuse(stateInvalidAuthorization, authz.Message)
+		refuse(resultDenied, stateInvalidAuthorization, authz.Message)
 		return
 	}
 	cert, err := p.certs.get(ctx, host, s.Database.Name, dbUser)
 	if err != nil {
-		refuse(stateInternal, "keyway: "+err.Error())
+		refuse(resultError, stateInternal, "keyway: "+err.Error())
 		return
 	}
 	upstream, err := connect(ctx, s.Database, cert, cfg.dialTimeout)
 	if err != nil {
-		refuse(stateUnableToConnect, fmt.Sprintf("keyway cannot reach database %s at %s: %v", s.Database.Name, s.Database.URI, err))
+		refuse(resultUnreachable, stateUnableToConnect, fmt.Sprintf("keyway cannot reach database %s at %s: %v", s.Database.Name, s.Database.URI, err))
 		return
 	}
 	defer func() { _ = upstream.Close() }()
@@ -98,31 +111,45 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	}
 	if err != nil {
 		// The server's or keyway's explanation is in the greeting.
+		met.started(resultLoginFailed)
 		_, _ = client.Write(greeting.Bytes())
-		e := aud.event(sdk.AuditSessionStart, "T2000W", false)
-		e.Error = err.Error()
-		aud.emit(e)
+		if cfg.sessions() {
+			e := aud.event(sdk.AuditSessionStart, "T2000W", false)
+			e.Error = err.Error()
+			aud.emit(e)
+		}
 		return
 	}
 	// The session's record is durable before the client hears it started.
-	if err := host.AuditDurable(ctx, aud.event(sdk.AuditSessionStart, "T2000I", true)); err != nil {
-		fatal(client, stateRejected, "keyway cannot record this session in its audit log, so it is refused: "+err.Error(), "")
-		return
+	if cfg.sessions() {
+		if err := host.AuditDurable(ctx, aud.event(sdk.AuditSessionStart, "T2000I", true)); err != nil {
+			met.started(resultAuditUnavailable)
+			fatal(client, stateRejected, "keyway cannot record this session in its audit log, so it is refused: "+err.Error(), "")
+			return
+		}
 	}
 	if _, err := client.Write(greeting.Bytes()); err != nil {
+		met.started(resultError)
 		return
 	}
+	met.started(resultOK)
+	met.handshake(time.Since(begin))
 	_ = client.SetDeadline(time.Time{})
 	_ = upstream.SetDeadline(time.Time{})
 	started := time.Now()
 	var in, out atomic.Int64
-	relayAudited(newTracker(aud), p.bufs,
-		func(n int) { in.Add(int64(n)); s.CountFromClient(n) },
-		func(n int) { out.Add(int64(n)); s.CountToClient(n) },
-		client, upstream)
-	end := aud.event(sdk.AuditSessionEnd, "T2004I", true)
-	end.DurationMS, end.BytesIn, end.BytesOut = time.Since(started).Milliseconds(), in.Load(), out.Load()
-	aud.emit(end)
+	countIn := func(n int) { in.Add(int64(n)); s.CountFromClient(n) }
+	countOut := func(n int) { out.Add(int64(n)); s.CountToClient(n) }
+	if cfg.statements() {
+		relayAudited(newTracker(aud), p.bufs, countIn, countOut, client, upstream)
+	} else {
+		relayPlain(countIn, countOut, client, upstream)
+	}
+	if cfg.sessions() {
+		end := aud.event(sdk.AuditSessionEnd, "T2004I", true)
+		end.DurationMS, end.BytesIn, end.BytesOut = time.Since(started).Milliseconds(), in.Load(), out.Load()
+		aud.emit(end)
+	}
 }
 
 // receiveStartup reads startup packets until a StartupMessage or a

@@ -39,6 +39,8 @@ type allInOneOptions struct {
 	proxyExtra string
 	// pgSettings are extra PostgreSQL settings.
 	pgSettings map[string]string
+	// extra ends the configuration, such as an audit block.
+	extra string
 }
 
 // startAllInOneWith is startAllInOne with options.
@@ -71,7 +73,7 @@ db {
 diag {
   listen = %q
 }
-`, c.data, proxyAddr, opts.proxyExtra, dbName, pg.Addr(), diagAddr)
+`, c.data, proxyAddr, opts.proxyExtra, dbName, pg.Addr(), diagAddr) + opts.extra
 	if err := os.WriteFile(c.cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -113,3 +113,46 @@ func TestSessionsAndStatementsAreAudited(t *testing.T) {
 		return false
 	})
 }
+
+func TestDBEventsTurnsSessionAuditingDown(t *testing.T) {
+	tests := []struct {
+		setting string
+		want    []string // event types of the session, in order
+		warning string
+	}{
+		{"sessions", []string{audit.SessionStart, audit.SessionEnd}, "database statements are NOT recorded"},
+		{"none", nil, "database sessions are NOT recorded in the audit log at all"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.setting, func(t *testing.T) {
+			a := startAllInOneWith(t, allInOneOptions{extra: "\naudit {\n  db_events = \""+tt.setting+"\"\n}\n"})
+			if !strings.Contains(a.node.logs(), tt.warning) {
+				t.Fatalf("no warning at start:\n%s", a.node.logs())
+			}
+			alice := a.userFiles(t, "alice", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
+			out, err := pgtestPsql(a.connString(alice, "postgres", "postgres"), "select 'not recorded'")
+			if err != nil || out != "not recorded" {
+				t.Fatalf("psql: %q, %v", out, err)
+			}
+			// The auth role's events are recorded still. A session's start
+			// would have been durable before psql returned; the marker, a
+			// later event, gives its other events time to arrive.
+			kw(t, "users", "add", "marker", "--roles=access", "-c", a.cfg)
+			waitFor(t, 10*time.Second, "the marker event", func() bool {
+				return len(auditEvents(t, a.cfg, "--type="+audit.UserCreate)) == 1
+			})
+			if tt.want != nil {
+				waitFor(t, 10*time.Second, "the session's end", func() bool {
+					return len(auditEvents(t, a.cfg, "--type="+audit.SessionEnd)) == 1
+				})
+			}
+			var got []string
+			for _, e := range auditEvents(t, a.cfg, "--db="+dbName) {
+				got = append(got, e.Event)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Fatalf("session events %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

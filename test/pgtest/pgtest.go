@@ -260,7 +260,22 @@ func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.
 
 // Restart stops the server and starts it again on the same port.
 func (s *Server) Restart() error {
-	s.stopProcess()
+	s.Halt()
+	return s.Resume()
+}
+
+// Halt stops the server (a fast shutdown: sessions are ended) and keeps
+// its files, so that Resume can start it again.
+func (s *Server) Halt() { s.stopProcess() }
+
+// Resume starts a halted server again on the same port and waits until it
+// accepts connections.
+func (s *Server) Resume() error {
+	select {
+	case <-s.exited:
+	default:
+		return errors.New("pgtest: the server is running")
+	}
 	s.exited = make(chan struct{})
 	logf, err := os.OpenFile(s.log, os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {

@@ -3,7 +3,7 @@
 // In one run it starts PostgreSQL with TLS and certificate
 // authentication, then every path of allPaths (direct TLS, pgbouncer,
 // keyway all-in-one, keyway with a separate agent when the build has
-// one), measures keyway's memory per idle session and while streaming a
+// one, keyway all-in-one with session auditing off), measures keyway's memory per idle session and while streaming a
 // large result, and runs a pgbench matrix with the paths interleaved. It
 // prints a table and writes bench/results/latest.json and memory.json.
 // See bench/README.md; BENCH_QUICK=1 (or -quick) makes a short run.
@@ -69,6 +69,9 @@ func run(ctx context.Context, args []string, out, log io.Writer) error {
 	fmt.Fprintf(out, "\nkeyway benchmark: pgbench -T %s, median of %d run(s) per path, scale %d, %s\n\n",
 		o.duration, o.runs, o.scale, modeName(o.quick))
 	if err := printTable(out, rows); err != nil {
+		return err
+	}
+	if err := printAuditCost(out, rows); err != nil {
 		return err
 	}
 	printMemory(out, mem)

@@ -35,7 +35,10 @@ type row struct {
 	latencyMs float64
 	// ratio is tps relative to direct TLS in the same cell.
 	ratio float64
-	note  string
+	// auditOnOff, on keyway's row, is its tps relative to
+	// keyway-noaudit's in the same cell: what session auditing costs.
+	auditOnOff float64
+	note       string
 }
 
 // runMatrix runs every cell through every usable path. Within a cell the
@@ -51,7 +54,7 @@ func runMatrix(ctx context.Context, o options, paths []readyPath, log io.Writer)
 			for k := range paths {
 				j := (k + r) % len(paths)
 				p := paths[j]
-				if !p.usable() {
+				if !p.usable() || !p.runsIn(c) {
 					continue
 				}
 				s, err := runPgbench(ctx, o.pgbench, p.ep, c, o.duration)
@@ -72,11 +75,15 @@ func runMatrix(ctx context.Context, o options, paths []readyPath, log io.Writer)
 	return rows, nil
 }
 
-// cellRows turns one cell's samples into rows with medians and ratios.
+// cellRows turns one cell's samples into rows with medians and ratios,
+// one per path that belongs in the cell.
 func cellRows(c cell, paths []readyPath, samples [][]sample, errs []error) []row {
-	out := make([]row, len(paths))
+	out := make([]row, 0, len(paths))
 	var direct float64
 	for j, p := range paths {
+		if !p.runsIn(c) {
+			continue
+		}
 		r := row{cell: c, path: p.name}
 		switch {
 		case !p.usable():
@@ -91,11 +98,20 @@ func cellRows(c cell, paths []readyPath, samples [][]sample, errs []error) []row
 				direct = r.tps
 			}
 		}
-		out[j] = r
+		out = append(out, r)
+	}
+	var noAudit float64
+	for _, r := range out {
+		if r.ok && r.path == noAuditName {
+			noAudit = r.tps
+		}
 	}
 	for j := range out {
 		if out[j].ok && direct > 0 {
 			out[j].ratio = out[j].tps / direct
+		}
+		if out[j].ok && out[j].path == "keyway" && noAudit > 0 {
+			out[j].auditOnOff = out[j].tps / noAudit
 		}
 	}
 	return out

@@ -162,3 +162,34 @@ func TestParseOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditOnOffRatio(t *testing.T) {
+	paths := []readyPath{{name: directName}, {name: "keyway"}, {name: noAuditName, only: noAuditCells}}
+	samples := [][]sample{{{tps: 1000}}, {{tps: 480}}, {{tps: 500}}}
+	errs := make([]error, 3)
+	sel := cell{workload: "select-only", mode: "simple", clients: 8}
+	rows := cellRows(sel, paths, samples, errs)
+	if len(rows) != 3 {
+		t.Fatalf("%d rows in a select-only cell", len(rows))
+	}
+	if r := rows[1]; r.path != "keyway" || r.auditOnOff != 0.96 || r.ratio != 0.48 {
+		t.Fatalf("keyway row %+v", r)
+	}
+	if r := rows[2]; r.auditOnOff != 0 || r.ratio != 0.5 {
+		t.Fatalf("noaudit row %+v", r)
+	}
+	tpcb := cellRows(cell{workload: "tpcb-like", mode: "simple", clients: 8}, paths, samples, errs)
+	if len(tpcb) != 2 || tpcb[1].auditOnOff != 0 {
+		t.Fatalf("tpcb rows %+v", tpcb)
+	}
+	var b strings.Builder
+	if err := printAuditCost(&b, append(rows, tpcb...)); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "480.0") || !strings.Contains(out, "500.0") || !strings.Contains(out, "0.960") || strings.Contains(out, "tpcb") {
+		t.Fatalf("audit cost table:\n%s", out)
+	}
+	if js := toJSON(rows); js[1].AuditOnOff == nil || *js[1].AuditOnOff != 0.96 || js[2].AuditOnOff != nil {
+		t.Fatalf("json %+v", js)
+	}
+}

@@ -15,19 +15,23 @@ type path struct {
 	// start makes the path ready and returns how clients reach it;
 	// errUnavailable when this build cannot serve it.
 	start func(context.Context, *env) (endpoint, error)
+	// only, when set, limits the path to the cells it accepts.
+	only func(cell) bool
 }
 
 // directName names the path every ratio is relative to.
 const directName = "direct-tls"
 
 // allPaths lists the paths in the order they start and run; direct TLS
-// first, and keyway before the agent, which joins it.
+// first, and keyway before the agent, which joins it, and before
+// keyway-noaudit, which copies its authorities.
 func allPaths() []path {
 	return []path{
 		{name: directName, start: directPath},
 		{name: "pgbouncer", start: pgbouncerPath},
 		{name: "keyway", start: keywayPath},
 		{name: "keyway-agent", start: agentPath},
+		{name: noAuditName, start: noAuditPath, only: noAuditCells},
 	}
 }
 
@@ -37,10 +41,15 @@ type readyPath struct {
 	ep   endpoint
 	// err is errUnavailable, or why the path failed to start.
 	err error
+	// only, when set, limits the path to the cells it accepts.
+	only func(cell) bool
 }
 
 // usable reports whether pgbench can run through the path.
 func (p readyPath) usable() bool { return p.err == nil }
+
+// runsIn reports whether the path belongs in cell c.
+func (p readyPath) runsIn(c cell) bool { return p.only == nil || p.only(c) }
 
 // note is what a row of an unusable path says instead of numbers.
 func (p readyPath) note() string {
@@ -67,7 +76,7 @@ func startPaths(ctx context.Context, e *env, paths []path) ([]readyPath, error) 
 		default:
 			fmt.Fprintf(e.log, "path %s failed to start: %v\n", p.name, err)
 		}
-		out = append(out, readyPath{name: p.name, ep: ep, err: err})
+		out = append(out, readyPath{name: p.name, ep: ep, err: err, only: p.only})
 	}
 	return out, nil
 }

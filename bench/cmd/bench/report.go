@@ -34,8 +34,41 @@ func printTable(w io.Writer, rows []row) error {
 	return tw.Flush()
 }
 
+// printAuditCost writes keyway's throughput with session auditing on
+// against keyway-noaudit's, cell by cell: the cost of auditing.
+func printAuditCost(w io.Writer, rows []row) error {
+	noAudit := map[cell]row{}
+	for _, r := range rows {
+		if r.path == noAuditName && r.ok {
+			noAudit[r.cell] = r
+		}
+	}
+	var lines []string
+	for _, r := range rows {
+		if r.path != "keyway" || r.auditOnOff == 0 {
+			continue
+		}
+		connect := "no"
+		if r.connect {
+			connect = "yes"
+		}
+		lines = append(lines, fmt.Sprintf("%s\t%s\t%d\t%s\t%.1f\t%.1f\t%.3f\t", r.workload, r.mode, r.clients, connect, r.tps, noAudit[r.cell].tps, r.auditOnOff))
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nSession auditing's cost: keyway (audit on) against %s (db_events = \"none\") in the same cells\n\n", noAuditName)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tmode\tclients\tconnect\ttps_audit_on\ttps_audit_off\ton/off\t")
+	for _, l := range lines {
+		fmt.Fprintln(tw, l)
+	}
+	return tw.Flush()
+}
+
 // jsonRow is a row of bench/results/latest.json; numbers are null when
-// the path has none, and note says why.
+// the path has none, and note says why. AuditOnOff is on keyway's rows
+// where keyway-noaudit ran too.
 type jsonRow struct {
 	Workload  string   `json:"workload"`
 	Mode      string   `json:"mode"`
@@ -45,7 +78,9 @@ type jsonRow struct {
 	TPS       *float64 `json:"tps"`
 	LatencyMs *float64 `json:"latency_ms"`
 	Ratio     *float64 `json:"ratio"`
-	Note      string   `json:"note,omitempty"`
+	// AuditOnOff is keyway's tps over keyway-noaudit's in the cell.
+	AuditOnOff *float64 `json:"audit_on_off,omitempty"`
+	Note       string   `json:"note,omitempty"`
 }
 
 func toJSON(rows []row) []jsonRow {
@@ -56,6 +91,9 @@ func toJSON(rows []row) []jsonRow {
 			j.TPS, j.LatencyMs = ptr(round(r.tps, 1)), ptr(round(r.latencyMs, 3))
 			if r.ratio > 0 {
 				j.Ratio = ptr(round(r.ratio, 3))
+			}
+			if r.auditOnOff > 0 {
+				j.AuditOnOff = ptr(round(r.auditOnOff, 3))
 			}
 		}
 		out[i] = j

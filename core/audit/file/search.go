@@ -1,6 +1,7 @@
 package file
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,17 @@ func Search(path string, f audit.Filter) ([]audit.Event, error) {
 		return nil, err
 	}
 	return r.events(), nil
+}
+
+// Searcher searches the files of one sink, for audit.Searcher.
+type Searcher struct {
+	// Path is the active file (or its directory).
+	Path string
+}
+
+// Search is Search on s.Path.
+func (s Searcher) Search(_ context.Context, f audit.Filter) ([]audit.Event, error) {
+	return Search(s.Path, f)
 }
 
 // scanLines decodes the complete lines lr has, calling fn for those that

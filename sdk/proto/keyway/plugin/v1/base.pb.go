@@ -466,8 +466,13 @@ type SetConfigRequest struct {
 	DataDir string `protobuf:"bytes,5,opt,name=data_dir,json=dataDir,proto3" json:"data_dir,omitempty"`
 	// Bound statement parameters longer than this are cut in audit events.
 	AuditMaxParameterBytes uint32 `protobuf:"varint,6,opt,name=audit_max_parameter_bytes,json=auditMaxParameterBytes,proto3" json:"audit_max_parameter_bytes,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// Which database session events a protocol plugin records (the audit
+	// block's db_events): "all" (or empty), "sessions" (starts and ends,
+	// no statements) or "none". A plugin must not build the events it is
+	// told not to record.
+	AuditDbEvents string `protobuf:"bytes,7,opt,name=audit_db_events,json=auditDbEvents,proto3" json:"audit_db_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetConfigRequest) Reset() {
@@ -540,6 +545,13 @@ func (x *SetConfigRequest) GetAuditMaxParameterBytes() uint32 {
 		return x.AuditMaxParameterBytes
 	}
 	return 0
+}
+
+func (x *SetConfigRequest) GetAuditDbEvents() string {
+	if x != nil {
+		return x.AuditDbEvents
+	}
+	return ""
 }
 
 type SetConfigResponse struct {
@@ -765,7 +777,7 @@ const file_keyway_plugin_v1_base_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x04body\x18\x02 \x01(\v2\x18.keyway.plugin.v1.SchemaR\x04body\x12\x1a\n" +
 	"\brepeated\x18\x03 \x01(\bR\brepeated\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xf3\x01\n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"\x9b\x02\n" +
 	"\x10SetConfigRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12\x1f\n" +
@@ -774,7 +786,8 @@ const file_keyway_plugin_v1_base_proto_rawDesc = "" +
 	"\x0ehost_broker_id\x18\x03 \x01(\rR\fhostBrokerId\x12!\n" +
 	"\fcluster_name\x18\x04 \x01(\tR\vclusterName\x12\x19\n" +
 	"\bdata_dir\x18\x05 \x01(\tR\adataDir\x129\n" +
-	"\x19audit_max_parameter_bytes\x18\x06 \x01(\rR\x16auditMaxParameterBytes\"S\n" +
+	"\x19audit_max_parameter_bytes\x18\x06 \x01(\rR\x16auditMaxParameterBytes\x12&\n" +
+	"\x0faudit_db_events\x18\a \x01(\tR\rauditDbEvents\"S\n" +
 	"\x11SetConfigResponse\x12>\n" +
 	"\vdiagnostics\x18\x01 \x03(\v2\x1c.keyway.plugin.v1.DiagnosticR\vdiagnostics\"R\n" +
 	"\n" +

@@ -509,8 +509,12 @@ type StatsResponse struct {
 	SessionsActive  uint64                 `protobuf:"varint,2,opt,name=sessions_active,json=sessionsActive,proto3" json:"sessions_active,omitempty"`
 	BytesFromClient uint64                 `protobuf:"varint,3,opt,name=bytes_from_client,json=bytesFromClient,proto3" json:"bytes_from_client,omitempty"`
 	BytesToClient   uint64                 `protobuf:"varint,4,opt,name=bytes_to_client,json=bytesToClient,proto3" json:"bytes_to_client,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The plugin's own metrics, cumulative since the plugin started. The
+	// host turns them into its own metrics, labelled with the plugin's name.
+	Counters      []*Counter   `protobuf:"bytes,5,rep,name=counters,proto3" json:"counters,omitempty"`
+	Histograms    []*Histogram `protobuf:"bytes,6,rep,name=histograms,proto3" json:"histograms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatsResponse) Reset() {
@@ -571,6 +575,172 @@ func (x *StatsResponse) GetBytesToClient() uint64 {
 	return 0
 }
 
+func (x *StatsResponse) GetCounters() []*Counter {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
+func (x *StatsResponse) GetHistograms() []*Histogram {
+	if x != nil {
+		return x.Histograms
+	}
+	return nil
+}
+
+// Counter is a cumulative count of something, with its labels.
+type Counter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name matches [a-z_][a-z0-9_]*.
+	Name          string            `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Labels        map[string]string `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Value         uint64            `protobuf:"varint,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Counter) Reset() {
+	*x = Counter{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Counter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Counter) ProtoMessage() {}
+
+func (x *Counter) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Counter.ProtoReflect.Descriptor instead.
+func (*Counter) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Counter) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Counter) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Counter) GetValue() uint64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+// Histogram is a cumulative distribution of observed values.
+type Histogram struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name matches [a-z_][a-z0-9_]*; it should end in its unit (_ms).
+	Name   string            `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Labels map[string]string `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Upper bounds of the buckets, ascending; a last bucket, +Inf, is
+	// implied.
+	Bounds []float64 `protobuf:"fixed64,3,rep,packed,name=bounds,proto3" json:"bounds,omitempty"`
+	// counts[i] observations were <= bounds[i] and > bounds[i-1]; one more
+	// entry than bounds, the last for values above every bound.
+	Counts        []uint64 `protobuf:"varint,4,rep,packed,name=counts,proto3" json:"counts,omitempty"`
+	Count         uint64   `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
+	Sum           float64  `protobuf:"fixed64,6,opt,name=sum,proto3" json:"sum,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Histogram) Reset() {
+	*x = Histogram{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Histogram) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Histogram) ProtoMessage() {}
+
+func (x *Histogram) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Histogram.ProtoReflect.Descriptor instead.
+func (*Histogram) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Histogram) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Histogram) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Histogram) GetBounds() []float64 {
+	if x != nil {
+		return x.Bounds
+	}
+	return nil
+}
+
+func (x *Histogram) GetCounts() []uint64 {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *Histogram) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Histogram) GetSum() float64 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
 var File_keyway_plugin_v1_protocol_proto protoreflect.FileDescriptor
 
 const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
@@ -618,12 +788,33 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\aRefusal\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x0e\n" +
-	"\fStatsRequest\"\xb3\x01\n" +
+	"\fStatsRequest\"\xa7\x02\n" +
 	"\rStatsResponse\x12%\n" +
 	"\x0esessions_total\x18\x01 \x01(\x04R\rsessionsTotal\x12'\n" +
 	"\x0fsessions_active\x18\x02 \x01(\x04R\x0esessionsActive\x12*\n" +
 	"\x11bytes_from_client\x18\x03 \x01(\x04R\x0fbytesFromClient\x12&\n" +
-	"\x0fbytes_to_client\x18\x04 \x01(\x04R\rbytesToClient2\xb0\x01\n" +
+	"\x0fbytes_to_client\x18\x04 \x01(\x04R\rbytesToClient\x125\n" +
+	"\bcounters\x18\x05 \x03(\v2\x19.keyway.plugin.v1.CounterR\bcounters\x12;\n" +
+	"\n" +
+	"histograms\x18\x06 \x03(\v2\x1b.keyway.plugin.v1.HistogramR\n" +
+	"histograms\"\xad\x01\n" +
+	"\aCounter\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12=\n" +
+	"\x06labels\x18\x02 \x03(\v2%.keyway.plugin.v1.Counter.LabelsEntryR\x06labels\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\x04R\x05value\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf3\x01\n" +
+	"\tHistogram\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\x06labels\x18\x02 \x03(\v2'.keyway.plugin.v1.Histogram.LabelsEntryR\x06labels\x12\x16\n" +
+	"\x06bounds\x18\x03 \x03(\x01R\x06bounds\x12\x16\n" +
+	"\x06counts\x18\x04 \x03(\x04R\x06counts\x12\x14\n" +
+	"\x05count\x18\x05 \x01(\x04R\x05count\x12\x10\n" +
+	"\x03sum\x18\x06 \x01(\x01R\x03sum\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xb0\x01\n" +
 	"\bProtocol\x12Z\n" +
 	"\vOpenHandoff\x12$.keyway.plugin.v1.OpenHandoffRequest\x1a%.keyway.plugin.v1.OpenHandoffResponse\x12H\n" +
 	"\x05Stats\x12\x1e.keyway.plugin.v1.StatsRequest\x1a\x1f.keyway.plugin.v1.StatsResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
@@ -640,7 +831,7 @@ func file_keyway_plugin_v1_protocol_proto_rawDescGZIP() []byte {
 	return file_keyway_plugin_v1_protocol_proto_rawDescData
 }
 
-var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
 	(*OpenHandoffRequest)(nil),  // 0: keyway.plugin.v1.OpenHandoffRequest
 	(*OpenHandoffResponse)(nil), // 1: keyway.plugin.v1.OpenHandoffResponse
@@ -650,22 +841,30 @@ var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
 	(*Refusal)(nil),             // 5: keyway.plugin.v1.Refusal
 	(*StatsRequest)(nil),        // 6: keyway.plugin.v1.StatsRequest
 	(*StatsResponse)(nil),       // 7: keyway.plugin.v1.StatsResponse
-	nil,                         // 8: keyway.plugin.v1.Database.LabelsEntry
+	(*Counter)(nil),             // 8: keyway.plugin.v1.Counter
+	(*Histogram)(nil),           // 9: keyway.plugin.v1.Histogram
+	nil,                         // 10: keyway.plugin.v1.Database.LabelsEntry
+	nil,                         // 11: keyway.plugin.v1.Counter.LabelsEntry
+	nil,                         // 12: keyway.plugin.v1.Histogram.LabelsEntry
 }
 var file_keyway_plugin_v1_protocol_proto_depIdxs = []int32{
-	3, // 0: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
-	5, // 1: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
-	8, // 2: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
-	4, // 3: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
-	0, // 4: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
-	6, // 5: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
-	1, // 6: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
-	7, // 7: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	3,  // 0: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
+	5,  // 1: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
+	10, // 2: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
+	4,  // 3: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
+	8,  // 4: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
+	9,  // 5: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
+	11, // 6: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
+	12, // 7: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
+	0,  // 8: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
+	6,  // 9: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
+	1,  // 10: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
+	7,  // 11: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
+	10, // [10:12] is the sub-list for method output_type
+	8,  // [8:10] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_protocol_proto_init() }
@@ -679,7 +878,7 @@ func file_keyway_plugin_v1_protocol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_protocol_proto_rawDesc), len(file_keyway_plugin_v1_protocol_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// noAuditName is keyway all-in-one with session auditing off; its rows
+// against keyway's give the cost of auditing.
+const noAuditName = "keyway-noaudit"
+
+// noAuditConfig is allInOneConfig with no database session events: the
+// postgres plugin builds and sends none.
+const noAuditConfig = allInOneConfig + `
+audit {
+  db_events = "none"
+}
+`
+
+// noAuditCells are where keyway-noaudit runs: every select-only cell,
+// where auditing's cost per transaction is largest, so that a quick run
+// stays short.
+func noAuditCells(c cell) bool { return c.workload == "select-only" }
+
+// noAuditPath starts a second all-in-one keyway with session auditing
+// off. It has a data directory of its own holding a copy of the first
+// keyway's authorities, so the same user certificate reaches it and
+// PostgreSQL accepts its database certificates.
+func noAuditPath(ctx context.Context, e *env) (endpoint, error) {
+	if e.keyway == nil {
+		return endpoint{}, errors.New("keyway-noaudit copies the all-in-one keyway's authorities, and that keyway did not start")
+	}
+	dir := filepath.Join(e.dir, "noaudit")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return endpoint{}, fmt.Errorf("keyway-noaudit directory: %w", err)
+	}
+	c := &cluster{bin: e.cluster.bin, dir: dir, cfg: filepath.Join(dir, "keyway.hcl"), data: filepath.Join(dir, "data")}
+	if err := copyTree(filepath.Join(e.cluster.data, "plugins"), filepath.Join(c.data, "plugins")); err != nil {
+		return endpoint{}, fmt.Errorf("copying the authorities: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return endpoint{}, err
+	}
+	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if err := c.writeConfig(fmt.Sprintf(noAuditConfig, listen, keywayDB, e.pg.Addr())); err != nil {
+		return endpoint{}, err
+	}
+	p, err := startProcess(noAuditName, filepath.Join(dir, "keyway.log"), nil, c.bin, "start", "-c", c.cfg)
+	if err != nil {
+		return endpoint{}, err
+	}
+	e.onClose(func() { p.stop(10 * time.Second) })
+	ep := userEndpoint("127.0.0.1", port, e.certs.user)
+	if err := p.waitUntil(ctx, 30*time.Second, "session through keyway-noaudit's proxy", ep.ping); err != nil {
+		return endpoint{}, err
+	}
+	return ep, nil
+}
+
+// copyTree copies the directory src to dst, keeping file modes.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(target, info.Mode().Perm())
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		in, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = in.Close() }()
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, info.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			_ = out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}
