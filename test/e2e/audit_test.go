@@ -125,7 +125,7 @@ func TestDBEventsTurnsSessionAuditingDown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.setting, func(t *testing.T) {
-			a := startAllInOneWith(t, allInOneOptions{extra: "\naudit {\n  db_events = \""+tt.setting+"\"\n}\n"})
+			a := startAllInOneWith(t, allInOneOptions{extra: "\naudit {\n  db_events = \"" + tt.setting + "\"\n}\n"})
 			if !strings.Contains(a.node.logs(), tt.warning) {
 				t.Fatalf("no warning at start:\n%s", a.node.logs())
 			}
