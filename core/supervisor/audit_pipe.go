@@ -140,13 +140,13 @@ func unexpected(err error) error {
 	return err
 }
 
-// recordBatch hands events to the audit log, trying again until it takes
-// them.
 // auditRecorder is the part of HostBackend the audit pipe uses.
 type auditRecorder interface {
 	Audit(ctx context.Context, durable bool, eventsJSON [][]byte) error
 }
 
+// recordBatch hands events to the audit log, trying again until it takes
+// them.
 func recordBatch(backend auditRecorder, batch [][]byte, logger hclog.Logger) {
 	pause := pipeRetry
 	for {
