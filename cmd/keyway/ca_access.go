@@ -18,8 +18,8 @@ import (
 // host: the running keyway's, through its admin socket, so that a rotation
 // reaches the process that signs (and records it in the audit log); or,
 // when none runs, the CA plugin launched just for this command, whose
-// rotations this command records in the configured audit log itself. stop
-// releases it.
+// rotations and signatures this command records in the configured audit
+// log itself. stop releases it.
 func openCA(ctx context.Context, cfg *config.Config) (ca authority.CA, stop func(), err error) {
 	client := admin.NewClient(admin.SocketPath(cfg.DataDir))
 	if client.Ready(ctx) == nil {
@@ -52,7 +52,7 @@ func openCA(ctx context.Context, cfg *config.Config) (ca authority.CA, stop func
 		sup.Stop()
 		return nil, nil, err
 	}
-	return server.RecordRotations(authority.GRPC{Client: conn.CA}, recordOffline(cfg)), sup.Stop, nil
+	return server.AuditCA(authority.GRPC{Client: conn.CA}, recordOffline(cfg)), sup.Stop, nil
 }
 
 // recordOffline records an event in the configured audit log from this

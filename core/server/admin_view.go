@@ -23,18 +23,19 @@ type adminView struct {
 	api     *apiserver.Server
 	// auditSearch searches the process's audit log; nil without one.
 	auditSearch audit.Searcher
-	// recordCA records rotations in the audit log; nil without one.
+	// recordCA records rotations and signatures in the audit log; nil
+	// without one.
 	recordCA func(context.Context, audit.Event) error
 }
 
-// CA returns the running CA plugin, with its rotations recorded in the
-// audit log.
+// CA returns the running CA plugin, with its rotations and signatures
+// recorded in the audit log.
 func (v adminView) CA(ctx context.Context) (authority.CA, error) {
 	ca, err := v.pluginsView.CA(ctx)
 	if err != nil || v.recordCA == nil {
 		return ca, err
 	}
-	return RecordRotations(ca, v.recordCA), nil
+	return AuditCA(ca, v.recordCA), nil
 }
 
 // CheckAccess decides, with the same engine as connections, what a user

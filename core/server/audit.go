@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	metrics "github.com/armon/go-metrics"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/keyway-dev/keyway/core/audit"
@@ -118,6 +119,7 @@ func (v adminView) AuditSearcher() audit.Searcher { return v.auditSearch }
 // emitAudit records an event of the auth role, logging and counting a
 // failure.
 func (n *node) emitAudit(ctx context.Context, e audit.Event) {
+	n.countIssued(e)
 	if n.audit == nil {
 		return
 	}
@@ -129,6 +131,7 @@ func (n *node) emitAudit(ctx context.Context, e audit.Event) {
 
 // emitAuditDurable records an event and returns once it is durable.
 func (n *node) emitAuditDurable(ctx context.Context, e audit.Event) error {
+	n.countIssued(e)
 	if n.audit == nil {
 		return fmt.Errorf("this keyway process keeps no audit log")
 	}
@@ -154,4 +157,25 @@ func warnAuditOff(cfg *config.Config, logger hclog.Logger) {
 	case config.AuditDBEventsNone:
 		logger.Warn("audit db_events = none: database sessions are NOT recorded in the audit log at all: no starts, ends or statements")
 	}
+}
+
+// countIssued counts the certificates the cluster issues
+// (keyway_certificates_issued, by kind).
+func (n *node) countIssued(e audit.Event) {
+	if e.Event == audit.CertIssued && e.Success && n.metrics != nil {
+		n.metrics.IncrCounterWithLabels([]string{"certificates", "issued"}, 1, []metrics.Label{{Name: "kind", Value: issuedKind(e.Code)}})
+	}
+}
+
+// issuedKind names what a cert.issued event's code says was issued.
+func issuedKind(code string) string {
+	switch code {
+	case "TC001":
+		return "host"
+	case "TC002":
+		return "user"
+	case "TC003":
+		return "operator"
+	}
+	return "other"
 }

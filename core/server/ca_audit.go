@@ -10,21 +10,43 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
-// RecordRotations returns ca with every Rotate recorded as a ca.rotated
-// event through record, which returns once the event is durable. A
-// rotation that happened but could not be recorded is reported as an
-// error that says both.
-func RecordRotations(ca authority.CA, record func(context.Context, audit.Event) error) authority.CA {
-	return rotationAudit{CA: ca, record: record}
+// AuditCA returns ca, as an operator's commands use it, with every Rotate
+// recorded as a ca.rotated event and every Sign as a cert.issued event
+// through record, which returns once the event is durable. A rotation
+// that happened but could not be recorded is reported as an error that
+// says both; a certificate that could not be recorded is not handed out.
+func AuditCA(ca authority.CA, record func(context.Context, audit.Event) error) authority.CA {
+	return caAudit{CA: ca, record: record}
 }
 
-// rotationAudit records the rotations of the CA it wraps.
-type rotationAudit struct {
+// caAudit records the rotations and signatures of the CA it wraps.
+type caAudit struct {
 	authority.CA
 	record func(context.Context, audit.Event) error
 }
 
-func (r rotationAudit) Rotate(ctx context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error) {
+// Sign signs and records what was signed, for whom, until when.
+func (r caAudit) Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignResponse, error) {
+	resp, err := r.CA.Sign(ctx, req)
+	subject := req.CommonName
+	if len(req.URIs) > 0 {
+		subject = req.URIs[0]
+	}
+	e := audit.Event{Event: audit.CertIssued, Code: "TC003", Success: err == nil, Target: subject,
+		Reason: fmt.Sprintf("signed by an operator's command from the %s authority, valid until %s", req.Authority, req.NotAfter.UTC().Format(time.RFC3339))}
+	if err != nil {
+		e.Error = err.Error()
+	}
+	if rerr := r.record(ctx, e); rerr != nil {
+		if err != nil {
+			return resp, err
+		}
+		return sdk.SignResponse{}, fmt.Errorf("the certificate for %s was signed but could not be recorded in the audit log, so it is not handed out: %w", subject, rerr)
+	}
+	return resp, err
+}
+
+func (r caAudit) Rotate(ctx context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error) {
 	st, err := r.CA.Rotate(ctx, a, grace)
 	e := rotationEvent(a, grace, st, err)
 	if rerr := r.record(ctx, e); rerr != nil {

@@ -156,3 +156,19 @@ func TestDBEventsTurnsSessionAuditingDown(t *testing.T) {
 		})
 	}
 }
+
+// TestOperatorSignaturesAreAudited: certificates an operator signs with
+// keyway auth sign are recorded as cert.issued before they are handed out.
+func TestOperatorSignaturesAreAudited(t *testing.T) {
+	a := startAllInOne(t)
+	a.userFiles(t, "carol", "--roles=access", "--db-users=*", "--db-names=*")
+	var found bool
+	for _, e := range auditEvents(t, a.cfg, "--type=cert.issued") {
+		if e.Code == "TC003" && e.Success && e.Target == "spiffe://e2e/user/carol" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no cert.issued event for carol's certificate: %+v", auditEvents(t, a.cfg, "--type=cert.issued"))
+	}
+}

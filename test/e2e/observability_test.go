@@ -88,6 +88,8 @@ func TestMetricsAndHealth(t *testing.T) {
 		`keyway_plugin_up{kind="protocol",plugin="postgres"} 1`,
 		`keyway_audit_events_failed 0`,
 		`keyway_audit_healthy 1`,
+		// alice's files were signed through the admin socket.
+		`keyway_certificates_issued{kind="operator"} 1`,
 		startOK + " 1", shakes + " 1", shakeInf + " 1", authzN + " 1", failed + " 0",
 	} {
 		if !strings.Contains(m, want+"\n") {
