@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyway-dev/keyway/core/client"
-	"github.com/keyway-dev/keyway/core/proxy"
+	"github.com/keyway-dev/keyway/sdk"
 )
 
 // PostgreSQL's SSLRequest code.
@@ -140,7 +140,7 @@ func forwardLocal(ctx context.Context, c net.Conn, prof *client.Profile, cfg *tl
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
-	proxy.Relay(c, up)
+	sdk.Relay(c, up)
 }
 
 // dialPostgresTLS asks a proxy for TLS the way libpq does, verifying

@@ -290,25 +290,7 @@ func (p *Proxy) pipe(client net.Conn, target Target, sess *Session) {
 		return
 	}
 	defer func() { _ = peer.Close() }()
-	Relay(client, peer)
-}
-
-// relayBuffer is each direction's copy buffer. TLS connections and Unix
-// sockets offer no ReadFrom, so io.Copy would hold 32 KiB per direction
-// for a session's whole life, idle or not; 16 KiB, one TLS record, keeps
-// large results streaming at full speed for half the memory.
-const relayBuffer = 16 << 10
-
-// Relay copies both ways between a and b until both directions end.
-func Relay(a, b net.Conn) {
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		_, _ = io.CopyBuffer(b, a, make([]byte, relayBuffer))
-		closeWrite(b)
-	})
-	_, _ = io.CopyBuffer(a, b, make([]byte, relayBuffer))
-	closeWrite(a)
-	wg.Wait()
+	sdk.Relay(client, peer)
 }
 
 // serveKeywayTLS completes TLS for keyway's own protocols and dispatches
@@ -364,12 +346,4 @@ func (c *prefixedConn) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(b)
-}
-
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-		return
-	}
-	_ = c.Close()
 }

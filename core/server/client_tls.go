@@ -17,6 +17,7 @@ import (
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/proxy"
 	"github.com/keyway-dev/keyway/core/supervisor"
+	"github.com/keyway-dev/keyway/sdk"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
@@ -124,7 +125,7 @@ func (c *clientTLS) relay(plugin string, target proxy.Target, s *proxy.Session) 
 	_ = pipe.Remote().Close()
 	go func() {
 		defer func() { _ = peer.Close(); _ = pipe.Local().Close() }()
-		proxy.Relay(pipe.Local(), peer)
+		sdk.Relay(pipe.Local(), peer)
 	}()
 	return nil
 }

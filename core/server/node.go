@@ -319,7 +319,7 @@ func (n *node) deliver(ctx context.Context, stream net.Conn, meta *pluginv1.Sess
 		return
 	}
 	defer func() { _ = local.Close() }()
-	proxy.Relay(stream, local)
+	sdk.Relay(stream, local)
 }
 
 // openState opens the configured state backend: the embedded store under

@@ -123,19 +123,10 @@ func (r *relay) ServeSession(ctx context.Context, s *sdk.Session) {
 	wg.Go(func() {
 		n, _ := io.Copy(upstream, client)
 		s.CountFromClient(int(n))
-		closeWrite(upstream)
+		sdk.CloseWrite(upstream)
 	})
 	n, _ := io.Copy(client, upstream)
 	s.CountToClient(int(n))
-	closeWrite(client)
+	sdk.CloseWrite(client)
 	wg.Wait()
-}
-
-// closeWrite half-closes a connection so the peer sees EOF.
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-		return
-	}
-	_ = c.Close()
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/jackc/pgproto3/v2"
+
+	"github.com/keyway-dev/keyway/sdk"
 )
 
 // Relay buffering and limits.
@@ -223,10 +225,10 @@ func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), cli
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_ = relayMessages(client, upstream, bufs, t.fromClient, auditedFromClient, countIn)
-		closeWrite(upstream)
+		sdk.CloseWrite(upstream)
 	})
 	_ = relayMessages(upstream, recordedWriter{w: client, a: t.a}, bufs, t.fromServer, auditedFromServer, countOut)
-	closeWrite(client)
+	sdk.CloseWrite(client)
 	wg.Wait()
 }
 
@@ -236,10 +238,10 @@ func relayPlain(countIn, countOut func(int), client, upstream net.Conn) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_, _ = io.CopyBuffer(countingWriter{upstream, countIn}, client, make([]byte, relayBuffer))
-		closeWrite(upstream)
+		sdk.CloseWrite(upstream)
 	})
 	_, _ = io.CopyBuffer(countingWriter{client, countOut}, upstream, make([]byte, relayBuffer))
-	closeWrite(client)
+	sdk.CloseWrite(client)
 	wg.Wait()
 }
 

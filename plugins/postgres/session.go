@@ -211,12 +211,3 @@ func checkRoute(s *sdk.Session, dbUser, dbName string) (id identity.Identity, co
 	}
 	return id, "", ""
 }
-
-// closeWrite half-closes c so its peer sees the end of the stream.
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-		return
-	}
-	_ = c.Close()
-}
