@@ -22,6 +22,9 @@ type cancelTarget struct {
 	db   sdk.Database
 	cert tls.Certificate
 	real cancelKey
+	// aud records the cancel in the session's audit trail; nil when
+	// session events are off.
+	aud *auditor
 }
 
 // cancels maps the keys keyway gave clients to their real backends, so a
@@ -61,6 +64,21 @@ func (c *cancels) lookup(k cancelKey) (cancelTarget, bool) {
 	defer c.mu.Unlock()
 	t, ok := c.m[k]
 	return t, ok
+}
+
+// cancel forwards the request and records it as the session's
+// db.session.cancel event, with where the request came from.
+func (t cancelTarget) cancel(ctx context.Context, timeout time.Duration, from string) {
+	err := t.forward(ctx, timeout)
+	if t.aud == nil {
+		return
+	}
+	e := t.aud.event(sdk.AuditSessionCancel, "T2002I", err == nil)
+	e.Reason = "cancel request from " + from
+	if err != nil {
+		e.Code, e.Error = "T2002W", "keyway could not pass the cancel request to the database: "+err.Error()
+	}
+	t.aud.emit(e)
 }
 
 // forward sends a CancelRequest for t's real backend over TLS, as the

@@ -37,7 +37,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	if cancel != nil {
 		// A CancelRequest gets no answer, whatever happens to it.
 		if t, ok := p.cancels.lookup(*cancel); ok {
-			_ = t.forward(ctx, cfg.dialTimeout)
+			t.cancel(ctx, cfg.dialTimeout, s.ClientAddr)
 		}
 		return
 	}
@@ -104,7 +104,11 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	params["user"], params["database"] = dbUser, dbName
 	var greeting bytes.Buffer
 	key, err := login(upstream, &greeting, params, s.Database.Name, dbUser, func(real cancelKey) cancelKey {
-		return p.cancels.register(cancelTarget{db: *s.Database, cert: cert, real: real})
+		t := cancelTarget{db: *s.Database, cert: cert, real: real}
+		if cfg.sessions() {
+			t.aud = aud
+		}
+		return p.cancels.register(t)
 	})
 	if key != nil {
 		defer p.cancels.remove(*key)

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyway-dev/keyway/core/audit"
 )
 
 // TestCtrlCInPsqlCancelsTheQuery sends SIGINT to a plain psql connected
@@ -44,4 +46,18 @@ func TestCtrlCInPsqlCancelsTheQuery(t *testing.T) {
 	waitFor(t, 5*time.Second, "the backend to be idle", func() bool {
 		return a.pg.SQL(t, "select count(*) from pg_stat_activity where query = 'select pg_sleep(30)' and state = 'active'") == "0"
 	})
+	// The cancel is in the session's audit trail, after its start.
+	starts := auditEvents(t, a.cfg, "--type=db.session.start")
+	var cancels []audit.Event
+	waitFor(t, 5*time.Second, "the cancel in the audit log", func() bool {
+		cancels = auditEvents(t, a.cfg, "--type=db.session.cancel")
+		return len(cancels) > 0
+	})
+	if len(starts) != 1 || len(cancels) != 1 {
+		t.Fatalf("%d session starts and %d cancels; want one of each", len(starts), len(cancels))
+	}
+	c := cancels[0]
+	if !c.Success || c.SessionID != starts[0].SessionID || c.User != "alice" || c.Index <= starts[0].Index || !strings.HasPrefix(c.Reason, "cancel request from ") {
+		t.Fatalf("cancel event %+v for session start %+v", c, starts[0])
+	}
 }
