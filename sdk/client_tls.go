@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/status"
+
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
@@ -63,7 +65,7 @@ func (s *protocolServer) serveClientTLS(raw net.Conn, meta *pluginv1.Session) {
 	sess.ClientCertificates = chain
 	switch {
 	case err != nil:
-		sess.Refusal = &Refusal{Kind: RefusalUnavailable, Message: "keyway cannot admit the session now: " + err.Error()}
+		sess.Refusal = &Refusal{Kind: RefusalUnavailable, Message: "keyway cannot admit the session now: " + status.Convert(err).Message()}
 	case resp.GetRefusal() != nil:
 		sess.Refusal = &Refusal{Kind: resp.GetRefusal().GetKind(), Message: resp.GetRefusal().GetMessage()}
 	default:
