@@ -47,13 +47,16 @@ type Renewer struct {
 
 // Run renews until ctx ends.
 func (r *Renewer) Run(ctx context.Context) {
-	var backoff time.Duration
+	// pause keeps a renewed certificate that already looks due (clocks
+	// far apart) from being renewed again at once.
+	var backoff, pause time.Duration
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(r.delay(backoff)):
+		case <-time.After(max(r.delay(backoff), pause)):
 		}
+		pause = 0
 		leaf, err := leafOf(r.Identity.Get().Cert)
 		if err != nil {
 			r.Logger.Error("cannot renew the host certificate", "error", err)
@@ -71,7 +74,7 @@ func (r *Renewer) Run(ctx context.Context) {
 				"expires", leaf.NotAfter.UTC().Format(time.RFC3339), "retry_in", backoff)
 			continue
 		}
-		backoff = 0
+		backoff, pause = 0, renewFirstRetry
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,4 +148,46 @@ func mustPool(t *testing.T, c *CurrentIdentity) *x509.CertPool {
 		t.Fatal(err)
 	}
 	return pool
+}
+
+// flakyClient fails its first RenewHost calls, then signs.
+type flakyClient struct {
+	renewingClient
+	failures atomic.Int64
+}
+
+func (f *flakyClient) RenewHost(ctx context.Context, req *apiv1.RenewHostRequest, opts ...grpc.CallOption) (*apiv1.RenewHostResponse, error) {
+	if f.failures.Add(-1) >= 0 {
+		return nil, status.Error(codes.Unavailable, "the auth service is away")
+	}
+	return f.renewingClient.RenewHost(ctx, req, opts...)
+}
+
+func TestRunRenewsWhenDueAndRetriesAfterAFailure(t *testing.T) {
+	ca := newTestCA(t)
+	before := ca.issue(t, "spiffe://c/host/agent")
+	holder := NewCurrentIdentity(Identity{Cert: before, HostCAs: [][]byte{ca.cert.Raw}, Cluster: "c"})
+	client := &flakyClient{renewingClient: renewingClient{t: t, ca: ca, cas: [][]byte{ca.cert.Raw}}}
+	client.failures.Store(1)
+	remote := &Remote{}
+	remote.Attach("p", client)
+	// The clock is past two thirds of the certificate's lifetime.
+	r := &Renewer{
+		DataDir: joinedDataDir(t), Identity: holder, Remote: remote, Logger: hclog.NewNullLogger(),
+		Now: func() time.Time { return time.Now().Add(50 * time.Minute) },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for bytes.Equal(holder.Get().Cert.Certificate[0], before.Certificate[0]) {
+		if time.Now().After(deadline) {
+			t.Fatal("the certificate was not renewed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if client.failures.Load() >= 0 {
+		t.Fatal("renewed without going through the failure")
+	}
 }
