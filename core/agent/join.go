@@ -102,23 +102,35 @@ func Join(ctx context.Context, proxyAddr, tokenFile, dataDir, hostName string) (
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Identity{}, err
 	}
+	if err := writeHostFiles(dir, keyPEM, resp.GetCertificate(), resp.GetHostCas()); err != nil {
+		return Identity{}, err
+	}
+	if err := authority.WriteFile(filepath.Join(dir, "cluster"), []byte(resp.GetClusterName()+"\n"), 0o644); err != nil {
+		return Identity{}, err
+	}
+	id, _, err := LoadIdentity(dataDir)
+	return id, err
+}
+
+// writeHostFiles writes the host key (0600), certificate and host
+// authorities under dir, each atomically: the key first, then the
+// certificate that matches it.
+func writeHostFiles(dir string, keyPEM, cert []byte, hostCAs [][]byte) error {
 	files := []struct {
 		name string
 		data []byte
 		mode os.FileMode
 	}{
 		{"host.key", keyPEM, 0o600},
-		{"host.crt", authority.CertsPEM(resp.GetCertificate()), 0o644},
-		{"host.cas", authority.CertsPEM(resp.GetHostCas()...), 0o644},
-		{"cluster", []byte(resp.GetClusterName() + "\n"), 0o644},
+		{"host.crt", authority.CertsPEM(cert), 0o644},
+		{"host.cas", authority.CertsPEM(hostCAs...), 0o644},
 	}
 	for _, f := range files {
 		if err := authority.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
-			return Identity{}, err
+			return err
 		}
 	}
-	id, _, err := LoadIdentity(dataDir)
-	return id, err
+	return nil
 }
 
 // DialAPI opens a gRPC connection to the cluster API over TLS with cfg,

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"time"
@@ -30,11 +29,12 @@ type Deliver func(ctx context.Context, stream net.Conn, meta *pluginv1.Session)
 // backoff when the tunnel breaks.
 type TunnelClient struct {
 	ProxyAddr string
-	Identity  Identity
-	Registry  *Registry
-	Remote    *Remote
-	Deliver   Deliver
-	Logger    hclog.Logger
+	// Identity is read at each dial: a renewal applies to the next one.
+	Identity *CurrentIdentity
+	Registry *Registry
+	Remote   *Remote
+	Deliver  Deliver
+	Logger   hclog.Logger
 	// HostID, if set, returns the SPIFFE ID the proxy's certificate must
 	// carry, as the proxy published it; "" accepts any host identity of
 	// the agent's cluster. It is read at each dial.
@@ -78,32 +78,31 @@ func (c *TunnelClient) Run(ctx context.Context) {
 	}
 }
 
-// tlsConfig trusts only the cluster's host authority pinned at join, for
-// the name dialled, and then checks the proxy's identity: a host of the
-// agent's cluster, and the one the proxy published when known. An
-// address learnt from the state backend is never trusted without this.
+// tlsConfig trusts only the cluster's host authorities the agent holds
+// (pinned at join, updated by renewal), for the name dialled, and then
+// checks the proxy's identity: a host of the agent's cluster, and the one
+// the proxy published when known. An address learnt from the state
+// backend is never trusted without this. It is built at each dial and
+// presents the certificate held at the handshake.
 func (c *TunnelClient) tlsConfig() (*tls.Config, error) {
 	host, _, err := net.SplitHostPort(c.ProxyAddr)
 	if err != nil {
 		return nil, fmt.Errorf("proxy address %q: %w", c.ProxyAddr, err)
 	}
-	pool := x509.NewCertPool()
-	for _, der := range c.Identity.HostCAs {
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, fmt.Errorf("the pinned host authority: %w", err)
-		}
-		pool.AddCert(cert)
+	pool, err := c.Identity.HostPool()
+	if err != nil {
+		return nil, err
 	}
 	var want string
 	if c.HostID != nil {
 		want = c.HostID()
 	}
+	cluster := c.Identity.Get().Cluster
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: host,
-		Certificates: []tls.Certificate{c.Identity.Cert}, NextProtos: []string{tunnel.ALPNTunnel},
+		GetClientCertificate: c.Identity.Certificate, NextProtos: []string{tunnel.ALPNTunnel},
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			return authority.VerifyProxyIdentity(cs.PeerCertificates, c.Identity.Cluster, want)
+			return authority.VerifyProxyIdentity(cs.PeerCertificates, cluster, want)
 		},
 	}, nil
 }

@@ -19,8 +19,9 @@ import (
 // back when every other address is stale.
 type Tunnels struct {
 	// Seed is the configured proxy_addr.
-	Seed     string
-	Identity Identity
+	Seed string
+	// Identity is the agent's, as renewal keeps it.
+	Identity *CurrentIdentity
 	// DataDir holds the saved set (DATA_DIR/agent/proxies.json).
 	DataDir  string
 	Registry *Registry

@@ -205,7 +205,7 @@ func runTunnels(t *testing.T, ca testCA, seed string) (*Tunnels, string) {
 	}
 	tun := &Tunnels{
 		Seed: seed, DataDir: dataDir, Registry: reg, Remote: &Remote{}, Logger: hclog.NewNullLogger(),
-		Identity: Identity{Cert: ca.issue(t, "spiffe://c/host/agent"), HostCAs: [][]byte{ca.cert.Raw}, Cluster: "c"},
+		Identity: NewCurrentIdentity(Identity{Cert: ca.issue(t, "spiffe://c/host/agent"), HostCAs: [][]byte{ca.cert.Raw}, Cluster: "c"}),
 		Deliver:  func(context.Context, net.Conn, *pluginv1.Session) {},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -320,7 +320,7 @@ func TestAgentStartsFromTheSavedSet(t *testing.T) {
 	}
 	tun := &Tunnels{
 		Seed: down, DataDir: dataDir, Registry: reg, Remote: &Remote{}, Logger: hclog.NewNullLogger(),
-		Identity: Identity{Cert: ca.issue(t, "spiffe://c/host/agent"), HostCAs: [][]byte{ca.cert.Raw}, Cluster: "c"},
+		Identity: NewCurrentIdentity(Identity{Cert: ca.issue(t, "spiffe://c/host/agent"), HostCAs: [][]byte{ca.cert.Raw}, Cluster: "c"}),
 		Deliver:  func(context.Context, net.Conn, *pluginv1.Session) {},
 	}
 	ctx, cancel := context.WithCancel(context.Background())

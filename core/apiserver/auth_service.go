@@ -71,7 +71,7 @@ func (a AuthService) Join(ctx context.Context, req *apiv1.JoinRequest) (*apiv1.J
 	}
 	a.S.record(ctx, audit.Event{Event: audit.CertIssued, Code: "TC001", Target: "host/" + req.GetHostName(), Reason: "join"}, nil)
 	resp, err := authority.IssueHost(ctx, a.S.CA, authority.HostRequest{
-		Cluster: a.S.Cluster, Name: req.GetHostName(), TTL: HostCertTTL,
+		Cluster: a.S.Cluster, Name: req.GetHostName(), TTL: a.S.hostTTL(),
 	}, req.GetCsr(), a.S.now())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())

@@ -24,6 +24,8 @@ import (
 // Lifetimes of the certificates the API issues.
 const (
 	UserCertTTL = authority.DefaultUserTTL
+	// HostCertTTL is the default lifetime of agents' host certificates
+	// (Server.HostTTL).
 	HostCertTTL = 30 * 24 * time.Hour
 	DBClientTTL = time.Hour
 )
@@ -73,6 +75,17 @@ type Server struct {
 	// Proxies, if set, is the cluster's set of proxies, which agents
 	// watch and logins return.
 	Proxies ProxyDirectory
+	// HostTTL is the lifetime of the host certificates agents get at
+	// join and renewal; HostCertTTL when zero.
+	HostTTL time.Duration
+}
+
+// hostTTL is the lifetime of agents' host certificates.
+func (s *Server) hostTTL() time.Duration {
+	if s.HostTTL > 0 {
+		return s.HostTTL
+	}
+	return HostCertTTL
 }
 
 // record audits an API event.

@@ -26,6 +26,11 @@ type HostRequest struct {
 	ServeOnly bool
 }
 
+// HostBackdate is how far before its issue a host certificate's
+// NotBefore lies, for clocks a little behind the authority's: a host
+// certificate's lifetime is NotAfter - NotBefore - HostBackdate.
+const HostBackdate = time.Minute
+
 // SignHost issues a host certificate from the host authority, usable as
 // both TLS server and client, with a key generated here. The returned
 // chain ends with the host authority's certificate, so clients can pin it.
@@ -62,7 +67,7 @@ func IssueHost(ctx context.Context, ca CA, req HostRequest, csr []byte, now time
 	}
 	sr := sdk.SignRequest{
 		Authority: sdk.AuthorityHost, CSR: csr, CommonName: req.Name, URIs: []string{id.String()},
-		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(req.TTL), Usages: []string{"server", "client"},
+		NotBefore: now.Add(-HostBackdate), NotAfter: now.Add(req.TTL), Usages: []string{"server", "client"},
 	}
 	if req.ServeOnly {
 		sr.URIs, sr.Usages = nil, []string{"server"}

@@ -43,6 +43,10 @@ type Config struct {
 type Auth struct {
 	// AuthzPlugin names the plugin that makes access decisions.
 	AuthzPlugin string `hcl:"authz_plugin,optional"`
+	// AgentCertTTL is how long the host certificates issued to agents,
+	// at join and at each renewal, are valid; "720h" by default. Values
+	// under an hour are for tests.
+	AgentCertTTL string `hcl:"agent_cert_ttl,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }

@@ -17,6 +17,12 @@ func (c *Config) checkRoles(body hcl.Body, builtins []string) hcl.Diagnostics {
 		if c.Auth.AuthzPlugin == "" {
 			c.Auth.AuthzPlugin = DefaultAuthzPlugin
 		}
+		if c.Auth.AgentCertTTL != "" {
+			if d, err := time.ParseDuration(c.Auth.AgentCertTTL); err != nil || d < MinAgentCertTTL {
+				diags = append(diags, errorAt(nestedAttrRange(body, c.Auth.DeclRange, "agent_cert_ttl"), "Invalid agent certificate lifetime",
+					fmt.Sprintf("agent_cert_ttl = %q is not a duration of at least %s such as 720h.", c.Auth.AgentCertTTL, MinAgentCertTTL)))
+			}
+		}
 		if c.Plugin(c.Auth.AuthzPlugin) == nil && !slices.Contains(builtins, c.Auth.AuthzPlugin) {
 			diags = append(diags, errorAt(nestedAttrRange(body, c.Auth.DeclRange, "authz_plugin"), "Unknown authorisation plugin",
 				fmt.Sprintf("authz_plugin names %q, which is neither built in nor configured in a plugin block.", c.Auth.AuthzPlugin)))

@@ -121,6 +121,7 @@ func (n *node) setup(ctx context.Context) (err error) {
 			Authorizer: &access.Authorizer{Trust: trust, Roles: n.authSvc, Engine: n.plug.Engine, Observe: n.observeDecision},
 			Databases:  clusterDatabases{n: n},
 			Audit:      n.emitAudit,
+			HostTTL:    cfg.Auth.AgentCertLifetime(),
 		}
 	}
 	if cfg.DB == nil {
@@ -292,13 +293,16 @@ func (n *node) startAgent(ctx context.Context) error {
 		n.logger.Info("joined the cluster", "cluster", id.Cluster, "proxy", db.ProxyAddr)
 	}
 	tctx, cancel := context.WithCancel(context.Background())
+	current := agent.NewCurrentIdentity(id)
 	n.tunnelsOut = &agent.Tunnels{
-		Seed: db.ProxyAddr, Identity: id, DataDir: n.cfg.DataDir, Registry: n.local, Remote: n.remote,
+		Seed: db.ProxyAddr, Identity: current, DataDir: n.cfg.DataDir, Registry: n.local, Remote: n.remote,
 		Logger: n.logger.Named("agent"), Deliver: n.deliver,
 	}
-	done := make(chan struct{})
+	renewer := &agent.Renewer{DataDir: n.cfg.DataDir, Identity: current, Remote: n.remote, Logger: n.logger.Named("agent")}
+	done, renewed := make(chan struct{}), make(chan struct{})
 	go func() { n.tunnelsOut.Run(tctx); close(done) }()
-	n.stop = append(n.stop, func() { cancel(); <-done })
+	go func() { renewer.Run(tctx); close(renewed) }()
+	n.stop = append(n.stop, func() { cancel(); <-done; <-renewed })
 	return nil
 }
 

@@ -1163,6 +1163,113 @@ func (x *SignDBClientResponse) GetNotAfterUnix() int64 {
 	return 0
 }
 
+type RenewHostRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A CSR for the agent's new key.
+	Csr           []byte `protobuf:"bytes,1,opt,name=csr,proto3" json:"csr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewHostRequest) Reset() {
+	*x = RenewHostRequest{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewHostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewHostRequest) ProtoMessage() {}
+
+func (x *RenewHostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewHostRequest.ProtoReflect.Descriptor instead.
+func (*RenewHostRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RenewHostRequest) GetCsr() []byte {
+	if x != nil {
+		return x.Csr
+	}
+	return nil
+}
+
+type RenewHostResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Certificate []byte                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// The host authority's trusted certificates (DER): during a rotation's
+	// grace period, the new and the old.
+	HostCas       [][]byte `protobuf:"bytes,2,rep,name=host_cas,json=hostCas,proto3" json:"host_cas,omitempty"`
+	NotAfterUnix  int64    `protobuf:"varint,3,opt,name=not_after_unix,json=notAfterUnix,proto3" json:"not_after_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewHostResponse) Reset() {
+	*x = RenewHostResponse{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewHostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewHostResponse) ProtoMessage() {}
+
+func (x *RenewHostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewHostResponse.ProtoReflect.Descriptor instead.
+func (*RenewHostResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RenewHostResponse) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *RenewHostResponse) GetHostCas() [][]byte {
+	if x != nil {
+		return x.HostCas
+	}
+	return nil
+}
+
+func (x *RenewHostResponse) GetNotAfterUnix() int64 {
+	if x != nil {
+		return x.NotAfterUnix
+	}
+	return 0
+}
+
 type AuthoritiesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1171,7 +1278,7 @@ type AuthoritiesRequest struct {
 
 func (x *AuthoritiesRequest) Reset() {
 	*x = AuthoritiesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1290,7 @@ func (x *AuthoritiesRequest) String() string {
 func (*AuthoritiesRequest) ProtoMessage() {}
 
 func (x *AuthoritiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1303,7 @@ func (x *AuthoritiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthoritiesRequest.ProtoReflect.Descriptor instead.
 func (*AuthoritiesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 type AuthoritiesResponse struct {
@@ -1209,7 +1316,7 @@ type AuthoritiesResponse struct {
 
 func (x *AuthoritiesResponse) Reset() {
 	*x = AuthoritiesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1328,7 @@ func (x *AuthoritiesResponse) String() string {
 func (*AuthoritiesResponse) ProtoMessage() {}
 
 func (x *AuthoritiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1341,7 @@ func (x *AuthoritiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthoritiesResponse.ProtoReflect.Descriptor instead.
 func (*AuthoritiesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AuthoritiesResponse) GetUserCas() [][]byte {
@@ -1262,7 +1369,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1381,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1394,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AuditRequest) GetEventsJson() [][]byte {
@@ -1312,7 +1419,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1431,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1444,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 type DoRequest struct {
@@ -1352,7 +1459,7 @@ type DoRequest struct {
 
 func (x *DoRequest) Reset() {
 	*x = DoRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1471,7 @@ func (x *DoRequest) String() string {
 func (*DoRequest) ProtoMessage() {}
 
 func (x *DoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1484,7 @@ func (x *DoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DoRequest.ProtoReflect.Descriptor instead.
 func (*DoRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DoRequest) GetMethod() string {
@@ -1411,7 +1518,7 @@ type DoResponse struct {
 
 func (x *DoResponse) Reset() {
 	*x = DoResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1530,7 @@ func (x *DoResponse) String() string {
 func (*DoResponse) ProtoMessage() {}
 
 func (x *DoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1543,7 @@ func (x *DoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DoResponse.ProtoReflect.Descriptor instead.
 func (*DoResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DoResponse) GetStatus() int32 {
@@ -1464,7 +1571,7 @@ type LabelSelector struct {
 
 func (x *LabelSelector) Reset() {
 	*x = LabelSelector{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1476,7 +1583,7 @@ func (x *LabelSelector) String() string {
 func (*LabelSelector) ProtoMessage() {}
 
 func (x *LabelSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1489,7 +1596,7 @@ func (x *LabelSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
 func (*LabelSelector) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LabelSelector) GetLabels() map[string]*LabelPatterns {
@@ -1508,7 +1615,7 @@ type LabelPatterns struct {
 
 func (x *LabelPatterns) Reset() {
 	*x = LabelPatterns{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1627,7 @@ func (x *LabelPatterns) String() string {
 func (*LabelPatterns) ProtoMessage() {}
 
 func (x *LabelPatterns) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1640,7 @@ func (x *LabelPatterns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatterns.ProtoReflect.Descriptor instead.
 func (*LabelPatterns) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LabelPatterns) GetPatterns() []string {
@@ -1553,7 +1660,7 @@ type WatchDatabasesRequest struct {
 
 func (x *WatchDatabasesRequest) Reset() {
 	*x = WatchDatabasesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1672,7 @@ func (x *WatchDatabasesRequest) String() string {
 func (*WatchDatabasesRequest) ProtoMessage() {}
 
 func (x *WatchDatabasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1685,7 @@ func (x *WatchDatabasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDatabasesRequest.ProtoReflect.Descriptor instead.
 func (*WatchDatabasesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{27}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WatchDatabasesRequest) GetSelectors() []*LabelSelector {
@@ -1598,7 +1705,7 @@ type WatchDatabasesResponse struct {
 
 func (x *WatchDatabasesResponse) Reset() {
 	*x = WatchDatabasesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +1717,7 @@ func (x *WatchDatabasesResponse) String() string {
 func (*WatchDatabasesResponse) ProtoMessage() {}
 
 func (x *WatchDatabasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +1730,7 @@ func (x *WatchDatabasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDatabasesResponse.ProtoReflect.Descriptor instead.
 func (*WatchDatabasesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{28}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchDatabasesResponse) GetDatabases() []*DatabaseDefinition {
@@ -1655,7 +1762,7 @@ type DatabaseDefinition struct {
 
 func (x *DatabaseDefinition) Reset() {
 	*x = DatabaseDefinition{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1774,7 @@ func (x *DatabaseDefinition) String() string {
 func (*DatabaseDefinition) ProtoMessage() {}
 
 func (x *DatabaseDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1787,7 @@ func (x *DatabaseDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseDefinition.ProtoReflect.Descriptor instead.
 func (*DatabaseDefinition) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DatabaseDefinition) GetName() string {
@@ -1761,7 +1868,7 @@ type WatchProxiesRequest struct {
 
 func (x *WatchProxiesRequest) Reset() {
 	*x = WatchProxiesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1880,7 @@ func (x *WatchProxiesRequest) String() string {
 func (*WatchProxiesRequest) ProtoMessage() {}
 
 func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1893,7 @@ func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchProxiesRequest.ProtoReflect.Descriptor instead.
 func (*WatchProxiesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 type WatchProxiesResponse struct {
@@ -1798,7 +1905,7 @@ type WatchProxiesResponse struct {
 
 func (x *WatchProxiesResponse) Reset() {
 	*x = WatchProxiesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1917,7 @@ func (x *WatchProxiesResponse) String() string {
 func (*WatchProxiesResponse) ProtoMessage() {}
 
 func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1930,7 @@ func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchProxiesResponse.ProtoReflect.Descriptor instead.
 func (*WatchProxiesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WatchProxiesResponse) GetProxies() []*Proxy {
@@ -1847,7 +1954,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1859,7 +1966,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1872,7 +1979,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Proxy) GetAddr() string {
@@ -1972,7 +2079,13 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\x03csr\x18\x02 \x01(\fR\x03csr\"^\n" +
 	"\x14SignDBClientResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12$\n" +
-	"\x0enot_after_unix\x18\x02 \x01(\x03R\fnotAfterUnix\"\x14\n" +
+	"\x0enot_after_unix\x18\x02 \x01(\x03R\fnotAfterUnix\"$\n" +
+	"\x10RenewHostRequest\x12\x10\n" +
+	"\x03csr\x18\x01 \x01(\fR\x03csr\"v\n" +
+	"\x11RenewHostResponse\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x19\n" +
+	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\x12$\n" +
+	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\"\x14\n" +
 	"\x12AuthoritiesRequest\"G\n" +
 	"\x13AuthoritiesResponse\x12\x19\n" +
 	"\buser_cas\x18\x01 \x03(\fR\auserCas\x12\x15\n" +
@@ -2032,7 +2145,7 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\rListDatabases\x12#.keyway.api.v1.ListDatabasesRequest\x1a$.keyway.api.v1.ListDatabasesResponse\x12l\n" +
 	"\x13DatabaseCertificate\x12).keyway.api.v1.DatabaseCertificateRequest\x1a*.keyway.api.v1.DatabaseCertificateResponse2B\n" +
 	"\x05Admin\x129\n" +
-	"\x02Do\x12\x18.keyway.api.v1.DoRequest\x1a\x19.keyway.api.v1.DoResponse2\xd3\x04\n" +
+	"\x02Do\x12\x18.keyway.api.v1.DoRequest\x1a\x19.keyway.api.v1.DoResponse2\xa3\x05\n" +
 	"\x05Agent\x12K\n" +
 	"\bRegister\x12\x1e.keyway.api.v1.RegisterRequest\x1a\x1f.keyway.api.v1.RegisterResponse\x12N\n" +
 	"\tAuthorize\x12\x1f.keyway.api.v1.AuthorizeRequest\x1a .keyway.api.v1.AuthorizeResponse\x12W\n" +
@@ -2040,7 +2153,8 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\vAuthorities\x12!.keyway.api.v1.AuthoritiesRequest\x1a\".keyway.api.v1.AuthoritiesResponse\x12B\n" +
 	"\x05Audit\x12\x1b.keyway.api.v1.AuditRequest\x1a\x1c.keyway.api.v1.AuditResponse\x12_\n" +
 	"\x0eWatchDatabases\x12$.keyway.api.v1.WatchDatabasesRequest\x1a%.keyway.api.v1.WatchDatabasesResponse0\x01\x12Y\n" +
-	"\fWatchProxies\x12\".keyway.api.v1.WatchProxiesRequest\x1a#.keyway.api.v1.WatchProxiesResponse0\x01BAZ?github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1;apiv1b\x06proto3"
+	"\fWatchProxies\x12\".keyway.api.v1.WatchProxiesRequest\x1a#.keyway.api.v1.WatchProxiesResponse0\x01\x12N\n" +
+	"\tRenewHost\x12\x1f.keyway.api.v1.RenewHostRequest\x1a .keyway.api.v1.RenewHostResponseBAZ?github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1;apiv1b\x06proto3"
 
 var (
 	file_keyway_api_v1_api_proto_rawDescOnce sync.Once
@@ -2054,7 +2168,7 @@ func file_keyway_api_v1_api_proto_rawDescGZIP() []byte {
 	return file_keyway_api_v1_api_proto_rawDescData
 }
 
-var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*PingRequest)(nil),                 // 0: keyway.api.v1.PingRequest
 	(*PingResponse)(nil),                // 1: keyway.api.v1.PingResponse
@@ -2075,64 +2189,68 @@ var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*Reason)(nil),                      // 16: keyway.api.v1.Reason
 	(*SignDBClientRequest)(nil),         // 17: keyway.api.v1.SignDBClientRequest
 	(*SignDBClientResponse)(nil),        // 18: keyway.api.v1.SignDBClientResponse
-	(*AuthoritiesRequest)(nil),          // 19: keyway.api.v1.AuthoritiesRequest
-	(*AuthoritiesResponse)(nil),         // 20: keyway.api.v1.AuthoritiesResponse
-	(*AuditRequest)(nil),                // 21: keyway.api.v1.AuditRequest
-	(*AuditResponse)(nil),               // 22: keyway.api.v1.AuditResponse
-	(*DoRequest)(nil),                   // 23: keyway.api.v1.DoRequest
-	(*DoResponse)(nil),                  // 24: keyway.api.v1.DoResponse
-	(*LabelSelector)(nil),               // 25: keyway.api.v1.LabelSelector
-	(*LabelPatterns)(nil),               // 26: keyway.api.v1.LabelPatterns
-	(*WatchDatabasesRequest)(nil),       // 27: keyway.api.v1.WatchDatabasesRequest
-	(*WatchDatabasesResponse)(nil),      // 28: keyway.api.v1.WatchDatabasesResponse
-	(*DatabaseDefinition)(nil),          // 29: keyway.api.v1.DatabaseDefinition
-	(*WatchProxiesRequest)(nil),         // 30: keyway.api.v1.WatchProxiesRequest
-	(*WatchProxiesResponse)(nil),        // 31: keyway.api.v1.WatchProxiesResponse
-	(*Proxy)(nil),                       // 32: keyway.api.v1.Proxy
-	nil,                                 // 33: keyway.api.v1.Database.LabelsEntry
-	nil,                                 // 34: keyway.api.v1.LabelSelector.LabelsEntry
-	nil,                                 // 35: keyway.api.v1.DatabaseDefinition.LabelsEntry
+	(*RenewHostRequest)(nil),            // 19: keyway.api.v1.RenewHostRequest
+	(*RenewHostResponse)(nil),           // 20: keyway.api.v1.RenewHostResponse
+	(*AuthoritiesRequest)(nil),          // 21: keyway.api.v1.AuthoritiesRequest
+	(*AuthoritiesResponse)(nil),         // 22: keyway.api.v1.AuthoritiesResponse
+	(*AuditRequest)(nil),                // 23: keyway.api.v1.AuditRequest
+	(*AuditResponse)(nil),               // 24: keyway.api.v1.AuditResponse
+	(*DoRequest)(nil),                   // 25: keyway.api.v1.DoRequest
+	(*DoResponse)(nil),                  // 26: keyway.api.v1.DoResponse
+	(*LabelSelector)(nil),               // 27: keyway.api.v1.LabelSelector
+	(*LabelPatterns)(nil),               // 28: keyway.api.v1.LabelPatterns
+	(*WatchDatabasesRequest)(nil),       // 29: keyway.api.v1.WatchDatabasesRequest
+	(*WatchDatabasesResponse)(nil),      // 30: keyway.api.v1.WatchDatabasesResponse
+	(*DatabaseDefinition)(nil),          // 31: keyway.api.v1.DatabaseDefinition
+	(*WatchProxiesRequest)(nil),         // 32: keyway.api.v1.WatchProxiesRequest
+	(*WatchProxiesResponse)(nil),        // 33: keyway.api.v1.WatchProxiesResponse
+	(*Proxy)(nil),                       // 34: keyway.api.v1.Proxy
+	nil,                                 // 35: keyway.api.v1.Database.LabelsEntry
+	nil,                                 // 36: keyway.api.v1.LabelSelector.LabelsEntry
+	nil,                                 // 37: keyway.api.v1.DatabaseDefinition.LabelsEntry
 }
 var file_keyway_api_v1_api_proto_depIdxs = []int32{
-	33, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
+	35, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
 	7,  // 1: keyway.api.v1.Database.agents:type_name -> keyway.api.v1.DatabaseAgent
 	6,  // 2: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
 	6,  // 3: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
 	16, // 4: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
-	34, // 5: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
-	25, // 6: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
-	29, // 7: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
-	35, // 8: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
-	32, // 9: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
-	26, // 10: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
+	36, // 5: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
+	27, // 6: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
+	31, // 7: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
+	37, // 8: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
+	34, // 9: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
+	28, // 10: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
 	0,  // 11: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
 	2,  // 12: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
 	4,  // 13: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
 	8,  // 14: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
 	10, // 15: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
-	23, // 16: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
+	25, // 16: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
 	12, // 17: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
 	14, // 18: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
 	17, // 19: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
-	19, // 20: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
-	21, // 21: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
-	27, // 22: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
-	30, // 23: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
-	1,  // 24: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
-	3,  // 25: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
-	5,  // 26: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
-	9,  // 27: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
-	11, // 28: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
-	24, // 29: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
-	13, // 30: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
-	15, // 31: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
-	18, // 32: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
-	20, // 33: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
-	22, // 34: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
-	28, // 35: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
-	31, // 36: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
-	24, // [24:37] is the sub-list for method output_type
-	11, // [11:24] is the sub-list for method input_type
+	21, // 20: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
+	23, // 21: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
+	29, // 22: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
+	32, // 23: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
+	19, // 24: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
+	1,  // 25: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
+	3,  // 26: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
+	5,  // 27: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
+	9,  // 28: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
+	11, // 29: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
+	26, // 30: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
+	13, // 31: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
+	15, // 32: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
+	18, // 33: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
+	22, // 34: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
+	24, // 35: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
+	30, // 36: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
+	33, // 37: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
+	20, // 38: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
+	25, // [25:39] is the sub-list for method output_type
+	11, // [11:25] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -2149,7 +2267,7 @@ func file_keyway_api_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_api_v1_api_proto_rawDesc), len(file_keyway_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

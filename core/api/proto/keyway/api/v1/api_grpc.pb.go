@@ -478,6 +478,7 @@ const (
 	Agent_Audit_FullMethodName          = "/keyway.api.v1.Agent/Audit"
 	Agent_WatchDatabases_FullMethodName = "/keyway.api.v1.Agent/WatchDatabases"
 	Agent_WatchProxies_FullMethodName   = "/keyway.api.v1.Agent/WatchProxies"
+	Agent_RenewHost_FullMethodName      = "/keyway.api.v1.Agent/RenewHost"
 )
 
 // AgentClient is the client API for Agent service.
@@ -501,6 +502,11 @@ type AgentClient interface {
 	// WatchProxies streams the cluster's proxies: the whole set at once,
 	// then again each time it changes. An agent keeps a tunnel to each.
 	WatchProxies(ctx context.Context, in *WatchProxiesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchProxiesResponse], error)
+	// RenewHost issues the agent a new host certificate for the name its
+	// tunnel's mutual TLS proved, never a name from the request, and
+	// returns the host authority's trusted certificates, so the agent
+	// learns a rotated host authority.
+	RenewHost(ctx context.Context, in *RenewHostRequest, opts ...grpc.CallOption) (*RenewHostResponse, error)
 }
 
 type agentClient struct {
@@ -599,6 +605,16 @@ func (c *agentClient) WatchProxies(ctx context.Context, in *WatchProxiesRequest,
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agent_WatchProxiesClient = grpc.ServerStreamingClient[WatchProxiesResponse]
 
+func (c *agentClient) RenewHost(ctx context.Context, in *RenewHostRequest, opts ...grpc.CallOption) (*RenewHostResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenewHostResponse)
+	err := c.cc.Invoke(ctx, Agent_RenewHost_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServer is the server API for Agent service.
 // All implementations must embed UnimplementedAgentServer
 // for forward compatibility.
@@ -620,6 +636,11 @@ type AgentServer interface {
 	// WatchProxies streams the cluster's proxies: the whole set at once,
 	// then again each time it changes. An agent keeps a tunnel to each.
 	WatchProxies(*WatchProxiesRequest, grpc.ServerStreamingServer[WatchProxiesResponse]) error
+	// RenewHost issues the agent a new host certificate for the name its
+	// tunnel's mutual TLS proved, never a name from the request, and
+	// returns the host authority's trusted certificates, so the agent
+	// learns a rotated host authority.
+	RenewHost(context.Context, *RenewHostRequest) (*RenewHostResponse, error)
 	mustEmbedUnimplementedAgentServer()
 }
 
@@ -650,6 +671,9 @@ func (UnimplementedAgentServer) WatchDatabases(*WatchDatabasesRequest, grpc.Serv
 }
 func (UnimplementedAgentServer) WatchProxies(*WatchProxiesRequest, grpc.ServerStreamingServer[WatchProxiesResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchProxies not implemented")
+}
+func (UnimplementedAgentServer) RenewHost(context.Context, *RenewHostRequest) (*RenewHostResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RenewHost not implemented")
 }
 func (UnimplementedAgentServer) mustEmbedUnimplementedAgentServer() {}
 func (UnimplementedAgentServer) testEmbeddedByValue()               {}
@@ -784,6 +808,24 @@ func _Agent_WatchProxies_Handler(srv interface{}, stream grpc.ServerStream) erro
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agent_WatchProxiesServer = grpc.ServerStreamingServer[WatchProxiesResponse]
 
+func _Agent_RenewHost_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenewHostRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).RenewHost(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_RenewHost_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).RenewHost(ctx, req.(*RenewHostRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Agent_ServiceDesc is the grpc.ServiceDesc for Agent service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -810,6 +852,10 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Audit",
 			Handler:    _Agent_Audit_Handler,
+		},
+		{
+			MethodName: "RenewHost",
+			Handler:    _Agent_RenewHost_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,144 @@
+package e2e
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyway-dev/keyway/test/pgtest"
+)
+
+// agentCertTTL is short so that the test sees a renewal and the first
+// certificate's expiry within a minute.
+const agentCertTTL = 45 * time.Second
+
+// TestAgentRenewsItsHostCertificate: with agent_cert_ttl = 45s, a separate
+// agent renews its host certificate through its tunnel; once the first
+// certificate has expired, a restarted agent still tunnels to the proxy
+// (with the renewed one) and serves psql sessions; the renewal is in the
+// audit log.
+func TestAgentRenewsItsHostCertificate(t *testing.T) {
+	dir := t.TempDir()
+	proxy := freeAddr(t)
+	authCfg := filepath.Join(dir, "auth.hcl")
+	kw(t, "configure", "-o", authCfg, "--cluster-name=example", "--data-dir="+filepath.Join(dir, "auth"), "--listen="+proxy)
+	src := string(mustRead(t, authCfg))
+	if !strings.Contains(src, "auth {\n}") {
+		t.Fatalf("no empty auth block in:\n%s", src)
+	}
+	src = strings.Replace(src, "auth {\n}", "auth {\n  agent_cert_ttl = \""+agentCertTTL.String()+"\"\n}", 1)
+	if err := os.WriteFile(authCfg, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startNode(t, authCfg, filepath.Join(dir, "auth"))
+	hostPin := pinOf(kw(t, "status", "-c", authCfg), "host")
+
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", authCfg)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	added := kw(t, "users", "add", "alice", "--roles=access", "--db-users=*", "--db-names=*", "-c", authCfg)
+	invite := regexp.MustCompile(`(?m)^\s+([0-9a-f]{32})$`).FindStringSubmatch(added)
+	if invite == nil {
+		t.Fatalf("no invite in:\n%s", added)
+	}
+	inviteFile := filepath.Join(dir, "invite")
+	if err := os.WriteFile(inviteFile, []byte(invite[1]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	server := filepath.Join(dir, "server")
+	kw(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
+	dbClientCAs := filepath.Join(dir, "db-client.cas")
+	if err := os.WriteFile(dbClientCAs, []byte(kw(t, "auth", "export", "--type=db-client", "-c", authCfg)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pg := pgtest.Start(t, pgtest.Options{CertFile: server + ".crt", KeyFile: server + ".key", CAFile: dbClientCAs})
+
+	agentCfg := filepath.Join(dir, "agent.hcl")
+	agentData := filepath.Join(dir, "agent")
+	kw(t, "db", "configure", "create", "-o", agentCfg, "--token="+tokenFile, "--proxy="+proxy,
+		"--name=example-postgres", "--protocol=postgres", "--uri="+pg.Addr(), "--data-dir="+agentData)
+	agentNode := startNode(t, agentCfg, agentData)
+	hostCrt := filepath.Join(agentData, "agent", "host.crt")
+	first := readLeaf(t, hostCrt)
+	if ttl := first.NotAfter.Sub(first.NotBefore); ttl > agentCertTTL+2*time.Minute {
+		t.Fatalf("the joined certificate is valid for %s; agent_cert_ttl is %s", ttl, agentCertTTL)
+	}
+
+	home := filepath.Join(dir, "home")
+	out, err := kwAs(t, home, "correct horse battery\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--invite-file="+inviteFile, "--password-stdin")
+	if err != nil || !strings.Contains(out, "logged in as: alice") {
+		t.Fatalf("login: %v\n%s", err, out)
+	}
+
+	// Renewal is due with a third of the lifetime left: at about 30 s.
+	waitFor(t, agentCertTTL+15*time.Second, "the agent's renewed host certificate on disk", func() bool {
+		c, err := parseLeaf(hostCrt)
+		return err == nil && c.NotAfter.After(first.NotAfter)
+	})
+	renewed := readLeaf(t, hostCrt)
+	if fi, err := os.Stat(filepath.Join(agentData, "agent", "host.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the renewed key: %v %v", fi, err)
+	}
+	if logs := agentNode.logs(); !strings.Contains(logs, "renewed the host certificate") || strings.Contains(logs, "PRIVATE KEY") {
+		t.Fatalf("agent logs after renewal:\n%s", logs)
+	}
+
+	// Wait out the first certificate (a time, not a readiness), then
+	// restart the agent: its new tunnel can only be set up with the
+	// renewed certificate.
+	time.Sleep(time.Until(first.NotAfter.Add(time.Second)))
+	if time.Now().After(renewed.NotAfter) {
+		t.Fatalf("the renewed certificate (until %s) expired before the restart", renewed.NotAfter)
+	}
+	if err := agentNode.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-agentNode.exited
+	startNode(t, agentCfg, agentData)
+
+	waitFor(t, 15*time.Second, "the restarted agent's database to be listed", func() bool {
+		out, _ := kwAs(t, home, "", "db", "ls")
+		return strings.Contains(out, "example-postgres")
+	})
+	out, err = kwAs(t, home, "", "db", "connect", "--db-user=postgres", "--db-name=postgres", "example-postgres", "--", "-Atc", "select current_user")
+	if err != nil || strings.TrimSpace(out) != "postgres" {
+		t.Fatalf("db connect after the first certificate expired: %v\n%s", err, out)
+	}
+
+	var renewals int
+	for _, e := range auditEvents(t, authCfg, "--type=cert.issued") {
+		if e.Reason == "renewal" && e.Code == "TC001" && e.Success && strings.HasPrefix(e.Target, "host/") {
+			renewals++
+		}
+	}
+	if renewals == 0 {
+		t.Fatal("no cert.issued event with reason renewal in the audit log")
+	}
+}
+
+func readLeaf(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	c, err := parseLeaf(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func parseLeaf(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, os.ErrInvalid
+	}
+	return x509.ParseCertificate(blk.Bytes)
+}
