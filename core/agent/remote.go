@@ -188,7 +188,8 @@ func (r *Remote) DBClientCert(ctx context.Context, dbUser string) (authority.DBC
 	return authority.DBClientCert{CertPEM: authority.CertsPEM(resp.GetCertificate()), KeyPEM: keyPEM, NotAfter: time.Unix(resp.GetNotAfterUnix(), 0)}, nil
 }
 
-// PEM returns an authority's certificates, refreshed every 30 s.
+// PEM returns an authority's certificates (user, db or host), the active
+// one first, refreshed every 30 s.
 func (r *Remote) PEM(ctx context.Context, a sdk.Authority) ([]byte, error) {
 	r.casMu.Lock()
 	defer r.casMu.Unlock()
@@ -208,6 +209,8 @@ func (r *Remote) PEM(ctx context.Context, a sdk.Authority) ([]byte, error) {
 		return authority.CertsPEM(r.cas.GetDbCas()...), nil
 	case sdk.AuthorityUser:
 		return authority.CertsPEM(r.cas.GetUserCas()...), nil
+	case sdk.AuthorityHost:
+		return authority.CertsPEM(r.cas.GetHostCas()...), nil
 	}
 	return nil, fmt.Errorf("the agent has no %s authority", a)
 }

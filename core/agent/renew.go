@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
@@ -12,13 +13,15 @@ import (
 
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/authority"
+	"github.com/keyway-dev/keyway/sdk"
 )
 
 // Renewal's timing.
 const (
 	// DefaultRenewCheck is how often a Renewer looks at the certificate
-	// when it is not yet due.
-	DefaultRenewCheck = time.Minute
+	// when it is not yet due, and at the host authority it should be
+	// signed by.
+	DefaultRenewCheck = 15 * time.Second
 	// renewFirstRetry and renewMaxRetry bound the backoff after a failed
 	// renewal.
 	renewFirstRetry = time.Second
@@ -63,7 +66,10 @@ func (r *Renewer) Run(ctx context.Context) {
 			return
 		}
 		if !NeedsRenewal(leaf, r.now()) {
-			continue
+			if !r.rotated(ctx, leaf) {
+				continue
+			}
+			r.Logger.Info("the host authority was rotated; renewing the host certificate with the new key")
 		}
 		if err := r.Renew(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -76,6 +82,32 @@ func (r *Renewer) Run(ctx context.Context) {
 		}
 		backoff, pause = 0, renewFirstRetry
 	}
+}
+
+// rotated reports whether the host authority now signs with another key
+// than the one that signed leaf. The agent then renews at once, so that
+// its certificate and its trusted authorities follow a rotation well
+// within the grace period. Any doubt (no tunnel, an auth service that
+// sends no host authority) counts as no.
+func (r *Renewer) rotated(ctx context.Context, leaf *x509.Certificate) bool {
+	if !r.Remote.Connected() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, renewCallTimeout)
+	defer cancel()
+	hosts, err := r.Remote.PEM(ctx, sdk.AuthorityHost)
+	if err != nil {
+		return false
+	}
+	block, _ := pem.Decode(hosts)
+	if block == nil {
+		return false
+	}
+	active, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return false
+	}
+	return leaf.CheckSignatureFrom(active) != nil
 }
 
 // delay is how long to wait before looking at the certificate again:

@@ -74,7 +74,11 @@ func (a AgentService) Authorities(ctx context.Context, _ *apiv1.AuthoritiesReque
 	if err != nil {
 		return nil, err
 	}
-	return &apiv1.AuthoritiesResponse{UserCas: users, DbCas: dbs}, nil
+	hosts, err := a.S.authorityCerts(ctx, sdk.AuthorityHost)
+	if err != nil {
+		return nil, err
+	}
+	return &apiv1.AuthoritiesResponse{UserCas: users, DbCas: dbs, HostCas: hosts}, nil
 }
 
 // Audit records the agent's events in the cluster's audit log.

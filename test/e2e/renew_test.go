@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -141,4 +142,60 @@ func parseLeaf(path string) (*x509.Certificate, error) {
 		return nil, os.ErrInvalid
 	}
 	return x509.ParseCertificate(blk.Bytes)
+}
+
+// TestAgentFollowsAHostAuthorityRotation: after keyway auth rotate
+// --type=host, a joined agent sees that the active host authority did not
+// sign its certificate and renews it at once, so it is signed by the new
+// key and trusts both within the grace period; restarted, it tunnels with
+// the new certificate and serves sessions.
+func TestAgentFollowsAHostAuthorityRotation(t *testing.T) {
+	a := startAllInOne(t)
+	const remote = "rotated-postgres"
+	token := filepath.Join(a.dir, "agent.token")
+	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, data := filepath.Join(a.dir, "agent.hcl"), filepath.Join(a.dir, "agent")
+	body := fmt.Sprintf("data_dir = %q\n\ndb {\n  proxy_addr = %q\n  token_file = %q\n  agent_name = \"rotating\"\n\n  database %q {\n    protocol = \"postgres\"\n    uri      = %q\n  }\n}\n",
+		data, a.proxy, token, remote, a.pg.Addr())
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agentNode := startNode(t, cfg, data)
+	hostCrt := filepath.Join(data, "agent", "host.crt")
+	joined := readLeaf(t, hostCrt)
+
+	kw(t, "auth", "rotate", "--type=host", "--grace-period=1h", "-c", a.cfg)
+	blk, _ := pem.Decode([]byte(kw(t, "auth", "export", "--type=host", "-c", a.cfg)))
+	if blk == nil {
+		t.Fatal("keyway auth export --type=host printed no certificate")
+	}
+	active, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if joined.CheckSignatureFrom(active) == nil {
+		t.Fatal("the joined certificate already verifies against the rotated authority")
+	}
+	waitFor(t, 60*time.Second, "the agent's certificate signed by the new host key", func() bool {
+		c, err := parseLeaf(hostCrt)
+		return err == nil && c.CheckSignatureFrom(active) == nil
+	})
+	if !strings.Contains(agentNode.logs(), "the host authority was rotated") {
+		t.Fatalf("agent logs:\n%s", agentNode.logs())
+	}
+
+	if err := agentNode.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-agentNode.exited
+	startNode(t, cfg, data)
+	prefix := a.path("alice-rotated")
+	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+		"--route="+remote, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
+	waitFor(t, 20*time.Second, "a session through the restarted agent", func() bool {
+		out, err := pgtest.Psql(a.connString(prefix, "postgres", "postgres"), "select current_user")
+		return err == nil && out == "postgres"
+	})
 }

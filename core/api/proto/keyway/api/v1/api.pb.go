@@ -1307,9 +1307,12 @@ func (*AuthoritiesRequest) Descriptor() ([]byte, []int) {
 }
 
 type AuthoritiesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UserCas       [][]byte               `protobuf:"bytes,1,rep,name=user_cas,json=userCas,proto3" json:"user_cas,omitempty"`
-	DbCas         [][]byte               `protobuf:"bytes,2,rep,name=db_cas,json=dbCas,proto3" json:"db_cas,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	UserCas [][]byte               `protobuf:"bytes,1,rep,name=user_cas,json=userCas,proto3" json:"user_cas,omitempty"`
+	DbCas   [][]byte               `protobuf:"bytes,2,rep,name=db_cas,json=dbCas,proto3" json:"db_cas,omitempty"`
+	// The host authority's trusted certificates, the active one first: an
+	// agent whose certificate another one signed renews it.
+	HostCas       [][]byte `protobuf:"bytes,3,rep,name=host_cas,json=hostCas,proto3" json:"host_cas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1354,6 +1357,13 @@ func (x *AuthoritiesResponse) GetUserCas() [][]byte {
 func (x *AuthoritiesResponse) GetDbCas() [][]byte {
 	if x != nil {
 		return x.DbCas
+	}
+	return nil
+}
+
+func (x *AuthoritiesResponse) GetHostCas() [][]byte {
+	if x != nil {
+		return x.HostCas
 	}
 	return nil
 }
@@ -2086,10 +2096,11 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x19\n" +
 	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\x12$\n" +
 	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\"\x14\n" +
-	"\x12AuthoritiesRequest\"G\n" +
+	"\x12AuthoritiesRequest\"b\n" +
 	"\x13AuthoritiesResponse\x12\x19\n" +
 	"\buser_cas\x18\x01 \x03(\fR\auserCas\x12\x15\n" +
-	"\x06db_cas\x18\x02 \x03(\fR\x05dbCas\"I\n" +
+	"\x06db_cas\x18\x02 \x03(\fR\x05dbCas\x12\x19\n" +
+	"\bhost_cas\x18\x03 \x03(\fR\ahostCas\"I\n" +
 	"\fAuditRequest\x12\x1f\n" +
 	"\vevents_json\x18\x01 \x03(\fR\n" +
 	"eventsJson\x12\x18\n" +
