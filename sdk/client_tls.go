@@ -13,9 +13,14 @@ import (
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
-// servingRefresh is how long before its expiry the serving certificate is
-// fetched again.
-const servingRefresh = time.Hour
+// The serving certificate is fetched again servingRecheck after it was
+// fetched, so that a certificate the host renewed early (after a rotation
+// of its authority) is taken up soon, and servingRefresh before it
+// expires in any case.
+const (
+	servingRecheck = 30 * time.Second
+	servingRefresh = time.Hour
+)
 
 // serveClientTLS completes a client's TLS handshake in the plugin, asks
 // the host where the session goes, and serves it, relays it, or refuses
@@ -96,12 +101,13 @@ type servingCerts struct {
 	mu       sync.Mutex
 	cert     *tls.Certificate
 	notAfter time.Time
+	fetched  time.Time
 }
 
 func (c *servingCerts) get(ctx context.Context, host *hostClient) (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cert != nil && time.Until(c.notAfter) > servingRefresh {
+	if c.cert != nil && time.Since(c.fetched) < servingRecheck && time.Until(c.notAfter) > servingRefresh {
 		return c.cert, nil
 	}
 	resp, err := host.c.ServingCertificate(ctx, &pluginv1.ServingCertificateRequest{})
@@ -115,7 +121,7 @@ func (c *servingCerts) get(ctx context.Context, host *hostClient) (*tls.Certific
 	if err != nil {
 		return nil, fmt.Errorf("the host's serving certificate: %w", err)
 	}
-	c.cert, c.notAfter = &cert, time.Unix(resp.GetNotAfterUnix(), 0)
+	c.cert, c.notAfter, c.fetched = &cert, time.Unix(resp.GetNotAfterUnix(), 0), time.Now()
 	return c.cert, nil
 }
 

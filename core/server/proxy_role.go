@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -64,20 +65,55 @@ func (h *hostCert) renew(ctx context.Context) error {
 	return nil
 }
 
-// keepFresh renews the certificate at half-life until ctx ends.
+// rotationCheck is how often the proxy looks whether the host authority
+// signs with a new key.
+const rotationCheck = 15 * time.Second
+
+// keepFresh renews the certificate at half-life, and as soon as the key
+// that signed it is no longer trusted (the grace period of a host
+// authority rotation has ended), until ctx ends. During the grace period
+// it keeps the certificate clients already trust, while agents and
+// logins learn the new key.
 func (h *hostCert) keepFresh(ctx context.Context) {
 	t := time.NewTicker(hostCertTTL / 2)
 	defer t.Stop()
+	check := time.NewTicker(rotationCheck)
+	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := h.renew(ctx); err != nil {
-				h.log.Error("renewing the proxy's host certificate", "error", err)
+		case <-check.C:
+			if !h.signerRetired(ctx) {
+				continue
 			}
+			h.log.Info("the host authority's old key is no longer trusted; renewing the proxy's certificate with the new key")
+		}
+		if err := h.renew(ctx); err != nil {
+			h.log.Error("renewing the proxy's host certificate", "error", err)
 		}
 	}
+}
+
+// signerRetired reports whether none of the host authority's trusted
+// certificates signed the current certificate. Any doubt counts as no.
+func (h *hostCert) signerRetired(ctx context.Context) bool {
+	st, err := authority.State(ctx, h.ca, sdk.AuthorityHost)
+	if err != nil || len(st.Certificates) == 0 {
+		return false
+	}
+	cert := h.cert.Load()
+	if cert == nil || cert.Leaf == nil {
+		return false
+	}
+	for _, der := range st.Certificates {
+		ca, err := x509.ParseCertificate(der)
+		if err == nil && cert.Leaf.CheckSignatureFrom(ca) == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // sanitizeHostName keeps a host name usable in a SPIFFE ID path.

@@ -53,8 +53,9 @@ type HostClient interface {
 	AuditStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[AuditStreamRequest, AuditStreamResponse], error)
 	// ServingCertificate returns the certificate a protocol plugin presents
 	// to clients whose TLS it completes (Session.client_tls). It is a server
-	// certificate only, without a cluster identity; cache it until shortly
-	// before it expires.
+	// certificate only, without a cluster identity. Cache it briefly (the
+	// SDK asks again after 30 s): the host renews it early when its
+	// authority rotates.
 	ServingCertificate(ctx context.Context, in *ServingCertificateRequest, opts ...grpc.CallOption) (*ServingCertificateResponse, error)
 	// Admit checks the certificate chain of a client whose TLS the plugin
 	// completed and says where the session goes: a database the plugin
@@ -168,8 +169,9 @@ type HostServer interface {
 	AuditStream(grpc.ClientStreamingServer[AuditStreamRequest, AuditStreamResponse]) error
 	// ServingCertificate returns the certificate a protocol plugin presents
 	// to clients whose TLS it completes (Session.client_tls). It is a server
-	// certificate only, without a cluster identity; cache it until shortly
-	// before it expires.
+	// certificate only, without a cluster identity. Cache it briefly (the
+	// SDK asks again after 30 s): the host renews it early when its
+	// authority rotates.
 	ServingCertificate(context.Context, *ServingCertificateRequest) (*ServingCertificateResponse, error)
 	// Admit checks the certificate chain of a client whose TLS the plugin
 	// completed and says where the session goes: a database the plugin
