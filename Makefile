@@ -8,6 +8,7 @@ TOOLS   := $(CURDIR)/bin/tools
 # Every Go module in the repository: the core, the SDK, the example plugin.
 MODULES := . sdk examples/tcprelay
 
+.PHONY: prereqs-test prereqs-demo prereqs-bench
 .PHONY: help build test check fmt vet staticcheck deps proto proto-check demo clean bench fuzz fuzz-ci
 
 help: ## list targets
@@ -16,7 +17,10 @@ help: ## list targets
 build: ## build bin/keyway
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/keyway ./cmd/keyway
 
-test: ## run every test of every module
+prereqs-%:
+	@scripts/prereqs.sh $*
+
+test: prereqs-test ## run every test of every module (installs PostgreSQL, etcd and SoftHSM2 as root when missing)
 	@for m in $(MODULES); do \
 		echo "== go test $$m"; \
 		(cd $$m && $(GO) test -count=1 -timeout 20m ./...) || exit 1; \
@@ -47,13 +51,13 @@ proto: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regene
 proto-check: proto ## fail when committed generated code differs from a fresh generation
 	@test -z "$$(git status --porcelain -- sdk/proto core/api/proto)" || (git status --short -- sdk/proto core/api/proto; echo "generated code is stale: run make proto and commit"; exit 1)
 
-demo: build ## the walkthrough: auth+proxy, PostgreSQL, a separate agent, a user with psql
+demo: build prereqs-demo ## the walkthrough: auth+proxy, PostgreSQL, a separate agent, a user with psql
 	@scripts/demo.sh
 
 # BENCH_FLAGS passes flags to the benchmark, e.g. BENCH_FLAGS='-T 5s -runs 5'.
 BENCH_FLAGS ?=
 
-bench: build ## pgbench keyway against direct TLS and pgbouncer, memory per session (BENCH_QUICK=1: short run)
+bench: build prereqs-bench ## pgbench keyway against direct TLS and pgbouncer, memory per session (BENCH_QUICK=1: short run)
 	$(GO) run ./bench/cmd/bench -keyway bin/keyway $(BENCH_FLAGS)
 
 # Fuzz targets as MODULE:PACKAGE:NAME; seeds are under each package's

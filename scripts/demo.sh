@@ -17,17 +17,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
 
 # PostgreSQL refuses to run as root; the demo runs it as the postgres user.
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
-if [ -z "$pgbin" ] || ! command -v psql >/dev/null; then
-	if [ "$(id -u)" = 0 ]; then
-		step "installing PostgreSQL from Debian's packages"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null
-		pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-	else
-		echo "make demo needs PostgreSQL: apt-get install postgresql-15" >&2
-		exit 1
-	fi
-fi
+scripts/prereqs.sh demo
+pgbin=$(ls -d /usr/lib/postgresql/15/bin)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 pids=()
