@@ -17,8 +17,9 @@ help: ## list targets
 build: ## build bin/keyway
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/keyway ./cmd/keyway
 
-prereqs-%:
-	@scripts/prereqs.sh $*
+# The Debian packages each purpose needs, installed when missing.
+prereqs-test prereqs-demo prereqs-bench:
+	@scripts/prereqs.sh $(@:prereqs-%=%)
 
 test: prereqs-test ## run every test of every module (installs PostgreSQL, etcd and SoftHSM2 as root when missing)
 	@for m in $(MODULES); do \
