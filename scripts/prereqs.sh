@@ -24,6 +24,8 @@ for purpose in "$@"; do
 		add /usr/bin/pgbench postgresql-client-15
 		add /usr/bin/etcd etcd-server
 		add /usr/bin/softhsm2-util softhsm2
+		add /usr/sbin/mariadbd mariadb-server
+		add /usr/bin/mariadb mariadb-client
 		add /usr/bin/prlimit util-linux
 		add /usr/bin/curl curl
 		add /usr/bin/git git
