@@ -5,8 +5,8 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 TOOLS   := $(CURDIR)/bin/tools
-# Every Go module in the repository: the core, the SDK, the example plugin.
-MODULES := . sdk examples/tcprelay
+# Every Go module in the repository: the core, the SDK, the example plugins.
+MODULES := . sdk examples/tcprelay examples/mysql
 
 .PHONY: prereqs-test prereqs-demo prereqs-bench
 .PHONY: help build test check fmt vet staticcheck deps proto proto-check demo clean bench fuzz fuzz-ci
@@ -75,7 +75,8 @@ FUZZ_TARGETS := \
 	sdk:./identity:FuzzFromCertificate \
 	sdk:./identity:FuzzDecodeExtension \
 	sdk:./identity:FuzzEncodeRoundTrip \
-	.:./core/config:FuzzLoad
+	.:./core/config:FuzzLoad \
+	examples/mysql:./wire:FuzzReadPackets
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s), one after another
 	@for t in $(FUZZ_TARGETS); do \
