@@ -76,7 +76,8 @@ FUZZ_TARGETS := \
 	sdk:./identity:FuzzDecodeExtension \
 	sdk:./identity:FuzzEncodeRoundTrip \
 	.:./core/config:FuzzLoad \
-	examples/mysql:./wire:FuzzReadPackets
+	examples/mysql:./wire:FuzzReadPackets \
+	examples/mysql:./engine:FuzzTracker
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s), one after another
 	@for t in $(FUZZ_TARGETS); do \
