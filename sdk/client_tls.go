@@ -37,6 +37,15 @@ func (s *protocolServer) serveClientTLS(raw net.Conn, meta *pluginv1.Session) {
 	ctx, cancel := context.WithDeadline(s.ctx, deadline)
 	defer cancel()
 	_ = raw.SetDeadline(deadline)
+	var preface []byte
+	if pre, ok := s.impl.(PreTLS); ok {
+		var err error
+		if preface, err = pre.BeforeTLS(ctx, raw); err != nil {
+			s.logger.Debug("the exchange before TLS failed", "client", meta.GetClientAddr(), "error", err)
+			_ = raw.Close()
+			return
+		}
+	}
 	tc := tls.Server(raw, &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		// Any certificate is taken by the handshake and checked by the
@@ -61,13 +70,14 @@ func (s *protocolServer) serveClientTLS(raw net.Conn, meta *pluginv1.Session) {
 	resp, err := host.c.Admit(ctx, &pluginv1.AdmitRequest{
 		SessionId: meta.GetId(), ClientCertificates: chain, ClientAddr: meta.GetClientAddr(),
 		LocalAddr: meta.GetLocalAddr(), AcceptedUnixNano: meta.GetAcceptedUnixNano(),
+		Preface: preface,
 	})
 	if err == nil && resp.GetRelay() {
 		s.relayElsewhere(ctx, tc, relay)
 		return
 	}
 	sess := s.newSession(tc, meta)
-	sess.ClientCertificates = chain
+	sess.ClientCertificates, sess.Preface = chain, preface
 	switch {
 	case err != nil:
 		sess.Refusal = &Refusal{Kind: RefusalUnavailable, Message: "keyway cannot admit the session now: " + status.Convert(err).Message()}

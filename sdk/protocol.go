@@ -18,6 +18,19 @@ type ProtocolPlugin interface {
 	ServeSession(ctx context.Context, s *Session)
 }
 
+// PreTLS is implemented by protocol plugins whose clients do not start
+// TLS by themselves: where the server speaks first (MySQL greets the
+// client, which then asks for TLS inside the protocol), the plugin runs
+// that exchange on the raw connection before the SDK completes TLS and
+// asks the host to admit the session. BeforeTLS returns what the exchange
+// settled, in the plugin's own encoding; it reaches the plugin that
+// serves the session as Session.Preface, also when the host relays the
+// session to an agent. An error ends the connection: the plugin has told
+// the client why.
+type PreTLS interface {
+	BeforeTLS(ctx context.Context, conn net.Conn) (preface []byte, err error)
+}
+
 // Session is one client connection handed to a protocol plugin.
 type Session struct {
 	ID         string
@@ -38,6 +51,10 @@ type Session struct {
 	// Refusal, when set, means the host refuses the session: tell the
 	// client in the protocol's own words and return.
 	Refusal *Refusal
+	// Preface is what the plugin's BeforeTLS returned for this session,
+	// nil when the client started TLS by itself or keyway's own TLS
+	// carried the session.
+	Preface []byte
 	// Metrics are the plugin's own metrics, shared by all its sessions;
 	// the host exports them (see Metrics).
 	Metrics *Metrics

@@ -129,6 +129,7 @@ func (s *protocolServer) newSession(conn net.Conn, meta *pluginv1.Session) *Sess
 
 		ClientCertificates: meta.GetClientCertificates(),
 		Database:           databaseFromProto(meta.GetDatabase()),
+		Preface:            meta.GetPreface(),
 	}
 	if r := meta.GetRefusal(); r != nil {
 		sess.Refusal = &Refusal{Kind: r.GetKind(), Message: r.GetMessage()}

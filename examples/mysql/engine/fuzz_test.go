@@ -23,9 +23,9 @@ func FuzzTracker(f *testing.F) {
 				rest = rest[n:]
 				var outs []*outcome
 				if side%2 == 0 {
-					_, outs = tr.fromClient(p, false)
+					_, outs, _ = tr.fromClient(p, false)
 				} else {
-					outs = tr.fromServer(p, len(p))
+					outs, _ = tr.fromServer(p, len(p))
 				}
 				for _, o := range outs {
 					if o.Kind == "" {

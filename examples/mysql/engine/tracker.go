@@ -39,7 +39,7 @@ type statement struct {
 
 // outcome is what one command did, for its audit event.
 type outcome struct {
-	// Kind is "query", "execute", "prepare" or "init_db".
+	// Kind is "query", "execute", "prepare", "init_db" or "refused".
 	Kind string
 	// Text is the statement, or the database of COM_INIT_DB.
 	Text      string
@@ -72,6 +72,9 @@ type command struct {
 	prepareText string
 	// raw is an execution's packet, read when its answer starts.
 	raw []byte
+	// reply is a refused command's ERR packet, written when its turn
+	// comes.
+	reply *wire.Error
 }
 
 // answerState is where an answer is.
@@ -93,19 +96,37 @@ func newTracker(deprecateEOF bool, maxParam int) *tracker {
 // the answers, and so the tracker's memory.
 const maxPending = 1024
 
-// refusal is why keyway does not pass a command on.
-type refusal struct{ err *wire.Error }
-
-// fromClient reads a command the client sent. It returns a refusal for
-// commands keyway does not relay: the caller answers the client with it
-// and does not pass the command on. It returns the outcomes of commands
-// that complete without an answer.
-func (t *tracker) fromClient(p []byte, truncated bool) (*refusal, []*outcome) {
-	if len(p) == 0 {
-		return refuse(wire.ErHandshake, "08S01", "keyway: an empty command packet"), nil
-	}
+// fromClient reads a command the client sent. A command keyway does not
+// relay gets reply, an ERR packet for the client in the server's place:
+// the caller writes it now and does not pass the command on. When earlier
+// commands still wait for their answers, the tracker keeps the reply in
+// their queue instead, and fromServer hands it over in its turn. done are
+// the outcomes of commands complete at once: refusals. An error ends the
+// session: the client sent more commands ahead of their answers than
+// keyway keeps.
+func (t *tracker) fromClient(p []byte, truncated bool) (reply *wire.Error, done []*outcome, err error) {
 	if len(t.pending) >= maxPending {
-		return refuse(1040, "08004", fmt.Sprintf("keyway: more than %d commands wait for their answers", maxPending)), nil
+		return nil, nil, fmt.Errorf("the client sent more than %d commands ahead of their answers", maxPending)
+	}
+	c, refused := t.command(p, truncated)
+	if refused != nil {
+		out := &outcome{Kind: "refused", Text: commandName(p), Err: refused}
+		if len(t.pending) == 0 {
+			return refused, []*outcome{out}, nil
+		}
+		c = &command{reply: refused, out: out}
+	}
+	if c != nil {
+		t.pending = append(t.pending, c)
+	}
+	return nil, nil, nil
+}
+
+// command reads a command: what to queue for its answer (nil for
+// commands answered by nothing), or why keyway refuses it.
+func (t *tracker) command(p []byte, truncated bool) (*command, *wire.Error) {
+	if len(p) == 0 {
+		return nil, &wire.Error{Code: wire.ErHandshake, SQLState: "08S01", Message: "keyway: an empty command packet"}
 	}
 	c := &command{kind: p[0]}
 	switch p[0] {
@@ -118,10 +139,10 @@ func (t *tracker) fromClient(p []byte, truncated bool) (*refusal, []*outcome) {
 		c.out = &outcome{Kind: "prepare", Text: c.prepareText, Truncated: truncated}
 	case wire.ComStmtExecute:
 		if truncated {
-			return refuse(wire.ErPacketTooLarge, "08S01", "keyway: a COM_STMT_EXECUTE larger than keyway reads whole"), nil
+			return nil, &wire.Error{Code: wire.ErPacketTooLarge, SQLState: "08S01", Message: "keyway: a COM_STMT_EXECUTE larger than keyway reads whole"}
 		}
 		if len(p) > 5 && p[5]&0x07 != 0 {
-			return refuse(1235, "42000", "keyway does not relay server-side cursors; fetch the whole result instead"), nil
+			return nil, &wire.Error{Code: 1235, SQLState: "42000", Message: "keyway does not relay server-side cursors; fetch the whole result instead"}
 		}
 		// The parameters are read when the answer starts: a pipelining
 		// client sends an execution before its statement's prepare has
@@ -133,55 +154,63 @@ func (t *tracker) fromClient(p []byte, truncated bool) (*refusal, []*outcome) {
 		id, _ := wire.StatementID(p)
 		delete(t.stmts, id)
 		return nil, nil
-	case wire.ComStmtLongData:
-		return nil, nil
-	case wire.ComQuit:
+	case wire.ComStmtLongData, wire.ComQuit:
 		return nil, nil
 	case wire.ComPing, wire.ComStmtReset, wire.ComResetConnection, wire.ComSetOption,
 		wire.ComStatistics, wire.ComFieldList, wire.ComProcessKill:
 	default:
-		return refuse(1047, "08S01", fmt.Sprintf("keyway does not relay command 0x%02x, which it cannot audit", p[0])), nil
+		return nil, &wire.Error{Code: 1047, SQLState: "08S01", Message: fmt.Sprintf("keyway does not relay command 0x%02x, which it cannot audit", p[0])}
 	}
-	t.pending = append(t.pending, c)
-	return nil, nil
+	return c, nil
 }
 
-func refuse(code uint16, state, msg string) *refusal {
-	return &refusal{err: &wire.Error{Code: code, SQLState: state, Message: msg}}
+// commandName names a refused command in its audit event.
+func commandName(p []byte) string {
+	if len(p) == 0 {
+		return "an empty command"
+	}
+	return fmt.Sprintf("command 0x%02x", p[0])
 }
 
-// capParams cuts each parameter's text to maxParam bytes.
-func (t *tracker) capParams(ps []*string) []*string {
+// capParams cuts each parameter's text to maxParam bytes and reports
+// whether it cut one.
+func (t *tracker) capParams(ps []*string) ([]*string, bool) {
+	cut := false
 	for i, p := range ps {
 		if p != nil && t.maxParam > 0 && len(*p) > t.maxParam {
-			cut := (*p)[:t.maxParam] + "…"
-			ps[i] = &cut
+			v := (*p)[:t.maxParam]
+			ps[i], cut = &v, true
 		}
 	}
-	return ps
+	return ps, cut
 }
 
 // fromServer reads the start of one packet of an answer (the whole
 // payload when it is small: head is at most what the caller buffered,
 // length is the packet's full length). It returns the outcomes of the
-// commands this packet completes: they are recorded before the packet
-// reaches the client.
-func (t *tracker) fromServer(head []byte, length int) []*outcome {
+// commands this packet completes, to be recorded before the packet
+// reaches the client, and the replies of refused commands whose turn
+// comes after it.
+func (t *tracker) fromServer(head []byte, length int) (done []*outcome, replies []*wire.Error) {
 	if len(t.pending) == 0 {
-		return nil // an answer to nothing: the server is closing, say
+		return nil, nil // an answer to nothing: the server is closing, say
 	}
 	c := t.pending[0]
-	done := t.step(c, head, length)
-	if !done {
-		return nil
+	if !t.step(c, head, length) {
+		return nil, nil
 	}
 	t.pending = t.pending[1:]
 	// A prepare is recorded only when it fails: a prepared statement's
 	// record is each execution, with its text and parameters.
-	if c.out == nil || c.kind == wire.ComStmtPrepare && c.out.Err == nil {
-		return nil
+	if c.out != nil && (c.kind != wire.ComStmtPrepare || c.out.Err != nil) {
+		done = append(done, c.out)
 	}
-	return []*outcome{c.out}
+	for len(t.pending) > 0 && t.pending[0].reply != nil {
+		r := t.pending[0]
+		t.pending = t.pending[1:]
+		done, replies = append(done, r.out), append(replies, r.reply)
+	}
+	return done, replies
 }
 
 // step advances a command's answer by one packet and reports whether
@@ -279,7 +308,7 @@ func (t *tracker) resolveExecute(c *command) {
 		return
 	}
 	st.types = e.Types
-	c.out.Params = t.capParams(e.Params)
+	c.out.Params, c.out.Truncated = t.capParams(e.Params)
 }
 
 // okResult records an OK packet as one result of the command.

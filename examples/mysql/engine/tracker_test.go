@@ -79,6 +79,8 @@ type step struct {
 	server [][]byte // answer packets from the server
 }
 
+var changeUser = &wire.Error{Code: 1047, SQLState: "08S01", Message: "keyway does not relay command 0x11, which it cannot audit"}
+
 func TestTrackerOutcomes(t *testing.T) {
 	const more = wire.StatusMoreResultsExist
 	insert2 := "insert into t values (?, ?)"
@@ -133,10 +135,18 @@ func TestTrackerOutcomes(t *testing.T) {
 			{client: []byte{wire.ComPing}}, {client: query("select 1")},
 			{server: [][]byte{okPacket(0, 2)}}, {server: resultSet(false, 1, eofPacket(2))}},
 			want: []outcome{{Kind: "query", Text: "select 1", Rows: 1, Results: 1}}},
-		{name: "COM_CHANGE_USER is refused", steps: []step{{client: []byte{wire.ComChangeUser, 'r', 'o', 'o', 't', 0}}}, refused: []byte{wire.ComChangeUser}},
+		{name: "COM_CHANGE_USER is refused", steps: []step{{client: []byte{wire.ComChangeUser, 'r', 'o', 'o', 't', 0}}}, refused: []byte{wire.ComChangeUser},
+			want: []outcome{{Kind: "refused", Text: "command 0x11", Err: changeUser}}},
+		{name: "a refusal waits for the answers before it", steps: []step{
+			{client: query("select 1")}, {client: []byte{wire.ComChangeUser, 0}}, {client: query("delete from t")},
+			{server: resultSet(true, 1, okEOF(2))}, {server: [][]byte{okPacket(1, 2)}}}, deprecateEOF: true,
+			refused: []byte{0},
+			want: []outcome{{Kind: "query", Text: "select 1", Rows: 1, Results: 1}, {Kind: "refused", Text: "command 0x11", Err: changeUser},
+				{Kind: "query", Text: "delete from t", Affected: 1, Results: 1}}},
 		{name: "a server-side cursor is refused", steps: []step{
 			{client: append([]byte{wire.ComStmtPrepare}, "select 1"...), server: [][]byte{prepareOK(1, 1, 0), colDef, eofPacket(2)}},
-			{client: func() []byte { p := execute(1, 0, nil, nil); p[5] = 1; return p }()}}, refused: []byte{wire.ComStmtExecute}},
+			{client: func() []byte { p := execute(1, 0, nil, nil); p[5] = 1; return p }()}}, refused: []byte{wire.ComStmtExecute},
+			want: []outcome{{Kind: "refused", Text: "command 0x17", Err: &wire.Error{Code: 1235, SQLState: "42000", Message: "keyway does not relay server-side cursors; fetch the whole result instead"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,7 +155,10 @@ func TestTrackerOutcomes(t *testing.T) {
 			var refused []byte
 			for _, s := range tt.steps {
 				if s.client != nil {
-					r, done := tr.fromClient(s.client, false)
+					r, done, err := tr.fromClient(s.client, false)
+					if err != nil {
+						t.Fatal(err)
+					}
 					if r != nil {
 						refused = append(refused, s.client[0])
 					}
@@ -154,8 +167,12 @@ func TestTrackerOutcomes(t *testing.T) {
 					}
 				}
 				for _, p := range s.server {
-					for _, o := range tr.fromServer(p, len(p)) {
+					done, replies := tr.fromServer(p, len(p))
+					for _, o := range done {
 						got = append(got, *o)
+					}
+					for range replies {
+						refused = append(refused, 0)
 					}
 				}
 			}
@@ -185,19 +202,19 @@ func TestTrackerCapsParameters(t *testing.T) {
 	}
 	tr.fromClient(execute(1, 1, []byte{wire.TypeVarString, 0}, append([]byte{10}, "0123456789"...)), false)
 	ok := okPacket(0, 2)
-	out := tr.fromServer(ok, len(ok))
-	if len(out) != 1 || len(out[0].Params) != 1 || *out[0].Params[0] != "0123…" {
+	out, _ := tr.fromServer(ok, len(ok))
+	if len(out) != 1 || len(out[0].Params) != 1 || *out[0].Params[0] != "0123" || !out[0].Truncated {
 		t.Fatalf("outcomes %+v", out)
 	}
 }
 
 func TestTrackerRefusesUnknownCommands(t *testing.T) {
 	tr := newTracker(false, 0)
-	r, _ := tr.fromClient([]byte{wire.ComBinlogDump, 0, 0}, false)
-	if r == nil || !strings.Contains(r.err.Message, "0x12") {
+	r, _, _ := tr.fromClient([]byte{wire.ComBinlogDump, 0, 0}, false)
+	if r == nil || !strings.Contains(r.Message, "0x12") {
 		t.Fatalf("a binlog dump was not refused: %+v", r)
 	}
-	if r, _ := tr.fromClient(nil, false); r == nil {
+	if r, _, _ := tr.fromClient(nil, false); r == nil {
 		t.Fatal("an empty command was not refused")
 	}
 }
@@ -211,7 +228,7 @@ func TestTrackerRecordsUnreadableParameters(t *testing.T) {
 	// A LONGLONG parameter with two of its eight bytes.
 	tr.fromClient(execute(1, 1, []byte{wire.TypeLongLong, 0}, []byte{1, 2}), false)
 	errp := errPacket(1210, "Incorrect arguments")
-	out := tr.fromServer(errp, len(errp))
+	out, _ := tr.fromServer(errp, len(errp))
 	if len(out) != 1 || out[0].Text != "select ?" || !strings.Contains(out[0].ParamsError, "parameter 1") || out[0].Err == nil {
 		t.Fatalf("outcomes %+v", out)
 	}
@@ -220,11 +237,11 @@ func TestTrackerRecordsUnreadableParameters(t *testing.T) {
 func TestTrackerBoundsPipelining(t *testing.T) {
 	tr := newTracker(true, 0)
 	for i := range maxPending {
-		if r, _ := tr.fromClient(query("select 1"), false); r != nil {
-			t.Fatalf("command %d refused: %s", i, r.err.Message)
+		if _, _, err := tr.fromClient(query("select 1"), false); err != nil {
+			t.Fatalf("command %d: %v", i, err)
 		}
 	}
-	if r, _ := tr.fromClient(query("select 1"), false); r == nil {
+	if _, _, err := tr.fromClient(query("select 1"), false); err == nil {
 		t.Fatal("a command past the bound was taken")
 	}
 }

@@ -42,7 +42,9 @@ const layoutCapabilities = wire.ClientDeprecateEOF | wire.ClientSessionTrack | w
 // is shown as the server sent it.
 type errUpstreamRefused struct{ err *wire.Error }
 
-func (e *errUpstreamRefused) Error() string { return "the database refused the login: " + e.err.Message }
+func (e *errUpstreamRefused) Error() string {
+	return "the database refused the login: " + e.err.Message
+}
 
 // dialUpstream connects to the database, asks for TLS, completes mutual
 // TLS with the db-client certificate (whose subject is CN=the database

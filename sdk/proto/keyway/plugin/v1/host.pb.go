@@ -185,8 +185,11 @@ type AdmitRequest struct {
 	ClientAddr         string   `protobuf:"bytes,3,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
 	LocalAddr          string   `protobuf:"bytes,4,opt,name=local_addr,json=localAddr,proto3" json:"local_addr,omitempty"`
 	AcceptedUnixNano   int64    `protobuf:"varint,5,opt,name=accepted_unix_nano,json=acceptedUnixNano,proto3" json:"accepted_unix_nano,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// What the plugin's exchange before TLS settled (PreTLS), for the plugin
+	// that serves the session, wherever it runs.
+	Preface       []byte `protobuf:"bytes,6,opt,name=preface,proto3" json:"preface,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AdmitRequest) Reset() {
@@ -252,6 +255,13 @@ func (x *AdmitRequest) GetAcceptedUnixNano() int64 {
 		return x.AcceptedUnixNano
 	}
 	return 0
+}
+
+func (x *AdmitRequest) GetPreface() []byte {
+	if x != nil {
+		return x.Preface
+	}
+	return nil
 }
 
 type AdmitResponse struct {
@@ -846,7 +856,7 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\x1aServingCertificateResponse\x12'\n" +
 	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x17\n" +
 	"\akey_pem\x18\x02 \x01(\fR\x06keyPem\x12$\n" +
-	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\"\xcc\x01\n" +
+	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\"\xe6\x01\n" +
 	"\fAdmitRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12/\n" +
@@ -855,7 +865,8 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"clientAddr\x12\x1d\n" +
 	"\n" +
 	"local_addr\x18\x04 \x01(\tR\tlocalAddr\x12,\n" +
-	"\x12accepted_unix_nano\x18\x05 \x01(\x03R\x10acceptedUnixNano\"\x92\x01\n" +
+	"\x12accepted_unix_nano\x18\x05 \x01(\x03R\x10acceptedUnixNano\x12\x18\n" +
+	"\apreface\x18\x06 \x01(\fR\apreface\"\x92\x01\n" +
 	"\rAdmitResponse\x126\n" +
 	"\bdatabase\x18\x01 \x01(\v2\x1a.keyway.plugin.v1.DatabaseR\bdatabase\x123\n" +
 	"\arefusal\x18\x02 \x01(\v2\x19.keyway.plugin.v1.RefusalR\arefusal\x12\x14\n" +

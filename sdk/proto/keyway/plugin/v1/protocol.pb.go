@@ -143,7 +143,10 @@ type Session struct {
 	// Set on a connection the host opens for a session it admitted with
 	// AdmitResponse.relay: the plugin relays the named session's decrypted
 	// stream to it unchanged.
-	RelayFor      string `protobuf:"bytes,12,opt,name=relay_for,json=relayFor,proto3" json:"relay_for,omitempty"`
+	RelayFor string `protobuf:"bytes,12,opt,name=relay_for,json=relayFor,proto3" json:"relay_for,omitempty"`
+	// What the exchange before TLS settled, when the plugin that accepted
+	// the client ran one (PreTLS): the serving plugin continues from there.
+	Preface       []byte `protobuf:"bytes,13,opt,name=preface,proto3" json:"preface,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -260,6 +263,13 @@ func (x *Session) GetRelayFor() string {
 		return x.RelayFor
 	}
 	return ""
+}
+
+func (x *Session) GetPreface() []byte {
+	if x != nil {
+		return x.Preface
+	}
+	return nil
 }
 
 // Database is a registered database and how to reach it.
@@ -751,7 +761,7 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\vsocket_path\x18\x01 \x01(\tR\n" +
 	"socketPath\x12\x1d\n" +
 	"\n" +
-	"client_tls\x18\x02 \x01(\bR\tclientTls\"\xd6\x03\n" +
+	"client_tls\x18\x02 \x01(\bR\tclientTls\"\xf0\x03\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\blistener\x18\x02 \x01(\tR\blistener\x12\x1f\n" +
@@ -768,7 +778,8 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"client_tls\x18\n" +
 	" \x01(\bR\tclientTls\x12?\n" +
 	"\x1chandshake_deadline_unix_nano\x18\v \x01(\x03R\x19handshakeDeadlineUnixNano\x12\x1b\n" +
-	"\trelay_for\x18\f \x01(\tR\brelayFor\"\xfc\x01\n" +
+	"\trelay_for\x18\f \x01(\tR\brelayFor\x12\x18\n" +
+	"\apreface\x18\r \x01(\fR\apreface\"\xfc\x01\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x10\n" +

@@ -1,0 +1,84 @@
+package sdk
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// certRenewBefore is how long before expiry a cached certificate is
+// replaced.
+const certRenewBefore = 5 * time.Minute
+
+// CertCache keeps one database client certificate per database and
+// database user, so that a protocol plugin does not ask the host to sign
+// one for every connection.
+type CertCache struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[certKey]*certEntry
+}
+
+type certKey struct{ database, dbUser string }
+
+type certEntry struct {
+	ready    chan struct{} // closed once cert or err is set
+	cert     tls.Certificate
+	notAfter time.Time
+	err      error
+}
+
+// NewCertCache returns an empty cache.
+func NewCertCache() *CertCache {
+	return &CertCache{now: time.Now, entries: map[certKey]*certEntry{}}
+}
+
+// Get returns a valid certificate, fetching it from the host when the
+// cache has none or it is about to expire. Concurrent callers for the same
+// key share one fetch.
+func (c *CertCache) Get(ctx context.Context, host Host, database, dbUser string) (tls.Certificate, error) {
+	key := certKey{database, dbUser}
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	if ok {
+		select {
+		case <-e.ready:
+			if e.err != nil || c.now().Add(certRenewBefore).After(e.notAfter) {
+				ok = false
+			}
+		default:
+		}
+	}
+	if !ok {
+		e = &certEntry{ready: make(chan struct{})}
+		c.entries[key] = e
+		go c.fetch(host, key, e)
+	}
+	c.mu.Unlock()
+	select {
+	case <-e.ready:
+		return e.cert, e.err
+	case <-ctx.Done():
+		return tls.Certificate{}, ctx.Err()
+	}
+}
+
+func (c *CertCache) fetch(host Host, key certKey, e *certEntry) {
+	defer close(e.ready)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dc, err := host.DatabaseCertificate(ctx, key.database, key.dbUser)
+	if err != nil {
+		e.err = fmt.Errorf("getting a certificate for database user %q: %w", key.dbUser, err)
+		return
+	}
+	cert, err := tls.X509KeyPair(dc.CertPEM, dc.KeyPEM)
+	if err != nil {
+		e.err = fmt.Errorf("the host's certificate for database user %q is unusable: %w", key.dbUser, err)
+		return
+	}
+	e.cert, e.notAfter = cert, dc.NotAfter
+}

@@ -1,0 +1,116 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/keyway-dev/keyway/sdk/identity"
+)
+
+// sessionAuditWait bounds how long a session waits to queue an event or
+// for the host to accept the events queued; past it the session ends.
+const sessionAuditWait = 30 * time.Second
+
+// SessionAudit builds and records the audit events of one database
+// session: each carries who, from where, to which database as which
+// user, and its index in the session. Statements are queued (Emit) and
+// travel to the host in batches; Recorded returns once the host holds
+// every event queued so far, so that a protocol plugin can hold a
+// statement's answer back until the statement is on record.
+type SessionAudit struct {
+	host Host
+	base AuditEvent
+	// OnRefused, when set, counts events the host did not take.
+	OnRefused func(n int)
+
+	index atomic.Int64
+	// queued is the ticket of the last queued event, accepted the last
+	// one the host is known to hold.
+	queued, accepted atomic.Uint64
+	// failed holds the first event that could not be queued.
+	failed atomic.Pointer[error]
+}
+
+// NewSessionAudit starts the audit trail of a session of id, as dbUser on
+// the logical database dbName.
+func NewSessionAudit(host Host, s *Session, id identity.Identity, dbUser, dbName, cluster string) *SessionAudit {
+	base := AuditEvent{
+		Cluster:   cluster,
+		SessionID: s.ID, User: id.Name, SpiffeID: id.ID.String(), ClientAddr: s.ClientAddr,
+		DBUser: dbUser, DBName: dbName,
+	}
+	if s.Database != nil {
+		base.DBService, base.DBProtocol, base.DBURI = s.Database.Name, s.Database.Protocol, s.Database.URI
+	}
+	return &SessionAudit{host: host, base: base}
+}
+
+// Event returns a new event of the session, numbered after the last.
+func (a *SessionAudit) Event(name, code string, success bool) AuditEvent {
+	e := a.base
+	e.Event, e.Code, e.Success, e.Time = name, code, success, time.Now().UTC()
+	e.Index = a.index.Add(1)
+	return e
+}
+
+// Durable records events and returns once they are durable: a session's
+// start is on record before the client hears that it started.
+func (a *SessionAudit) Durable(ctx context.Context, events ...AuditEvent) error {
+	return a.host.AuditDurable(ctx, events...)
+}
+
+// Emit queues an event. One that cannot be queued is counted
+// (OnRefused), logged in the host's log, and fails the next Recorded:
+// never dropped silently.
+func (a *SessionAudit) Emit(e AuditEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), sessionAuditWait)
+	defer cancel()
+	t, err := a.host.AuditQueued(ctx, e)
+	if err != nil {
+		if a.OnRefused != nil {
+			a.OnRefused(1)
+		}
+		lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer lcancel()
+		_ = a.host.Log(lctx, hclog.Error, "an audit event could not be queued for the host", "event", e.Event, "sid", e.SessionID, "ei", strconv.FormatInt(e.Index, 10), "error", err.Error())
+		err = fmt.Errorf("keyway could not queue the audit event of %s: %w", e.Event, err)
+		a.failed.CompareAndSwap(nil, &err)
+		return
+	}
+	raise(&a.queued, uint64(t))
+}
+
+// Recorded returns once the host holds every event queued so far: what
+// the client is told next is on record first. Its error ends the
+// session.
+func (a *SessionAudit) Recorded() error {
+	if err := a.failed.Load(); err != nil {
+		return *err
+	}
+	t := a.queued.Load()
+	if t <= a.accepted.Load() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sessionAuditWait)
+	defer cancel()
+	if err := a.host.AuditWait(ctx, AuditTicket(t)); err != nil {
+		return fmt.Errorf("keyway could not record the session's statements in its audit log: %w", err)
+	}
+	raise(&a.accepted, t)
+	return nil
+}
+
+// raise lifts v to n.
+func raise(v *atomic.Uint64, n uint64) {
+	for {
+		old := v.Load()
+		if n <= old || v.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
