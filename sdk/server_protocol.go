@@ -47,7 +47,7 @@ func (s *protocolServer) OpenHandoff(context.Context, *pluginv1.OpenHandoffReque
 		s.ln = ln
 		go s.acceptHosts(ln)
 	}
-	return &pluginv1.OpenHandoffResponse{SocketPath: s.ln.Path(), ClientTls: true}, nil
+	return &pluginv1.OpenHandoffResponse{SocketPath: s.ln.Path(), ClientTls: true, Spec: SpecToProto(specOf(s.impl))}, nil
 }
 
 func (s *protocolServer) Stats(context.Context, *pluginv1.StatsRequest) (*pluginv1.StatsResponse, error) {

@@ -21,6 +21,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type PreambleAction int32
+
+const (
+	PreambleAction_PREAMBLE_ACTION_UNSPECIFIED PreambleAction = 0
+	PreambleAction_PREAMBLE_ACTION_TLS         PreambleAction = 1
+	PreambleAction_PREAMBLE_ACTION_ANSWER      PreambleAction = 2
+	PreambleAction_PREAMBLE_ACTION_OUT_OF_BAND PreambleAction = 3
+	PreambleAction_PREAMBLE_ACTION_PLAINTEXT   PreambleAction = 4
+)
+
+// Enum value maps for PreambleAction.
+var (
+	PreambleAction_name = map[int32]string{
+		0: "PREAMBLE_ACTION_UNSPECIFIED",
+		1: "PREAMBLE_ACTION_TLS",
+		2: "PREAMBLE_ACTION_ANSWER",
+		3: "PREAMBLE_ACTION_OUT_OF_BAND",
+		4: "PREAMBLE_ACTION_PLAINTEXT",
+	}
+	PreambleAction_value = map[string]int32{
+		"PREAMBLE_ACTION_UNSPECIFIED": 0,
+		"PREAMBLE_ACTION_TLS":         1,
+		"PREAMBLE_ACTION_ANSWER":      2,
+		"PREAMBLE_ACTION_OUT_OF_BAND": 3,
+		"PREAMBLE_ACTION_PLAINTEXT":   4,
+	}
+)
+
+func (x PreambleAction) Enum() *PreambleAction {
+	p := new(PreambleAction)
+	*p = x
+	return p
+}
+
+func (x PreambleAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PreambleAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_keyway_plugin_v1_protocol_proto_enumTypes[0].Descriptor()
+}
+
+func (PreambleAction) Type() protoreflect.EnumType {
+	return &file_keyway_plugin_v1_protocol_proto_enumTypes[0]
+}
+
+func (x PreambleAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PreambleAction.Descriptor instead.
+func (PreambleAction) EnumDescriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{0}
+}
+
 type OpenHandoffRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -63,7 +118,10 @@ type OpenHandoffResponse struct {
 	// The plugin completes clients' TLS itself when a session asks for it
 	// (Session.client_tls): the host may then hand over the raw connection,
 	// so the session's bytes cross no other process on the way.
-	ClientTls     bool `protobuf:"varint,2,opt,name=client_tls,json=clientTls,proto3" json:"client_tls,omitempty"`
+	ClientTls bool `protobuf:"varint,2,opt,name=client_tls,json=clientTls,proto3" json:"client_tls,omitempty"`
+	// What the plugin declares: the protocols it serves and how their
+	// clients reach the proxy.
+	Spec          *ProtocolSpec `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -112,6 +170,342 @@ func (x *OpenHandoffResponse) GetClientTls() bool {
 	return false
 }
 
+func (x *OpenHandoffResponse) GetSpec() *ProtocolSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+// ProtocolSpec is what a protocol plugin declares (sdk.ProtocolSpec).
+type ProtocolSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Names         []string               `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	Preambles     []*Preamble            `protobuf:"bytes,2,rep,name=preambles,proto3" json:"preambles,omitempty"`
+	OwnPort       bool                   `protobuf:"varint,3,opt,name=own_port,json=ownPort,proto3" json:"own_port,omitempty"`
+	Client        *ClientSpec            `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProtocolSpec) Reset() {
+	*x = ProtocolSpec{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProtocolSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProtocolSpec) ProtoMessage() {}
+
+func (x *ProtocolSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProtocolSpec.ProtoReflect.Descriptor instead.
+func (*ProtocolSpec) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ProtocolSpec) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+func (x *ProtocolSpec) GetPreambles() []*Preamble {
+	if x != nil {
+		return x.Preambles
+	}
+	return nil
+}
+
+func (x *ProtocolSpec) GetOwnPort() bool {
+	if x != nil {
+		return x.OwnPort
+	}
+	return false
+}
+
+func (x *ProtocolSpec) GetClient() *ClientSpec {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+// Preamble is a byte pattern a client sends first on the shared port.
+type Preamble struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Match         []byte                 `protobuf:"bytes,2,opt,name=match,proto3" json:"match,omitempty"`
+	Mask          []byte                 `protobuf:"bytes,3,opt,name=mask,proto3" json:"mask,omitempty"`
+	Length        uint32                 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	Action        PreambleAction         `protobuf:"varint,5,opt,name=action,proto3,enum=keyway.plugin.v1.PreambleAction" json:"action,omitempty"`
+	Reply         []byte                 `protobuf:"bytes,6,opt,name=reply,proto3" json:"reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Preamble) Reset() {
+	*x = Preamble{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Preamble) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Preamble) ProtoMessage() {}
+
+func (x *Preamble) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Preamble.ProtoReflect.Descriptor instead.
+func (*Preamble) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Preamble) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Preamble) GetMatch() []byte {
+	if x != nil {
+		return x.Match
+	}
+	return nil
+}
+
+func (x *Preamble) GetMask() []byte {
+	if x != nil {
+		return x.Mask
+	}
+	return nil
+}
+
+func (x *Preamble) GetLength() uint32 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+func (x *Preamble) GetAction() PreambleAction {
+	if x != nil {
+		return x.Action
+	}
+	return PreambleAction_PREAMBLE_ACTION_UNSPECIFIED
+}
+
+func (x *Preamble) GetReply() []byte {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+// ClientSpec says how keyway's CLI runs the protocol's client.
+type ClientSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       string                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	Args          []string               `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	Env           map[string]string      `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Config        string                 `protobuf:"bytes,4,opt,name=config,proto3" json:"config,omitempty"`
+	Install       string                 `protobuf:"bytes,5,opt,name=install,proto3" json:"install,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientSpec) Reset() {
+	*x = ClientSpec{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientSpec) ProtoMessage() {}
+
+func (x *ClientSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientSpec.ProtoReflect.Descriptor instead.
+func (*ClientSpec) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ClientSpec) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *ClientSpec) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *ClientSpec) GetEnv() map[string]string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
+}
+
+func (x *ClientSpec) GetConfig() string {
+	if x != nil {
+		return x.Config
+	}
+	return ""
+}
+
+func (x *ClientSpec) GetInstall() string {
+	if x != nil {
+		return x.Install
+	}
+	return ""
+}
+
+type CheckDatabaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Database      *Database              `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckDatabaseRequest) Reset() {
+	*x = CheckDatabaseRequest{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckDatabaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckDatabaseRequest) ProtoMessage() {}
+
+func (x *CheckDatabaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckDatabaseRequest.ProtoReflect.Descriptor instead.
+func (*CheckDatabaseRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CheckDatabaseRequest) GetDatabase() *Database {
+	if x != nil {
+		return x.Database
+	}
+	return nil
+}
+
+type CheckDatabaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty when the database is healthy; otherwise what is wrong.
+	Problem string `protobuf:"bytes,1,opt,name=problem,proto3" json:"problem,omitempty"`
+	// The plugin has no check of its own: the host decides by other means.
+	Unsupported   bool `protobuf:"varint,2,opt,name=unsupported,proto3" json:"unsupported,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckDatabaseResponse) Reset() {
+	*x = CheckDatabaseResponse{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckDatabaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckDatabaseResponse) ProtoMessage() {}
+
+func (x *CheckDatabaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckDatabaseResponse.ProtoReflect.Descriptor instead.
+func (*CheckDatabaseResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CheckDatabaseResponse) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
+func (x *CheckDatabaseResponse) GetUnsupported() bool {
+	if x != nil {
+		return x.Unsupported
+	}
+	return false
+}
+
 // Session travels with each handed-off connection.
 type Session struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -153,7 +547,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[2]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -165,7 +559,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[2]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -178,7 +572,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{2}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Session) GetId() string {
@@ -288,7 +682,7 @@ type Database struct {
 
 func (x *Database) Reset() {
 	*x = Database{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +694,7 @@ func (x *Database) String() string {
 func (*Database) ProtoMessage() {}
 
 func (x *Database) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +707,7 @@ func (x *Database) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Database.ProtoReflect.Descriptor instead.
 func (*Database) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{3}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Database) GetName() string {
@@ -367,7 +761,7 @@ type ServerTrust struct {
 
 func (x *ServerTrust) Reset() {
 	*x = ServerTrust{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -379,7 +773,7 @@ func (x *ServerTrust) String() string {
 func (*ServerTrust) ProtoMessage() {}
 
 func (x *ServerTrust) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -392,7 +786,7 @@ func (x *ServerTrust) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerTrust.ProtoReflect.Descriptor instead.
 func (*ServerTrust) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{4}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ServerTrust) GetMode() string {
@@ -435,7 +829,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[5]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +841,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[5]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +854,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{5}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Refusal) GetKind() string {
@@ -485,7 +879,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[6]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -497,7 +891,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[6]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -510,7 +904,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{6}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{11}
 }
 
 type StatsResponse struct {
@@ -529,7 +923,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[7]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +935,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[7]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +948,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{7}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StatsResponse) GetSessionsTotal() uint64 {
@@ -612,7 +1006,7 @@ type Counter struct {
 
 func (x *Counter) Reset() {
 	*x = Counter{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[8]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +1018,7 @@ func (x *Counter) String() string {
 func (*Counter) ProtoMessage() {}
 
 func (x *Counter) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[8]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +1031,7 @@ func (x *Counter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counter.ProtoReflect.Descriptor instead.
 func (*Counter) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{8}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Counter) GetName() string {
@@ -681,7 +1075,7 @@ type Histogram struct {
 
 func (x *Histogram) Reset() {
 	*x = Histogram{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -693,7 +1087,7 @@ func (x *Histogram) String() string {
 func (*Histogram) ProtoMessage() {}
 
 func (x *Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -706,7 +1100,7 @@ func (x *Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Histogram.ProtoReflect.Descriptor instead.
 func (*Histogram) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{9}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Histogram) GetName() string {
@@ -756,12 +1150,40 @@ var File_keyway_plugin_v1_protocol_proto protoreflect.FileDescriptor
 const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\n" +
 	"\x1fkeyway/plugin/v1/protocol.proto\x12\x10keyway.plugin.v1\"\x14\n" +
-	"\x12OpenHandoffRequest\"U\n" +
+	"\x12OpenHandoffRequest\"\x89\x01\n" +
 	"\x13OpenHandoffResponse\x12\x1f\n" +
 	"\vsocket_path\x18\x01 \x01(\tR\n" +
 	"socketPath\x12\x1d\n" +
 	"\n" +
-	"client_tls\x18\x02 \x01(\bR\tclientTls\"\xf0\x03\n" +
+	"client_tls\x18\x02 \x01(\bR\tclientTls\x122\n" +
+	"\x04spec\x18\x03 \x01(\v2\x1e.keyway.plugin.v1.ProtocolSpecR\x04spec\"\xaf\x01\n" +
+	"\fProtocolSpec\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\x128\n" +
+	"\tpreambles\x18\x02 \x03(\v2\x1a.keyway.plugin.v1.PreambleR\tpreambles\x12\x19\n" +
+	"\bown_port\x18\x03 \x01(\bR\aownPort\x124\n" +
+	"\x06client\x18\x04 \x01(\v2\x1c.keyway.plugin.v1.ClientSpecR\x06client\"\xb0\x01\n" +
+	"\bPreamble\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05match\x18\x02 \x01(\fR\x05match\x12\x12\n" +
+	"\x04mask\x18\x03 \x01(\fR\x04mask\x12\x16\n" +
+	"\x06length\x18\x04 \x01(\rR\x06length\x128\n" +
+	"\x06action\x18\x05 \x01(\x0e2 .keyway.plugin.v1.PreambleActionR\x06action\x12\x14\n" +
+	"\x05reply\x18\x06 \x01(\fR\x05reply\"\xdd\x01\n" +
+	"\n" +
+	"ClientSpec\x12\x18\n" +
+	"\acommand\x18\x01 \x01(\tR\acommand\x12\x12\n" +
+	"\x04args\x18\x02 \x03(\tR\x04args\x127\n" +
+	"\x03env\x18\x03 \x03(\v2%.keyway.plugin.v1.ClientSpec.EnvEntryR\x03env\x12\x16\n" +
+	"\x06config\x18\x04 \x01(\tR\x06config\x12\x18\n" +
+	"\ainstall\x18\x05 \x01(\tR\ainstall\x1a6\n" +
+	"\bEnvEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"N\n" +
+	"\x14CheckDatabaseRequest\x126\n" +
+	"\bdatabase\x18\x01 \x01(\v2\x1a.keyway.plugin.v1.DatabaseR\bdatabase\"S\n" +
+	"\x15CheckDatabaseResponse\x12\x18\n" +
+	"\aproblem\x18\x01 \x01(\tR\aproblem\x12 \n" +
+	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\xf0\x03\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\blistener\x18\x02 \x01(\tR\blistener\x12\x1f\n" +
@@ -825,10 +1247,17 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\x03sum\x18\x06 \x01(\x01R\x03sum\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xb0\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xa6\x01\n" +
+	"\x0ePreambleAction\x12\x1f\n" +
+	"\x1bPREAMBLE_ACTION_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13PREAMBLE_ACTION_TLS\x10\x01\x12\x1a\n" +
+	"\x16PREAMBLE_ACTION_ANSWER\x10\x02\x12\x1f\n" +
+	"\x1bPREAMBLE_ACTION_OUT_OF_BAND\x10\x03\x12\x1d\n" +
+	"\x19PREAMBLE_ACTION_PLAINTEXT\x10\x042\x92\x02\n" +
 	"\bProtocol\x12Z\n" +
 	"\vOpenHandoff\x12$.keyway.plugin.v1.OpenHandoffRequest\x1a%.keyway.plugin.v1.OpenHandoffResponse\x12H\n" +
-	"\x05Stats\x12\x1e.keyway.plugin.v1.StatsRequest\x1a\x1f.keyway.plugin.v1.StatsResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
+	"\x05Stats\x12\x1e.keyway.plugin.v1.StatsRequest\x1a\x1f.keyway.plugin.v1.StatsResponse\x12`\n" +
+	"\rCheckDatabase\x12&.keyway.plugin.v1.CheckDatabaseRequest\x1a'.keyway.plugin.v1.CheckDatabaseResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
 
 var (
 	file_keyway_plugin_v1_protocol_proto_rawDescOnce sync.Once
@@ -842,40 +1271,56 @@ func file_keyway_plugin_v1_protocol_proto_rawDescGZIP() []byte {
 	return file_keyway_plugin_v1_protocol_proto_rawDescData
 }
 
-var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_keyway_plugin_v1_protocol_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
-	(*OpenHandoffRequest)(nil),  // 0: keyway.plugin.v1.OpenHandoffRequest
-	(*OpenHandoffResponse)(nil), // 1: keyway.plugin.v1.OpenHandoffResponse
-	(*Session)(nil),             // 2: keyway.plugin.v1.Session
-	(*Database)(nil),            // 3: keyway.plugin.v1.Database
-	(*ServerTrust)(nil),         // 4: keyway.plugin.v1.ServerTrust
-	(*Refusal)(nil),             // 5: keyway.plugin.v1.Refusal
-	(*StatsRequest)(nil),        // 6: keyway.plugin.v1.StatsRequest
-	(*StatsResponse)(nil),       // 7: keyway.plugin.v1.StatsResponse
-	(*Counter)(nil),             // 8: keyway.plugin.v1.Counter
-	(*Histogram)(nil),           // 9: keyway.plugin.v1.Histogram
-	nil,                         // 10: keyway.plugin.v1.Database.LabelsEntry
-	nil,                         // 11: keyway.plugin.v1.Counter.LabelsEntry
-	nil,                         // 12: keyway.plugin.v1.Histogram.LabelsEntry
+	(PreambleAction)(0),           // 0: keyway.plugin.v1.PreambleAction
+	(*OpenHandoffRequest)(nil),    // 1: keyway.plugin.v1.OpenHandoffRequest
+	(*OpenHandoffResponse)(nil),   // 2: keyway.plugin.v1.OpenHandoffResponse
+	(*ProtocolSpec)(nil),          // 3: keyway.plugin.v1.ProtocolSpec
+	(*Preamble)(nil),              // 4: keyway.plugin.v1.Preamble
+	(*ClientSpec)(nil),            // 5: keyway.plugin.v1.ClientSpec
+	(*CheckDatabaseRequest)(nil),  // 6: keyway.plugin.v1.CheckDatabaseRequest
+	(*CheckDatabaseResponse)(nil), // 7: keyway.plugin.v1.CheckDatabaseResponse
+	(*Session)(nil),               // 8: keyway.plugin.v1.Session
+	(*Database)(nil),              // 9: keyway.plugin.v1.Database
+	(*ServerTrust)(nil),           // 10: keyway.plugin.v1.ServerTrust
+	(*Refusal)(nil),               // 11: keyway.plugin.v1.Refusal
+	(*StatsRequest)(nil),          // 12: keyway.plugin.v1.StatsRequest
+	(*StatsResponse)(nil),         // 13: keyway.plugin.v1.StatsResponse
+	(*Counter)(nil),               // 14: keyway.plugin.v1.Counter
+	(*Histogram)(nil),             // 15: keyway.plugin.v1.Histogram
+	nil,                           // 16: keyway.plugin.v1.ClientSpec.EnvEntry
+	nil,                           // 17: keyway.plugin.v1.Database.LabelsEntry
+	nil,                           // 18: keyway.plugin.v1.Counter.LabelsEntry
+	nil,                           // 19: keyway.plugin.v1.Histogram.LabelsEntry
 }
 var file_keyway_plugin_v1_protocol_proto_depIdxs = []int32{
-	3,  // 0: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
-	5,  // 1: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
-	10, // 2: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
-	4,  // 3: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
-	8,  // 4: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
-	9,  // 5: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
-	11, // 6: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
-	12, // 7: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
-	0,  // 8: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
-	6,  // 9: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
-	1,  // 10: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
-	7,  // 11: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 0: keyway.plugin.v1.OpenHandoffResponse.spec:type_name -> keyway.plugin.v1.ProtocolSpec
+	4,  // 1: keyway.plugin.v1.ProtocolSpec.preambles:type_name -> keyway.plugin.v1.Preamble
+	5,  // 2: keyway.plugin.v1.ProtocolSpec.client:type_name -> keyway.plugin.v1.ClientSpec
+	0,  // 3: keyway.plugin.v1.Preamble.action:type_name -> keyway.plugin.v1.PreambleAction
+	16, // 4: keyway.plugin.v1.ClientSpec.env:type_name -> keyway.plugin.v1.ClientSpec.EnvEntry
+	9,  // 5: keyway.plugin.v1.CheckDatabaseRequest.database:type_name -> keyway.plugin.v1.Database
+	9,  // 6: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
+	11, // 7: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
+	17, // 8: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
+	10, // 9: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
+	14, // 10: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
+	15, // 11: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
+	18, // 12: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
+	19, // 13: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
+	1,  // 14: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
+	12, // 15: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
+	6,  // 16: keyway.plugin.v1.Protocol.CheckDatabase:input_type -> keyway.plugin.v1.CheckDatabaseRequest
+	2,  // 17: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
+	13, // 18: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
+	7,  // 19: keyway.plugin.v1.Protocol.CheckDatabase:output_type -> keyway.plugin.v1.CheckDatabaseResponse
+	17, // [17:20] is the sub-list for method output_type
+	14, // [14:17] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_protocol_proto_init() }
@@ -888,13 +1333,14 @@ func file_keyway_plugin_v1_protocol_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_protocol_proto_rawDesc), len(file_keyway_plugin_v1_protocol_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   13,
+			NumEnums:      1,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_keyway_plugin_v1_protocol_proto_goTypes,
 		DependencyIndexes: file_keyway_plugin_v1_protocol_proto_depIdxs,
+		EnumInfos:         file_keyway_plugin_v1_protocol_proto_enumTypes,
 		MessageInfos:      file_keyway_plugin_v1_protocol_proto_msgTypes,
 	}.Build()
 	File_keyway_plugin_v1_protocol_proto = out.File

@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Protocol_OpenHandoff_FullMethodName = "/keyway.plugin.v1.Protocol/OpenHandoff"
-	Protocol_Stats_FullMethodName       = "/keyway.plugin.v1.Protocol/Stats"
+	Protocol_OpenHandoff_FullMethodName   = "/keyway.plugin.v1.Protocol/OpenHandoff"
+	Protocol_Stats_FullMethodName         = "/keyway.plugin.v1.Protocol/Stats"
+	Protocol_CheckDatabase_FullMethodName = "/keyway.plugin.v1.Protocol/CheckDatabase"
 )
 
 // ProtocolClient is the client API for Protocol service.
@@ -36,6 +37,9 @@ type ProtocolClient interface {
 	OpenHandoff(ctx context.Context, in *OpenHandoffRequest, opts ...grpc.CallOption) (*OpenHandoffResponse, error)
 	// Stats reports counters of the plugin's sessions.
 	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error)
+	// CheckDatabase checks a database's health the way the plugin's sessions
+	// connect to it.
+	CheckDatabase(ctx context.Context, in *CheckDatabaseRequest, opts ...grpc.CallOption) (*CheckDatabaseResponse, error)
 }
 
 type protocolClient struct {
@@ -66,6 +70,16 @@ func (c *protocolClient) Stats(ctx context.Context, in *StatsRequest, opts ...gr
 	return out, nil
 }
 
+func (c *protocolClient) CheckDatabase(ctx context.Context, in *CheckDatabaseRequest, opts ...grpc.CallOption) (*CheckDatabaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckDatabaseResponse)
+	err := c.cc.Invoke(ctx, Protocol_CheckDatabase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProtocolServer is the server API for Protocol service.
 // All implementations must embed UnimplementedProtocolServer
 // for forward compatibility.
@@ -79,6 +93,9 @@ type ProtocolServer interface {
 	OpenHandoff(context.Context, *OpenHandoffRequest) (*OpenHandoffResponse, error)
 	// Stats reports counters of the plugin's sessions.
 	Stats(context.Context, *StatsRequest) (*StatsResponse, error)
+	// CheckDatabase checks a database's health the way the plugin's sessions
+	// connect to it.
+	CheckDatabase(context.Context, *CheckDatabaseRequest) (*CheckDatabaseResponse, error)
 	mustEmbedUnimplementedProtocolServer()
 }
 
@@ -94,6 +111,9 @@ func (UnimplementedProtocolServer) OpenHandoff(context.Context, *OpenHandoffRequ
 }
 func (UnimplementedProtocolServer) Stats(context.Context, *StatsRequest) (*StatsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Stats not implemented")
+}
+func (UnimplementedProtocolServer) CheckDatabase(context.Context, *CheckDatabaseRequest) (*CheckDatabaseResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CheckDatabase not implemented")
 }
 func (UnimplementedProtocolServer) mustEmbedUnimplementedProtocolServer() {}
 func (UnimplementedProtocolServer) testEmbeddedByValue()                  {}
@@ -152,6 +172,24 @@ func _Protocol_Stats_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Protocol_CheckDatabase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckDatabaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProtocolServer).CheckDatabase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Protocol_CheckDatabase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProtocolServer).CheckDatabase(ctx, req.(*CheckDatabaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Protocol_ServiceDesc is the grpc.ServiceDesc for Protocol service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -166,6 +204,10 @@ var Protocol_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stats",
 			Handler:    _Protocol_Stats_Handler,
+		},
+		{
+			MethodName: "CheckDatabase",
+			Handler:    _Protocol_CheckDatabase_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
