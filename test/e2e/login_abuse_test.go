@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -9,7 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/audit"
+	"github.com/keyway-dev/keyway/core/tunnel"
 	"github.com/keyway-dev/keyway/test/pgtest"
 )
 
@@ -166,4 +176,51 @@ func TestLoginsAnswerAlikeAndFloodsAreLimited(t *testing.T) {
 		!strings.Contains(limited[0].Error, "too many login attempts from 127.0.0.1") {
 		t.Fatalf("%d refusals audited as %+v, want one event for the minute", refused, limited)
 	}
+
+	// The address limited is the client's own, as the proxy accepted it:
+	// a client from 127.0.0.2 has a budget of its own, and hears its own
+	// address when it runs out.
+	if msg := loginUntilRefused(t, a, "127.0.0.2"); !strings.HasPrefix(msg, "too many login attempts from 127.0.0.2; try again in ") {
+		t.Fatalf("refusal of 127.0.0.2: %q", msg)
+	}
+}
+
+// loginUntilRefused logs in as an unknown user from the local address
+// from, through the proxy, until the cluster refuses with
+// ResourceExhausted, and returns the refusal's message.
+func loginUntilRefused(t *testing.T, a *allInOne, from string) string {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(mustRead(t, a.export(t, "host"))) {
+		t.Fatal("no host authority to trust")
+	}
+	host, _, _ := strings.Cut(a.proxy, ":")
+	cfg := &tls.Config{RootCAs: pool, ServerName: host, NextProtos: []string{tunnel.ALPNAPI}, MinVersion: tls.VersionTLS12}
+	dial := func(ctx context.Context, _ string) (net.Conn, error) {
+		d := tls.Dialer{Config: cfg, NetDialer: &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}}
+		return d.DialContext(ctx, "tcp", a.proxy)
+	}
+	conn, err := grpc.NewClient("passthrough:///"+a.proxy, grpc.WithContextDialer(dial), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	client := apiv1.NewAuthClient(conn)
+	for i := range 40 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := client.Login(ctx, &apiv1.LoginRequest{User: "nobody", Password: "not the password"})
+		cancel()
+		switch status.Code(err) {
+		case codes.ResourceExhausted:
+			if i < 15 {
+				t.Fatalf("refused after only %d logins from %s, which had a budget of its own: %v", i, from, err)
+			}
+			return status.Convert(err).Message()
+		case codes.Unauthenticated:
+		default:
+			t.Fatalf("login from %s: %v", from, err)
+		}
+	}
+	t.Fatalf("40 logins from %s in a row were not refused", from)
+	return ""
 }
