@@ -130,6 +130,9 @@ func TestLimitsRefuseWithASentenceAndAuditOnce(t *testing.T) {
 			t.Fatalf("login %d: %v", i, err)
 		}
 	}
+	if err := s.limit(attacker, apiv1.Auth_Join_FullMethodName); status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "too many join attempts from 127.0.0.1") {
+		t.Fatalf("a join after the logins used the address's budget: %v", err)
+	}
 	if err := s.limit(other, apiv1.Auth_Login_FullMethodName); err != nil {
 		t.Fatalf("another address was refused: %v", err)
 	}
@@ -143,7 +146,7 @@ func TestLimitsRefuseWithASentenceAndAuditOnce(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "too many requests to the cluster API from 127.0.0.1") {
 		t.Fatalf("over the API limit: %v", err)
 	}
-	if refused["login"] != 3 || refused["api"] < 1 {
+	if refused["login"] != 4 || refused["api"] < 1 {
 		t.Fatalf("refusals counted: %v", refused)
 	}
 	var loginEvents int
@@ -156,6 +159,6 @@ func TestLimitsRefuseWithASentenceAndAuditOnce(t *testing.T) {
 		}
 	}
 	if loginEvents != 1 {
-		t.Fatalf("%d audit events for three refused logins in one minute, want 1", loginEvents)
+		t.Fatalf("%d audit events for four refused logins and joins in one minute, want 1", loginEvents)
 	}
 }
