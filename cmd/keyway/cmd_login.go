@@ -32,8 +32,10 @@ at a terminal without --ca-pin you are shown the pin and asked to confirm.
 
 The password is asked for at the terminal, or read from stdin with
 --password-stdin. At the first login, redeem the invite that keyway users
-add printed: you are asked for it (or pass --invite-file, a 0600 file) and
-the password you type becomes yours.`,
+add printed: pass --invite-file (a 0600 file), or at the terminal leave
+the password empty and you are asked for the invite; then the password
+you choose becomes yours. Every failed login gets the same answer, so
+that nobody learns from it which accounts exist.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if proxyAddr == "" || user == "" {
@@ -75,29 +77,29 @@ the password you type becomes yours.`,
 				if req.Invite, err = readSecretFile(inviteFile); err != nil {
 					return err
 				}
-			} else if req.Password, err = p.secret(fmt.Sprintf("password for %s: ", user)); err != nil {
+			} else if req.Password, err = p.secret(fmt.Sprintf("password for %s (empty at your first login, to redeem your invite): ", user)); err != nil {
 				return err
 			}
-			authAPI := apiv1.NewAuthClient(conn)
-			resp, err := authAPI.Login(ctx, req)
-			if status.Code(err) == codes.FailedPrecondition && inviteFile == "" {
-				fmt.Fprintln(cmd.ErrOrStderr(), "This is your first login: redeem your invite and choose a password.")
+			// The cluster answers every failed login alike, so whether
+			// this is a first login is for the user to say: with an
+			// invite file, or an empty password at the terminal.
+			if req.Invite == "" && req.Password == "" && p.stdinT {
 				if req.Invite, err = p.secret("invite: "); err != nil {
 					return err
 				}
-				req.Password = ""
-				if req.NewPassword, err = choosePassword(p); err != nil {
-					return err
-				}
-				resp, err = authAPI.Login(ctx, req)
-			} else if inviteFile != "" {
-				if req.NewPassword, err = choosePassword(p); err != nil {
-					return err
-				}
-				resp, err = authAPI.Login(ctx, req)
 			}
+			if req.Invite != "" {
+				if req.NewPassword, err = choosePassword(p); err != nil {
+					return err
+				}
+			}
+			resp, err := apiv1.NewAuthClient(conn).Login(ctx, req)
 			if err != nil {
-				return errors.New(status.Convert(err).Message())
+				msg := status.Convert(err).Message()
+				if status.Code(err) == codes.Unauthenticated && req.Invite == "" {
+					msg += " (at your first login, redeem your invite with --invite-file, or with an empty password at the terminal)"
+				}
+				return errors.New(msg)
 			}
 			home, err := client.Home()
 			if err != nil {

@@ -32,17 +32,22 @@ func (a AuthService) Ping(ctx context.Context, _ *apiv1.PingRequest) (*apiv1.Pin
 
 // Login checks the password or redeems the invite, then signs the user's
 // certificate with the roles and traits of the user's record.
+//
+// Every failed login that could tell a stranger about an account answers
+// auth.ErrLoginFailed's sentence with one status code; the real reason
+// goes only to the audit log.
 func (a AuthService) Login(ctx context.Context, req *apiv1.LoginRequest) (resp *apiv1.LoginResponse, err error) {
+	var reason string
 	defer func() {
-		a.S.record(ctx, audit.Event{Event: audit.AuthLogin, Code: "T1000", User: req.GetUser()}, err)
+		a.S.record(ctx, audit.Event{Event: audit.AuthLogin, Code: "T1000", User: req.GetUser(), Reason: reason}, err)
 	}()
 	u, err := a.S.Auth.Login(ctx, req.GetUser(), req.GetPassword(), req.GetInvite(), req.GetNewPassword(), a.S.now())
 	if err != nil {
-		code := codes.Unauthenticated
-		if errors.Is(err, auth.ErrInviteNeeded) {
-			code = codes.FailedPrecondition
+		var failed *auth.LoginError
+		if errors.As(err, &failed) {
+			reason = failed.Reason
 		}
-		return nil, status.Error(code, err.Error())
+		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
 	cert, err := authority.IssueIdentity(ctx, a.S.CA, authority.IdentityRequest{
 		Cluster: a.S.Cluster, Kind: identity.KindUser, Name: u.Name,

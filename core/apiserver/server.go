@@ -78,6 +78,9 @@ type Server struct {
 	// HostTTL is the lifetime of the host certificates agents get at
 	// join and renewal; HostCertTTL when zero.
 	HostTTL time.Duration
+	// Limits, if set, are the API's rate limits per client address,
+	// applied by the options UnaryLimits and StreamLimits.
+	Limits *Limits
 }
 
 // hostTTL is the lifetime of agents' host certificates.

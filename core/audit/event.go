@@ -21,6 +21,7 @@ const (
 	UserCreate       = "user.create"
 	UserUpdate       = "user.update"
 	UserDelete       = "user.delete"
+	UserLocked       = "user.locked"
 	RoleCreate       = "role.create"
 	RoleDelete       = "role.delete"
 	DBCreate         = "db.create"
@@ -29,6 +30,7 @@ const (
 	TokenDelete      = "token.delete"
 	CertIssued       = "cert.issued"
 	CARotated        = "ca.rotated"
+	APIRateLimited   = "api.rate_limited"
 )
 
 // Event is one audit record; plugins build the same type from the SDK.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/state"
@@ -24,6 +25,21 @@ type Service struct {
 	State state.Backend
 	// Audit, if set, records each change.
 	Audit func(ctx context.Context, e audit.Event)
+	// Passwords hashes and checks passwords: bcrypt at cost 11 when nil.
+	Passwords Hasher
+	// MaxParallelHashes bounds how many password hashes are computed at
+	// once; the number of CPUs when zero.
+	MaxParallelHashes int
+
+	workOnce sync.Once
+	work     *passwordWork
+	workErr  error
+}
+
+// passwords returns the bounded password hasher, made at first use.
+func (s *Service) passwords() (*passwordWork, error) {
+	s.workOnce.Do(func() { s.work, s.workErr = newPasswordWork(s.Passwords, s.MaxParallelHashes) })
+	return s.work, s.workErr
 }
 
 // record audits a change.

@@ -8,8 +8,6 @@ import (
 	"sort"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/state"
 )
@@ -28,10 +26,8 @@ const (
 
 // Errors of user operations; their text is meant for the person asking.
 var (
-	ErrUserExists     = errors.New("user already exists")
-	ErrUserNotFound   = errors.New("no such user")
-	ErrBadCredentials = errors.New("wrong user name or password")
-	ErrInviteNeeded   = errors.New("this account has no password yet: redeem the invite from keyway users add")
+	ErrUserExists   = errors.New("user already exists")
+	ErrUserNotFound = errors.New("no such user")
 )
 
 var userName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -137,6 +133,21 @@ func (s *Service) UpdateUser(ctx context.Context, name string, roles, dbUsers, d
 
 // modifyUser applies f to a user with optimistic concurrency.
 func (s *Service) modifyUser(ctx context.Context, name string, f func(*User) error) (User, error) {
+	var ferr error
+	u, err := s.updateUser(ctx, name, func(u *User) bool {
+		ferr = f(u)
+		return ferr == nil
+	})
+	if ferr != nil {
+		return User{}, ferr
+	}
+	return u, err
+}
+
+// updateUser applies f to the latest record of a user and writes it back
+// if f reports a change, reading and applying again after a write
+// conflict; f must therefore be cheap and free of side effects.
+func (s *Service) updateUser(ctx context.Context, name string, f func(*User) bool) (User, error) {
 	for {
 		var u User
 		rev, found, err := s.getJSON(ctx, usersPrefix+name, &u)
@@ -146,8 +157,8 @@ func (s *Service) modifyUser(ctx context.Context, name string, f func(*User) err
 		if !found {
 			return User{}, fmt.Errorf("user %s: %w", name, ErrUserNotFound)
 		}
-		if err := f(&u); err != nil {
-			return User{}, err
+		if !f(&u) {
+			return u, nil
 		}
 		err = s.putJSON(ctx, usersPrefix+name, u, state.PutOptions{IfRevision: rev})
 		if errors.Is(err, state.ErrConflict) {
@@ -155,64 +166,4 @@ func (s *Service) modifyUser(ctx context.Context, name string, f func(*User) err
 		}
 		return u, err
 	}
-}
-
-// Login checks a password, or redeems an invite by setting newPassword.
-// Failed attempts count toward a lockout, which the error announces.
-func (s *Service) Login(ctx context.Context, name, password, invite, newPassword string, now time.Time) (User, error) {
-	var loginErr error
-	u, err := s.modifyUser(ctx, name, func(u *User) error {
-		loginErr = nil
-		if now.Before(u.LockedUntil) {
-			loginErr = fmt.Errorf("account %s is locked after %d failed logins until %s; wait or ask an administrator", name, MaxFailedLogins, u.LockedUntil.UTC().Format(time.RFC3339))
-			return nil
-		}
-		if invite != "" {
-			return redeem(u, invite, newPassword, now)
-		}
-		if u.PasswordHash == "" {
-			loginErr = ErrInviteNeeded
-			return nil
-		}
-		if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
-			u.FailedLogins++
-			loginErr = ErrBadCredentials
-			if u.FailedLogins >= MaxFailedLogins {
-				u.LockedUntil, u.FailedLogins = now.Add(LockoutDuration), 0
-				loginErr = fmt.Errorf("%w; account %s is now locked for %s after %d failed logins", ErrBadCredentials, name, LockoutDuration, MaxFailedLogins)
-			}
-			return nil
-		}
-		u.FailedLogins = 0
-		return nil
-	})
-	if errors.Is(err, ErrUserNotFound) {
-		// Do not tell strangers which accounts exist.
-		return User{}, ErrBadCredentials
-	}
-	if err != nil {
-		return User{}, err
-	}
-	if loginErr != nil {
-		return User{}, loginErr
-	}
-	return u, nil
-}
-
-func redeem(u *User, invite, newPassword string, now time.Time) error {
-	if u.InviteHash == "" || !sameHash(u.InviteHash, hashSecret(invite)) {
-		return errors.New("the invite is not valid for this user (it may have been used already)")
-	}
-	if now.After(u.InviteExpires) {
-		return fmt.Errorf("the invite expired at %s; ask an administrator for a new one", u.InviteExpires.UTC().Format(time.RFC3339))
-	}
-	if len(newPassword) < MinPasswordLength {
-		return fmt.Errorf("choose a password of at least %d characters", MinPasswordLength)
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte(newPassword), bcryptCost)
-	if err != nil {
-		return fmt.Errorf("hashing the password: %w", err)
-	}
-	u.PasswordHash, u.InviteHash, u.InviteExpires, u.FailedLogins = string(h), "", time.Time{}, 0
-	return nil
 }

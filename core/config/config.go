@@ -47,6 +47,9 @@ type Auth struct {
 	// at join and at each renewal, are valid; "720h" by default. Values
 	// under an hour are for tests.
 	AgentCertTTL string `hcl:"agent_cert_ttl,optional"`
+	// LoginRate limits logins (with invites too) and agents' joins per
+	// client address, as COUNT/PERIOD; DefaultLoginRate when unset.
+	LoginRate string `hcl:"login_rate,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
@@ -67,6 +70,9 @@ type Proxy struct {
 	// other process; true by default. With false the proxy completes TLS
 	// and passes the decrypted stream on.
 	TLSInPlugin *bool `hcl:"tls_in_plugin,optional"`
+	// APIRate limits every cluster API call per client address, as
+	// COUNT/PERIOD; DefaultAPIRate when unset.
+	APIRate string `hcl:"api_rate,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }

@@ -23,6 +23,12 @@ func (c *Config) checkRoles(body hcl.Body, builtins []string) hcl.Diagnostics {
 					fmt.Sprintf("agent_cert_ttl = %q is not a duration of at least %s such as 720h.", c.Auth.AgentCertTTL, MinAgentCertTTL)))
 			}
 		}
+		if c.Auth.LoginRate != "" {
+			if _, err := ParseRate(c.Auth.LoginRate); err != nil {
+				diags = append(diags, errorAt(nestedAttrRange(body, c.Auth.DeclRange, "login_rate"), "Invalid login rate",
+					fmt.Sprintf("login_rate = %v.", err)))
+			}
+		}
 		if c.Plugin(c.Auth.AuthzPlugin) == nil && !slices.Contains(builtins, c.Auth.AuthzPlugin) {
 			diags = append(diags, errorAt(nestedAttrRange(body, c.Auth.DeclRange, "authz_plugin"), "Unknown authorisation plugin",
 				fmt.Sprintf("authz_plugin names %q, which is neither built in nor configured in a plugin block.", c.Auth.AuthzPlugin)))
@@ -37,6 +43,12 @@ func (c *Config) checkRoles(body hcl.Body, builtins []string) hcl.Diagnostics {
 			if d, err := time.ParseDuration(c.Proxy.HandshakeTimeout); err != nil || d <= 0 {
 				diags = append(diags, errorAt(nestedAttrRange(body, c.Proxy.DeclRange, "handshake_timeout"), "Invalid handshake timeout",
 					fmt.Sprintf("handshake_timeout = %q is not a positive duration such as 10s.", c.Proxy.HandshakeTimeout)))
+			}
+		}
+		if c.Proxy.APIRate != "" {
+			if _, err := ParseRate(c.Proxy.APIRate); err != nil {
+				diags = append(diags, errorAt(nestedAttrRange(body, c.Proxy.DeclRange, "api_rate"), "Invalid API rate",
+					fmt.Sprintf("api_rate = %v.", err)))
 			}
 		}
 		if c.Proxy.PublicAddr == "" {

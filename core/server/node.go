@@ -122,6 +122,7 @@ func (n *node) setup(ctx context.Context) (err error) {
 			Databases:  clusterDatabases{n: n},
 			Audit:      n.emitAudit,
 			HostTTL:    cfg.Auth.AgentCertLifetime(),
+			Limits:     n.apiLimits(),
 		}
 	}
 	if cfg.DB == nil {
@@ -199,7 +200,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 	}
 
 	apiLn := tunnel.NewConnListener(&net.TCPAddr{})
-	gs := grpc.NewServer(grpc.Creds(tunnel.TLSDone{}))
+	gs := grpc.NewServer(grpc.Creds(tunnel.TLSDone{}), n.api.UnaryLimits(), n.api.StreamLimits())
 	apiv1.RegisterAuthServer(gs, apiserver.AuthService{S: n.api})
 	apiv1.RegisterUserServer(gs, apiserver.UserService{S: n.api})
 	apiv1.RegisterAdminServer(gs, apiserver.AdminService{S: n.api, Handler: admin.NewHandler(n.adminSource())})

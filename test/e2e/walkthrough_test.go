@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/test/pgtest"
 )
 
@@ -266,16 +267,24 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 		}
 	})
 	t.Run("repeated failed logins lock the account", func(t *testing.T) {
-		var out string
-		for range 5 {
-			out, _ = kwAs(t, filepath.Join(dir, "home4"), "not the password\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--password-stdin")
+		// The caller hears the same sentence for a wrong password and a
+		// locked account; only the audit log tells of the lock.
+		const failed = "the user name, password or invite is not valid"
+		for i := range 5 {
+			out, err := kwAs(t, filepath.Join(dir, "home4"), "not the password\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--password-stdin")
+			if err == nil || !strings.Contains(out, failed) {
+				t.Fatalf("failed login %d: %v\n%s", i+1, err, out)
+			}
 		}
-		if !strings.Contains(out, "is now locked") {
-			t.Fatalf("fifth failed login:\n%s", out)
+		out, err := kwAs(t, filepath.Join(dir, "home4"), "correct horse battery\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--password-stdin")
+		if err == nil || !strings.Contains(out, failed) {
+			t.Fatalf("the right password while locked: %v\n%s", err, out)
 		}
-		out, _ = kwAs(t, filepath.Join(dir, "home4"), "correct horse battery\n", "login", "--proxy="+proxy, "--user=alice", "--ca-pin="+hostPin, "--password-stdin")
-		if !strings.Contains(out, "account alice is locked") {
-			t.Fatalf("login while locked:\n%s", out)
-		}
+		waitFor(t, 10*time.Second, "the lock and the refused login to be audited", func() bool {
+			locks := auditEvents(t, authCfg, "--user=alice", "--type="+audit.UserLocked)
+			logins := auditEvents(t, authCfg, "--user=alice", "--type="+audit.AuthLogin)
+			return len(locks) == 1 && strings.Contains(locks[0].Reason, "the account is locked until") &&
+				len(logins) > 0 && !logins[len(logins)-1].Success && strings.Contains(logins[len(logins)-1].Reason, "the account is locked until")
+		})
 	})
 }
