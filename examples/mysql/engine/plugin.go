@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/dbsession"
 )
 
 // Version is the plugin's release version.
@@ -18,7 +19,7 @@ type Plugin struct {
 	mu    sync.RWMutex
 	host  sdk.Host
 	cfg   settings
-	certs *sdk.CertCache
+	certs *dbsession.CertCache
 	conns *connections
 }
 
@@ -37,7 +38,7 @@ func (s settings) statements() bool { return s.dbEvents == sdk.AuditDBEventsAll 
 
 // New returns the plugin.
 func New() *Plugin {
-	return &Plugin{certs: sdk.NewCertCache(), conns: newConnections()}
+	return &Plugin{certs: dbsession.NewCertCache(), conns: newConnections()}
 }
 
 // Info describes the plugin.

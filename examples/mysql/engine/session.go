@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyway-dev/keyway/examples/mysql/wire"
 	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/dbsession"
 )
 
 // ServeSession runs one client session: login, authorise, connect to the
@@ -31,12 +32,12 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		return
 	}
 	dbUser, dbName := cl.login.User, cl.login.Database
-	id, err := sdk.CheckRoute(s, dbUser, dbName)
+	id, err := dbsession.CheckRoute(s, dbUser, dbName)
 	if err != nil {
 		fail(&wire.Error{Code: wire.ErAccessDenied, SQLState: "28000", Message: err.Error()})
 		return
 	}
-	aud := sdk.NewSessionAudit(host, s, id, dbUser, dbName, cfg.cluster)
+	aud := dbsession.NewAudit(host, s, id, dbUser, dbName, cfg.cluster)
 	refuse := func(e *wire.Error) {
 		if cfg.sessions() {
 			ev := aud.Event(sdk.AuditSessionStart, "T2000W", false)
@@ -139,7 +140,7 @@ func denial(a sdk.Authorization) *wire.Error {
 }
 
 // statementEvent is a command's audit event.
-func statementEvent(aud *sdk.SessionAudit, o *outcome) sdk.AuditEvent {
+func statementEvent(aud *dbsession.Audit, o *outcome) sdk.AuditEvent {
 	name, code := sdk.AuditSessionQuery, "TQ01"
 	if o.Kind == "execute" {
 		name, code = sdk.AuditSessionStatement, "TS01"

@@ -1,10 +1,15 @@
-package sdk
+// Package dbsession helps protocol plugins serve database sessions the
+// way keyway's own do: check a session's login against the route in its
+// client certificate, keep its audit trail with statements on record
+// before their answers, and cache db-client certificates.
+package dbsession
 
 import (
 	"crypto/x509"
 	"errors"
 	"fmt"
 
+	"github.com/keyway-dev/keyway/sdk"
 	"github.com/keyway-dev/keyway/sdk/identity"
 )
 
@@ -13,7 +18,7 @@ import (
 // with the route the certificate carries. A failure is a sentence for
 // the client; protocol plugins send it as their protocol's refusal of a
 // login.
-func CheckRoute(s *Session, dbUser, dbName string) (identity.Identity, error) {
+func CheckRoute(s *sdk.Session, dbUser, dbName string) (identity.Identity, error) {
 	var id identity.Identity
 	if len(s.ClientCertificates) == 0 {
 		return id, errors.New("keyway: connect with the certificate from keyway db login; this session has none")

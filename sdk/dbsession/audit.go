@@ -1,4 +1,4 @@
-package sdk
+package dbsession
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/keyway-dev/keyway/sdk"
 	"github.com/keyway-dev/keyway/sdk/identity"
 )
 
@@ -16,15 +17,15 @@ import (
 // for the host to accept the events queued; past it the session ends.
 const sessionAuditWait = 30 * time.Second
 
-// SessionAudit builds and records the audit events of one database
+// Audit builds and records the audit events of one database
 // session: each carries who, from where, to which database as which
 // user, and its index in the session. Statements are queued (Emit) and
 // travel to the host in batches; Recorded returns once the host holds
 // every event queued so far, so that a protocol plugin can hold a
 // statement's answer back until the statement is on record.
-type SessionAudit struct {
-	host Host
-	base AuditEvent
+type Audit struct {
+	host sdk.Host
+	base sdk.AuditEvent
 	// OnRefused, when set, counts events the host did not take.
 	OnRefused func(n int)
 
@@ -36,10 +37,10 @@ type SessionAudit struct {
 	failed atomic.Pointer[error]
 }
 
-// NewSessionAudit starts the audit trail of a session of id, as dbUser on
+// NewAudit starts the audit trail of a session of id, as dbUser on
 // the logical database dbName.
-func NewSessionAudit(host Host, s *Session, id identity.Identity, dbUser, dbName, cluster string) *SessionAudit {
-	base := AuditEvent{
+func NewAudit(host sdk.Host, s *sdk.Session, id identity.Identity, dbUser, dbName, cluster string) *Audit {
+	base := sdk.AuditEvent{
 		Cluster:   cluster,
 		SessionID: s.ID, User: id.Name, SpiffeID: id.ID.String(), ClientAddr: s.ClientAddr,
 		DBUser: dbUser, DBName: dbName,
@@ -47,11 +48,11 @@ func NewSessionAudit(host Host, s *Session, id identity.Identity, dbUser, dbName
 	if s.Database != nil {
 		base.DBService, base.DBProtocol, base.DBURI = s.Database.Name, s.Database.Protocol, s.Database.URI
 	}
-	return &SessionAudit{host: host, base: base}
+	return &Audit{host: host, base: base}
 }
 
 // Event returns a new event of the session, numbered after the last.
-func (a *SessionAudit) Event(name, code string, success bool) AuditEvent {
+func (a *Audit) Event(name, code string, success bool) sdk.AuditEvent {
 	e := a.base
 	e.Event, e.Code, e.Success, e.Time = name, code, success, time.Now().UTC()
 	e.Index = a.index.Add(1)
@@ -60,14 +61,14 @@ func (a *SessionAudit) Event(name, code string, success bool) AuditEvent {
 
 // Durable records events and returns once they are durable: a session's
 // start is on record before the client hears that it started.
-func (a *SessionAudit) Durable(ctx context.Context, events ...AuditEvent) error {
+func (a *Audit) Durable(ctx context.Context, events ...sdk.AuditEvent) error {
 	return a.host.AuditDurable(ctx, events...)
 }
 
 // Emit queues an event. One that cannot be queued is counted
 // (OnRefused), logged in the host's log, and fails the next Recorded:
 // never dropped silently.
-func (a *SessionAudit) Emit(e AuditEvent) {
+func (a *Audit) Emit(e sdk.AuditEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), sessionAuditWait)
 	defer cancel()
 	t, err := a.host.AuditQueued(ctx, e)
@@ -88,7 +89,7 @@ func (a *SessionAudit) Emit(e AuditEvent) {
 // Recorded returns once the host holds every event queued so far: what
 // the client is told next is on record first. Its error ends the
 // session.
-func (a *SessionAudit) Recorded() error {
+func (a *Audit) Recorded() error {
 	if err := a.failed.Load(); err != nil {
 		return *err
 	}
@@ -98,7 +99,7 @@ func (a *SessionAudit) Recorded() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sessionAuditWait)
 	defer cancel()
-	if err := a.host.AuditWait(ctx, AuditTicket(t)); err != nil {
+	if err := a.host.AuditWait(ctx, sdk.AuditTicket(t)); err != nil {
 		return fmt.Errorf("keyway could not record the session's statements in its audit log: %w", err)
 	}
 	raise(&a.accepted, t)

@@ -1,4 +1,4 @@
-package sdk
+package dbsession
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/keyway-dev/keyway/sdk"
 )
 
 // certRenewBefore is how long before expiry a cached certificate is
@@ -39,7 +41,7 @@ func NewCertCache() *CertCache {
 // Get returns a valid certificate, fetching it from the host when the
 // cache has none or it is about to expire. Concurrent callers for the same
 // key share one fetch.
-func (c *CertCache) Get(ctx context.Context, host Host, database, dbUser string) (tls.Certificate, error) {
+func (c *CertCache) Get(ctx context.Context, host sdk.Host, database, dbUser string) (tls.Certificate, error) {
 	key := certKey{database, dbUser}
 	c.mu.Lock()
 	e, ok := c.entries[key]
@@ -66,7 +68,7 @@ func (c *CertCache) Get(ctx context.Context, host Host, database, dbUser string)
 	}
 }
 
-func (c *CertCache) fetch(host Host, key certKey, e *certEntry) {
+func (c *CertCache) fetch(host sdk.Host, key certKey, e *certEntry) {
 	defer close(e.ready)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
