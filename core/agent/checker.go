@@ -20,24 +20,10 @@ type Checker struct {
 	Registry *Registry
 	// Interval defaults to HealthInterval.
 	Interval time.Duration
-	// Probe checks one database; the default is Probe.
+	// Probe checks one database, the way its protocol's sessions connect
+	// (the protocol plugin's own check).
 	Probe  func(ctx context.Context, db sdk.Database) error
 	Logger hclog.Logger
-}
-
-// Probe is the default check: PostgreSQL must answer an SSLRequest and
-// complete TLS, its certificate verified with the database's trust when
-// that is known (CheckPostgres). Databases of other protocols are not
-// checked and count as healthy.
-func Probe(ctx context.Context, db sdk.Database) error {
-	if db.Protocol != "postgres" {
-		return nil
-	}
-	var trust *sdk.ServerTrust
-	if len(db.Trust.CAPEM) > 0 || db.Trust.SystemPool {
-		trust = &db.Trust
-	}
-	return CheckPostgres(ctx, db.URI, trust)
 }
 
 // Run checks every database now and then at each interval until ctx
@@ -71,10 +57,6 @@ func (c *Checker) CheckAll(ctx context.Context) {
 // Check checks the named databases concurrently and returns when all are
 // done.
 func (c *Checker) Check(ctx context.Context, names ...string) {
-	probe := c.Probe
-	if probe == nil {
-		probe = Probe
-	}
 	var wg sync.WaitGroup
 	for _, name := range names {
 		// With its trust resolved, so the probe can verify the server; a
@@ -90,7 +72,7 @@ func (c *Checker) Check(ctx context.Context, names ...string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := probe(ctx, db)
+			err := c.Probe(ctx, db)
 			if ctx.Err() != nil {
 				return
 			}

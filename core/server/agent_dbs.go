@@ -18,7 +18,7 @@ func (n *node) serveDatabases() {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stop = append(n.stop, cancel)
 	logger := n.logger.Named("agent")
-	checker := &agent.Checker{Registry: n.local, Logger: logger}
+	checker := &agent.Checker{Registry: n.local, Probe: n.probeDatabase, Logger: logger}
 	go checker.Run(ctx)
 
 	selectors := n.cfg.DB.Selectors()

@@ -43,6 +43,7 @@ func TestCheckDatabase(t *testing.T) {
 		problem string // empty: healthy
 	}{
 		{"TLS verified with the database's CA", sdk.Database{URI: withTLS.Addr(), Trust: sdk.ServerTrust{CAPEM: ca}}, ""},
+		{"no trust known yet: TLS unverified", sdk.Database{URI: withTLS.Addr()}, ""},
 		{"another CA", sdk.Database{URI: withTLS.Addr(), Trust: sdk.ServerTrust{CAPEM: otherCA}}, "certificate"},
 		{"TLS off", sdk.Database{URI: noTLS.Addr(), Trust: sdk.ServerTrust{CAPEM: ca}}, "refuses TLS"},
 		{"nothing listening", sdk.Database{URI: closed, Trust: sdk.ServerTrust{CAPEM: ca}}, "refused"},
