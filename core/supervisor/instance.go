@@ -243,8 +243,7 @@ func (in *Instance) recover(cause error) bool {
 	old := in.proc
 	in.state, in.ready, in.lastErr = StateRestarting, make(chan struct{}), cause
 	in.mu.Unlock()
-	old.client.Kill()
-	closeSender(old)
+	old.stop(in.policy.StopGrace, in.logger)
 	for {
 		now := time.Now()
 		in.mu.Lock()
@@ -300,7 +299,8 @@ func (in *Instance) setFinal(s State, err error) {
 	close(in.ready)
 }
 
-// shutdown stops monitoring and stops the process gracefully.
+// shutdown stops monitoring and stops the process, gracefully within
+// Policy.StopGrace, then by killing its process group.
 func (in *Instance) shutdown() {
 	close(in.stop)
 	<-in.done
@@ -310,14 +310,7 @@ func (in *Instance) shutdown() {
 	in.state = StateStopped
 	in.mu.Unlock()
 	if p != nil && !wasFailed {
-		closeSender(p)
-		p.client.Kill()
-	}
-}
-
-func closeSender(p *process) {
-	if p.sender != nil {
-		_ = p.sender.Close()
+		p.stop(in.policy.StopGrace, in.logger)
 	}
 }
 
