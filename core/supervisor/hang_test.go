@@ -1,9 +1,9 @@
 package supervisor
 
 import (
-	"github.com/hashicorp/go-hclog"
 	"context"
 	"errors"
+	"github.com/hashicorp/go-hclog"
 	"os"
 	"path/filepath"
 	"strconv"

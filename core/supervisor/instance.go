@@ -200,7 +200,7 @@ func (in *Instance) monitor() {
 		reason := ""
 		if p.client.Exited() {
 			reason = "plugin process exited"
-		} else if time.Since(lastHealth) >= in.policy.HealthInterval {
+		} else if time.Since(lastHealth) >= in.healthDue(unhealthy) {
 			lastHealth = time.Now()
 			if err := in.checkHealth(p); err != nil {
 				unhealthy++
@@ -221,6 +221,15 @@ func (in *Instance) monitor() {
 		}
 		lastHealth = time.Now()
 	}
+}
+
+// healthDue is the time between health checks after unhealthy failures
+// in a row.
+func (in *Instance) healthDue(unhealthy int) time.Duration {
+	if unhealthy > 0 && in.policy.HealthRetryInterval > 0 {
+		return min(in.policy.HealthRetryInterval, in.policy.HealthInterval)
+	}
+	return in.policy.HealthInterval
 }
 
 func (in *Instance) checkHealth(p *process) error {

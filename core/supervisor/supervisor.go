@@ -16,10 +16,14 @@ type Policy struct {
 	// CheckInterval is how often a plugin's process is checked for exit.
 	CheckInterval time.Duration
 	// HealthInterval is how often the Health RPC is called; after
-	// HealthFailures failures in a row the plugin is restarted.
+	// HealthFailures failures in a row the plugin is replaced.
 	HealthInterval time.Duration
-	HealthTimeout  time.Duration
-	HealthFailures int
+	// HealthRetryInterval, when shorter than HealthInterval, is how soon
+	// a check follows a failed one, so a frozen plugin is found in a few
+	// seconds rather than HealthFailures whole intervals.
+	HealthRetryInterval time.Duration
+	HealthTimeout       time.Duration
+	HealthFailures      int
 	// BackoffInitial doubles with each crash in CrashWindow, up to
 	// BackoffMax.
 	BackoffInitial time.Duration
@@ -44,17 +48,18 @@ type Policy struct {
 // milliseconds and gives up after five crashes in a minute.
 func DefaultPolicy() Policy {
 	return Policy{
-		CheckInterval:  100 * time.Millisecond,
-		HealthInterval: 5 * time.Second,
-		HealthTimeout:  2 * time.Second,
-		HealthFailures: 3,
-		BackoffInitial: 100 * time.Millisecond,
-		BackoffMax:     10 * time.Second,
-		MaxCrashes:     5,
-		CrashWindow:    time.Minute,
-		StartTimeout:   DefaultStartTimeout,
-		LaunchTimeout:  15 * time.Second,
-		StopGrace:      DefaultStopGrace,
+		CheckInterval:       100 * time.Millisecond,
+		HealthInterval:      5 * time.Second,
+		HealthRetryInterval: time.Second,
+		HealthTimeout:       2 * time.Second,
+		HealthFailures:      3,
+		BackoffInitial:      100 * time.Millisecond,
+		BackoffMax:          10 * time.Second,
+		MaxCrashes:          5,
+		CrashWindow:         time.Minute,
+		StartTimeout:        DefaultStartTimeout,
+		LaunchTimeout:       15 * time.Second,
+		StopGrace:           DefaultStopGrace,
 	}
 }
 
