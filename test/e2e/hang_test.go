@@ -37,8 +37,8 @@ func TestFrozenPostgresPluginIsReplaced(t *testing.T) {
 	frozen := time.Now()
 	// The next health check (every 5 s) fails after its 2 s timeout, two
 	// more follow at once, and replacing the plugin then takes at most
-	// five seconds: about 15 s at worst, and
-	// the bound leaves room for a loaded machine.
+	// five seconds: about 15 s at worst; the bound leaves room for a
+	// loaded machine.
 	waitFor(t, 25*time.Second, "psql to work again after SIGSTOP of the postgres plugin", func() bool {
 		p := a.node.plugin("postgres")
 		return p.PID != old && p.State == "running" && psql() == nil
