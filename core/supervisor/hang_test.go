@@ -91,23 +91,38 @@ func TestFrozenPluginIsReplaced(t *testing.T) {
 }
 
 func TestStopWithFrozenPluginIsBounded(t *testing.T) {
-	policy := fastPolicy()
-	policy.HealthInterval = time.Hour
-	s := New(Options{Policy: policy, Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testWriter{t}})})
-	if err := s.Start(context.Background(), []Spec{testSpec(t, "ok", "    greeting = \"x\"\n")}); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		// healthInterval and healthTimeout of the policy.
+		healthInterval, healthTimeout time.Duration
+	}{
+		{"no health check in flight", time.Hour, 2 * time.Second},
+		{"health check in flight", 20 * time.Millisecond, time.Minute},
 	}
-	in, _ := s.Instance("echo")
-	pid := in.Status().PID
-	freeze(t, pid)
-	start := time.Now()
-	s.Stop()
-	took := time.Since(start)
-	t.Logf("stop with a frozen plugin took %s", took)
-	if limit := policy.StopGrace + reapTimeout + time.Second; took > limit {
-		t.Fatalf("stop took %s, more than %s", took, limit)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			policy := fastPolicy()
+			policy.HealthInterval, policy.HealthTimeout = tt.healthInterval, tt.healthTimeout
+			s := New(Options{Policy: policy, Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})})
+			if err := s.Start(context.Background(), []Spec{testSpec(t, "ok", "    greeting = \"x\"\n")}); err != nil {
+				t.Fatal(err)
+			}
+			in, _ := s.Instance("echo")
+			pid := in.Status().PID
+			freeze(t, pid)
+			// With checks every 20 ms, one is waiting on the frozen
+			// plugin by now; without, nothing is.
+			time.Sleep(100 * time.Millisecond)
+			start := time.Now()
+			s.Stop()
+			took := time.Since(start)
+			t.Logf("stop with a frozen plugin took %s", took)
+			if limit := policy.StopGrace + reapTimeout + time.Second; took > limit {
+				t.Fatalf("stop took %s, more than %s", took, limit)
+			}
+			waitGone(t, pid, time.Second)
+		})
 	}
-	waitGone(t, pid, time.Second)
 }
 
 // forkingSpec is the "fork-and-hang" plugin and the file where it records

@@ -235,6 +235,14 @@ func (in *Instance) healthDue(unhealthy int) time.Duration {
 func (in *Instance) checkHealth(p *process) error {
 	ctx, cancel := context.WithTimeout(context.Background(), in.policy.HealthTimeout)
 	defer cancel()
+	// A stopping supervisor does not wait for a frozen plugin's answer.
+	go func() {
+		select {
+		case <-in.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	resp, err := p.conn.Base.Health(ctx, &pluginv1.HealthRequest{})
 	if err != nil {
 		return err

@@ -193,8 +193,8 @@ func (s *Supervisor) Status() []Status {
 
 // Stop stops every plugin and waits for them: each is asked to exit and
 // has Policy.StopGrace to do so before its process group is killed, so
-// Stop returns within about StopGrace plus two seconds, after a health
-// check in flight (HealthTimeout), even when a plugin is frozen.
+// Stop returns within about StopGrace plus two seconds even when a plugin
+// is frozen.
 func (s *Supervisor) Stop() {
 	s.mu.Lock()
 	s.stopped = true

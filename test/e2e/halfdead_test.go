@@ -23,8 +23,20 @@ import (
 // must then close the client's connection within seconds (its reads end
 // and its writes fail while it still holds its socket) and release every
 // descriptor the session held, in its core and its postgres plugin.
+// With TLS in the plugin, the plugin holds the client and relays into the
+// core; with TLS in the proxy, the core holds it.
 func TestRejectedHugeQueryThroughAgentFreesTheClient(t *testing.T) {
-	a := startAllInOne(t)
+	tests := []struct{ name, proxyExtra string }{
+		{"TLS in the plugin", ""},
+		{"TLS in the proxy", "tls_in_plugin = false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { hugeQueryThroughAgent(t, tt.proxyExtra) })
+	}
+}
+
+func hugeQueryThroughAgent(t *testing.T, proxyExtra string) {
+	a := startAllInOneWith(t, allInOneOptions{proxyExtra: proxyExtra})
 	const remote = "remote-postgres"
 	token := filepath.Join(a.dir, "agent.token")
 	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
