@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // relayBuffer is each direction's copy buffer: one TLS record. TLS
@@ -11,17 +13,72 @@ import (
 // 32 KiB per direction for a session's whole life.
 const relayBuffer = 16 << 10
 
-// Relay copies both ways between a and b until both directions end,
-// half-closing each side when its source ends.
+// HalfCloseWriteTimeout bounds each write of a relay after one of its
+// directions has ended: the side that sent the end of its stream has
+// this long to take every further chunk, or the relay closes both
+// connections.
+const HalfCloseWriteTimeout = 5 * time.Second
+
+// Relay copies both ways between a and b until both directions end. A
+// direction whose source ends cleanly half-closes its destination, so the
+// peer sees the end of the stream while the other direction goes on, but
+// from then on every write must complete within HalfCloseWriteTimeout: a
+// peer that has gone away and stopped reading (a tunnel stream whose far
+// end closed blocks its writer) cannot hold the relay. A direction that
+// fails, in its read or its write, closes both connections at once, which
+// releases the other direction wherever it is blocked. The caller still
+// closes a and b afterwards.
 func Relay(a, b net.Conn) {
+	r := &relay{a: a, b: b}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		_, _ = io.CopyBuffer(b, a, make([]byte, relayBuffer))
-		CloseWrite(b)
-	})
-	_, _ = io.CopyBuffer(a, b, make([]byte, relayBuffer))
-	CloseWrite(a)
+	wg.Go(func() { r.copy(b, a) })
+	r.copy(a, b)
 	wg.Wait()
+}
+
+// relay is one Relay call's shared state.
+type relay struct {
+	a, b net.Conn
+	// ended is set once either direction has ended.
+	ended atomic.Bool
+	close sync.Once
+}
+
+// copy moves src to dst until src ends or either fails.
+func (r *relay) copy(dst, src net.Conn) {
+	// The writer type hides dst's ReadFrom, so the buffer bounds memory.
+	_, err := io.CopyBuffer(boundedWriter{dst: dst, r: r}, src, make([]byte, relayBuffer))
+	if err != nil {
+		r.closeBoth()
+		return
+	}
+	CloseWrite(dst)
+	if !r.ended.Swap(true) {
+		// The other direction writes into src; a write already blocked
+		// there gets the bound too (setting a deadline wakes it).
+		_ = src.SetWriteDeadline(time.Now().Add(HalfCloseWriteTimeout))
+	}
+}
+
+func (r *relay) closeBoth() {
+	r.close.Do(func() {
+		_ = r.a.Close()
+		_ = r.b.Close()
+	})
+}
+
+// boundedWriter writes to dst, giving each write a deadline once the relay
+// has a direction that ended.
+type boundedWriter struct {
+	dst net.Conn
+	r   *relay
+}
+
+func (w boundedWriter) Write(p []byte) (int, error) {
+	if w.r.ended.Load() {
+		_ = w.dst.SetWriteDeadline(time.Now().Add(HalfCloseWriteTimeout))
+	}
+	return w.dst.Write(p)
 }
 
 // CloseWrite half-closes c so its peer sees the end of the stream, or

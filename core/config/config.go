@@ -142,7 +142,10 @@ type Plugin struct {
 	Args     []string `hcl:"args,optional"`
 	SHA256   string   `hcl:"sha256,optional"`
 	LogLevel string   `hcl:"log_level,optional"`
-	Config   *Body    `hcl:"config,block"`
+	// StartTimeout bounds the plugin's start-up handshake, as a duration
+	// such as "30s"; empty means the default.
+	StartTimeout string `hcl:"start_timeout,optional"`
+	Config       *Body  `hcl:"config,block"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
@@ -299,7 +302,23 @@ func checkPlugin(body hcl.Body, pl Plugin, builtins []string, seen map[string]hc
 			Subject: at("log_level"),
 		})
 	}
+	if d, err := time.ParseDuration(pl.StartTimeout); pl.StartTimeout != "" && (err != nil || d <= 0) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Invalid plugin start timeout",
+			Detail:  fmt.Sprintf("start_timeout of plugin %q is %q, not a positive duration such as 30s.", pl.Name, pl.StartTimeout),
+			Subject: at("start_timeout"),
+		})
+	}
 	return diags
+}
+
+// StartLimit returns the plugin's start timeout, or zero for the default.
+func (pl *Plugin) StartLimit() time.Duration {
+	d, err := time.ParseDuration(pl.StartTimeout)
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return d
 }
 
 func (c *Config) checkListener(body hcl.Body, l Listener, builtins []string) hcl.Diagnostics {

@@ -73,6 +73,8 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate plugin", head + "plugin \"postgres\" {}\nplugin \"postgres\" {}\n", "k.hcl:4:1: error: Duplicate plugin block"},
 		{"bad plugin name", head + "plugin \"Relay\" {\n  command = \"/x\"\n  sha256 = \"" + sum + "\"\n}\n", "error: Invalid plugin name"},
 		{"bad plugin log level", head + "plugin \"postgres\" {\n  log_level = \"x\"\n}\n", "k.hcl:4:15: error: Invalid log level"},
+		{"bad plugin start timeout", head + "plugin \"postgres\" {\n  start_timeout = \"soon\"\n}\n", "k.hcl:4:19: error: Invalid plugin start timeout: start_timeout of plugin \"postgres\" is \"soon\""},
+		{"zero plugin start timeout", head + "plugin \"postgres\" {\n  start_timeout = \"0s\"\n}\n", "error: Invalid plugin start timeout"},
 		{"listener without port", head + "listener \"l\" {\n  address = \"h\"\n  protocol = \"postgres\"\n}\n", "k.hcl:4:13: error: Invalid listener address"},
 		{"listener unknown protocol", head + "listener \"l\" {\n  address = \"h:1\"\n  protocol = \"x\"\n}\n", "k.hcl:5:14: error: Unknown protocol plugin"},
 		{"syntax", head + "plugin \"postgres\" {\n", "k.hcl:3:19: error: Unclosed configuration block"},

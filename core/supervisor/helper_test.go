@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -30,8 +32,42 @@ func servePlugin(mode string) {
 	case "crash-at-start":
 		fmt.Fprintln(os.Stderr, "crashing on purpose")
 		os.Exit(3)
+	case "fork-and-hang":
+		forkAndHang()
+	case "hold-stdout":
+		// The forked child: it holds the plugin's standard output and
+		// outlives the plugin unless its process group is killed.
+		sleepForever()
 	}
 	sdk.Serve(&testPlugin{mode: mode})
+}
+
+// envPIDFile names the file where the "fork-and-hang" plugin writes its
+// child's pid.
+const envPIDFile = "KEYWAY_TEST_CHILD_PID_FILE"
+
+// forkAndHang starts a child that inherits standard output, then never
+// completes go-plugin's handshake.
+func forkAndHang() {
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), envMode+"=hold-stdout")
+	child.Stdout, child.Stderr = os.Stdout, os.Stderr
+	if err := child.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot fork:", err)
+		os.Exit(5)
+	}
+	if err := os.WriteFile(os.Getenv(envPIDFile), []byte(strconv.Itoa(child.Process.Pid)), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot record the child:", err)
+		os.Exit(5)
+	}
+	sleepForever()
+}
+
+// sleepForever blocks without the runtime calling it a deadlock.
+func sleepForever() {
+	for {
+		time.Sleep(time.Hour)
+	}
 }
 
 // testPlugin is a protocol plugin that greets each connection and echoes.

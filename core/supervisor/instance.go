@@ -200,7 +200,7 @@ func (in *Instance) monitor() {
 		reason := ""
 		if p.client.Exited() {
 			reason = "plugin process exited"
-		} else if time.Since(lastHealth) >= in.policy.HealthInterval {
+		} else if time.Since(lastHealth) >= in.healthDue(unhealthy) {
 			lastHealth = time.Now()
 			if err := in.checkHealth(p); err != nil {
 				unhealthy++
@@ -223,9 +223,26 @@ func (in *Instance) monitor() {
 	}
 }
 
+// healthDue is the time between health checks after unhealthy failures
+// in a row.
+func (in *Instance) healthDue(unhealthy int) time.Duration {
+	if unhealthy > 0 && in.policy.HealthRetryInterval > 0 {
+		return min(in.policy.HealthRetryInterval, in.policy.HealthInterval)
+	}
+	return in.policy.HealthInterval
+}
+
 func (in *Instance) checkHealth(p *process) error {
 	ctx, cancel := context.WithTimeout(context.Background(), in.policy.HealthTimeout)
 	defer cancel()
+	// A stopping supervisor does not wait for a frozen plugin's answer.
+	go func() {
+		select {
+		case <-in.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	resp, err := p.conn.Base.Health(ctx, &pluginv1.HealthRequest{})
 	if err != nil {
 		return err
@@ -243,8 +260,7 @@ func (in *Instance) recover(cause error) bool {
 	old := in.proc
 	in.state, in.ready, in.lastErr = StateRestarting, make(chan struct{}), cause
 	in.mu.Unlock()
-	old.client.Kill()
-	closeSender(old)
+	old.stop(in.policy.StopGrace, in.logger)
 	for {
 		now := time.Now()
 		in.mu.Lock()
@@ -300,7 +316,8 @@ func (in *Instance) setFinal(s State, err error) {
 	close(in.ready)
 }
 
-// shutdown stops monitoring and stops the process gracefully.
+// shutdown stops monitoring and stops the process, gracefully within
+// Policy.StopGrace, then by killing its process group.
 func (in *Instance) shutdown() {
 	close(in.stop)
 	<-in.done
@@ -310,14 +327,7 @@ func (in *Instance) shutdown() {
 	in.state = StateStopped
 	in.mu.Unlock()
 	if p != nil && !wasFailed {
-		closeSender(p)
-		p.client.Kill()
-	}
-}
-
-func closeSender(p *process) {
-	if p.sender != nil {
-		_ = p.sender.Close()
+		p.stop(in.policy.StopGrace, in.logger)
 	}
 }
 

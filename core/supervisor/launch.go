@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,9 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -38,6 +37,8 @@ type process struct {
 	conn   *Conn
 	info   Info
 	pid    int
+	// kill kills the plugin's process group (see pluginCommand).
+	kill context.CancelFunc
 	// sender hands connections to a protocol plugin.
 	sender *handoff.Sender
 	// clientTLS is set when the protocol plugin completes clients' TLS
@@ -57,15 +58,18 @@ type launchEnv struct {
 	logger      hclog.Logger
 	clusterName string
 	dataDir     string
-	timeout     time.Duration
-	host        HostBackend
-	auditParams uint32
-	auditEvents string
+	// timeout bounds one launch's configuration, after the handshake.
+	timeout time.Duration
+	// startTimeout bounds the handshake of plugins whose Spec sets none.
+	startTimeout time.Duration
+	host         HostBackend
+	auditParams  uint32
+	auditEvents  string
 }
 
 // launch starts a plugin process and configures it. On any error the
 // process is killed before launch returns.
-func launch(ctx context.Context, spec Spec, env launchEnv) (p *process, err error) {
+func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err error) {
 	var secure *plugin.SecureConfig
 	if !spec.Builtin {
 		sum, err := verifyChecksum(spec.Path, spec.SHA256)
@@ -77,9 +81,8 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (p *process, err erro
 	logger := fixedName{env.logger.Named(spec.Name)}
 	logger.SetLevel(spec.LogLevel)
 
-	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd, kill := pluginCommand(spec.Path, spec.Args...)
 	cmd.Env = append(os.Environ(), sdk.EnvLogLevel+"="+strings.ToLower(spec.LogLevel.String()))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if env.host != nil {
 		// The plugin writes its audit events into this socket; what it
 		// wrote is read and recorded even after it is killed.
@@ -94,6 +97,7 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (p *process, err erro
 		cmd.ExtraFiles = []*os.File{pluginEnd}
 		cmd.Env = append(cmd.Env, sdk.EnvAuditFD+"=3")
 	}
+	startTimeout := cmp.Or(spec.StartTimeout, env.startTimeout, env.timeout)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake(),
 		Plugins:          plugin.PluginSet{sdk.PluginSetName: hostPlugin{}},
@@ -103,36 +107,44 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (p *process, err erro
 		AutoMTLS:         true,
 		Logger:           logger,
 		Stderr:           io.Discard,
-		StartTimeout:     env.timeout,
+		StartTimeout:     startTimeout,
 		SkipHostEnv:      true,
 	})
+	p := &process{client: client, kill: kill}
 	defer func() {
 		if err != nil {
-			client.Kill()
+			// The plugin may be healthy (its configuration was refused)
+			// or stuck; either way it goes at once, with its group.
+			p.stop(0, logger)
 		}
 	}()
+	// A launch abandoned by its caller (keyway is stopping) kills the
+	// plugin, which also ends go-plugin's wait for the handshake.
+	abandon := context.AfterFunc(ctx, kill)
+	defer abandon()
+	begin := time.Now()
 	rpc, err := client.Client()
 	if err != nil {
-		return nil, fmt.Errorf("starting plugin %q (%s): %w", spec.Name, spec.Path, err)
+		return nil, startError(ctx, spec, startTimeout, time.Since(begin), err)
 	}
 	raw, err := rpc.Dispense(sdk.PluginSetName)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to plugin %q: %w", spec.Name, err)
 	}
-	p = &process{client: client, conn: raw.(*Conn)}
+	p.conn = raw.(*Conn)
 	if rc := client.ReattachConfig(); rc != nil && rc.Pid != 0 {
 		p.pid = rc.Pid
 	}
-	ctx, cancel := context.WithTimeout(ctx, env.timeout)
+	cctx, cancel := context.WithTimeout(ctx, env.timeout)
 	defer cancel()
-	if p.info, err = fingerprint(ctx, spec, p.conn); err != nil {
+	if p.info, err = fingerprint(cctx, spec, p.conn); err != nil {
 		return nil, err
 	}
-	if err := configure(ctx, spec, p, env, logger); err != nil {
+	if err := configure(cctx, spec, p, env, logger); err != nil {
 		return nil, err
 	}
 	if p.info.Kind == sdk.KindProtocol {
-		resp, err := p.conn.Protocol.OpenHandoff(ctx, &pluginv1.OpenHandoffRequest{})
+		resp, err := p.conn.Protocol.OpenHandoff(cctx, &pluginv1.OpenHandoffRequest{})
 		if err != nil {
 			return nil, fmt.Errorf("opening the handoff socket of plugin %q: %w", spec.Name, err)
 		}
@@ -141,7 +153,22 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (p *process, err erro
 		}
 		p.clientTLS = resp.GetClientTls()
 	}
+	if !abandon() {
+		// The caller gave up just now and the plugin has been killed.
+		return nil, fmt.Errorf("plugin %q was killed because keyway is stopping: %w", spec.Name, context.Cause(ctx))
+	}
 	return p, nil
+}
+
+// startError explains why a plugin did not complete go-plugin's handshake.
+func startError(ctx context.Context, spec Spec, timeout, took time.Duration, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("plugin %q was still starting when keyway was asked to stop, so keyway killed it: %w", spec.Name, context.Cause(ctx))
+	case took >= timeout:
+		return fmt.Errorf("plugin %q (%s) did not complete its handshake within %s (it never printed its connection line on standard output), so keyway killed it and its process group; raise start_timeout in its plugin block if it is only slow: %w", spec.Name, spec.Path, timeout, err)
+	}
+	return fmt.Errorf("starting plugin %q (%s): %w", spec.Name, spec.Path, err)
 }
 
 // fingerprint asks the plugin who it is and checks it against the spec.

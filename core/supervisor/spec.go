@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"slices"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -23,6 +24,9 @@ type Spec struct {
 	// Kind is the kind the plugin must report; KindUnknown accepts any.
 	Kind     sdk.Kind
 	LogLevel hclog.Level
+	// StartTimeout bounds go-plugin's handshake; zero means the
+	// supervisor's Policy.StartTimeout.
+	StartTimeout time.Duration
 	// Block is the plugin's configuration block, decoded against the
 	// schema the plugin reports. It may be a zero Plugin.
 	Block config.Plugin
@@ -53,6 +57,7 @@ func SpecsFor(cfg *config.Config, b Builtins) []Spec {
 			spec.Block = *blk
 		}
 		spec.LogLevel = level(blk)
+		spec.StartTimeout = spec.Block.StartLimit()
 		specs = append(specs, spec)
 	}
 	for _, blk := range cfg.Plugins {
@@ -61,7 +66,7 @@ func SpecsFor(cfg *config.Config, b Builtins) []Spec {
 		}
 		specs = append(specs, Spec{
 			Name: blk.Name, Path: blk.Command, Args: blk.Args, SHA256: blk.SHA256,
-			Block: blk, LogLevel: level(&blk),
+			Block: blk, LogLevel: level(&blk), StartTimeout: blk.StartLimit(),
 		})
 	}
 	return specs

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,10 +16,14 @@ type Policy struct {
 	// CheckInterval is how often a plugin's process is checked for exit.
 	CheckInterval time.Duration
 	// HealthInterval is how often the Health RPC is called; after
-	// HealthFailures failures in a row the plugin is restarted.
+	// HealthFailures failures in a row the plugin is replaced.
 	HealthInterval time.Duration
-	HealthTimeout  time.Duration
-	HealthFailures int
+	// HealthRetryInterval, when shorter than HealthInterval, is how soon
+	// a check follows a failed one, so a frozen plugin is found in a few
+	// seconds rather than HealthFailures whole intervals.
+	HealthRetryInterval time.Duration
+	HealthTimeout       time.Duration
+	HealthFailures      int
 	// BackoffInitial doubles with each crash in CrashWindow, up to
 	// BackoffMax.
 	BackoffInitial time.Duration
@@ -27,25 +32,43 @@ type Policy struct {
 	// marked failed and no longer restarted.
 	MaxCrashes  int
 	CrashWindow time.Duration
-	// LaunchTimeout bounds one launch, from exec to configured.
+	// StartTimeout bounds go-plugin's handshake: a plugin that has not
+	// printed its connection line by then is killed with its process
+	// group. A plugin block's start_timeout overrides it.
+	StartTimeout time.Duration
+	// LaunchTimeout bounds the configuration of a plugin that completed
+	// its handshake.
 	LaunchTimeout time.Duration
+	// StopGrace is how long a plugin that is stopped or replaced may take
+	// to exit by itself before its process group is killed.
+	StopGrace time.Duration
 }
 
 // DefaultPolicy restarts a crashed plugin within a few hundred
 // milliseconds and gives up after five crashes in a minute.
 func DefaultPolicy() Policy {
 	return Policy{
-		CheckInterval:  100 * time.Millisecond,
-		HealthInterval: 5 * time.Second,
-		HealthTimeout:  2 * time.Second,
-		HealthFailures: 3,
-		BackoffInitial: 100 * time.Millisecond,
-		BackoffMax:     10 * time.Second,
-		MaxCrashes:     5,
-		CrashWindow:    time.Minute,
-		LaunchTimeout:  15 * time.Second,
+		CheckInterval:       100 * time.Millisecond,
+		HealthInterval:      5 * time.Second,
+		HealthRetryInterval: time.Second,
+		HealthTimeout:       2 * time.Second,
+		HealthFailures:      3,
+		BackoffInitial:      100 * time.Millisecond,
+		BackoffMax:          10 * time.Second,
+		MaxCrashes:          5,
+		CrashWindow:         time.Minute,
+		StartTimeout:        DefaultStartTimeout,
+		LaunchTimeout:       15 * time.Second,
+		StopGrace:           DefaultStopGrace,
 	}
 }
+
+// The defaults of Policy.StartTimeout and Policy.StopGrace, also used
+// when a policy leaves them zero.
+const (
+	DefaultStartTimeout = 15 * time.Second
+	DefaultStopGrace    = 2 * time.Second
+)
 
 func (p Policy) backoff(crashes int) time.Duration {
 	d := p.BackoffInitial
@@ -90,10 +113,13 @@ func New(opts Options) *Supervisor {
 	if opts.Policy == (Policy{}) {
 		opts.Policy = DefaultPolicy()
 	}
+	opts.Policy.StartTimeout = cmp.Or(opts.Policy.StartTimeout, DefaultStartTimeout)
+	opts.Policy.StopGrace = cmp.Or(opts.Policy.StopGrace, DefaultStopGrace)
 	return &Supervisor{
 		env: launchEnv{
 			logger: opts.Logger, clusterName: opts.ClusterName,
-			dataDir: opts.DataDir, timeout: opts.Policy.LaunchTimeout, host: opts.Host,
+			dataDir: opts.DataDir, host: opts.Host,
+			timeout: opts.Policy.LaunchTimeout, startTimeout: opts.Policy.StartTimeout,
 			auditParams: uint32(max(opts.AuditMaxParameterBytes, 0)),
 			auditEvents: opts.AuditDBEvents,
 		},
@@ -108,6 +134,10 @@ func (s *Supervisor) Start(ctx context.Context, specs []Spec) error {
 	var errs []error
 	var started []*Instance
 	for _, spec := range specs {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("plugin %q was not started because keyway is stopping: %w", spec.Name, context.Cause(ctx)))
+			continue
+		}
 		p, err := launch(ctx, spec, s.env)
 		if err != nil {
 			errs = append(errs, err)
@@ -161,8 +191,10 @@ func (s *Supervisor) Status() []Status {
 	return out
 }
 
-// Stop stops every plugin gracefully (go-plugin asks, then kills after a
-// grace period) and waits for them.
+// Stop stops every plugin and waits for them: each is asked to exit and
+// has Policy.StopGrace to do so before its process group is killed, so
+// Stop returns within about StopGrace plus two seconds even when a plugin
+// is frozen.
 func (s *Supervisor) Stop() {
 	s.mu.Lock()
 	s.stopped = true
