@@ -197,7 +197,7 @@ func (in *Instance) monitor() {
 		in.mu.Lock()
 		p := in.proc
 		in.mu.Unlock()
-		reason := ""
+		reason, grace := "", in.policy.StopGrace
 		if p.client.Exited() {
 			reason = "plugin process exited"
 		} else if time.Since(lastHealth) >= in.healthDue(unhealthy) {
@@ -207,6 +207,7 @@ func (in *Instance) monitor() {
 				in.logger.Warn("health check failed", "error", err, "failures", unhealthy)
 				if unhealthy >= in.policy.HealthFailures {
 					reason = "plugin failed " + fmt.Sprint(unhealthy) + " health checks: " + err.Error()
+					grace = 0
 				}
 			} else {
 				unhealthy = 0
@@ -216,7 +217,7 @@ func (in *Instance) monitor() {
 			continue
 		}
 		unhealthy = 0
-		if !in.recover(errors.New(reason)) {
+		if !in.recover(errors.New(reason), grace) {
 			return
 		}
 		lastHealth = time.Now()
@@ -253,14 +254,15 @@ func (in *Instance) checkHealth(p *process) error {
 	return nil
 }
 
-// recover relaunches the plugin with backoff. It returns false when the
-// plugin was marked failed or the supervisor is stopping.
-func (in *Instance) recover(cause error) bool {
+// recover stops the plugin's process, giving it grace to exit by itself,
+// and relaunches it with backoff. It returns false when the plugin was
+// marked failed or the supervisor is stopping.
+func (in *Instance) recover(cause error, grace time.Duration) bool {
 	in.mu.Lock()
 	old := in.proc
 	in.state, in.ready, in.lastErr = StateRestarting, make(chan struct{}), cause
 	in.mu.Unlock()
-	old.stop(in.policy.StopGrace, in.logger)
+	old.stop(grace, in.logger)
 	for {
 		now := time.Now()
 		in.mu.Lock()

@@ -35,11 +35,11 @@ func TestFrozenPostgresPluginIsReplaced(t *testing.T) {
 	old := a.node.plugin("postgres").PID
 	signal(t, old, syscall.SIGSTOP)
 	frozen := time.Now()
-	// The next health check (every 5 s) fails after its 2 s timeout, two
-	// more follow at once, and replacing the plugin then takes at most
-	// five seconds: about 15 s at worst; the bound leaves room for a
-	// loaded machine.
-	waitFor(t, 25*time.Second, "psql to work again after SIGSTOP of the postgres plugin", func() bool {
+	// The next health check (every second) fails after its 1.5 s
+	// timeout, a second one follows at once, and the plugin is then
+	// killed without a grace period and launched again: about 5 s; the
+	// bound leaves room for a loaded machine.
+	waitFor(t, 12*time.Second, "psql to work again after SIGSTOP of the postgres plugin", func() bool {
 		p := a.node.plugin("postgres")
 		return p.PID != old && p.State == "running" && psql() == nil
 	})
