@@ -1,0 +1,199 @@
+package listener
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metrics "github.com/armon/go-metrics"
+	"github.com/hashicorp/go-hclog"
+)
+
+// failingListener fails its first accepts with errs, in order, then
+// accepts from the real listener it wraps.
+type failingListener struct {
+	net.Listener
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if len(l.errs) > 0 {
+		err := l.errs[0]
+		l.errs = l.errs[1:]
+		l.mu.Unlock()
+		return nil, err
+	}
+	l.mu.Unlock()
+	return l.Listener.Accept()
+}
+
+// acceptError is an accept error as the net package returns it.
+func acceptError(errno syscall.Errno) error {
+	return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", errno)}
+}
+
+// lockedBuffer is a log destination safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func newTestMetrics(t *testing.T) (*metrics.Metrics, *metrics.InmemSink) {
+	t.Helper()
+	sink := metrics.NewInmemSink(time.Hour, time.Hour)
+	cfg := metrics.DefaultConfig("keyway")
+	cfg.EnableHostname, cfg.EnableRuntimeMetrics = false, false
+	m, err := metrics.New(cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, sink
+}
+
+// counter returns a counter's total in sink, by its flattened name.
+func counter(sink *metrics.InmemSink, name string) float64 {
+	for _, iv := range sink.Data() {
+		for key, c := range iv.Counters {
+			if strings.HasPrefix(key, name) {
+				return c.Sum
+			}
+		}
+	}
+	return 0
+}
+
+func gauge(sink *metrics.InmemSink, name string) (float32, bool) {
+	for _, iv := range sink.Data() {
+		for key, g := range iv.Gauges {
+			if strings.HasPrefix(key, name) {
+				return g.Value, true
+			}
+		}
+	}
+	return 0, false
+}
+
+func TestAcceptLoopRidesOutDescriptorExhaustion(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = inner.Close() }()
+	const failures = 12
+	errs := []error{acceptError(syscall.ECONNABORTED)}
+	for range failures - 1 {
+		errs = append(errs, acceptError(syscall.EMFILE))
+	}
+	ln := &failingListener{Listener: inner, errs: errs}
+
+	m, sink := newTestMetrics(t)
+	var logs lockedBuffer
+	var (
+		mu        sync.Mutex
+		delays    []time.Duration
+		saturated []bool
+	)
+	loop := &AcceptLoop{Name: "proxy", Logger: hclog.New(&hclog.LoggerOptions{Output: &logs}), Metrics: m}
+	loop.sleep = func(d time.Duration) {
+		mu.Lock()
+		delays = append(delays, d)
+		saturated = append(saturated, loop.Saturated())
+		mu.Unlock()
+	}
+	accepted := make(chan net.Conn, 1)
+	served := make(chan error, 1)
+	go func() { served <- loop.Serve(ln, func(c net.Conn) { accepted <- c }) }()
+
+	client, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = client.Close() }()
+	select {
+	case c := <-accepted:
+		_ = c.Close()
+	case err := <-served:
+		t.Fatalf("Serve returned %v instead of retrying", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection accepted after the errors ended")
+	}
+
+	mu.Lock()
+	want := []time.Duration{5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000}
+	for i := range want {
+		want[i] *= time.Millisecond
+	}
+	if len(delays) != failures || !slices.Equal(delays, want) {
+		t.Fatalf("back-off delays %v, want %v", delays, want)
+	}
+	if saturated[0] || !saturated[1] || !saturated[failures-1] {
+		t.Fatalf("saturated during the errors: %v; want false after ECONNABORTED, true once EMFILE came", saturated)
+	}
+	mu.Unlock()
+	if loop.Saturated() {
+		t.Fatal("still saturated after a connection was accepted")
+	}
+	if g, ok := gauge(sink, "keyway.accept.saturated"); !ok || g != 0 {
+		t.Fatalf("saturation gauge %v (set: %v), want 0 after recovery", g, ok)
+	}
+	if n := counter(sink, "keyway.accept.errors;listener=proxy;error=emfile"); n != failures-1 {
+		t.Fatalf("EMFILE counter %v, want %d", n, failures-1)
+	}
+	if n := counter(sink, "keyway.accept.errors;listener=proxy;error=other"); n != 1 {
+		t.Fatalf("other-error counter %v, want 1", n)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "cannot accept connections"); n != 1 {
+		t.Fatalf("logged the episode %d times, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, "accepting connections again") || !strings.Contains(out, "failed_accepts=12") {
+		t.Fatalf("recovery not logged:\n%s", out)
+	}
+
+	// Closing the listener ends Serve at once, with no error.
+	_ = inner.Close()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve after close: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Serve did not return after the listener closed")
+	}
+}
+
+func TestAcceptLoopStopsOnPermanentErrors(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = inner.Close() }()
+	ln := &failingListener{Listener: inner, errs: []error{acceptError(syscall.EBADF)}}
+	m, _ := newTestMetrics(t)
+	loop := &AcceptLoop{Name: "proxy", Logger: hclog.NewNullLogger(), Metrics: m}
+	err = loop.Serve(ln, func(c net.Conn) { _ = c.Close() })
+	if !errors.Is(err, syscall.EBADF) {
+		t.Fatalf("Serve returned %v, want EBADF", err)
+	}
+}
