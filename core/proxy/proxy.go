@@ -67,10 +67,10 @@ type Verifier interface {
 
 // Proxy serves the public listener.
 type Proxy struct {
-	Logger           hclog.Logger
-	Certificate      func() *tls.Certificate
-	Routes           Routes
-	Verifier         Verifier
+	Logger      hclog.Logger
+	Certificate func() *tls.Certificate
+	Routes      Routes
+	Verifier    Verifier
 	// HandshakeTimeout bounds each connection from its accept until it
 	// is handed over: the sniff, TLS, and the routing that follows.
 	HandshakeTimeout time.Duration

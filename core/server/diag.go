@@ -53,6 +53,9 @@ func (n *node) ready(context.Context) error {
 			return fmt.Errorf("plugin %s is %s", st.Name, st.State)
 		}
 	}
+	if err := n.acceptReady(); err != nil {
+		return err
+	}
 	if n.remote != nil && !n.remote.Connected() {
 		return fmt.Errorf("no tunnel to a proxy is up")
 	}
@@ -60,6 +63,24 @@ func (n *node) ready(context.Context) error {
 		// New sessions would be refused.
 		if err := (*healthy)(); err != nil {
 			return fmt.Errorf("the audit log is unavailable (on_failure = deny): %w", err)
+		}
+	}
+	return nil
+}
+
+// acceptReady fails while the proxy or a listener cannot accept
+// connections for want of descriptors or memory: sessions already open
+// go on, but new clients wait.
+func (n *node) acceptReady() error {
+	const why = "cannot accept connections: keyway is out of file descriptors or memory (see keyway status for the open file limit)"
+	if p := n.proxyRole.Load(); p != nil && p.Saturated() {
+		return fmt.Errorf("the proxy %s", why)
+	}
+	if ls := n.listeners.Load(); ls != nil {
+		for _, l := range *ls {
+			if l.Saturated() {
+				return fmt.Errorf("listener %s %s", l.Name, why)
+			}
 		}
 	}
 	return nil
@@ -83,6 +104,9 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 		}
 		m.SetGauge([]string{"audit", "events_failed"}, float32(n.backend.auditFailed.Load()))
 		n.reportTunnels(m)
+		if p := n.proxyRole.Load(); p != nil {
+			m.SetGauge([]string{"proxy", "connections", "unauthenticated"}, float32(p.Unauthenticated()))
+		}
 		for _, st := range n.sup.Status() {
 			labels := []metrics.Label{{Name: "plugin", Value: st.Name}, {Name: "kind", Value: st.Kind}}
 			up := float32(0)
