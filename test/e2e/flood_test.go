@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -290,4 +292,57 @@ func TestSilentAPIConnectionsAreClosed(t *testing.T) {
 			t.Fatalf("closed after %s, want after the 3s idle timeout and its GOAWAY", took)
 		}
 	})
+}
+
+func TestOneAddressCannotTakeEveryHandshakePlace(t *testing.T) {
+	const perAddress = 20
+	a := startAllInOneLimited(t, 4096, fmt.Sprintf("handshake_timeout = \"10s\"\n  max_unauthenticated_per_address = %d", perAddress))
+	alice := a.userFiles(t, "alice", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
+
+	// 200 silent connections from 127.0.0.2: the first 20 are held in
+	// their handshake (10 s here), the rest closed at once.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for range 10 * perAddress {
+		c, err := d.Dial("tcp", a.proxy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// A closed connection reads its end at once; a held one times out
+	// (5 s), well before its handshake timeout.
+	var closedAtOnce atomic.Int32
+	var reads sync.WaitGroup
+	for _, c := range conns {
+		reads.Go(func() {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err := c.Read(make([]byte, 1))
+			if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+				closedAtOnce.Add(1)
+			}
+		})
+	}
+	reads.Wait()
+	if n := int(closedAtOnce.Load()); n != len(conns)-perAddress {
+		t.Fatalf("%d of %d connections from one address were closed at once, want %d", n, len(conns), len(conns)-perAddress)
+	}
+
+	// Another address is unaffected.
+	out, err := pgtest.Psql(a.connString(alice, "postgres", "postgres"), "select 'served'")
+	if err != nil || out != "served" {
+		t.Fatalf("psql from another address during the flood: %q, %v", out, err)
+	}
+	_, scrape := get(t, "http://"+a.diag+"/metrics")
+	if v, ok := metricValue(scrape, `keyway_proxy_connections_refused{limit="per_address"}`); !ok || v != float64(closedAtOnce.Load()) {
+		t.Fatalf("refusals counted %v (%v), want %d", v, ok, closedAtOnce.Load())
+	}
+	if n := strings.Count(a.node.logs(), "closing connections over the cap"); n < 1 || n > 2 {
+		t.Fatalf("refusals logged %d times in about a second, want once (a line per 10 s)", n)
+	}
 }
