@@ -151,10 +151,10 @@ func (p *Proxy) refuse(addr net.Addr, why string) {
 func (p *Proxy) handle(conn net.Conn, release func()) {
 	handedOver := false
 	defer func() {
-		release()
 		if !handedOver {
 			_ = conn.Close()
 		}
+		release()
 	}()
 	_ = conn.SetDeadline(time.Now().Add(p.HandshakeTimeout))
 	var head [8]byte
