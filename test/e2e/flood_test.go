@@ -35,7 +35,7 @@ func startAllInOneLimited(t *testing.T, nofile int, proxyBlock string) *allInOne
 	t.Helper()
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
-		t.Skip("prlimit (util-linux) is not installed")
+		t.Fatalf("prlimit, which this test starts keyway with, is part of util-linux: %v", err)
 	}
 	proxyAddr, diagAddr := freeAddr(t), freeAddr(t)
 	c := newCluster(t, "")
