@@ -18,13 +18,17 @@ import (
 const (
 	minAcceptDelay = 5 * time.Millisecond
 	maxAcceptDelay = time.Second
+	// saturationWindow is how long a failed accept for want of
+	// descriptors counts as saturation. Failing accepts repeat at least
+	// every maxAcceptDelay, so saturation lasts while they do; once the
+	// shortage is over and no client comes to prove it, it still ends.
+	saturationWindow = 3 * maxAcceptDelay
 )
 
 // Metrics is what an accept loop reports: *metrics.Metrics from
 // armon/go-metrics.
 type Metrics interface {
 	IncrCounterWithLabels(key []string, val float32, labels []metrics.Label)
-	SetGaugeWithLabels(key []string, val float32, labels []metrics.Label)
 }
 
 // AcceptLoop accepts connections from a listening socket and survives
@@ -38,16 +42,28 @@ type AcceptLoop struct {
 	Logger  hclog.Logger
 	Metrics Metrics
 
-	// saturated is true while accepting fails for want of descriptors
-	// or memory, until the next connection is accepted.
-	saturated atomic.Bool
+	// exhaustedAt is when accepting last failed for want of descriptors
+	// or memory (Unix nanoseconds), or zero since a connection was
+	// accepted.
+	exhaustedAt atomic.Int64
 	// sleep waits between attempts; time.Sleep unless a test sets it.
 	sleep func(time.Duration)
+	// window is saturationWindow unless a test sets it.
+	window time.Duration
 }
 
 // Saturated reports whether the loop cannot accept connections for want
 // of descriptors or memory: the process is alive but new clients wait.
-func (a *AcceptLoop) Saturated() bool { return a.saturated.Load() }
+// It is true from such a failure until a connection is accepted, or
+// until no such failure has happened for a few seconds.
+func (a *AcceptLoop) Saturated() bool {
+	at := a.exhaustedAt.Load()
+	window := a.window
+	if window == 0 {
+		window = saturationWindow
+	}
+	return at != 0 && time.Since(time.Unix(0, at)) < window
+}
 
 // Serve accepts connections from ln and passes each to handle, until ln
 // is closed (it then returns nil) or fails for good. handle runs on the
@@ -69,7 +85,7 @@ func (a *AcceptLoop) Serve(ln net.Listener, handle func(net.Conn)) error {
 		if err == nil {
 			if failed > 0 {
 				a.Logger.Info("accepting connections again", "listener", a.Name, "failed_accepts", failed, "after", time.Since(started).Round(time.Millisecond).String())
-				a.setSaturated(false, labels)
+				a.exhaustedAt.Store(0)
 				delay, failed = 0, 0
 			}
 			handle(conn)
@@ -87,23 +103,12 @@ func (a *AcceptLoop) Serve(ln net.Listener, handle func(net.Conn)) error {
 		}
 		failed++
 		if exhausted(err) {
-			a.setSaturated(true, labels)
+			a.exhaustedAt.Store(time.Now().UnixNano())
 		}
 		a.Metrics.IncrCounterWithLabels([]string{"accept", "errors"}, 1, append(labels, metrics.Label{Name: "error", Value: errorName(err)}))
 		delay = max(minAcceptDelay, min(2*delay, maxAcceptDelay))
 		sleep(delay)
 	}
-}
-
-func (a *AcceptLoop) setSaturated(on bool, labels []metrics.Label) {
-	if a.saturated.Swap(on) == on {
-		return
-	}
-	v := float32(0)
-	if on {
-		v = 1
-	}
-	a.Metrics.SetGaugeWithLabels([]string{"accept", "saturated"}, v, labels)
 }
 
 // exhaustion are the errors of a process or host out of resources.

@@ -55,7 +55,6 @@ type Target interface {
 type Metrics interface {
 	IncrCounterWithLabels(key []string, val float32, labels []metrics.Label)
 	MeasureSinceWithLabels(key []string, start time.Time, labels []metrics.Label)
-	SetGaugeWithLabels(key []string, val float32, labels []metrics.Label)
 }
 
 // Verifier checks a client's certificate chain and reads its route.

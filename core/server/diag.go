@@ -86,6 +86,28 @@ func (n *node) acceptReady() error {
 	return nil
 }
 
+// reportAccept sets, for the proxy and each listener, whether it cannot
+// accept for want of descriptors, and the proxy's connections in their
+// handshake.
+func (n *node) reportAccept(m *metrics.Metrics) {
+	saturated := func(name string, on bool) {
+		v := float32(0)
+		if on {
+			v = 1
+		}
+		m.SetGaugeWithLabels([]string{"accept", "saturated"}, v, []metrics.Label{{Name: "listener", Value: name}})
+	}
+	if p := n.proxyRole.Load(); p != nil {
+		saturated("proxy", p.Saturated())
+		m.SetGauge([]string{"proxy", "connections", "unauthenticated"}, float32(p.Unauthenticated()))
+	}
+	if ls := n.listeners.Load(); ls != nil {
+		for _, l := range *ls {
+			saturated("listener "+l.Name, l.Saturated())
+		}
+	}
+}
+
 // reportPlugins sets the plugin and audit gauges, and reads the plugins'
 // own metrics, every few seconds.
 func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
@@ -104,9 +126,7 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 		}
 		m.SetGauge([]string{"audit", "events_failed"}, float32(n.backend.auditFailed.Load()))
 		n.reportTunnels(m)
-		if p := n.proxyRole.Load(); p != nil {
-			m.SetGauge([]string{"proxy", "connections", "unauthenticated"}, float32(p.Unauthenticated()))
-		}
+		n.reportAccept(m)
 		for _, st := range n.sup.Status() {
 			labels := []metrics.Label{{Name: "plugin", Value: st.Name}, {Name: "kind", Value: st.Kind}}
 			up := float32(0)
