@@ -34,8 +34,8 @@ type Metrics interface {
 // AcceptLoop accepts connections from a listening socket and survives
 // the errors that leave the socket usable: running out of descriptors
 // (EMFILE, ENFILE) or memory, and a client that gave up before it was
-// accepted. It waits with a growing back-off, logs once per episode,
-// and counts every failure.
+// accepted. It waits with a growing back-off, logs a shortage once per
+// episode, and counts every failure.
 type AcceptLoop struct {
 	// Name labels the loop's log lines and metrics, such as "proxy".
 	Name    string
@@ -79,15 +79,19 @@ func (a *AcceptLoop) Serve(ln net.Listener, handle func(net.Conn)) error {
 		delay   time.Duration
 		failed  int
 		started time.Time
+		// short is whether this episode of failures ran out of
+		// descriptors or memory, which is worth an operator's notice;
+		// a client that gave up is not.
+		short bool
 	)
 	for {
 		conn, err := ln.Accept()
 		if err == nil {
-			if failed > 0 {
+			if short {
 				a.Logger.Info("accepting connections again", "listener", a.Name, "failed_accepts", failed, "after", time.Since(started).Round(time.Millisecond).String())
 				a.exhaustedAt.Store(0)
-				delay, failed = 0, 0
 			}
+			delay, failed, short = 0, 0, false
 			handle(conn)
 			continue
 		}
@@ -99,11 +103,17 @@ func (a *AcceptLoop) Serve(ln net.Listener, handle func(net.Conn)) error {
 		}
 		if failed == 0 {
 			started = time.Now()
-			a.Logger.Warn("cannot accept connections; retrying with back-off until it works again", "listener", a.Name, "error", err)
 		}
 		failed++
-		if exhausted(err) {
+		switch {
+		case exhausted(err):
 			a.exhaustedAt.Store(time.Now().UnixNano())
+			if !short {
+				short = true
+				a.Logger.Warn("cannot accept connections; retrying with back-off until it works again", "listener", a.Name, "error", err)
+			}
+		default:
+			a.Logger.Debug("accepting a connection failed; retrying", "listener", a.Name, "error", err)
 		}
 		a.Metrics.IncrCounterWithLabels([]string{"accept", "errors"}, 1, append(labels, metrics.Label{Name: "error", Value: errorName(err)}))
 		delay = max(minAcceptDelay, min(2*delay, maxAcceptDelay))

@@ -217,3 +217,38 @@ func TestSaturationEndsWhenAcceptsStopFailing(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
+
+func TestClientsThatGaveUpAreNotASaturation(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = inner.Close() }()
+	ln := &failingListener{Listener: inner, errs: []error{acceptError(syscall.ECONNABORTED), acceptError(syscall.ECONNRESET), acceptError(syscall.EPROTO)}}
+	m, sink := newTestMetrics(t)
+	var logs lockedBuffer
+	loop := &AcceptLoop{Name: "proxy", Logger: hclog.New(&hclog.LoggerOptions{Output: &logs}), Metrics: m}
+	var saturated bool
+	loop.sleep = func(time.Duration) { saturated = saturated || loop.Saturated() }
+	accepted := make(chan struct{})
+	go func() { _ = loop.Serve(ln, func(c net.Conn) { _ = c.Close(); close(accepted) }) }()
+	c, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection accepted")
+	}
+	if saturated {
+		t.Fatal("aborted connections counted as a lack of descriptors")
+	}
+	if n := counter(sink, "keyway.accept.errors;listener=proxy;error=other"); n != 3 {
+		t.Fatalf("counted %v failures, want 3", n)
+	}
+	if out := logs.String(); out != "" {
+		t.Fatalf("aborted connections were logged at info level or above:\n%s", out)
+	}
+}
