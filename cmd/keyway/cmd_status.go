@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyway-dev/keyway/core/admin"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/client"
 )
@@ -20,7 +21,8 @@ func newStatusCmd() *cobra.Command {
 		Short: "Show who is logged in, and the cluster's name, version and CA pins",
 		Long: `Show your login (user, roles, traits, expiry) when you are logged in, and
 on the auth host (with its configuration, -c) the cluster name, keyway's
-version, and for each authority the pins (sha256 of the
+version, the running process's open file limits (soft and hard) and
+descriptors in use, and for each authority the pins (sha256 of the
 SubjectPublicKeyInfo) of its trusted certificates and its rotation phase.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -48,7 +50,14 @@ SubjectPublicKeyInfo) of its trusted certificates and its rotation phase.`,
 					return err
 				}
 				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "cluster:  %s\nversion:  %s\n\n", cluster, version)
+				fmt.Fprintf(w, "cluster:  %s\nversion:  %s\n", cluster, version)
+				// Only a running keyway reports on its process.
+				if running, ok := ca.(*admin.Client); ok {
+					if p, err := running.Process(ctx); err == nil {
+						fmt.Fprintf(w, "nofile:   %s\n", fileLimits(p))
+					}
+				}
+				fmt.Fprintln(w)
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "AUTHORITY\tPHASE\tPIN\tEXPIRES")
 				for _, st := range states {
@@ -82,4 +91,13 @@ func expiry(der []byte) string {
 		return "?"
 	}
 	return t.UTC().Format("2006-01-02")
+}
+
+// fileLimits describes a running keyway's open file limits and use.
+func fileLimits(p admin.Process) string {
+	s := fmt.Sprintf("soft limit %d, hard limit %d", p.OpenFilesSoft, p.OpenFilesHard)
+	if p.OpenFiles >= 0 {
+		s += fmt.Sprintf(", %d open", p.OpenFiles)
+	}
+	return s
 }

@@ -77,6 +77,9 @@ func NewHandler(src Source) http.Handler {
 	if as, ok := src.(AuditSource); ok {
 		handleAudit(mux, as)
 	}
+	if ps, ok := src.(ProcessSource); ok {
+		handleProcess(mux, ps)
+	}
 	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ready\n"))
 	})

@@ -73,8 +73,48 @@ type Proxy struct {
 	// APIRate limits every cluster API call per client address, as
 	// COUNT/PERIOD; DefaultAPIRate when unset.
 	APIRate string `hcl:"api_rate,optional"`
+	// MaxUnauthenticated caps the connections, in total, that have not
+	// yet proved who they are: accepted, but not yet past the handshake
+	// and handed over. Connections over the cap are closed at once.
+	// DefaultMaxUnauthenticated when unset.
+	MaxUnauthenticated *int `hcl:"max_unauthenticated,optional"`
+	// MaxUnauthenticatedPerAddress caps them per source IP address;
+	// DefaultMaxUnauthenticatedPerAddress when unset.
+	MaxUnauthenticatedPerAddress *int `hcl:"max_unauthenticated_per_address,optional"`
+	// APIIdleTimeout closes a cluster API connection that has had no
+	// call in flight for this long; "5m" by default.
+	APIIdleTimeout string `hcl:"api_idle_timeout,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// Defaults of the proxy's connection limits.
+const (
+	DefaultMaxUnauthenticated           = 4096
+	DefaultMaxUnauthenticatedPerAddress = 256
+	DefaultAPIIdleTimeout               = 5 * time.Minute
+)
+
+// Unauthenticated returns the caps on unauthenticated connections, in
+// total and per source address.
+func (p *Proxy) Unauthenticated() (total, perAddress int) {
+	total, perAddress = DefaultMaxUnauthenticated, DefaultMaxUnauthenticatedPerAddress
+	if p.MaxUnauthenticated != nil {
+		total = *p.MaxUnauthenticated
+	}
+	if p.MaxUnauthenticatedPerAddress != nil {
+		perAddress = *p.MaxUnauthenticatedPerAddress
+	}
+	return total, perAddress
+}
+
+// APIIdle returns how long an idle cluster API connection is kept.
+func (p *Proxy) APIIdle() time.Duration {
+	d, err := time.ParseDuration(p.APIIdleTimeout)
+	if err != nil || d <= 0 {
+		return DefaultAPIIdleTimeout
+	}
+	return d
 }
 
 // PluginTLS reports whether the postgres plugin completes clients' TLS.

@@ -51,6 +51,21 @@ func (c *Config) checkRoles(body hcl.Body, builtins []string) hcl.Diagnostics {
 					fmt.Sprintf("api_rate = %v.", err)))
 			}
 		}
+		if c.Proxy.APIIdleTimeout != "" {
+			if d, err := time.ParseDuration(c.Proxy.APIIdleTimeout); err != nil || d <= 0 {
+				diags = append(diags, errorAt(nestedAttrRange(body, c.Proxy.DeclRange, "api_idle_timeout"), "Invalid API idle timeout",
+					fmt.Sprintf("api_idle_timeout = %q is not a positive duration such as 5m.", c.Proxy.APIIdleTimeout)))
+			}
+		}
+		for _, f := range []struct {
+			name  string
+			value *int
+		}{{"max_unauthenticated", c.Proxy.MaxUnauthenticated}, {"max_unauthenticated_per_address", c.Proxy.MaxUnauthenticatedPerAddress}} {
+			if f.value != nil && *f.value < 1 {
+				diags = append(diags, errorAt(nestedAttrRange(body, c.Proxy.DeclRange, f.name), "Invalid connection limit",
+					fmt.Sprintf("%s = %d must be at least 1: it is how many connections may be in their handshake at once.", f.name, *f.value)))
+			}
+		}
 		if c.Proxy.PublicAddr == "" {
 			c.Proxy.PublicAddr = c.Proxy.Listen
 		} else if _, _, err := net.SplitHostPort(c.Proxy.PublicAddr); err != nil {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -30,31 +29,31 @@ type Listener struct {
 	Name   string
 	Target Target
 	Logger hclog.Logger
+	// Metrics counts failed accepts.
+	Metrics Metrics
 	// HandoffTimeout bounds how long a connection waits for its plugin.
 	HandoffTimeout time.Duration
 
-	wg sync.WaitGroup
+	loop AcceptLoop
+	wg   sync.WaitGroup
 }
 
-// Serve accepts connections on ln until it is closed.
+// Serve accepts connections on ln until it is closed, riding out a lack
+// of descriptors, then waits for the hand-offs in flight, which
+// HandoffTimeout bounds.
 func (l *Listener) Serve(ln net.Listener) error {
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				l.wg.Wait()
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			l.wg.Wait()
-			return fmt.Errorf("listener %q: %w", l.Name, err)
-		}
-		l.wg.Go(func() { l.handoff(conn) })
+	l.loop.Name, l.loop.Logger, l.loop.Metrics = "listener "+l.Name, l.Logger, l.Metrics
+	err := l.loop.Serve(ln, func(conn net.Conn) { l.wg.Go(func() { l.handoff(conn) }) })
+	l.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("listener %q: %w", l.Name, err)
 	}
+	return nil
 }
+
+// Saturated reports whether the listener cannot accept for want of
+// descriptors or memory.
+func (l *Listener) Saturated() bool { return l.loop.Saturated() }
 
 func (l *Listener) handoff(conn net.Conn) {
 	defer func() { _ = conn.Close() }()

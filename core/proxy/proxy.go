@@ -11,15 +11,16 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"io"
 	"net"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	metrics "github.com/armon/go-metrics"
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/time/rate"
 
+	"github.com/keyway-dev/keyway/core/listener"
 	"github.com/keyway-dev/keyway/core/tunnel"
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -65,11 +66,16 @@ type Verifier interface {
 
 // Proxy serves the public listener.
 type Proxy struct {
-	Logger           hclog.Logger
-	Certificate      func() *tls.Certificate
-	Routes           Routes
-	Verifier         Verifier
+	Logger      hclog.Logger
+	Certificate func() *tls.Certificate
+	Routes      Routes
+	Verifier    Verifier
+	// HandshakeTimeout bounds each connection from its accept until it
+	// is handed over: the sniff, TLS, and the routing that follows.
 	HandshakeTimeout time.Duration
+	// Limits caps the connections in their handshake; a zero field
+	// means no cap.
+	Limits Limits
 	// API serves a TLS connection negotiated for keyway's API.
 	API func(conn *tls.Conn)
 	// Tunnel serves an agent's tunnel connection.
@@ -83,31 +89,71 @@ type Proxy struct {
 	// itself, and the proxy then does. The handshake is due by deadline.
 	HandClientTLS func(ctx context.Context, conn net.Conn, s *Session, deadline time.Time) (bool, error)
 
-	wg sync.WaitGroup
+	loop      listener.AcceptLoop
+	admission atomic.Pointer[admission]
+	// refusals counts connections refused over a cap since the last log
+	// line about them, which refusedLog spaces out.
+	refusals   atomic.Int64
+	refusedLog rate.Sometimes
 }
 
-// Serve accepts connections until ln is closed.
+// refusedLogInterval spaces the log lines about refused connections, so
+// a flood cannot flood the log too.
+const refusedLogInterval = 10 * time.Second
+
+// Serve accepts connections until ln is closed, and returns at once
+// then: the sessions already handed over run on, owned by their
+// handlers. Running out of descriptors does not end it.
 func (p *Proxy) Serve(ln net.Listener) error {
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			p.wg.Wait()
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
+	p.loop.Name, p.loop.Logger, p.loop.Metrics = "proxy", p.Logger, p.Metrics
+	p.refusedLog.Interval = refusedLogInterval
+	adm := newAdmission(p.Limits)
+	p.admission.Store(adm)
+	return p.loop.Serve(ln, func(conn net.Conn) {
+		release, refused := adm.admit(conn.RemoteAddr())
+		if refused != "" {
+			_ = conn.Close()
+			p.refuse(conn.RemoteAddr(), refused)
+			return
 		}
-		p.wg.Go(func() { p.handle(conn) })
-	}
+		go p.handle(conn, release)
+	})
 }
 
-// handle sniffs the first bytes and dispatches.
-func (p *Proxy) handle(conn net.Conn) {
+// Saturated reports whether the proxy cannot accept connections for
+// want of descriptors or memory.
+func (p *Proxy) Saturated() bool { return p.loop.Saturated() }
+
+// Unauthenticated returns how many connections are in their handshake.
+func (p *Proxy) Unauthenticated() int {
+	if a := p.admission.Load(); a != nil {
+		return a.count()
+	}
+	return 0
+}
+
+// refuse counts a connection closed over a cap, and logs the refusals
+// at most once per refusedLogInterval.
+func (p *Proxy) refuse(addr net.Addr, why string) {
+	p.Metrics.IncrCounterWithLabels([]string{"proxy", "connections", "refused"}, 1, []metrics.Label{{Name: "limit", Value: why}})
+	p.refusals.Add(1)
+	p.refusedLog.Do(func() {
+		p.Logger.Warn("closing connections over the cap on unauthenticated connections",
+			"limit", why, "client", addr.String(), "refused_since_last_report", p.refusals.Swap(0),
+			"max_unauthenticated", p.Limits.Total, "max_unauthenticated_per_address", p.Limits.PerAddress)
+	})
+}
+
+// handle sniffs the first bytes and dispatches. release gives back the
+// connection's place under the caps; it is called once the connection is
+// handed over, and at the latest when handle returns.
+func (p *Proxy) handle(conn net.Conn, release func()) {
 	handedOver := false
 	defer func() {
 		if !handedOver {
 			_ = conn.Close()
 		}
+		release()
 	}()
 	_ = conn.SetDeadline(time.Now().Add(p.HandshakeTimeout))
 	var head [8]byte
@@ -115,7 +161,7 @@ func (p *Proxy) handle(conn net.Conn) {
 		return
 	}
 	if head[0] == tlsHandshakeRecord {
-		handedOver = p.serveKeywayTLS(&prefixedConn{Conn: conn, prefix: head[:1]})
+		handedOver = p.serveKeywayTLS(&prefixedConn{Conn: conn, prefix: head[:1]}, release)
 		return
 	}
 	if head[0] != 0 {
@@ -140,7 +186,7 @@ func (p *Proxy) handle(conn net.Conn) {
 		if _, err := conn.Write([]byte{'S'}); err != nil {
 			return
 		}
-		p.servePostgresTLS(conn)
+		p.servePostgresTLS(conn, release)
 		return
 	}
 	if length == 16 && code == pgCancelRequest {
@@ -154,14 +200,15 @@ func (p *Proxy) handle(conn net.Conn) {
 		return
 	}
 	// A StartupMessage without TLS.
-	p.handRaw(conn, head[:], &sdk.Refusal{Kind: sdk.RefusalDenied,
+	p.handRaw(conn, head[:], release, &sdk.Refusal{Kind: sdk.RefusalDenied,
 		Message: "keyway accepts PostgreSQL connections only over TLS: connect with sslmode=verify-full and the certificate from keyway db login"})
 }
 
 // servePostgresTLS completes TLS and routes the session. A plugin that
 // completes TLS itself gets the connection as it is instead: it holds its
-// own descriptor, and the proxy's copy is closed on return.
-func (p *Proxy) servePostgresTLS(raw net.Conn) {
+// own descriptor, and the proxy's copy is closed on return; the plugin
+// holds the client to the same handshake deadline.
+func (p *Proxy) servePostgresTLS(raw net.Conn, release func()) {
 	if p.HandClientTLS != nil {
 		sess := newSession(raw, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
@@ -202,10 +249,10 @@ func (p *Proxy) servePostgresTLS(raw net.Conn) {
 	sess := newSession(raw, chain)
 	target, refusal := p.Admit(ctx, sess)
 	if refusal != nil {
-		p.refuseTLS(tc, sess, refusal)
+		p.refuseTLS(tc, sess, release, refusal)
 		return
 	}
-	p.pipe(tc, target, sess)
+	p.pipe(tc, target, sess, release)
 }
 
 // Admit checks a session's client certificate and finds the database it
@@ -236,14 +283,14 @@ func (p *Proxy) refused(kind, msg string) *sdk.Refusal {
 
 // refuseTLS hands a refused TLS session to the postgres plugin so it
 // reports the refusal in the protocol.
-func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, refusal *sdk.Refusal) {
+func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, release func(), refusal *sdk.Refusal) {
 	target, err := p.Routes.Protocol("postgres")
 	if err != nil {
 		p.Logger.Error("cannot report a refusal", "error", err)
 		return
 	}
 	sess.Refusal = refusal
-	p.pipe(tc, target, sess)
+	p.pipe(tc, target, sess, release)
 }
 
 // broadcastCancel passes a CancelRequest to every plugin that may serve
@@ -266,7 +313,7 @@ func (p *Proxy) broadcastCancel(conn net.Conn, msg []byte) {
 
 // handRaw hands a plaintext connection to the postgres plugin, with the
 // bytes already read as the prefix: a cancel request, or a refusal.
-func (p *Proxy) handRaw(conn net.Conn, prefix []byte, refusal *sdk.Refusal) {
+func (p *Proxy) handRaw(conn net.Conn, prefix []byte, release func(), refusal *sdk.Refusal) {
 	target, err := p.Routes.Protocol("postgres")
 	if err != nil {
 		p.Logger.Error("cannot hand a plaintext connection to the postgres plugin", "error", err)
@@ -275,13 +322,13 @@ func (p *Proxy) handRaw(conn net.Conn, prefix []byte, refusal *sdk.Refusal) {
 	sess := newSession(conn, nil)
 	sess.Prefix = bytes.Clone(prefix)
 	sess.Refusal = refusal
-	p.pipe(conn, target, sess)
+	p.pipe(conn, target, sess, release)
 }
 
 // pipe connects the client stream to its target and copies between them
-// until either side ends.
-func (p *Proxy) pipe(client net.Conn, target Target, sess *Session) {
-	_ = client.SetDeadline(time.Time{})
+// until either side ends. The session is handed over, and leaves the
+// caps on unauthenticated connections, once its target took it.
+func (p *Proxy) pipe(client net.Conn, target Target, sess *Session, release func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	peer, err := target.Open(ctx, sess)
 	cancel()
@@ -290,13 +337,18 @@ func (p *Proxy) pipe(client net.Conn, target Target, sess *Session) {
 		return
 	}
 	defer func() { _ = peer.Close() }()
+	_ = client.SetDeadline(time.Time{})
+	release()
 	sdk.Relay(client, peer)
 }
 
 // serveKeywayTLS completes TLS for keyway's own protocols and dispatches
 // by ALPN: the API, or an agent's tunnel. It reports whether the
-// connection was handed over to a server that now owns it.
-func (p *Proxy) serveKeywayTLS(raw net.Conn) bool {
+// connection was handed over to a server that now owns it. The API's
+// server holds a connection to its own deadlines from then on (see
+// core/server's API options); a tunnel's handler checks the agent's
+// certificate at once.
+func (p *Proxy) serveKeywayTLS(raw net.Conn, release func()) bool {
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{tunnel.ALPNAPI, tunnel.ALPNTunnel},
@@ -313,15 +365,18 @@ func (p *Proxy) serveKeywayTLS(raw net.Conn) bool {
 		p.Logger.Debug("TLS handshake failed", "client", raw.RemoteAddr().String(), "error", err)
 		return false
 	}
-	_ = raw.SetDeadline(time.Time{})
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case tunnel.ALPNAPI:
 		if p.API != nil {
+			_ = raw.SetDeadline(time.Time{})
+			release()
 			p.API(tc)
 			return true
 		}
 	case tunnel.ALPNTunnel:
 		if p.Tunnel != nil {
+			_ = raw.SetDeadline(time.Time{})
+			release()
 			p.Tunnel(tc)
 			return false
 		}

@@ -68,3 +68,6 @@ func (v adminView) Auth() *auth.Service { return v.auth }
 func (v adminView) HostPin(ctx context.Context) (string, error) { return v.hostPin(ctx) }
 
 func pinOf(der []byte) (string, error) { return authority.Pin(der) }
+
+// Process reports the process's open file limits.
+func (adminView) Process() admin.Process { return processInfo() }

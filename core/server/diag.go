@@ -53,6 +53,9 @@ func (n *node) ready(context.Context) error {
 			return fmt.Errorf("plugin %s is %s", st.Name, st.State)
 		}
 	}
+	if err := n.acceptReady(); err != nil {
+		return err
+	}
 	if n.remote != nil && !n.remote.Connected() {
 		return fmt.Errorf("no tunnel to a proxy is up")
 	}
@@ -63,6 +66,46 @@ func (n *node) ready(context.Context) error {
 		}
 	}
 	return nil
+}
+
+// acceptReady fails while the proxy or a listener cannot accept
+// connections for want of descriptors or memory: sessions already open
+// go on, but new clients wait.
+func (n *node) acceptReady() error {
+	const why = "cannot accept connections: keyway is out of file descriptors or memory (see keyway status for the open file limit)"
+	if p := n.proxyRole.Load(); p != nil && p.Saturated() {
+		return fmt.Errorf("the proxy %s", why)
+	}
+	if ls := n.listeners.Load(); ls != nil {
+		for _, l := range *ls {
+			if l.Saturated() {
+				return fmt.Errorf("listener %s %s", l.Name, why)
+			}
+		}
+	}
+	return nil
+}
+
+// reportAccept sets, for the proxy and each listener, whether it cannot
+// accept for want of descriptors, and the proxy's connections in their
+// handshake.
+func (n *node) reportAccept(m *metrics.Metrics) {
+	saturated := func(name string, on bool) {
+		v := float32(0)
+		if on {
+			v = 1
+		}
+		m.SetGaugeWithLabels([]string{"accept", "saturated"}, v, []metrics.Label{{Name: "listener", Value: name}})
+	}
+	if p := n.proxyRole.Load(); p != nil {
+		saturated("proxy", p.Saturated())
+		m.SetGauge([]string{"proxy", "connections", "unauthenticated"}, float32(p.Unauthenticated()))
+	}
+	if ls := n.listeners.Load(); ls != nil {
+		for _, l := range *ls {
+			saturated("listener "+l.Name, l.Saturated())
+		}
+	}
 }
 
 // reportPlugins sets the plugin and audit gauges, and reads the plugins'
@@ -83,6 +126,7 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 		}
 		m.SetGauge([]string{"audit", "events_failed"}, float32(n.backend.auditFailed.Load()))
 		n.reportTunnels(m)
+		n.reportAccept(m)
 		for _, st := range n.sup.Status() {
 			labels := []metrics.Label{{Name: "plugin", Value: st.Name}, {Name: "kind", Value: st.Kind}}
 			up := float32(0)

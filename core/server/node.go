@@ -23,6 +23,7 @@ import (
 	"github.com/keyway-dev/keyway/core/apiserver"
 	"github.com/keyway-dev/keyway/core/auth"
 	"github.com/keyway-dev/keyway/core/config"
+	"github.com/keyway-dev/keyway/core/listener"
 	"github.com/keyway-dev/keyway/core/proxy"
 	"github.com/keyway-dev/keyway/core/state"
 	"github.com/keyway-dev/keyway/core/state/embedded"
@@ -60,6 +61,11 @@ type node struct {
 	pluginMetrics *pluginMetrics
 	// report starts the metrics reporter once everything it reads exists.
 	report func()
+	// proxyRole is the proxy, once it is built: /readyz asks it whether
+	// it can accept connections.
+	proxyRole atomic.Pointer[proxy.Proxy]
+	// listeners are the plugin listeners, for the same question.
+	listeners atomic.Pointer[[]*listener.Listener]
 
 	stop []func()
 }
@@ -200,7 +206,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 	}
 
 	apiLn := tunnel.NewConnListener(&net.TCPAddr{})
-	gs := grpc.NewServer(grpc.Creds(tunnel.TLSDone{}), n.api.UnaryLimits(), n.api.StreamLimits())
+	gs := grpc.NewServer(append(apiServerOptions(n.cfg.Proxy.Handshake(), n.cfg.Proxy.APIIdle()), n.api.UnaryLimits(), n.api.StreamLimits())...)
 	apiv1.RegisterAuthServer(gs, apiserver.AuthService{S: n.api})
 	apiv1.RegisterUserServer(gs, apiserver.UserService{S: n.api})
 	apiv1.RegisterAdminServer(gs, apiserver.AdminService{S: n.api, Handler: admin.NewHandler(n.adminSource())})
@@ -212,10 +218,12 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 		Routes:           routes{local: n.local, tunnels: n.tunnels, sup: n.sup, resources: n.authSvc},
 		Verifier:         routeVerifier{n.api.Trust},
 		HandshakeTimeout: n.cfg.Proxy.Handshake(),
+		Limits:           proxyLimits(n.cfg.Proxy),
 		Metrics:          n.metrics,
 		API:              func(c *tls.Conn) { apiLn.Deliver(c) },
 		Tunnel:           n.serveTunnel,
 	}
+	n.proxyRole.Store(p)
 	// Sessions for agents elsewhere cross the core anyway, on their way
 	// into the tunnel; only a process that serves databases itself gains
 	// from the plugin completing TLS.
@@ -248,7 +256,7 @@ func (n *node) serveTunnel(c *tls.Conn) {
 	a := n.tunnels.Add(name, sess)
 	defer n.tunnels.Remove(a)
 	n.logger.Info("agent connected", "agent", name, "address", c.RemoteAddr().String())
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(tunnelServerOptions()...)
 	apiv1.RegisterAgentServer(gs, apiserver.AgentService{S: n.api, Agent: a})
 	_ = gs.Serve(sess)
 	gs.Stop()
@@ -341,4 +349,10 @@ func openState(ctx context.Context, cfg *config.Config) (state.Backend, error) {
 		return nil, fmt.Errorf("opening the etcd state backend: %w", err)
 	}
 	return st, nil
+}
+
+// proxyLimits are the proxy's caps on unauthenticated connections.
+func proxyLimits(c *config.Proxy) proxy.Limits {
+	total, perAddress := c.Unauthenticated()
+	return proxy.Limits{Total: total, PerAddress: perAddress}
 }

@@ -34,6 +34,7 @@ type Options struct {
 // no new session starts, then the admin socket, then the plugins.
 func Run(ctx context.Context, opts Options) error {
 	cfg, logger := opts.Config, opts.Logger
+	raiseFileLimit(logger)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
@@ -77,14 +78,18 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 
 	served := make(chan error, len(listeners.plugin)+1)
-	for i, lc := range cfg.Listeners {
+	var ls []*listener.Listener
+	for _, lc := range cfg.Listeners {
 		in, err := sup.Instance(lc.Protocol)
 		if err != nil {
 			return err
 		}
-		l := &listener.Listener{Name: lc.Name, Target: in, Logger: logger.Named("listener"), HandoffTimeout: 10 * time.Second}
+		ls = append(ls, &listener.Listener{Name: lc.Name, Target: in, Logger: logger.Named("listener"), Metrics: n.metrics, HandoffTimeout: 10 * time.Second})
+	}
+	n.listeners.Store(&ls)
+	for i, l := range ls {
 		go func() { served <- l.Serve(listeners.plugin[i]) }()
-		logger.Info("listening", "listener", lc.Name, "address", listeners.plugin[i].Addr().String(), "protocol", lc.Protocol)
+		logger.Info("listening", "listener", l.Name, "address", listeners.plugin[i].Addr().String(), "protocol", cfg.Listeners[i].Protocol)
 	}
 	if listeners.proxy != nil {
 		px, err := n.proxy(ctx)
