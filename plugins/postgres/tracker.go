@@ -155,20 +155,33 @@ func (t *tracker) answer(typ byte, body []byte) error {
 		}
 		break
 	}
+	var after func()
 	if t.copyIn {
+		var err error
 		switch typ {
 		case 'C':
-			if err := t.endCopy(true, ""); err != nil {
-				return err
-			}
+			after, err = t.endCopy(true, "")
 		case 'E':
-			if err := t.endCopy(false, errorFields(body).code); err != nil {
-				return err
-			}
+			after, err = t.endCopy(false, errorFields(body).code)
 		default:
-			return fmt.Errorf("%w: the server sent %q during a COPY", errLostTrack, typ)
+			err = fmt.Errorf("%w: the server sent %q during a COPY", errLostTrack, typ)
+		}
+		if err != nil {
+			return err
 		}
 	}
+	if err := t.answerHead(typ, body); err != nil {
+		return err
+	}
+	if after != nil {
+		after()
+	}
+	return nil
+}
+
+// answerHead places a server message as an answer to the head of the
+// queue.
+func (t *tracker) answerHead(typ byte, body []byte) error {
 	h := &t.queue[0]
 	switch h.typ {
 	case 'Q':
@@ -351,10 +364,12 @@ func (t *tracker) answerExtended(h *request, typ byte, body []byte) error {
 		text, params, cut, target := t.subject(h)
 		t.failed(sdkStatement, codeStatementFailed, text, params, cut, target, "", body)
 		if h.typ == 'P' {
-			// A failed Parse has dropped the unnamed statement.
+			// A failed Parse has dropped the unnamed statement; a
+			// discarded Bind of it is recorded with the text it meant.
 			if h.name == "" {
 				t.dropStatement("")
 			}
+			t.intend("s"+h.name, portal{text: h.text, cut: h.cut})
 		}
 		t.skipping = true
 		t.pop()
@@ -421,7 +436,10 @@ func (t *tracker) subject(h *request) (text string, params []string, cut bool, t
 // server ended it: with CommandComplete (ok) or an ErrorResponse of
 // SQLSTATE code. The messages the COPY may have read follow the head:
 // Syncs (which it ignores), CopyDone and CopyFail.
-func (t *tracker) endCopy(ok bool, code string) error {
+//
+// It returns what to record after the COPY's own event: a message the
+// COPY refused.
+func (t *tracker) endCopy(ok bool, code string) (func(), error) {
 	t.copyIn = false
 	i := 1
 	for i < len(t.queue) && (t.queue[i].typ == 'S' || t.queue[i].typ == 'c' || t.queue[i].typ == 'f') {
@@ -433,29 +451,30 @@ func (t *tracker) endCopy(ok bool, code string) error {
 			switch t.queue[j].typ {
 			case 'c':
 				t.remove(1, j+1)
-				return nil
+				return nil, nil
 			case 'f':
-				return fmt.Errorf("%w: a COPY completed after CopyFail", errLostTrack)
+				return nil, fmt.Errorf("%w: a COPY completed after CopyFail", errLostTrack)
 			}
 		}
-		return fmt.Errorf("%w: a COPY completed before CopyDone", errLostTrack)
+		return nil, fmt.Errorf("%w: a COPY completed before CopyDone", errLostTrack)
 	}
 	if code == stateProtocolViolation && i < len(t.queue) {
 		// It read a message that has no place in a COPY, and refused
 		// it together with the COPY.
 		x := t.queue[i]
-		const why = "not executed: PostgreSQL read it inside a COPY FROM STDIN and refused it with the COPY"
-		switch x.typ {
-		case 'Q':
-			t.skipped(sdkQuery, codeQuerySkipped, x.text, nil, x.cut, why)
-		case 'F':
-			t.skipped(sdkStatement, codeFunctionSkipped, x.text, x.params, x.cut, why)
-		case 'E':
-			p := t.portals[x.name]
-			t.skipped(sdkStatement, codeStatementSkiped, p.text, p.params, p.cut, why)
-		}
+		p := t.portals[x.name]
 		t.remove(1, i+1)
-		return nil
+		const why = "not executed: PostgreSQL read it inside a COPY FROM STDIN and refused it with the COPY"
+		return func() {
+			switch x.typ {
+			case 'Q':
+				t.skipped(sdkQuery, codeQuerySkipped, x.text, nil, x.cut, why)
+			case 'F':
+				t.skipped(sdkStatement, codeFunctionSkipped, x.text, x.params, x.cut, why)
+			case 'E':
+				t.skipped(sdkStatement, codeStatementSkiped, p.text, p.params, p.cut, why)
+			}
+		}, nil
 	}
 	// It stopped reading at the error, before the first CopyDone or
 	// CopyFail, which the server ignores outside a COPY; each Sync before
@@ -473,7 +492,7 @@ func (t *tracker) endCopy(ok bool, code string) error {
 	kept = append(kept, t.queue[i:]...)
 	clear(t.queue[len(kept):])
 	t.queue = kept
-	return nil
+	return nil, nil
 }
 
 // endTransaction notes a ReadyForQuery: outside a transaction block no
