@@ -129,7 +129,7 @@ func TestTrackerRecordsEveryOutcome(t *testing.T) {
 			"TQ02 fail insert a; insert b; select 1/0; insert c err=22012",
 		},
 	}, {
-		name: "an empty Query",
+		name:  "an empty Query",
 		steps: []step{c(&pgproto3.Query{}), s(&pgproto3.EmptyQueryResponse{}), s(idle)},
 		want:  []string{"TQ01 ok "},
 	}, {
