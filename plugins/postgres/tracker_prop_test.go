@@ -231,9 +231,12 @@ func (m *pgModel) commit() {
 	m.abort()
 }
 
-// extendedError is an ErrorResponse to an extended-protocol message.
+// extendedError is an ErrorResponse to an extended-protocol message:
+// the transaction is rolled back, and messages are discarded until the
+// Sync. The portals are gone with the transaction; a discarded Execute
+// of one is still recorded with its text.
 func (m *pgModel) extendedError() {
-	m.abort()
+	m.transaction = nil
 	m.skipping = true
 }
 
@@ -259,7 +262,11 @@ func (m *pgModel) generate(rng *rand.Rand, n int) []byte {
 		case k < 15:
 			m.close1(rng)
 		case k < 16:
-			m.send(&pgproto3.Flush{}, "Flush")
+			if rng.IntN(2) == 0 {
+				m.send(&pgproto3.Flush{}, "Flush")
+			} else {
+				m.copy(rng)
+			}
 		case k < 18:
 			m.sync()
 		default:
@@ -394,11 +401,9 @@ func (m *pgModel) execute(rng *rand.Rand) {
 		portal = unused[rng.IntN(len(unused))]
 	}
 	if m.skipping {
-		portal = pick(rng, m.intended, "", "p1")
-		if strings.HasPrefix(portal, "s") {
+		portal = strings.TrimPrefix(pick(rng, m.intended, "p", "pp1"), "p")
+		if _, ok := m.intended["p"+portal]; !ok && strings.HasPrefix(portal, "s") {
 			portal = ""
-		} else {
-			portal = strings.TrimPrefix(portal, "p")
 		}
 	}
 	m.send(&pgproto3.Execute{Portal: portal}, fmt.Sprintf("Execute %q", portal))
@@ -465,6 +470,59 @@ func (m *pgModel) close1(rng *rand.Rand) {
 	if !m.skipping {
 		delete(m.portals, name)
 	}
+}
+
+// copy sends a COPY FROM STDIN of one marker without waiting for the
+// server's CopyInResponse: by a Query, ended by CopyDone or CopyFail, or
+// extended as libpq sends it, with a Sync before the data (which the
+// server ignores inside the COPY) and one after.
+func (m *pgModel) copy(rng *rand.Rand) {
+	k := m.marker()
+	const text = "copy marks from stdin"
+	data := &pgproto3.CopyData{Data: []byte(k + "\n")}
+	if rng.IntN(2) == 0 {
+		m.send(&pgproto3.Query{String: text}, "Query "+text)
+		m.send(data, "CopyData "+k)
+		fail := rng.IntN(4) == 0
+		if fail {
+			m.send(&pgproto3.CopyFail{Message: "changed my mind"}, "CopyFail")
+		} else {
+			m.send(&pgproto3.CopyDone{}, "CopyDone")
+		}
+		switch {
+		case m.skipping:
+			m.events = append(m.events, "TQ03 fail "+text+" err=not executed")
+		case fail:
+			delete(m.statements, "")
+			m.events = append(m.events, "TQ02 fail "+text+" err=57014")
+			m.abort()
+		default:
+			delete(m.statements, "")
+			m.events = append(m.events, "TQ01 ok "+text+" tag=COPY 1")
+			m.transaction = append(m.transaction, k)
+			m.commit()
+		}
+		return
+	}
+	m.send(&pgproto3.Parse{Query: text}, "Parse \"\" "+text)
+	m.send(&pgproto3.Bind{}, "Bind \"\" \"\"")
+	m.send(&pgproto3.Execute{}, "Execute \"\"")
+	m.send(&pgproto3.Sync{}, "Sync (inside the COPY)")
+	m.send(data, "CopyData "+k)
+	m.send(&pgproto3.CopyDone{}, "CopyDone")
+	if m.skipping {
+		m.events = append(m.events, "TS03 fail "+text+" err=not executed")
+		m.skipping = false
+		m.intended = nil
+		m.commit()
+	} else {
+		// The unnamed statement is now the COPY, which takes no
+		// parameters: later Binds are not generated for it.
+		delete(m.statements, "")
+		m.events = append(m.events, "TS01 ok "+text+" tag=COPY 1")
+		m.transaction = append(m.transaction, k)
+	}
+	m.sync()
 }
 
 func (m *pgModel) sync() {
