@@ -24,8 +24,10 @@ const fieldWindow = 4 << 10
 
 func wholeFields(body []byte) *fieldReader { return &fieldReader{buf: body, w: len(body)} }
 
-func streamFields(src io.Reader) *fieldReader {
-	return &fieldReader{src: src, buf: make([]byte, fieldWindow)}
+func streamFields(src io.Reader) *fieldReader { return streamFieldsWindow(src, fieldWindow) }
+
+func streamFieldsWindow(src io.Reader, window int) *fieldReader {
+	return &fieldReader{src: src, buf: make([]byte, window)}
 }
 
 // fill makes at least one more byte available; false at the body's end.
