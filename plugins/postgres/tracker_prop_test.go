@@ -169,19 +169,18 @@ func runThroughRelay(t *testing.T, pg *pgtest.Server, script []byte, rng *rand.R
 // pgModel generates a pipeline and predicts, by PostgreSQL's rules, what
 // runs and what the tracker records.
 type pgModel struct {
-	prefix         string
-	okFn, failFn   uint32
-	next           int
-	script         []byte
-	steps          []string
-	statements     map[string]modelStatement
-	portals        map[string]modelPortal
-	skipping       bool
-	intended       map[string]modelPortal
-	transaction    []string
-	committed      map[string]bool
-	events         []string
-	unnamedDropped bool
+	prefix       string
+	okFn, failFn uint32
+	next         int
+	script       []byte
+	steps        []string
+	statements   map[string]modelStatement
+	portals      map[string]modelPortal
+	skipping     bool
+	intended     map[string]modelPortal
+	transaction  []string
+	committed    map[string]bool
+	events       []string
 }
 
 type modelStatement struct {
