@@ -26,17 +26,17 @@ var (
 
 // Event codes of statements.
 const (
-	codeQueryDone       = "TQ01"
-	codeQueryFailed     = "TQ02"
-	codeQuerySkipped    = "TQ03"
-	codeStatementDone   = "TS01"
-	codeStatementFailed = "TS02"
-	codeStatementSkiped = "TS03"
-	codeSyncFailed      = "TS04"
-	codeFunctionDone    = "TF01"
-	codeFunctionFailed  = "TF02"
-	codeFunctionSkipped = "TF03"
-	codeOutcomeUnknown  = "TK01"
+	codeQueryDone        = "TQ01"
+	codeQueryFailed      = "TQ02"
+	codeQuerySkipped     = "TQ03"
+	codeStatementDone    = "TS01"
+	codeStatementFailed  = "TS02"
+	codeStatementSkipped = "TS03"
+	codeSyncFailed       = "TS04"
+	codeFunctionDone     = "TF01"
+	codeFunctionFailed   = "TF02"
+	codeFunctionSkipped  = "TF03"
+	codeOutcomeUnknown   = "TK01"
 )
 
 // skippedAfterError is the error of a statement PostgreSQL discarded.
@@ -228,7 +228,7 @@ func (t *tracker) settle() {
 				if !ok {
 					p = t.portals[h.name]
 				}
-				t.skipped(sdkStatement, codeStatementSkiped, p.text, p.params, p.cut, skippedAfterError)
+				t.skipped(sdkStatement, codeStatementSkipped, p.text, p.params, p.cut, skippedAfterError)
 			}
 			t.pop()
 		default:
@@ -472,7 +472,7 @@ func (t *tracker) endCopy(ok bool, code string) (func(), error) {
 			case 'F':
 				t.skipped(sdkStatement, codeFunctionSkipped, x.text, x.params, x.cut, why)
 			case 'E':
-				t.skipped(sdkStatement, codeStatementSkiped, p.text, p.params, p.cut, why)
+				t.skipped(sdkStatement, codeStatementSkipped, p.text, p.params, p.cut, why)
 			}
 		}, nil
 	}
