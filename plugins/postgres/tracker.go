@@ -564,14 +564,28 @@ func (t *tracker) lose(err error) {
 	}
 	t.lost = err
 	why := "outcome unknown: " + err.Error()
+	// An Execute is recorded with what it would run, including what the
+	// Parse and Bind queued before it would have made.
+	stmts, ports := map[string]statement{}, map[string]portal{}
 	for _, r := range t.queue {
 		switch r.typ {
+		case 'P':
+			stmts[r.name] = statement{text: r.text, cut: r.cut}
+		case 'B':
+			s, ok := stmts[r.stmt]
+			if !ok {
+				s = t.statements[r.stmt]
+			}
+			ports[r.name] = portal{text: s.text, params: r.params, cut: s.cut || r.cut}
 		case 'Q':
 			t.skipped(sdkQuery, codeOutcomeUnknown, r.text, nil, r.cut, why)
 		case 'F':
 			t.skipped(sdkStatement, codeOutcomeUnknown, r.text, r.params, r.cut, why)
 		case 'E':
-			p := t.portals[r.name]
+			p, ok := ports[r.name]
+			if !ok {
+				p = t.portals[r.name]
+			}
 			t.skipped(sdkStatement, codeOutcomeUnknown, p.text, p.params, p.cut, why)
 		}
 	}

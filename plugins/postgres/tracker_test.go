@@ -2,11 +2,14 @@ package postgres
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgproto3/v2"
 
@@ -285,7 +288,7 @@ func TestTrackerRecordsEveryOutcome(t *testing.T) {
 			c(&pgproto3.Parse{Query: "delete from t"}), c(&pgproto3.Bind{}), c(&pgproto3.Execute{}), c(&pgproto3.Sync{}),
 			s(parsed), s(idle),
 		},
-		want: []string{"TK01 fail  err=outcome unknown"},
+		want: []string{"TK01 fail delete from t err=outcome unknown"},
 		err:  errLostTrack,
 	}}
 	for _, tt := range tests {
@@ -330,5 +333,103 @@ func TestTrackerRefusesUnboundedPipelines(t *testing.T) {
 	}
 	if tr.used > maxTracked {
 		t.Fatalf("the tracker holds %d bytes", tr.used)
+	}
+}
+
+// TestRelayEndsSessionsItCannotFollow runs the audited relay over TCP:
+// an answer the tracker cannot place ends the session with SQLSTATE 08P01
+// and records the pending statement as of unknown outcome; a client that
+// pipelines past maxTracked without reading is ended with 54000, and the
+// server never receives the message that crossed the limit whole.
+func TestRelayEndsSessionsItCannotFollow(t *testing.T) {
+	deleteAll := encode(t, &pgproto3.Parse{Query: "delete from t"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	query, err := (&pgproto3.Query{String: strings.Repeat("x", 1<<20)}).Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		client   []byte
+		server   []byte
+		code     string
+		event    string
+		received func(int) bool
+	}{
+		{
+			name:     "an answer out of place",
+			client:   deleteAll,
+			server:   encode(t, &pgproto3.ParseComplete{}, &pgproto3.ReadyForQuery{TxStatus: 'I'}),
+			code:     stateProtocolViolation,
+			event:    "TK01 fail delete from t err=outcome unknown",
+			received: func(n int) bool { return n == len(deleteAll) },
+		},
+		{
+			name:     "a pipeline nobody reads",
+			client:   bytes.Repeat(query, 70),
+			code:     stateProgramLimitExceeded,
+			received: func(n int) bool { return n < 70*len(query) && n%len(query) == len(query)-1 },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app, relayClient := tcpPair(t)
+			relayUpstream, server := tcpPair(t)
+			host := &recordingHost{}
+			tr := newTracker(&auditor{host: host, maxParam: 16})
+			relayed := make(chan struct{})
+			go func() {
+				relayAudited(tr, newBufferPool(), func(int) {}, func(int) {}, relayClient, relayUpstream)
+				close(relayed)
+			}()
+			received := make(chan int, 1)
+			go func() {
+				// The server reads what it is sent, answers once it has
+				// read the client's first messages, and closes at EOF.
+				var got int
+				buf := make([]byte, 64<<10)
+				answered := false
+				for {
+					n, err := server.Read(buf)
+					got += n
+					if !answered && got >= len(deleteAll) && tt.server != nil {
+						_, _ = server.Write(tt.server)
+						answered = true
+					}
+					if err != nil {
+						break
+					}
+				}
+				_ = server.Close()
+				received <- got
+			}()
+			go func() {
+				_, _ = app.Write(tt.client)
+				_ = app.(*net.TCPConn).CloseWrite()
+			}()
+			_ = app.SetReadDeadline(time.Now().Add(time.Minute))
+			answer, _ := io.ReadAll(app)
+			<-relayed
+			if n := <-received; !tt.received(n) {
+				t.Fatalf("the server received %d bytes", n)
+			}
+			var code string
+			for rest := answer; len(rest) >= 5; {
+				n := int(binary.BigEndian.Uint32(rest[1:5])) + 1
+				if rest[0] == 'E' && n <= len(rest) {
+					code = errorFields(rest[5:n]).code
+				}
+				rest = rest[min(n, len(rest)):]
+			}
+			if code != tt.code {
+				t.Fatalf("the client got %q, want an ErrorResponse %s", answer, tt.code)
+			}
+			var got []string
+			for _, e := range host.events {
+				got = append(got, render(e))
+			}
+			if tt.event != "" && (len(got) != 1 || got[0] != tt.event) {
+				t.Fatalf("events %q, want %q", got, tt.event)
+			}
+		})
 	}
 }
