@@ -340,25 +340,6 @@ func (t *tracker) meant(name string) statement {
 // maxIntended bounds the discarded statements and portals remembered.
 const maxIntended = 1024
 
-// laterSyncAfterStatement reports whether the queue holds, after its
-// head, a message other than Sync, CopyDone or CopyFail followed by a
-// Sync.
-func (t *tracker) laterSyncAfterStatement() bool {
-	foreign := false
-	for _, r := range t.queue[1:] {
-		switch r.typ {
-		case 'S':
-			if foreign {
-				return true
-			}
-		case 'c', 'f':
-		default:
-			foreign = true
-		}
-	}
-	return false
-}
-
 func (t *tracker) answerExtended(h *request, typ byte, body []byte) error {
 	if typ == 'E' {
 		text, params, cut, target := t.subject(h)
@@ -432,69 +413,6 @@ func (t *tracker) subject(h *request) (text string, params []string, cut bool, t
 	return p.text, p.params, p.cut, ""
 }
 
-// endCopy places the client messages a COPY FROM STDIN read, once the
-// server ended it: with CommandComplete (ok) or an ErrorResponse of
-// SQLSTATE code. The messages the COPY may have read follow the head:
-// Syncs (which it ignores), CopyDone and CopyFail.
-//
-// It returns what to record after the COPY's own event: a message the
-// COPY refused.
-func (t *tracker) endCopy(ok bool, code string) (func(), error) {
-	t.copyIn = false
-	i := 1
-	for i < len(t.queue) && (t.queue[i].typ == 'S' || t.queue[i].typ == 'c' || t.queue[i].typ == 'f') {
-		i++
-	}
-	if ok {
-		// It read through the first CopyDone, ignoring Syncs before it.
-		for j := 1; j < i; j++ {
-			switch t.queue[j].typ {
-			case 'c':
-				t.remove(1, j+1)
-				return nil, nil
-			case 'f':
-				return nil, fmt.Errorf("%w: a COPY completed after CopyFail", errLostTrack)
-			}
-		}
-		return nil, fmt.Errorf("%w: a COPY completed before CopyDone", errLostTrack)
-	}
-	if code == stateProtocolViolation && i < len(t.queue) {
-		// It read a message that has no place in a COPY, and refused
-		// it together with the COPY.
-		x := t.queue[i]
-		p := t.portals[x.name]
-		t.remove(1, i+1)
-		const why = "not executed: PostgreSQL read it inside a COPY FROM STDIN and refused it with the COPY"
-		return func() {
-			switch x.typ {
-			case 'Q':
-				t.skipped(sdkQuery, codeQuerySkipped, x.text, nil, x.cut, why)
-			case 'F':
-				t.skipped(sdkStatement, codeFunctionSkipped, x.text, x.params, x.cut, why)
-			case 'E':
-				t.skipped(sdkStatement, codeStatementSkipped, p.text, p.params, p.cut, why)
-			}
-		}, nil
-	}
-	// It stopped reading at the error, before the first CopyDone or
-	// CopyFail, which the server ignores outside a COPY; each Sync before
-	// them it may or may not have read.
-	kept := t.queue[:1]
-	for j := 1; j < i; j++ {
-		r := t.queue[j]
-		if r.typ == 'S' {
-			r.soft = true
-			kept = append(kept, r)
-		} else {
-			t.used -= r.cost()
-		}
-	}
-	kept = append(kept, t.queue[i:]...)
-	clear(t.queue[len(kept):])
-	t.queue = kept
-	return nil, nil
-}
-
 // endTransaction notes a ReadyForQuery: outside a transaction block no
 // portal is left.
 func (t *tracker) endTransaction(body []byte) {
@@ -554,80 +472,6 @@ func (t *tracker) dropPortal(name string) {
 func portalCost(name string, p portal) int {
 	r := request{name: name, text: p.text, params: p.params}
 	return r.cost()
-}
-
-// lose records, once, that the tracker lost track: each statement still
-// queued may or may not have run, and is recorded so.
-func (t *tracker) lose(err error) {
-	if t.lost != nil {
-		return
-	}
-	t.lost = err
-	why := "outcome unknown: " + err.Error()
-	// An Execute is recorded with what it would run, including what the
-	// Parse and Bind queued before it would have made.
-	stmts, ports := map[string]statement{}, map[string]portal{}
-	for _, r := range t.queue {
-		switch r.typ {
-		case 'P':
-			stmts[r.name] = statement{text: r.text, cut: r.cut}
-		case 'B':
-			s, ok := stmts[r.stmt]
-			if !ok {
-				s = t.statements[r.stmt]
-			}
-			ports[r.name] = portal{text: s.text, params: r.params, cut: s.cut || r.cut}
-		case 'Q':
-			t.skipped(sdkQuery, codeOutcomeUnknown, r.text, nil, r.cut, why)
-		case 'F':
-			t.skipped(sdkStatement, codeOutcomeUnknown, r.text, r.params, r.cut, why)
-		case 'E':
-			p, ok := ports[r.name]
-			if !ok {
-				p = t.portals[r.name]
-			}
-			t.skipped(sdkStatement, codeOutcomeUnknown, p.text, p.params, p.cut, why)
-		}
-	}
-	t.remove(0, len(t.queue))
-}
-
-// completed records a statement the server completed: body is its
-// CommandComplete, or nothing for EmptyQueryResponse ('I'),
-// PortalSuspended ('s') and FunctionCallResponse ('V').
-func (t *tracker) completed(name, code, text string, params []string, cut bool, target string, body []byte, typ byte) {
-	e := t.a.event(name, code, true)
-	e.Query, e.Parameters, e.Truncated, e.Target = text, params, cut, target
-	switch typ {
-	case 'C':
-		e.CommandTag = commandTag(body)
-		e.RowsAffected = rowsAffected(e.CommandTag)
-	case 's':
-		e.Reason = "portal suspended: the Execute's row limit was reached"
-	}
-	t.a.emit(e)
-}
-
-// failed records a message the server answered with an ErrorResponse;
-// target names a portal the tracker does not know, reason adds context.
-func (t *tracker) failed(name, code, text string, params []string, cut bool, target, reason string, body []byte) {
-	e := t.a.event(name, code, false)
-	e.Query, e.Parameters, e.Truncated, e.Target, e.Reason = text, params, cut, target, reason
-	f := errorFields(body)
-	e.Error = f.code + ": " + f.message
-	t.a.emit(e)
-}
-
-// skipped records a statement the server did not run.
-func (t *tracker) skipped(name, code, text string, params []string, cut bool, why string) {
-	e := t.a.event(name, code, false)
-	e.Query, e.Parameters, e.Truncated, e.Error = text, params, cut, why
-	t.a.emit(e)
-}
-
-// functionCallText describes a FunctionCall, which carries no SQL.
-func functionCallText(oid uint32) string {
-	return "-- FunctionCall: function OID " + strconv.FormatUint(uint64(oid), 10)
 }
 
 // Event names, short.
