@@ -159,6 +159,9 @@ func (t *tracker) answer(typ byte, body []byte) error {
 	if t.copyIn {
 		var err error
 		switch typ {
+		case 'c':
+			// The server's end of a CopyBoth (replication) stream.
+			return nil
 		case 'C':
 			after, err = t.endCopy(true, "")
 		case 'E':

@@ -261,6 +261,15 @@ func TestTrackerRecordsEveryOutcome(t *testing.T) {
 			"TQ02 fail copy t from stdin err=22P02",
 		},
 	}, {
+		name: "a CopyBoth stream, as replication runs it, ends with the client's CopyDone",
+		steps: []step{
+			c(&pgproto3.Query{String: "START_REPLICATION SLOT s LOGICAL 0/0"}),
+			s(&pgproto3.CopyBothResponse{}), s(&pgproto3.CopyData{Data: []byte("w")}),
+			c(&pgproto3.CopyData{Data: []byte("r")}), s(&pgproto3.CopyDone{}), c(&pgproto3.CopyDone{}),
+			s(done("COPY 0")), s(idle),
+		},
+		want: []string{"TQ01 ok START_REPLICATION SLOT s LOGICAL 0/0 tag=COPY 0"},
+	}, {
 		name: "a commit that fails at Sync is recorded",
 		steps: []step{
 			c(&pgproto3.Parse{Query: "insert into d values (1)"}), c(&pgproto3.Bind{}), c(&pgproto3.Execute{}), c(&pgproto3.Sync{}),
