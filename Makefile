@@ -72,6 +72,7 @@ FUZZ_TARGETS := \
 	.:./plugins/postgres:FuzzMessageRoundTrip \
 	.:./plugins/postgres:FuzzStartupMessageRoundTrip \
 	.:./plugins/postgres:FuzzReceiveStartup \
+	.:./plugins/postgres:FuzzTracker \
 	sdk:./identity:FuzzFromCertificate \
 	sdk:./identity:FuzzDecodeExtension \
 	sdk:./identity:FuzzEncodeRoundTrip \
@@ -79,12 +80,23 @@ FUZZ_TARGETS := \
 	examples/mysql:./wire:FuzzReadPackets \
 	examples/mysql:./engine:FuzzTracker
 
-fuzz: ## run each fuzz target for FUZZTIME (default 30s), one after another
+# make fuzz then runs the audit tracker's property test against a real
+# PostgreSQL (TestTrackerMatchesPostgres) for AUDIT_PROP_ITER random
+# sessions, seeded from the clock unless KEYWAY_AUDIT_PROP_SEED is set; the
+# seed is printed so that a failure can be repeated. go test runs it with
+# 25 sessions and a fixed seed.
+AUDIT_PROP_ITER ?= 400
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s), one after another, then the audit property test
 	@for t in $(FUZZ_TARGETS); do \
 		IFS=: read -r mod pkg name <<< "$$t"; \
 		echo "== fuzz $$name in $$mod/$${pkg#./} for $(FUZZTIME)"; \
 		(cd $$mod && $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $(FUZZFLAGS) $$pkg) || exit 1; \
 	done
+	@seed=$${KEYWAY_AUDIT_PROP_SEED:-$$(date +%s)}; \
+	echo "== audit property test: $(AUDIT_PROP_ITER) sessions, KEYWAY_AUDIT_PROP_SEED=$$seed"; \
+	KEYWAY_AUDIT_PROP_ITER=$(AUDIT_PROP_ITER) KEYWAY_AUDIT_PROP_SEED=$$seed \
+		$(GO) test -count=1 -timeout 60m -run '^TestTrackerMatchesPostgres$$' ./plugins/postgres
 
 # The engine minimises every new interesting input (for up to a minute by
 # default), which took most of a 5 s run for FuzzLoad and
@@ -97,7 +109,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s), one after another
 # (go.dev/issue/75804, fixed in Go 1.27), with no failing input. 20,000
 # executions take FuzzLoad about 20 s here and the others a second or two.
 fuzz-ci: ## run each fuzz target for 20,000 executions
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=20000x FUZZFLAGS=-fuzzminimizetime=10x
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=20000x FUZZFLAGS=-fuzzminimizetime=10x AUDIT_PROP_ITER=100
 
 clean:
 	rm -rf bin .demo

@@ -2,13 +2,10 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -104,43 +101,3 @@ func storeMax(v *atomic.Uint64, n uint64) {
 		}
 	}
 }
-
-// params renders bound values: text as text, binary as base64, each cut
-// at maxParam bytes.
-func (a *auditor) params(values [][]byte, formats []int16) ([]string, bool) {
-	out := make([]string, len(values))
-	truncated := false
-	for i, v := range values {
-		if v == nil {
-			out[i] = "NULL"
-			continue
-		}
-		if len(v) > a.maxParam {
-			v, truncated = v[:a.maxParam], true
-		}
-		binary := len(formats) == 1 && formats[0] == 1 || len(formats) > i && formats[i] == 1
-		if binary || !utf8.Valid(v) {
-			out[i] = base64.StdEncoding.EncodeToString(v)
-		} else {
-			out[i] = string(v)
-		}
-	}
-	return out, truncated
-}
-
-// rowsAffected reads the count at the end of a command tag such as
-// "INSERT 0 3" or "UPDATE 5".
-func rowsAffected(tag string) int64 {
-	i := strings.LastIndexByte(tag, ' ')
-	if i < 0 {
-		return 0
-	}
-	n, _ := strconv.ParseInt(tag[i+1:], 10, 64)
-	return n
-}
-
-// Event names, short.
-const (
-	sdkQuery     = sdk.AuditSessionQuery
-	sdkStatement = sdk.AuditSessionStatement
-)

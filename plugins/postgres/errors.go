@@ -17,6 +17,7 @@ const (
 	stateRejected             = "08004" // sqlserver_rejected_establishment_of_sqlconnection
 	stateProtocolViolation    = "08P01" // protocol_violation
 	stateFeatureNotSupported  = "0A000" // feature_not_supported
+	stateProgramLimitExceeded = "54000" // program_limit_exceeded
 	stateInternal             = "XX000" // internal_error
 )
 

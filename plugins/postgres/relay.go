@@ -3,12 +3,11 @@ package postgres
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
-
-	"github.com/jackc/pgproto3/v2"
 
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -22,132 +21,25 @@ const (
 	// messages; larger reads go straight to the write buffer, and TLS
 	// keeps its own record buffer.
 	readBuffer = 2 << 10
-	// maxAuditedMessage bounds what is read whole to be audited; larger
-	// messages are relayed without being parsed.
-	maxAuditedMessage = 16 << 20
+	// wholeMessage bounds the client messages read whole to be decoded;
+	// larger ones are decoded while they stream through, with the same
+	// result.
+	wholeMessage = 64 << 10
+	// serverPrefix is how much of a CommandComplete or ErrorResponse is
+	// read for its event; any rest streams through.
+	serverPrefix = 64 << 10
 	// maxMessage is PostgreSQL's own limit on a message.
 	maxMessage = 1 << 30
 )
 
-// pending is a statement waiting for its outcome.
-type pending struct {
-	simple    bool
-	query     string
-	params    []string
-	truncated bool
-}
+// frameHandler passes one message of n body bytes from r to w; hdr is its
+// header, not yet written.
+type frameHandler func(hdr []byte, n int64, r *bufio.Reader, w *lazyWriter) error
 
-// tracker correlates a session's Parse, Bind and Execute with the server's
-// answers, so each executed statement becomes one audit event.
-type tracker struct {
-	a *auditor
-
-	mu         sync.Mutex
-	statements map[string]string
-	portals    map[string]pending
-	queue      []pending
-	// parsed is the text of the Parse messages since the last
-	// ReadyForQuery, for a statement that fails before it executes.
-	parsed []string
-}
-
-func newTracker(a *auditor) *tracker {
-	return &tracker{a: a, statements: map[string]string{}, portals: map[string]pending{}}
-}
-
-// fromClient notes a client message; it returns after the message's
-// audit event, if any, is queued.
-func (t *tracker) fromClient(typ byte, body []byte) {
-	switch typ {
-	case 'Q':
-		var m pgproto3.Query
-		if m.Decode(body) != nil {
-			return
-		}
-		e := t.a.event(sdkQuery, "TQ01", true)
-		e.Query = m.String
-		t.a.emit(e)
-		t.mu.Lock()
-		t.queue = append(t.queue, pending{simple: true, query: m.String})
-		t.mu.Unlock()
-	case 'P':
-		var m pgproto3.Parse
-		if m.Decode(body) != nil {
-			return
-		}
-		t.mu.Lock()
-		t.statements[m.Name] = m.Query
-		t.parsed = append(t.parsed, m.Query)
-		t.mu.Unlock()
-	case 'B':
-		var m pgproto3.Bind
-		if m.Decode(body) != nil {
-			return
-		}
-		params, truncated := t.a.params(m.Parameters, m.ParameterFormatCodes)
-		t.mu.Lock()
-		t.portals[m.DestinationPortal] = pending{query: t.statements[m.PreparedStatement], params: params, truncated: truncated}
-		t.mu.Unlock()
-	case 'E':
-		var m pgproto3.Execute
-		if m.Decode(body) != nil {
-			return
-		}
-		t.mu.Lock()
-		t.queue = append(t.queue, t.portals[m.Portal])
-		t.mu.Unlock()
-	}
-}
-
-// fromServer notes a server message and completes statements.
-func (t *tracker) fromServer(typ byte, body []byte) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	switch typ {
-	case 'C', 'I', 's':
-		if len(t.queue) == 0 || t.queue[0].simple {
-			return
-		}
-		p := t.queue[0]
-		t.queue = t.queue[1:]
-		e := t.a.event(sdkStatement, "TS01", true)
-		e.Query, e.Parameters, e.Truncated = p.query, p.params, p.truncated
-		if typ == 'C' {
-			var m pgproto3.CommandComplete
-			if m.Decode(body) == nil {
-				e.CommandTag = string(m.CommandTag)
-				e.RowsAffected = rowsAffected(e.CommandTag)
-			}
-		}
-		t.a.emit(e)
-	case 'E':
-		var p pending
-		switch {
-		case len(t.queue) > 0 && !t.queue[0].simple:
-			p, t.queue = t.queue[0], t.queue[1:]
-		case len(t.queue) == 0 && len(t.parsed) > 0:
-			// Refused before it executed, at Parse, Bind or Describe.
-			p = pending{query: t.parsed[len(t.parsed)-1]}
-		default:
-			return
-		}
-		e := t.a.event(sdkStatement, "TS02", false)
-		e.Query, e.Parameters, e.Truncated = p.query, p.params, p.truncated
-		var m pgproto3.ErrorResponse
-		if m.Decode(body) == nil {
-			e.Error = m.Code + ": " + m.Message
-		}
-		t.a.emit(e)
-	case 'Z':
-		// Statements still queued were skipped after an error.
-		t.queue, t.parsed = t.queue[:0], t.parsed[:0]
-	}
-}
-
-// relayMessages copies PostgreSQL messages from src to dst, showing
-// note the ones it audits, and counting bytes. It flushes whenever src
-// has nothing more buffered, so small messages travel together.
-func relayMessages(src io.Reader, dst io.Writer, bufs *bufferPool, note func(typ byte, body []byte), audited func(byte) bool, count func(int)) error {
+// relayFrames copies PostgreSQL messages from src to dst through handle,
+// counting bytes. It flushes whenever src has nothing more buffered, so
+// small messages travel together.
+func relayFrames(src io.Reader, dst io.Writer, bufs *bufferPool, handle frameHandler, count func(int)) error {
 	r := bufio.NewReaderSize(src, readBuffer)
 	w := &lazyWriter{dst: dst, pool: bufs}
 	var hdr [5]byte
@@ -166,31 +58,127 @@ func relayMessages(src io.Reader, dst io.Writer, bufs *bufferPool, note func(typ
 			_ = w.Flush()
 			return fmt.Errorf("%w: message %q with length %d", errMalformed, hdr[0], n)
 		}
-		body := n - 4
-		if audited(hdr[0]) && body <= maxAuditedMessage {
-			buf := make([]byte, body)
-			if _, err := io.ReadFull(r, buf); err != nil {
-				return err
-			}
-			// Noted before it is passed on, so a message's audit event
-			// is queued before anything can answer it.
-			note(hdr[0], buf)
-			if _, err := w.Write(hdr[:]); err != nil {
-				return err
-			}
-			if _, err := w.Write(buf); err != nil {
-				return err
-			}
-		} else {
-			if _, err := w.Write(hdr[:]); err != nil {
-				return err
-			}
-			if _, err := io.CopyN(w, r, body); err != nil {
-				return err
-			}
+		if err := handle(hdr[:], n-4, r, w); err != nil {
+			_ = w.Flush()
+			return err
 		}
 		count(int(n) + 1)
 	}
+}
+
+// relayFromClient copies the client's messages to the server. Each is
+// queued with the tracker before its last byte is passed on, so the
+// server cannot answer a message the tracker has not seen; one the
+// tracker refuses never reaches the server whole.
+func relayFromClient(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker, count func(int)) error {
+	return relayFrames(src, dst, bufs, func(hdr []byte, n int64, r *bufio.Reader, w *lazyWriter) error {
+		typ := hdr[0]
+		if !decodesBody(typ) {
+			if err := t.fromClient(request{typ: typ}); err != nil {
+				return err
+			}
+			if _, err := w.Write(hdr); err != nil {
+				return err
+			}
+			_, err := io.CopyN(w, r, n)
+			return err
+		}
+		if n <= wholeMessage {
+			body := make([]byte, n)
+			if _, err := io.ReadFull(r, body); err != nil {
+				return err
+			}
+			if err := t.fromClient(decodeRequest(typ, wholeFields(body), t.maxParam)); err != nil {
+				return err
+			}
+			if _, err := w.Write(hdr); err != nil {
+				return err
+			}
+			_, err := w.Write(body)
+			return err
+		}
+		// A large message is decoded as it streams through, all but its
+		// last byte.
+		if _, err := w.Write(hdr); err != nil {
+			return err
+		}
+		held := &holdLast{w: w}
+		body := io.TeeReader(io.LimitReader(r, n), held)
+		req := decodeRequest(typ, streamFields(body), t.maxParam)
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return err
+		}
+		if held.n != n {
+			return io.ErrUnexpectedEOF
+		}
+		if err := t.fromClient(req); err != nil {
+			return err
+		}
+		return held.release()
+	}, count)
+}
+
+// relayFromServer copies the server's messages to the client. Each is
+// shown to the tracker before any of it is passed on, so the events of
+// the statements it completes are queued before the client can see it.
+// DataRow and CopyData, the bulk of a result, change nothing the tracker
+// follows and pass untouched.
+func relayFromServer(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker, count func(int)) error {
+	return relayFrames(src, dst, bufs, func(hdr []byte, n int64, r *bufio.Reader, w *lazyWriter) error {
+		typ := hdr[0]
+		var prefix []byte
+		switch typ {
+		case 'D', 'd':
+		case 'C', 'E', 'Z':
+			prefix = make([]byte, min(n, serverPrefix))
+			if _, err := io.ReadFull(r, prefix); err != nil {
+				return err
+			}
+			fallthrough
+		default:
+			if err := t.fromServer(typ, prefix); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(hdr); err != nil {
+			return err
+		}
+		if _, err := w.Write(prefix); err != nil {
+			return err
+		}
+		_, err := io.CopyN(w, r, n-int64(len(prefix)))
+		return err
+	}, count)
+}
+
+// holdLast writes what it is given except the last byte so far, which
+// release writes.
+type holdLast struct {
+	w    io.Writer
+	n    int64
+	last []byte
+}
+
+func (h *holdLast) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if len(h.last) == 1 {
+		if _, err := h.w.Write(h.last); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := h.w.Write(p[:len(p)-1]); err != nil {
+		return 0, err
+	}
+	h.last = append(h.last[:0], p[len(p)-1])
+	h.n += int64(len(p))
+	return len(p), nil
+}
+
+func (h *holdLast) release() error {
+	_, err := h.w.Write(h.last)
+	return err
 }
 
 // recordedWriter writes to the client once the session's audit events so
@@ -209,27 +197,35 @@ func (r recordedWriter) Write(p []byte) (int, error) {
 	return r.w.Write(p)
 }
 
-// auditedFromClient and auditedFromServer name the messages the tracker
-// reads.
-func auditedFromClient(t byte) bool { return t == 'Q' || t == 'P' || t == 'B' || t == 'E' }
-func auditedFromServer(t byte) bool {
-	return t == 'C' || t == 'E' || t == 'Z' || t == 'I' || t == 's'
-}
-
 // relayAudited runs the session both ways with auditing. Nothing reaches
 // the client before the host has accepted the events the session queued
 // until then: the answer to a statement is released only once the
 // statement is on record, so a crash of the plugin cannot lose the record
-// of a statement whose result the client saw.
+// of a statement whose result the client saw. When the tracker refuses a
+// message or loses track, the session ends with an ErrorResponse that
+// says why.
 func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn) {
 	var wg sync.WaitGroup
+	var refused error
 	wg.Go(func() {
-		_ = relayMessages(client, upstream, bufs, t.fromClient, auditedFromClient, countIn)
+		err := relayFromClient(client, upstream, bufs, t, countIn)
+		if errors.Is(err, errTooMuchPending) {
+			refused = err
+		}
 		sdk.CloseWrite(upstream)
 	})
-	_ = relayMessages(upstream, recordedWriter{w: client, a: t.a}, bufs, t.fromServer, auditedFromServer, countOut)
-	sdk.CloseWrite(client)
+	err := relayFromServer(upstream, recordedWriter{w: client, a: t.a}, bufs, t, countOut)
+	if errors.Is(err, errLostTrack) {
+		// Whatever the server says next cannot be placed: end both ways.
+		fatal(recordedWriter{w: client, a: t.a}, stateProtocolViolation, err.Error()+"; the session is closed, and the statements whose outcome is unknown are recorded as such", "")
+		_ = upstream.Close()
+		_ = client.Close()
+	}
 	wg.Wait()
+	if refused != nil {
+		fatal(recordedWriter{w: client, a: t.a}, stateProgramLimitExceeded, refused.Error(), "")
+	}
+	sdk.CloseWrite(client)
 }
 
 // relayPlain runs the session both ways without reading its messages, for
