@@ -29,6 +29,9 @@ type Info struct {
 	Kind       sdk.Kind
 	Version    string
 	APIVersion uint32
+	// Spec is what a protocol plugin declared: the protocols it serves
+	// and how their clients reach the proxy. Nil for other kinds.
+	Spec *sdk.ProtocolSpec
 }
 
 // process is one launched plugin process.
@@ -152,6 +155,9 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 			return nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 		}
 		p.clientTLS = resp.GetClientTls()
+		if p.info.Spec, err = protocolSpec(spec.Name, p.info, resp.GetSpec()); err != nil {
+			return nil, err
+		}
 	}
 	if !abandon() {
 		// The caller gave up just now and the plugin has been killed.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -151,12 +152,17 @@ func (s *Supervisor) Start(ctx context.Context, specs []Spec) error {
 		}
 		started = append(started, newInstance(spec, p, s.env, s.policy))
 	}
-	if len(errs) > 0 {
+	if len(errs) == 0 {
+		s.mu.Lock()
+		errs = append(errs, checkProtocols(append(slices.Clone(s.instances), started...)))
+		s.mu.Unlock()
+	}
+	if err := errors.Join(errs...); err != nil {
 		for _, in := range started {
 			close(in.done)
 			in.shutdown()
 		}
-		return errors.Join(errs...)
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
