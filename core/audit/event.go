@@ -28,6 +28,7 @@ const (
 	DBDelete         = "db.delete"
 	TokenCreate      = "token.create"
 	TokenDelete      = "token.delete"
+	HostDelete       = "host.delete"
 	CertIssued       = "cert.issued"
 	CARotated        = "ca.rotated"
 	APIRateLimited   = "api.rate_limited"
