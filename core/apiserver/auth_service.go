@@ -85,6 +85,9 @@ func (a AuthService) Join(ctx context.Context, req *apiv1.JoinRequest) (*apiv1.J
 		Cluster: a.S.Cluster, Name: req.GetHostName(), TTL: a.S.hostTTL(),
 	}, req.GetCsr(), a.S.now())
 	if err != nil {
+		// No certificate holds the name: a join with a good CSR may
+		// take it (the token is spent).
+		a.S.Auth.ReleaseHostName(ctx, req.GetHostName())
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	hostCAs, err := a.S.hostCAs(ctx)

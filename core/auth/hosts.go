@@ -57,8 +57,8 @@ func (s *Service) RenewHostName(ctx context.Context, name string, ttl time.Durat
 	return s.putJSON(ctx, hostsPrefix+name, h, state.PutOptions{TTL: ttl})
 }
 
-// releaseHostName forgets a claim that a failed join made.
-func (s *Service) releaseHostName(ctx context.Context, name string) {
+// ReleaseHostName forgets a claim that a failed join made.
+func (s *Service) ReleaseHostName(ctx context.Context, name string) {
 	_ = s.State.Delete(ctx, hostsPrefix+name, 0)
 }
 
@@ -86,7 +86,7 @@ func (s *Service) JoinHost(ctx context.Context, secret, name string, ttl time.Du
 		return err
 	}
 	if err := s.ConsumeToken(ctx, secret, "db", name, now); err != nil {
-		s.releaseHostName(ctx, name)
+		s.ReleaseHostName(ctx, name)
 		return err
 	}
 	return nil
