@@ -117,20 +117,20 @@ func (a AgentService) SignDBClient(ctx context.Context, req *apiv1.SignDBClientR
 
 // DBClientIssued is the cert.issued event (TC004) of a db-client
 // certificate signed for a session's agent (agent "" for this process's
-// own databases); notAfter is zero when nothing was signed.
+// own databases); notAfter is zero when nothing was signed. It names the
+// session but leaves db_service empty, so that a search by database
+// lists the sessions' own trails; the reason names the database.
 func DBClientIssued(sessionID, agent, database, dbUser string, notAfter time.Time) audit.Event {
 	by := "this process"
 	if agent != "" {
 		by = "agent " + agent
 	}
-	reason := "db-client certificate for " + by + " to serve the session"
+	reason := "db-client certificate for " + by + " to serve the session on database " + database
 	if !notAfter.IsZero() {
 		reason += ", valid until " + notAfter.UTC().Format(time.RFC3339)
 	}
-	target := "db-client/" + dbUser
-	e := audit.Event{Event: audit.CertIssued, Code: "TC004", SessionID: sessionID, Target: target,
-		DBService: database, DBUser: dbUser, Reason: reason}
-	return e
+	return audit.Event{Event: audit.CertIssued, Code: "TC004", SessionID: sessionID,
+		Target: "db-client/" + dbUser, DBUser: dbUser, Reason: reason}
 }
 
 // Authorities gives the agent the user and db authorities.

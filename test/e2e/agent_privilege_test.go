@@ -62,14 +62,14 @@ func TestAgentHoldsOnlyItsSessions(t *testing.T) {
 	var issued audit.Event
 	waitFor(t, 10*time.Second, "the agent's db-client certificate in the audit log", func() bool {
 		for _, e := range auditEvents(t, a.cfg, "--type=cert.issued") {
-			if e.Code == "TC004" && e.Success && e.DBService == remote {
+			if e.Code == "TC004" && e.Success && strings.Contains(e.Reason, "agent remote") {
 				issued = e
 				return true
 			}
 		}
 		return false
 	})
-	if issued.DBUser != "postgres" || issued.User != "alice" || issued.SessionID == "" || !strings.Contains(issued.Reason, "agent remote") {
+	if issued.DBUser != "postgres" || issued.User != "alice" || issued.SessionID == "" || !strings.Contains(issued.Reason, "database "+remote) {
 		t.Fatalf("cert.issued of the agent's certificate: %+v; want db user postgres, user alice, the session, and the agent", issued)
 	}
 	servedByAgent := false
@@ -80,6 +80,30 @@ func TestAgentHoldsOnlyItsSessions(t *testing.T) {
 	}
 	if !servedByAgent {
 		t.Fatalf("the certificate's session %s is not a session start of alice served by agent/remote", issued.SessionID)
+	}
+
+	// The all-in-one process records the certificates it signs for its
+	// own sessions in the same way.
+	local := a.userFiles(t, "alice-local", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
+	if out, err := pgtest.Psql(a.connString(local, "postgres", "postgres"), "select 1"); err != nil || out != "1" {
+		t.Fatalf("psql to the all-in-one's own database: %q, %v", out, err)
+	}
+	var localIssued audit.Event
+	waitFor(t, 10*time.Second, "the all-in-one's db-client certificate in the audit log", func() bool {
+		for _, e := range auditEvents(t, a.cfg, "--type=cert.issued") {
+			if e.Code == "TC004" && e.Success && strings.Contains(e.Reason, "this process") && strings.Contains(e.Reason, "database "+dbName) {
+				localIssued = e
+				return true
+			}
+		}
+		return false
+	})
+	localStart := false
+	for _, e := range auditEvents(t, a.cfg, "--type=db.session.start", "--db="+dbName) {
+		localStart = localStart || e.SessionID == localIssued.SessionID && e.Success
+	}
+	if !localStart || localIssued.SessionID == "" {
+		t.Fatalf("the all-in-one's cert.issued %+v names no session of %s", localIssued, dbName)
 	}
 
 	// The agent's own identity, used by hand.
