@@ -35,8 +35,10 @@ type Remote struct {
 	links []*remoteLink
 	// changed is closed, and replaced, when a tunnel comes up.
 	changed chan struct{}
-	// sessions maps a session's id to the proxy that routed it.
-	sessions map[string]*sessionRoute
+	// sessions maps a session's id to the proxy that routed it; ended
+	// ones are swept at most every sessionPrune.
+	sessions  map[string]*sessionRoute
+	lastPrune time.Time
 
 	casMu   sync.Mutex
 	cas     *apiv1.AuthoritiesResponse

@@ -15,6 +15,10 @@ import (
 // cancel) may still be on their way. The proxy keeps its grant as long.
 const SessionTail = 10 * time.Minute
 
+// sessionPrune is how often, at most, ended sessions are swept: a sweep
+// per session would cost a scan per connection.
+const sessionPrune = 10 * time.Second
+
 // sessionRoute is the proxy that routed one session.
 type sessionRoute struct {
 	proxy string
@@ -24,8 +28,8 @@ type sessionRoute struct {
 
 // BindSession records that proxy routed session id to this agent, so
 // that the session's calls go through that proxy's tunnel; the returned
-// function marks the session ended. It also forgets sessions that ended
-// more than SessionTail ago.
+// function marks the session ended. It also forgets, now and then,
+// sessions that ended more than SessionTail ago.
 func (r *Remote) BindSession(id, proxy string) (end func()) {
 	if id == "" {
 		return func() {}
@@ -36,9 +40,12 @@ func (r *Remote) BindSession(id, proxy string) (end func()) {
 	if r.sessions == nil {
 		r.sessions = map[string]*sessionRoute{}
 	}
-	for sid, s := range r.sessions {
-		if !s.ended.IsZero() && now.Sub(s.ended) > SessionTail {
-			delete(r.sessions, sid)
+	if now.Sub(r.lastPrune) >= sessionPrune {
+		r.lastPrune = now
+		for sid, s := range r.sessions {
+			if !s.ended.IsZero() && now.Sub(s.ended) > SessionTail {
+				delete(r.sessions, sid)
+			}
 		}
 	}
 	r.sessions[id] = route
