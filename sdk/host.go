@@ -15,10 +15,12 @@ type Host interface {
 	// Authorize asks whether a session may use a database as a database
 	// user and logical database.
 	Authorize(ctx context.Context, req AuthorizeRequest) (Authorization, error)
-	// DatabaseCertificate returns a client certificate (CN = dbUser) and
-	// key for certificate authentication to a database. Cache it: the
-	// host signs a new one on each call.
-	DatabaseCertificate(ctx context.Context, database, dbUser string) (DatabaseCertificate, error)
+	// DatabaseCertificate returns a client certificate (CN = DBUser) and
+	// key for certificate authentication to a database, for the session
+	// that needs it first. Cache it: the host signs a new one on each
+	// call. On an agent, the cluster signs only for a session it routed
+	// to the agent and authorized for that database user.
+	DatabaseCertificate(ctx context.Context, req DatabaseCertificateRequest) (DatabaseCertificate, error)
 	// AuditDurable records events and returns once they are durable.
 	AuditDurable(ctx context.Context, events ...AuditEvent) error
 	// Audit queues events; they travel to the host in batches. It blocks
@@ -55,6 +57,15 @@ type Authorization struct {
 	// Message is a sentence for the client: what was decided and why.
 	Message string
 	Reasons []Reason
+}
+
+// DatabaseCertificateRequest asks for a database client certificate.
+type DatabaseCertificateRequest struct {
+	// SessionID is the session the certificate is first used for, the
+	// one Authorize allowed.
+	SessionID string
+	Database  string
+	DBUser    string
 }
 
 // DatabaseCertificate is a client certificate for a database.

@@ -80,8 +80,8 @@ func (h *hostClient) Authorize(ctx context.Context, req AuthorizeRequest) (Autho
 	return out, nil
 }
 
-func (h *hostClient) DatabaseCertificate(ctx context.Context, database, dbUser string) (DatabaseCertificate, error) {
-	resp, err := h.c.DatabaseCertificate(ctx, &pluginv1.DatabaseCertificateRequest{Database: database, DbUser: dbUser})
+func (h *hostClient) DatabaseCertificate(ctx context.Context, req DatabaseCertificateRequest) (DatabaseCertificate, error) {
+	resp, err := h.c.DatabaseCertificate(ctx, &pluginv1.DatabaseCertificateRequest{SessionId: req.SessionID, Database: req.Database, DbUser: req.DBUser})
 	if err != nil {
 		return DatabaseCertificate{}, err
 	}

@@ -156,24 +156,34 @@ database users can reach, with its health.`,
 func newRmCmd() *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
-		Use:   "rm role/NAME|db/NAME",
-		Short: "Delete a role or a db resource",
+		Use:   "rm role/NAME|db/NAME|agent/NAME",
+		Short: "Delete a role, a db resource or a joined agent's name",
 		Long: `Delete a role (role/NAME) or a db resource (db/NAME). Agents stop serving a
-removed db at once; new connections to it are refused with SQLSTATE 3D000.`,
+removed db at once; new connections to it are refused with SQLSTATE 3D000.
+
+agent/NAME frees the host name of a joined agent that is gone, so that a new
+agent may join under it; the old agent's certificate stays valid until it
+expires.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, name, ok := strings.Cut(args[0], "/")
 			kind, known := resourceKind(k)
+			if k == "agent" {
+				kind, known = "agent", true
+			}
 			if !ok || !known || name == "" {
-				return fmt.Errorf("give the resource as role/NAME or db/NAME, not %q", args[0])
+				return fmt.Errorf("give the resource as role/NAME, db/NAME or agent/NAME, not %q", args[0])
 			}
 			c, _, err := adminClient(cmd, path)
 			if err != nil {
 				return err
 			}
-			if kind == "role" {
+			switch kind {
+			case "role":
 				err = c.RemoveRole(cmd.Context(), name)
-			} else {
+			case "agent":
+				err = c.RemoveAgent(cmd.Context(), name)
+			default:
 				err = c.RemoveDatabase(cmd.Context(), name)
 			}
 			if err != nil {

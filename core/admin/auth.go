@@ -130,6 +130,9 @@ func handleAuth(mux *http.ServeMux, src AuthSource) {
 	mux.HandleFunc("DELETE /v1/roles/{name}", func(w http.ResponseWriter, r *http.Request) {
 		with(w, func(s *auth.Service) (any, error) { return struct{}{}, s.RemoveRole(r.Context(), r.PathValue("name")) })
 	})
+	mux.HandleFunc("DELETE /v1/agents/{name}", func(w http.ResponseWriter, r *http.Request) {
+		with(w, func(s *auth.Service) (any, error) { return struct{}{}, s.RemoveHost(r.Context(), r.PathValue("name")) })
+	})
 	mux.HandleFunc("PUT /v1/databases/{name}", func(w http.ResponseWriter, r *http.Request) {
 		var db config.Database
 		if !decode(w, r, &db) {

@@ -160,6 +160,11 @@ func (c *Client) RemoveRole(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/roles/"+url.PathEscape(name), nil, nil)
 }
 
+// RemoveAgent frees a joined agent's host name.
+func (c *Client) RemoveAgent(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/agents/"+url.PathEscape(name), nil, nil)
+}
+
 // PutDatabase creates or replaces a db resource.
 func (c *Client) PutDatabase(ctx context.Context, db config.Database) error {
 	return c.do(ctx, http.MethodPut, "/v1/databases/"+url.PathEscape(db.Name), db, nil)

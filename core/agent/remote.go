@@ -26,12 +26,19 @@ import (
 // cluster's authorities. With a tunnel to each proxy, a call goes through
 // the tunnel that has been up longest and, if that tunnel fails it
 // (codes.Unavailable), through the next: every proxy reaches the same
-// auth state.
+// auth state. A session's own calls (its decision, its certificate, its
+// audit events) go instead through the tunnel of the proxy that routed
+// it: only that proxy holds the session's grant (docs/architecture.md,
+// "What an agent may ask for").
 type Remote struct {
 	mu    sync.RWMutex
 	links []*remoteLink
 	// changed is closed, and replaced, when a tunnel comes up.
 	changed chan struct{}
+	// sessions maps a session's id to the proxy that routed it; ended
+	// ones are swept at most every sessionPrune.
+	sessions  map[string]*sessionRoute
+	lastPrune time.Time
 
 	casMu   sync.Mutex
 	cas     *apiv1.AuthoritiesResponse
@@ -153,18 +160,19 @@ func (r *Remote) call(ctx context.Context, fn func(apiv1.AgentClient) error) err
 	return err
 }
 
-// Authorize asks the auth service.
+// Authorize asks the proxy that routed the session.
 func (r *Remote) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest) (*apiv1.AuthorizeResponse, error) {
 	var resp *apiv1.AuthorizeResponse
-	err := r.call(ctx, func(c apiv1.AgentClient) (err error) {
+	err := r.sessionCall(ctx, req.GetSessionId(), func(c apiv1.AgentClient) (err error) {
 		resp, err = c.Authorize(ctx, req)
 		return err
 	})
 	return resp, err
 }
 
-// DBClientCert makes a key and has the auth service certify it.
-func (r *Remote) DBClientCert(ctx context.Context, dbUser string) (authority.DBClientCert, error) {
+// DBClientCert makes a key and has the proxy that routed the session
+// certify it for the session's database and database user.
+func (r *Remote) DBClientCert(ctx context.Context, sessionID, database, dbUser string) (authority.DBClientCert, error) {
 	key, err := authority.NewKey("")
 	if err != nil {
 		return authority.DBClientCert{}, err
@@ -174,8 +182,8 @@ func (r *Remote) DBClientCert(ctx context.Context, dbUser string) (authority.DBC
 		return authority.DBClientCert{}, err
 	}
 	var resp *apiv1.SignDBClientResponse
-	err = r.call(ctx, func(c apiv1.AgentClient) (err error) {
-		resp, err = c.SignDBClient(ctx, &apiv1.SignDBClientRequest{DbUser: dbUser, Csr: csr})
+	err = r.sessionCall(ctx, sessionID, func(c apiv1.AgentClient) (err error) {
+		resp, err = c.SignDBClient(ctx, &apiv1.SignDBClientRequest{SessionId: sessionID, Database: database, DbUser: dbUser, Csr: csr})
 		return err
 	})
 	if err != nil {
@@ -222,15 +230,17 @@ func (r *Remote) Connected() bool {
 	return len(r.links) > 0
 }
 
-// Emit sends audit events to the cluster's log through a tunnel.
+// Emit sends audit events to the cluster's log, each session's through
+// the tunnel of the proxy that routed it, which accepts only events of
+// sessions it routed to this agent.
 //
-// Delivery is at least once while any tunnel is up: a batch that fails
-// with codes.Unavailable goes again through the next tunnel. If a tunnel
-// dies after its proxy wrote the batch but before the answer arrived,
-// the batch is written twice, once in each proxy's log; both copies
-// carry the same session id and event index (sid, ei), which identify
-// the duplicate. With no tunnel up the batch fails and on_failure
-// applies.
+// Delivery is at least once while that tunnel is up, or comes back: the
+// proxy keeps a session's grant for a while after it ends, and takes its
+// events again over a new tunnel of the same agent. If a tunnel dies
+// after its proxy wrote a batch but before the answer arrived, the batch
+// is written twice; both copies carry the same session id and event
+// index (sid, ei), which identify the duplicate. With the session's
+// proxy unreachable the batch fails and on_failure applies.
 func (r *Remote) Emit(ctx context.Context, events ...audit.Event) error {
 	return r.sendAudit(ctx, false, events)
 }
@@ -242,16 +252,32 @@ func (r *Remote) EmitDurable(ctx context.Context, events ...audit.Event) error {
 }
 
 func (r *Remote) sendAudit(ctx context.Context, durable bool, events []audit.Event) error {
-	req := &apiv1.AuditRequest{Durable: durable}
+	// One request per session, in the order of the batch: a batch mixes
+	// sessions that different proxies routed.
+	var order []string
+	reqs := map[string]*apiv1.AuditRequest{}
 	for _, e := range events {
 		b, err := json.Marshal(e)
 		if err != nil {
 			return fmt.Errorf("encoding an audit event: %w", err)
 		}
+		req, ok := reqs[e.SessionID]
+		if !ok {
+			req = &apiv1.AuditRequest{Durable: durable}
+			reqs[e.SessionID] = req
+			order = append(order, e.SessionID)
+		}
 		req.EventsJson = append(req.EventsJson, b)
 	}
-	return r.call(ctx, func(c apiv1.AgentClient) error {
-		_, err := c.Audit(ctx, req)
-		return err
-	})
+	for _, sid := range order {
+		req := reqs[sid]
+		err := r.sessionCall(ctx, sid, func(c apiv1.AgentClient) error {
+			_, err := c.Audit(ctx, req)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -123,3 +123,38 @@ func TestRemoteRetriesACallWhoseTunnelBroke(t *testing.T) {
 		t.Fatalf("Authorize while the first tunnel closes: %v, %v", resp, err)
 	}
 }
+
+// TestRemoteSendsASessionsCallsThroughItsTunnel checks that a session's
+// decision and audit events go to the proxy that routed it, not to the
+// oldest tunnel, that a batch mixing sessions is split by proxy, and that
+// a session whose proxy is gone is not sent to another.
+func TestRemoteSendsASessionsCallsThroughItsTunnel(t *testing.T) {
+	var r Remote
+	oldest, routing := &fakeAgentClient{}, &fakeAgentClient{}
+	r.Attach("a:1", oldest)
+	detach := r.Attach("b:1", routing)
+	end := r.BindSession("s-b", "b:1")
+	if _, err := r.Authorize(t.Context(), &apiv1.AuthorizeRequest{SessionId: "s-b"}); err != nil {
+		t.Fatalf("Authorize: %v", err)
+	}
+	err := r.Emit(t.Context(),
+		audit.Event{Event: audit.SessionStart, SessionID: "s-b", Index: 1},
+		audit.Event{Event: audit.SessionStart, SessionID: "s-other", Index: 1},
+		audit.Event{Event: audit.SessionQuery, SessionID: "s-b", Index: 2},
+	)
+	if err != nil {
+		t.Fatalf("Emit: %v", err)
+	}
+	if len(routing.audits) != 1 || len(routing.audits[0]) != 2 {
+		t.Fatalf("the routing proxy got batches %q, want one with s-b's two events", routing.audits)
+	}
+	if len(oldest.audits) != 1 || len(oldest.audits[0]) != 1 {
+		t.Fatalf("the oldest tunnel got batches %q, want one with the unbound session's event", oldest.audits)
+	}
+	end()
+	detach()
+	err = r.Emit(t.Context(), audit.Event{Event: audit.SessionEnd, SessionID: "s-b", Index: 3})
+	if status.Code(err) != codes.Unavailable || len(oldest.audits) != 1 {
+		t.Fatalf("an ended session's event with its proxy gone: %v, oldest tunnel batches %d; want Unavailable and nothing sent elsewhere", err, len(oldest.audits))
+	}
+}

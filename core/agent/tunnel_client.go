@@ -267,5 +267,9 @@ func (c *TunnelClient) serve(ctx context.Context, stream net.Conn) {
 			meta.Database = DatabaseToProto(db)
 		}
 	}
+	// The session's calls go back through this tunnel, to the proxy
+	// that holds its grant.
+	end := c.Remote.BindSession(meta.GetId(), c.ProxyAddr)
+	defer end()
 	c.Deliver(ctx, stream, meta)
 }

@@ -42,6 +42,11 @@ func (a AgentService) RenewHost(ctx context.Context, req *apiv1.RenewHostRequest
 		a.S.record(ctx, ev, err)
 		return nil, err
 	}
+	if err := a.S.Auth.RenewHostName(ctx, a.Agent.Name, leaf.NotAfter.Sub(a.S.now()), a.S.now()); err != nil {
+		err = status.Errorf(codes.Unavailable, "recording the host name of %s: %v", a.Agent.Name, err)
+		a.S.record(ctx, ev, err)
+		return nil, err
+	}
 	a.S.record(ctx, ev, nil)
 	return &apiv1.RenewHostResponse{Certificate: resp.Certificate, HostCas: hostCAs, NotAfterUnix: leaf.NotAfter.Unix()}, nil
 }

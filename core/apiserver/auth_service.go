@@ -67,10 +67,16 @@ func (a AuthService) Login(ctx context.Context, req *apiv1.LoginRequest) (resp *
 	return &apiv1.LoginResponse{Certificate: cert, HostCas: hostCAs, DbCas: dbCAs, ClusterName: a.S.Cluster, ProxyAddrs: a.S.proxyAddrs(ctx)}, nil
 }
 
-// Join consumes a join token and signs the agent's host certificate.
+// Join consumes a join token and signs the agent's host certificate,
+// for a host name no joined agent holds: two agents under one name would
+// share one identity, each able to act for the other's sessions.
 func (a AuthService) Join(ctx context.Context, req *apiv1.JoinRequest) (*apiv1.JoinResponse, error) {
-	if err := a.S.Auth.ConsumeToken(ctx, req.GetToken(), "db", req.GetHostName(), a.S.now()); err != nil {
-		err = status.Error(codes.PermissionDenied, err.Error())
+	if err := a.S.Auth.JoinHost(ctx, req.GetToken(), req.GetHostName(), a.S.hostTTL(), a.S.now()); err != nil {
+		code := codes.PermissionDenied
+		if errors.Is(err, auth.ErrHostNameTaken) {
+			code = codes.AlreadyExists
+		}
+		err = status.Error(code, err.Error())
 		a.S.record(ctx, audit.Event{Event: audit.CertIssued, Code: "TC001", Target: "host/" + req.GetHostName(), Reason: "join"}, err)
 		return nil, err
 	}
@@ -79,6 +85,9 @@ func (a AuthService) Join(ctx context.Context, req *apiv1.JoinRequest) (*apiv1.J
 		Cluster: a.S.Cluster, Name: req.GetHostName(), TTL: a.S.hostTTL(),
 	}, req.GetCsr(), a.S.now())
 	if err != nil {
+		// No certificate holds the name: a join with a good CSR may
+		// take it (the token is spent).
+		a.S.Auth.ReleaseHostName(ctx, req.GetHostName())
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	hostCAs, err := a.S.hostCAs(ctx)

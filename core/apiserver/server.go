@@ -81,6 +81,9 @@ type Server struct {
 	// Limits, if set, are the API's rate limits per client address,
 	// applied by the options UnaryLimits and StreamLimits.
 	Limits *Limits
+	// Grants are the sessions this process routed to agents, which is
+	// all an agent may ask for through its tunnel.
+	Grants *Grants
 }
 
 // hostTTL is the lifetime of agents' host certificates.

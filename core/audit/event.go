@@ -28,9 +28,14 @@ const (
 	DBDelete         = "db.delete"
 	TokenCreate      = "token.create"
 	TokenDelete      = "token.delete"
+	HostDelete       = "host.delete"
 	CertIssued       = "cert.issued"
 	CARotated        = "ca.rotated"
 	APIRateLimited   = "api.rate_limited"
+	// AgentRefused is a call an agent made through its tunnel that was
+	// not its to make (a decision, or audit events, for a session no
+	// proxy routed to it); recorded at most once a minute per tunnel.
+	AgentRefused = "agent.refused"
 )
 
 // Event is one audit record; plugins build the same type from the SDK.

@@ -72,15 +72,8 @@ func (s *Service) ConsumeToken(ctx context.Context, secret, typ, usedBy string, 
 		if err != nil {
 			return err
 		}
-		switch {
-		case !found:
-			return errors.New("the join token is unknown to this cluster; create one with keyway tokens add")
-		case !t.UsedAt.IsZero():
-			return fmt.Errorf("the join token %s was already used at %s by %s; tokens are single use", t.ID, t.UsedAt.UTC().Format(time.RFC3339), t.UsedBy)
-		case now.After(t.Expires):
-			return fmt.Errorf("the join token %s expired at %s; create a new one with keyway tokens add", t.ID, t.Expires.UTC().Format(time.RFC3339))
-		case t.Type != typ:
-			return fmt.Errorf("the join token %s is for %s, not %s", t.ID, t.Type, typ)
+		if err := usable(t, found, typ, now); err != nil {
+			return err
 		}
 		t.UsedAt, t.UsedBy = now, usedBy
 		err = s.putJSON(ctx, key, t, state.PutOptions{IfRevision: rev, TTL: tokenGrace})
@@ -89,6 +82,32 @@ func (s *Service) ConsumeToken(ctx context.Context, secret, typ, usedBy string, 
 		}
 		return err
 	}
+}
+
+// CheckToken reports whether a token could be used now, without using
+// it.
+func (s *Service) CheckToken(ctx context.Context, secret, typ string, now time.Time) error {
+	var t Token
+	_, found, err := s.getJSON(ctx, tokensPrefix+hashSecret(secret), &t)
+	if err != nil {
+		return err
+	}
+	return usable(t, found, typ, now)
+}
+
+// usable says why a token cannot be used, if it cannot.
+func usable(t Token, found bool, typ string, now time.Time) error {
+	switch {
+	case !found:
+		return errors.New("the join token is unknown to this cluster; create one with keyway tokens add")
+	case !t.UsedAt.IsZero():
+		return fmt.Errorf("the join token %s was already used at %s by %s; tokens are single use", t.ID, t.UsedAt.UTC().Format(time.RFC3339), t.UsedBy)
+	case now.After(t.Expires):
+		return fmt.Errorf("the join token %s expired at %s; create a new one with keyway tokens add", t.ID, t.Expires.UTC().Format(time.RFC3339))
+	case t.Type != typ:
+		return fmt.Errorf("the join token %s is for %s, not %s", t.ID, t.Type, typ)
+	}
+	return nil
 }
 
 // ListTokens returns tokens not yet used, by expiry.

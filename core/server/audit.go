@@ -176,6 +176,8 @@ func issuedKind(code string) string {
 		return "user"
 	case "TC003":
 		return "operator"
+	case "TC004":
+		return "db-client"
 	}
 	return "other"
 }

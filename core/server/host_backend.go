@@ -33,7 +33,7 @@ const dbCertTTL = time.Hour
 // otherwise.
 type decider interface {
 	Authorize(ctx context.Context, req *apiv1.AuthorizeRequest) (*apiv1.AuthorizeResponse, error)
-	DBClientCert(ctx context.Context, dbUser string) (authority.DBClientCert, error)
+	DBClientCert(ctx context.Context, sessionID, database, dbUser string) (authority.DBClientCert, error)
 }
 
 // hostBackend answers protocol plugins' questions for the databases of
@@ -134,6 +134,7 @@ func (h *hostBackend) Authorize(ctx context.Context, req *pluginv1.HostAuthorize
 	resp, err := h.decide.Authorize(ctx, &apiv1.AuthorizeRequest{
 		ClientCertificates: req.GetClientCertificates(), Database: req.GetDatabase(),
 		DbUser: req.GetDbUser(), DbName: req.GetDbName(), ClientAddr: req.GetClientAddr(),
+		SessionId: req.GetSessionId(),
 	})
 	if err != nil {
 		return nil, status.Error(codes.Unavailable, status.Convert(err).Message())
@@ -152,26 +153,43 @@ func (h *hostBackend) DatabaseCertificate(ctx context.Context, req *pluginv1.Dat
 	if _, found, err := h.registry.Get(ctx, req.GetDatabase()); err != nil || !found {
 		return nil, status.Errorf(codes.NotFound, "database %s is not served by this agent", req.GetDatabase())
 	}
-	c, err := h.decide.DBClientCert(ctx, req.GetDbUser())
+	c, err := h.decide.DBClientCert(ctx, req.GetSessionId(), req.GetDatabase(), req.GetDbUser())
 	if err != nil {
-		return nil, status.Error(codes.Unavailable, status.Convert(err).Message())
+		code := codes.Unavailable
+		if status.Code(err) == codes.PermissionDenied {
+			code = codes.PermissionDenied
+		}
+		return nil, status.Error(code, status.Convert(err).Message())
 	}
 	return &pluginv1.DatabaseCertificateResponse{CertificatePem: c.CertPEM, KeyPem: c.KeyPEM, NotAfterUnix: c.NotAfter.Unix()}, nil
 }
 
 // localDecider decides in this process, where auth runs too, with the
-// same service the agents' tunnels reach.
+// same service the agents' tunnels reach. The sessions it serves are the
+// ones this process routed to itself, so they need no grant; their
+// db-client certificates are recorded as an agent's are.
 type localDecider struct {
 	api apiserver.AgentService
 	ca  authority.CA
+	// record audits the certificates signed.
+	record func(context.Context, audit.Event)
 }
 
 func (l localDecider) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest) (*apiv1.AuthorizeResponse, error) {
 	return l.api.Authorize(ctx, req)
 }
 
-func (l localDecider) DBClientCert(ctx context.Context, dbUser string) (authority.DBClientCert, error) {
-	return authority.SignDBClientCert(ctx, l.ca, authority.DBClientRequest{DBUser: dbUser, TTL: dbCertTTL}, time.Now())
+func (l localDecider) DBClientCert(ctx context.Context, sessionID, database, dbUser string) (authority.DBClientCert, error) {
+	c, err := authority.SignDBClientCert(ctx, l.ca, authority.DBClientRequest{DBUser: dbUser, TTL: dbCertTTL}, time.Now())
+	if l.record != nil {
+		e := apiserver.DBClientIssued(sessionID, "", database, dbUser, c.NotAfter)
+		e.Success = err == nil
+		if err != nil {
+			e.Error = err.Error()
+		}
+		l.record(ctx, e)
+	}
+	return c, err
 }
 
 // ServingCertificate is the certificate the postgres plugin presents to

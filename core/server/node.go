@@ -129,6 +129,7 @@ func (n *node) setup(ctx context.Context) (err error) {
 			Audit:      n.emitAudit,
 			HostTTL:    cfg.Auth.AgentCertLifetime(),
 			Limits:     n.apiLimits(),
+			Grants:     apiserver.NewGrants(),
 		}
 	}
 	if cfg.DB == nil {
@@ -137,7 +138,7 @@ func (n *node) setup(ctx context.Context) (err error) {
 	var pems agent.AuthorityPEM
 	if n.api != nil {
 		pems = n.api.Trust
-		n.backend.decide = localDecider{api: apiserver.AgentService{S: n.api}, ca: n.api.CA}
+		n.backend.decide = localDecider{api: apiserver.AgentService{S: n.api}, ca: n.api.CA, record: n.emitAudit}
 	} else {
 		n.remote = &agent.Remote{}
 		pems = n.remote
@@ -215,7 +216,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 
 	p := &proxy.Proxy{
 		Logger: n.logger.Named("proxy"), Certificate: cert.cert.Load,
-		Routes:           routes{local: n.local, tunnels: n.tunnels, sup: n.sup, resources: n.authSvc},
+		Routes:           routes{local: n.local, tunnels: n.tunnels, sup: n.sup, resources: n.authSvc, grants: n.api.Grants},
 		Verifier:         routeVerifier{n.api.Trust},
 		HandshakeTimeout: n.cfg.Proxy.Handshake(),
 		Limits:           proxyLimits(n.cfg.Proxy),
@@ -257,7 +258,7 @@ func (n *node) serveTunnel(c *tls.Conn) {
 	defer n.tunnels.Remove(a)
 	n.logger.Info("agent connected", "agent", name, "address", c.RemoteAddr().String())
 	gs := grpc.NewServer(tunnelServerOptions()...)
-	apiv1.RegisterAgentServer(gs, apiserver.AgentService{S: n.api, Agent: a})
+	apiv1.RegisterAgentServer(gs, apiserver.AgentService{S: n.api, Agent: a, Refusals: apiserver.NewThrottle(time.Minute)})
 	_ = gs.Serve(sess)
 	gs.Stop()
 	n.logger.Info("agent disconnected", "agent", name)

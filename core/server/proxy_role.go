@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/agent"
+	"github.com/keyway-dev/keyway/core/apiserver"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/core/proxy"
@@ -141,6 +143,8 @@ type routes struct {
 	// resources, if set, tells a db resource that no agent serves from
 	// an unknown database.
 	resources dbResources
+	// grants receives a grant for each session routed to an agent.
+	grants *apiserver.Grants
 }
 
 // Database routes a session: to this process when it serves the database
@@ -166,7 +170,7 @@ func (r routes) Database(ctx context.Context, name string) (sdk.Database, proxy.
 		}
 	}
 	if remote != nil {
-		return remoteDB, tunnelTarget{remote}, true, nil
+		return remoteDB, tunnelTarget{a: remote, grants: r.grants}, true, nil
 	}
 	if r.resources != nil {
 		if d, found, err := r.resources.GetDatabase(ctx, name); err == nil && found {
@@ -211,7 +215,7 @@ func (r routes) CancelTargets() []proxy.Target {
 	}
 	if r.tunnels != nil {
 		for _, a := range r.tunnels.Agents() {
-			out = append(out, tunnelTarget{a})
+			out = append(out, tunnelTarget{a: a})
 		}
 	}
 	return out
@@ -257,11 +261,65 @@ func handToPlugin(ctx context.Context, in *supervisor.Instance, meta *pluginv1.S
 	return pipe.Local(), nil
 }
 
-// tunnelTarget sends sessions to an agent through its tunnel.
-type tunnelTarget struct{ a *tunnel.Agent }
+// tunnelTarget sends sessions to an agent through its tunnel. With
+// grants set, each session for a database gets a grant, which lets the
+// agent ask for that session's decision and db-client certificate and
+// record its audit events; it ends when the session's stream closes. A
+// cancel request (no database) gets none: its event belongs to the
+// cancelled session.
+type tunnelTarget struct {
+	a      *tunnel.Agent
+	grants *apiserver.Grants
+}
 
 func (t tunnelTarget) Open(ctx context.Context, s *proxy.Session) (net.Conn, error) {
-	return t.a.OpenSession(ctx, sessionMeta(s))
+	if t.grants == nil || s.Database == nil {
+		return t.a.OpenSession(ctx, sessionMeta(s))
+	}
+	end := t.grants.Add(grantFor(t.a.Name, s))
+	c, err := t.a.OpenSession(ctx, sessionMeta(s))
+	if err != nil {
+		end()
+		return nil, err
+	}
+	return &grantedConn{Conn: c, end: end}, nil
+}
+
+// grantFor is the grant of a session routed to an agent: its database,
+// and the route and identity of the client's certificate, which the
+// proxy verified before routing.
+func grantFor(agentName string, s *proxy.Session) apiserver.Grant {
+	g := apiserver.Grant{SessionID: s.ID, Agent: agentName, Database: s.Database.Name}
+	if len(s.Chain) == 0 {
+		return g
+	}
+	g.Leaf = s.Chain[0]
+	leaf, err := x509.ParseCertificate(s.Chain[0])
+	if err != nil {
+		return g
+	}
+	id, err := identity.FromCertificate(leaf)
+	if err != nil {
+		return g
+	}
+	g.User, g.SpiffeID = id.Name, id.ID.String()
+	if id.Route != nil {
+		g.DBUser, g.DBName = id.Route.DBUser, id.Route.DBName
+	}
+	return g
+}
+
+// grantedConn ends its session's grant when closed. Like the tunnel's
+// stream it wraps, it cannot be half-closed.
+type grantedConn struct {
+	net.Conn
+	once sync.Once
+	end  func()
+}
+
+func (c *grantedConn) Close() error {
+	c.once.Do(c.end)
+	return c.Conn.Close()
 }
 
 // routeVerifier checks client certificates against the user authority and

@@ -37,8 +37,8 @@ func newCertCache(now func() time.Time) *certCache {
 
 // get returns a valid certificate, fetching it from the host when the
 // cache has none or it is about to expire. Concurrent callers for the same
-// key share one fetch.
-func (c *certCache) get(ctx context.Context, host sdk.Host, database, dbUser string) (tls.Certificate, error) {
+// key share one fetch, made for the session that asked first.
+func (c *certCache) get(ctx context.Context, host sdk.Host, sessionID, database, dbUser string) (tls.Certificate, error) {
 	key := certKey{database, dbUser}
 	c.mu.Lock()
 	e, ok := c.entries[key]
@@ -54,7 +54,7 @@ func (c *certCache) get(ctx context.Context, host sdk.Host, database, dbUser str
 	if !ok {
 		e = &certEntry{ready: make(chan struct{})}
 		c.entries[key] = e
-		go c.fetch(host, key, e)
+		go c.fetch(host, sessionID, key, e)
 	}
 	c.mu.Unlock()
 	select {
@@ -65,11 +65,11 @@ func (c *certCache) get(ctx context.Context, host sdk.Host, database, dbUser str
 	}
 }
 
-func (c *certCache) fetch(host sdk.Host, key certKey, e *certEntry) {
+func (c *certCache) fetch(host sdk.Host, sessionID string, key certKey, e *certEntry) {
 	defer close(e.ready)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dc, err := host.DatabaseCertificate(ctx, key.database, key.dbUser)
+	dc, err := host.DatabaseCertificate(ctx, sdk.DatabaseCertificateRequest{SessionID: sessionID, Database: key.database, DBUser: key.dbUser})
 	if err != nil {
 		e.err = fmt.Errorf("getting a certificate for database user %q: %w", key.dbUser, err)
 		return

@@ -24,7 +24,7 @@ func (h *recordingHost) Log(context.Context, hclog.Level, string, ...string) err
 func (h *recordingHost) Authorize(context.Context, sdk.AuthorizeRequest) (sdk.Authorization, error) {
 	return sdk.Authorization{}, errors.New("not used")
 }
-func (h *recordingHost) DatabaseCertificate(context.Context, string, string) (sdk.DatabaseCertificate, error) {
+func (h *recordingHost) DatabaseCertificate(context.Context, sdk.DatabaseCertificateRequest) (sdk.DatabaseCertificate, error) {
 	return sdk.DatabaseCertificate{}, errors.New("not used")
 }
 func (h *recordingHost) AuditDurable(ctx context.Context, events ...sdk.AuditEvent) error {

@@ -86,7 +86,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		refuse(resultDenied, stateInvalidAuthorization, authz.Message)
 		return
 	}
-	cert, err := p.certs.get(ctx, host, s.Database.Name, dbUser)
+	cert, err := p.certs.get(ctx, host, s.ID, s.Database.Name, dbUser)
 	if err != nil {
 		refuse(resultError, stateInternal, "keyway: "+err.Error())
 		return

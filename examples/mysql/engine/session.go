@@ -58,7 +58,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		refuse(denial(authz))
 		return
 	}
-	cert, err := p.certs.Get(ctx, host, s.Database.Name, dbUser)
+	cert, err := p.certs.Get(ctx, host, s.ID, s.Database.Name, dbUser)
 	if err != nil {
 		refuse(&wire.Error{Code: 1105, SQLState: "HY000", Message: "keyway: " + err.Error()})
 		return

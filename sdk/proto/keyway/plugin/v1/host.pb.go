@@ -638,9 +638,12 @@ func (x *HostAuthorizeResponse) GetReasons() []*Reason {
 }
 
 type DatabaseCertificateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Database      string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
-	DbUser        string                 `protobuf:"bytes,2,opt,name=db_user,json=dbUser,proto3" json:"db_user,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Database string                 `protobuf:"bytes,1,opt,name=database,proto3" json:"database,omitempty"`
+	DbUser   string                 `protobuf:"bytes,2,opt,name=db_user,json=dbUser,proto3" json:"db_user,omitempty"`
+	// The session the certificate is first used for; an agent's proxy
+	// signs only for a session it routed to that agent.
+	SessionId     string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -685,6 +688,13 @@ func (x *DatabaseCertificateRequest) GetDatabase() string {
 func (x *DatabaseCertificateRequest) GetDbUser() string {
 	if x != nil {
 		return x.DbUser
+	}
+	return ""
+}
+
+func (x *DatabaseCertificateRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
 	}
 	return ""
 }
@@ -891,10 +901,12 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\x15HostAuthorizeResponse\x12\x14\n" +
 	"\x05allow\x18\x01 \x01(\bR\x05allow\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x122\n" +
-	"\areasons\x18\x03 \x03(\v2\x18.keyway.plugin.v1.ReasonR\areasons\"Q\n" +
+	"\areasons\x18\x03 \x03(\v2\x18.keyway.plugin.v1.ReasonR\areasons\"p\n" +
 	"\x1aDatabaseCertificateRequest\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x17\n" +
-	"\adb_user\x18\x02 \x01(\tR\x06dbUser\"\x85\x01\n" +
+	"\adb_user\x18\x02 \x01(\tR\x06dbUser\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x03 \x01(\tR\tsessionId\"\x85\x01\n" +
 	"\x1bDatabaseCertificateResponse\x12'\n" +
 	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x17\n" +
 	"\akey_pem\x18\x02 \x01(\fR\x06keyPem\x12$\n" +

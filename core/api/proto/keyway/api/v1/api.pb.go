@@ -862,8 +862,12 @@ type AuthorizeRequest struct {
 	DbUser             string                 `protobuf:"bytes,3,opt,name=db_user,json=dbUser,proto3" json:"db_user,omitempty"`
 	DbName             string                 `protobuf:"bytes,4,opt,name=db_name,json=dbName,proto3" json:"db_name,omitempty"`
 	ClientAddr         string                 `protobuf:"bytes,5,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The session the decision is for, as the proxy named it in the
+	// session's header. From an agent it is required: the proxy that
+	// routed the session to the agent holds a grant for it.
+	SessionId     string `protobuf:"bytes,6,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthorizeRequest) Reset() {
@@ -927,6 +931,13 @@ func (x *AuthorizeRequest) GetDbName() string {
 func (x *AuthorizeRequest) GetClientAddr() string {
 	if x != nil {
 		return x.ClientAddr
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
 	}
 	return ""
 }
@@ -1060,9 +1071,14 @@ func (x *Reason) GetMessage() string {
 }
 
 type SignDBClientRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	DbUser        string                 `protobuf:"bytes,1,opt,name=db_user,json=dbUser,proto3" json:"db_user,omitempty"`
-	Csr           []byte                 `protobuf:"bytes,2,opt,name=csr,proto3" json:"csr,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	DbUser string                 `protobuf:"bytes,1,opt,name=db_user,json=dbUser,proto3" json:"db_user,omitempty"`
+	Csr    []byte                 `protobuf:"bytes,2,opt,name=csr,proto3" json:"csr,omitempty"`
+	// The session the certificate is for and its database: the session
+	// must have been routed to this agent through this proxy and
+	// authorized for db_user.
+	SessionId     string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Database      string `protobuf:"bytes,4,opt,name=database,proto3" json:"database,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1109,6 +1125,20 @@ func (x *SignDBClientRequest) GetCsr() []byte {
 		return x.Csr
 	}
 	return nil
+}
+
+func (x *SignDBClientRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SignDBClientRequest) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
 }
 
 type SignDBClientResponse struct {
@@ -2067,14 +2097,16 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\"H\n" +
 	"\x0fRegisterRequest\x125\n" +
 	"\tdatabases\x18\x01 \x03(\v2\x17.keyway.api.v1.DatabaseR\tdatabases\"\x12\n" +
-	"\x10RegisterResponse\"\xb2\x01\n" +
+	"\x10RegisterResponse\"\xd1\x01\n" +
 	"\x10AuthorizeRequest\x12/\n" +
 	"\x13client_certificates\x18\x01 \x03(\fR\x12clientCertificates\x12\x1a\n" +
 	"\bdatabase\x18\x02 \x01(\tR\bdatabase\x12\x17\n" +
 	"\adb_user\x18\x03 \x01(\tR\x06dbUser\x12\x17\n" +
 	"\adb_name\x18\x04 \x01(\tR\x06dbName\x12\x1f\n" +
 	"\vclient_addr\x18\x05 \x01(\tR\n" +
-	"clientAddr\"t\n" +
+	"clientAddr\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x06 \x01(\tR\tsessionId\"t\n" +
 	"\x11AuthorizeResponse\x12\x14\n" +
 	"\x05allow\x18\x01 \x01(\bR\x05allow\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12/\n" +
@@ -2083,10 +2115,13 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\x06effect\x18\x01 \x01(\tR\x06effect\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
 	"\x04rule\x18\x03 \x01(\tR\x04rule\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage\"@\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"{\n" +
 	"\x13SignDBClientRequest\x12\x17\n" +
 	"\adb_user\x18\x01 \x01(\tR\x06dbUser\x12\x10\n" +
-	"\x03csr\x18\x02 \x01(\fR\x03csr\"^\n" +
+	"\x03csr\x18\x02 \x01(\fR\x03csr\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x03 \x01(\tR\tsessionId\x12\x1a\n" +
+	"\bdatabase\x18\x04 \x01(\tR\bdatabase\"^\n" +
 	"\x14SignDBClientResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12$\n" +
 	"\x0enot_after_unix\x18\x02 \x01(\x03R\fnotAfterUnix\"$\n" +

@@ -1,0 +1,83 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyway-dev/keyway/core/state/embedded"
+)
+
+func newHostsService(t *testing.T) *Service {
+	t.Helper()
+	b, err := embedded.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return &Service{State: b}
+}
+
+// token creates a join token and returns its secret.
+func token(t *testing.T, s *Service, now time.Time) string {
+	t.Helper()
+	tok, _, err := s.AddToken(context.Background(), "db", time.Hour, "sha256:"+strings.Repeat("0", 64), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := ParseToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// TestJoinHostNamesAreUnique walks a host name through joins: taken,
+// refused without spending the token, freed, renewed.
+func TestJoinHostNamesAreUnique(t *testing.T) {
+	ctx := context.Background()
+	s := newHostsService(t)
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	if err := s.JoinHost(ctx, token(t, s, now), "db-1", time.Hour, now); err != nil {
+		t.Fatalf("the first join as db-1: %v", err)
+	}
+	second := token(t, s, now)
+	err := s.JoinHost(ctx, second, "db-1", time.Hour, now)
+	if !errors.Is(err, ErrHostNameTaken) || !strings.Contains(err.Error(), "keyway rm agent/db-1") {
+		t.Fatalf("a second join as db-1: %v; want ErrHostNameTaken saying what to do", err)
+	}
+	if err := s.JoinHost(ctx, second, "db-2", time.Hour, now); err != nil {
+		t.Fatalf("the refused join's token under another name: %v", err)
+	}
+	// A bad token hears about the token, not about the name.
+	if err := s.JoinHost(ctx, strings.Repeat("x", 32), "db-1", time.Hour, now); err == nil || errors.Is(err, ErrHostNameTaken) {
+		t.Fatalf("an unknown token for a taken name: %v; want the token's error", err)
+	}
+	// A join whose token fails leaves the name free.
+	if err := s.JoinHost(ctx, second, "db-3", time.Hour, now); err == nil {
+		t.Fatal("a used token joined again")
+	}
+	if err := s.JoinHost(ctx, token(t, s, now), "db-3", time.Hour, now); err != nil {
+		t.Fatalf("db-3 after a failed join under it: %v", err)
+	}
+	if err := s.RemoveHost(ctx, "db-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveHost(ctx, "db-1"); err == nil {
+		t.Fatal("removing a name no agent holds succeeded")
+	}
+	if err := s.JoinHost(ctx, token(t, s, now), "db-1", time.Hour, now); err != nil {
+		t.Fatalf("a join as db-1 after keyway rm agent/db-1: %v", err)
+	}
+	// An agent that joined before names were kept claims its name at
+	// renewal.
+	if err := s.RenewHostName(ctx, "legacy", time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.JoinHost(ctx, token(t, s, now), "legacy", time.Hour, now); !errors.Is(err, ErrHostNameTaken) {
+		t.Fatalf("a join as a renewed agent's name: %v; want ErrHostNameTaken", err)
+	}
+}
