@@ -112,8 +112,8 @@ type Database struct {
 
 // Refusal is the host's reason for refusing a session.
 type Refusal struct {
-	// Kind is RefusalDenied, RefusalNotFound, RefusalUnavailable or
-	// RefusalInternal.
+	// Kind is RefusalDenied, RefusalNotFound, RefusalUnavailable,
+	// RefusalInternal or RefusalPlaintext.
 	Kind    string
 	Message string
 }
@@ -124,4 +124,7 @@ const (
 	RefusalNotFound    = "not_found"
 	RefusalUnavailable = "unavailable"
 	RefusalInternal    = "internal"
+	// RefusalPlaintext is a client that did not ask for TLS; the plugin
+	// tells it how to connect in its protocol's terms.
+	RefusalPlaintext = "plaintext"
 )

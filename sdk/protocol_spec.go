@@ -67,21 +67,9 @@ type Preamble struct {
 }
 
 // Matches reports whether head, the first bytes a client sent, starts
-// with the preamble. head must hold at least len(Match) bytes.
+// with the preamble.
 func (p Preamble) Matches(head []byte) bool {
-	if len(head) < len(p.Match) {
-		return false
-	}
-	for i, m := range p.Match {
-		mask := byte(0xff)
-		if i < len(p.Mask) {
-			mask = p.Mask[i]
-		}
-		if head[i]&mask != m {
-			return false
-		}
-	}
-	return true
+	return len(head) >= len(p.Match) && p.Consistent(head)
 }
 
 // Size is how many bytes the preamble takes.
@@ -183,4 +171,16 @@ type DatabaseChecker interface {
 // and no port of its own.
 type Specified interface {
 	Spec() ProtocolSpec
+}
+
+// Consistent reports whether head, a client's first bytes so far, could
+// still be the start of the preamble: every byte of head the preamble
+// looks at matches.
+func (p Preamble) Consistent(head []byte) bool {
+	for i := range min(len(head), len(p.Match)) {
+		if head[i]&maskAt(p.Mask, i) != p.Match[i] {
+			return false
+		}
+	}
+	return true
 }

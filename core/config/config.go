@@ -84,6 +84,20 @@ type Proxy struct {
 	// APIIdleTimeout closes a cluster API connection that has had no
 	// call in flight for this long; "5m" by default.
 	APIIdleTimeout string `hcl:"api_idle_timeout,optional"`
+	// Protocols give protocols whose server speaks first (MySQL) ports of
+	// their own, where the proxy hands each connection to the protocol's
+	// plugin before TLS.
+	Protocols []ProxyProtocol `hcl:"protocol,block"`
+
+	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// ProxyProtocol is a protocol's own port on the proxy.
+type ProxyProtocol struct {
+	// Name is a protocol name a loaded plugin declares.
+	Name string `hcl:"name,label"`
+	// Listen is the HOST:PORT the proxy binds for it.
+	Listen string `hcl:"listen"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }

@@ -66,6 +66,18 @@ func (c *Config) checkRoles(body hcl.Body, builtins []string) hcl.Diagnostics {
 					fmt.Sprintf("%s = %d must be at least 1: it is how many connections may be in their handshake at once.", f.name, *f.value)))
 			}
 		}
+		seen := map[string]bool{}
+		for _, pp := range c.Proxy.Protocols {
+			if _, _, err := net.SplitHostPort(pp.Listen); err != nil {
+				diags = append(diags, errorAt(nestedAttrRange(body, pp.DeclRange, "listen"), "Invalid protocol address",
+					fmt.Sprintf("listen = %q is not HOST:PORT (%v).", pp.Listen, err)))
+			}
+			if seen[pp.Name] {
+				diags = append(diags, errorAt(pp.DeclRange, "Duplicate protocol port",
+					fmt.Sprintf("protocol %q has a port already; give each protocol one protocol block.", pp.Name)))
+			}
+			seen[pp.Name] = true
+		}
 		if c.Proxy.PublicAddr == "" {
 			c.Proxy.PublicAddr = c.Proxy.Listen
 		} else if _, _, err := net.SplitHostPort(c.Proxy.PublicAddr); err != nil {

@@ -1,18 +1,23 @@
-// Package proxy is the cluster's one public address. It recognises
-// PostgreSQL's SSLRequest on the same port as keyway's own TLS traffic,
-// completes TLS with the proxy's host certificate, checks the client's
-// certificate, and hands the session to the protocol plugin of the
-// database its certificate routes to. Refusals also go to the plugin, so
-// the client reads them in its own protocol.
+// Package proxy is the cluster's one public address. On its shared port
+// it tells keyway's own TLS from the first bytes of the protocols its
+// plugins declared (their preambles), answers them as declared, completes
+// TLS with the proxy's host certificate, checks the client's certificate,
+// and hands the session to the protocol plugin of the database its
+// certificate routes to. Protocols whose server speaks first get ports of
+// their own, whose connections go to their plugin before TLS. Refusals
+// also go to the plugin, so the client reads them in its own protocol.
+// The proxy itself knows no protocol.
 package proxy
 
 import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,24 +30,18 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
-// PostgreSQL startup codes the proxy recognises.
-const (
-	pgSSLRequest    = 80877103
-	pgGSSENCRequest = 80877104
-	pgCancelRequest = 80877102
-)
-
 // Routes finds where sessions go.
 type Routes interface {
 	// Database returns the database named name and the protocol plugin
 	// serving it; found is false for an unknown database.
 	Database(ctx context.Context, name string) (db sdk.Database, target Target, found bool, err error)
-	// Protocol returns a protocol plugin by name, for sessions refused
-	// before a database is known.
+	// Protocol returns this process's plugin of the protocol called name,
+	// for sessions refused before a database is known.
 	Protocol(name string) (Target, error)
-	// CancelTargets are every postgres plugin that may hold a session:
-	// this process's and each connected agent's.
-	CancelTargets() []Target
+	// OutOfBandTargets are every plugin of the protocol called name that
+	// may hold the session an out-of-band request is for: this process's
+	// and each connected agent's.
+	OutOfBandTargets(name string) []Target
 }
 
 // Target takes sessions: a local protocol plugin or an agent's tunnel.
@@ -70,6 +69,9 @@ type Proxy struct {
 	Certificate func() *tls.Certificate
 	Routes      Routes
 	Verifier    Verifier
+	// Protocols are the preambles the shared port matches, as the
+	// protocol plugins declared them.
+	Protocols []Protocol
 	// HandshakeTimeout bounds each connection from its accept until it
 	// is handed over: the sniff, TLS, and the routing that follows.
 	HandshakeTimeout time.Duration
@@ -82,15 +84,22 @@ type Proxy struct {
 	Tunnel func(conn *tls.Conn)
 	// Metrics counts sessions and times handshakes.
 	Metrics Metrics
-	// HandClientTLS, when set, offers a PostgreSQL connection to the
-	// postgres plugin before TLS, for the plugin to complete TLS and call
-	// Admit through the host: the session's bytes then cross no other
-	// process. It reports false when the plugin does not complete TLS
-	// itself, and the proxy then does. The handshake is due by deadline.
-	HandClientTLS func(ctx context.Context, conn net.Conn, s *Session, deadline time.Time) (bool, error)
+	// HandClientTLS, when set, offers a connection before TLS to this
+	// process's plugin of protocol, for the plugin to complete TLS and
+	// call Admit through the host: the session's bytes then cross no
+	// other process. It reports false when the plugin does not complete
+	// TLS itself, and the proxy then does. The handshake is due by
+	// deadline.
+	HandClientTLS func(ctx context.Context, conn net.Conn, s *Session, protocol string, deadline time.Time) (bool, error)
 
-	loop      listener.AcceptLoop
+	loop listener.AcceptLoop
+	// admission holds the caps, shared by the shared port and the
+	// protocols' own ports; once makes it.
 	admission atomic.Pointer[admission]
+	once      sync.Once
+	// ownLoops accept on the protocols' own ports.
+	mu       sync.Mutex
+	ownLoops []*listener.AcceptLoop
 	// refusals counts connections refused over a cap since the last log
 	// line about them, which refusedLog spaces out.
 	refusals   atomic.Int64
@@ -106,9 +115,7 @@ const refusedLogInterval = 10 * time.Second
 // handlers. Running out of descriptors does not end it.
 func (p *Proxy) Serve(ln net.Listener) error {
 	p.loop.Name, p.loop.Logger, p.loop.Metrics = "proxy", p.Logger, p.Metrics
-	p.refusedLog.Interval = refusedLogInterval
-	adm := newAdmission(p.Limits)
-	p.admission.Store(adm)
+	adm := p.caps()
 	return p.loop.Serve(ln, func(conn net.Conn) {
 		release, refused := adm.admit(conn.RemoteAddr())
 		if refused != "" {
@@ -120,9 +127,28 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	})
 }
 
-// Saturated reports whether the proxy cannot accept connections for
-// want of descriptors or memory.
-func (p *Proxy) Saturated() bool { return p.loop.Saturated() }
+// caps returns the caps on connections in their handshake, made on first
+// use.
+func (p *Proxy) caps() *admission {
+	p.once.Do(func() {
+		p.refusedLog.Interval = refusedLogInterval
+		p.admission.Store(newAdmission(p.Limits))
+	})
+	return p.admission.Load()
+}
+
+// Saturated reports whether the proxy cannot accept connections, on its
+// shared port or a protocol's own, for want of descriptors or memory.
+func (p *Proxy) Saturated() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.ownLoops {
+		if l.Saturated() {
+			return true
+		}
+	}
+	return p.loop.Saturated()
+}
 
 // Unauthenticated returns how many connections are in their handshake.
 func (p *Proxy) Unauthenticated() int {
@@ -144,6 +170,12 @@ func (p *Proxy) refuse(addr net.Addr, why string) {
 	})
 }
 
+// maxAnswers bounds the preambles a client may send that the proxy
+// answers and then waits for the next (such as a declined encryption
+// request), so that a client cannot keep a handshake place by sending
+// them forever.
+const maxAnswers = 4
+
 // handle sniffs the first bytes and dispatches. release gives back the
 // connection's place under the caps; it is called once the connection is
 // handed over, and at the latest when handle returns.
@@ -156,83 +188,69 @@ func (p *Proxy) handle(conn net.Conn, release func()) {
 		release()
 	}()
 	_ = conn.SetDeadline(time.Now().Add(p.HandshakeTimeout))
-	var head [8]byte
-	if _, err := io.ReadFull(conn, head[:1]); err != nil {
+	var first [1]byte
+	if _, err := io.ReadFull(conn, first[:]); err != nil {
 		return
 	}
-	if head[0] == tlsHandshakeRecord {
-		handedOver = p.serveKeywayTLS(&prefixedConn{Conn: conn, prefix: head[:1]}, release)
+	if first[0] == tlsHandshakeRecord {
+		handedOver = p.serveKeywayTLS(&prefixedConn{Conn: conn, prefix: first[:]}, release)
 		return
 	}
-	if head[0] != 0 {
-		p.Logger.Debug("closing connection with unknown protocol", "client", conn.RemoteAddr().String(), "first_byte", head[0])
-		return
-	}
-	if _, err := io.ReadFull(conn, head[1:]); err != nil {
-		return
-	}
-	length := binary.BigEndian.Uint32(head[:4])
-	code := binary.BigEndian.Uint32(head[4:])
-	for length == 8 && code == pgGSSENCRequest {
-		if _, err := conn.Write([]byte{'N'}); err != nil {
+	head := first[:]
+	for range maxAnswers {
+		m, bytes, err := sniff(conn, head, p.Protocols)
+		if err != nil {
+			if errors.Is(err, errUnknownPreamble) {
+				p.Logger.Debug("closing a connection whose first bytes no protocol plugin declared", "client", conn.RemoteAddr().String(), "first_bytes", fmt.Sprintf("%x", bytes))
+			}
 			return
 		}
-		if _, err := io.ReadFull(conn, head[:]); err != nil {
-			return
+		switch m.preamble.Action {
+		case sdk.PreambleAnswer:
+			if _, err := conn.Write(m.preamble.Reply); err != nil {
+				return
+			}
+			var next [1]byte
+			if _, err := io.ReadFull(conn, next[:]); err != nil {
+				return
+			}
+			head = next[:]
+			continue
+		case sdk.PreambleTLS:
+			if _, err := conn.Write(m.preamble.Reply); err != nil {
+				return
+			}
+			p.serveTLS(conn, m.protocol, release)
+		case sdk.PreambleOutOfBand:
+			p.outOfBand(conn, m.protocol, bytes)
+		case sdk.PreamblePlaintext:
+			p.handRaw(conn, m.protocol, bytes, release, &sdk.Refusal{Kind: sdk.RefusalPlaintext,
+				Message: "keyway accepts connections only over TLS: connect with the certificate from keyway db login, or through keyway proxy db"})
 		}
-		length, code = binary.BigEndian.Uint32(head[:4]), binary.BigEndian.Uint32(head[4:])
-	}
-	if length == 8 && code == pgSSLRequest {
-		if _, err := conn.Write([]byte{'S'}); err != nil {
-			return
-		}
-		p.servePostgresTLS(conn, release)
 		return
 	}
-	if length == 16 && code == pgCancelRequest {
-		// A client's ctrl+c: the key it carries is its credential.
-		msg := make([]byte, 16)
-		copy(msg, head[:])
-		if _, err := io.ReadFull(conn, msg[8:]); err != nil {
-			return
-		}
-		p.broadcastCancel(conn, msg)
-		return
-	}
-	// A StartupMessage without TLS.
-	p.handRaw(conn, head[:], release, &sdk.Refusal{Kind: sdk.RefusalDenied,
-		Message: "keyway accepts PostgreSQL connections only over TLS: connect with sslmode=verify-full and the certificate from keyway db login"})
+	p.Logger.Debug("closing a connection that sent more preambles than the proxy answers", "client", conn.RemoteAddr().String())
 }
 
-// servePostgresTLS completes TLS and routes the session. A plugin that
-// completes TLS itself gets the connection as it is instead: it holds its
-// own descriptor, and the proxy's copy is closed on return; the plugin
-// holds the client to the same handshake deadline.
-func (p *Proxy) servePostgresTLS(raw net.Conn, release func()) {
+// serveTLS completes TLS for a client of protocol and routes the
+// session. A plugin that completes TLS itself gets the connection as it
+// is instead: it holds its own descriptor, and the proxy's copy is closed
+// on return; the plugin holds the client to the same handshake deadline.
+func (p *Proxy) serveTLS(raw net.Conn, protocol string, release func()) {
 	if p.HandClientTLS != nil {
 		sess := newSession(raw, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
-		took, err := p.HandClientTLS(ctx, raw, sess, time.Now().Add(p.HandshakeTimeout))
+		took, err := p.HandClientTLS(ctx, raw, sess, protocol, time.Now().Add(p.HandshakeTimeout))
 		cancel()
 		if err != nil {
-			p.Logger.Error("cannot hand a client connection to the postgres plugin", "session", sess.ID, "error", err)
+			p.Logger.Error("cannot hand a client connection to its protocol plugin", "protocol", protocol, "session", sess.ID, "error", err)
 			return
 		}
 		if took {
 			return
 		}
 	}
-	cfg := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		// Any certificate is accepted by the handshake and checked below,
-		// so a bad one gets a sentence in the client's protocol rather
-		// than a bare TLS alert.
-		ClientAuth: tls.RequestClientCert,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return p.Certificate(), nil
-		},
-	}
-	tc := tls.Server(raw, cfg)
+	tc := tls.Server(raw, p.serverTLS(nil))
 	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
 	defer cancel()
 	start := time.Now()
@@ -241,18 +259,38 @@ func (p *Proxy) servePostgresTLS(raw net.Conn, release func()) {
 		p.Metrics.IncrCounterWithLabels([]string{"proxy", "sessions"}, 1, []metrics.Label{{Name: "result", Value: "handshake_failed"}})
 		return
 	}
-	p.Metrics.MeasureSinceWithLabels([]string{"proxy", "handshake"}, start, []metrics.Label{{Name: "protocol", Value: "postgres"}})
+	p.Metrics.MeasureSinceWithLabels([]string{"proxy", "handshake"}, start, []metrics.Label{{Name: "protocol", Value: protocol}})
+	sess := newSession(raw, peerChain(tc))
+	target, refusal := p.Admit(ctx, sess)
+	if refusal != nil {
+		p.refuseTLS(tc, sess, protocol, release, refusal)
+		return
+	}
+	p.pipe(tc, target, sess, release)
+}
+
+// serverTLS is the proxy's TLS configuration, offering alpn.
+func (p *Proxy) serverTLS(alpn []string) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: alpn,
+		// Any certificate is accepted by the handshake and checked
+		// afterwards, so a bad one gets a sentence in the client's
+		// protocol rather than a bare TLS alert.
+		ClientAuth: tls.RequestClientCert,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return p.Certificate(), nil
+		},
+	}
+}
+
+// peerChain is the client's certificate chain, DER, leaf first.
+func peerChain(tc *tls.Conn) [][]byte {
 	var chain [][]byte
 	for _, c := range tc.ConnectionState().PeerCertificates {
 		chain = append(chain, c.Raw)
 	}
-	sess := newSession(raw, chain)
-	target, refusal := p.Admit(ctx, sess)
-	if refusal != nil {
-		p.refuseTLS(tc, sess, release, refusal)
-		return
-	}
-	p.pipe(tc, target, sess, release)
+	return chain
 }
 
 // Admit checks a session's client certificate and finds the database it
@@ -281,42 +319,43 @@ func (p *Proxy) refused(kind, msg string) *sdk.Refusal {
 	return &sdk.Refusal{Kind: kind, Message: msg}
 }
 
-// refuseTLS hands a refused TLS session to the postgres plugin so it
-// reports the refusal in the protocol.
-func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, release func(), refusal *sdk.Refusal) {
-	target, err := p.Routes.Protocol("postgres")
+// refuseTLS hands a refused TLS session to the plugin of its protocol
+// so it reports the refusal in the protocol.
+func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, protocol string, release func(), refusal *sdk.Refusal) {
+	target, err := p.Routes.Protocol(protocol)
 	if err != nil {
-		p.Logger.Error("cannot report a refusal", "error", err)
+		p.Logger.Error("cannot report a refusal", "protocol", protocol, "error", err)
 		return
 	}
 	sess.Refusal = refusal
 	p.pipe(tc, target, sess, release)
 }
 
-// broadcastCancel passes a CancelRequest to every plugin that may serve
-// its session; only the one that handed out the key acts on it. A cancel
-// gets no answer, as in PostgreSQL.
-func (p *Proxy) broadcastCancel(conn net.Conn, msg []byte) {
+// outOfBand passes a request outside any session (PostgreSQL's
+// CancelRequest) to every plugin of its protocol that may serve the
+// session it names; only the one that issued the key it carries acts on
+// it. It gets no answer.
+func (p *Proxy) outOfBand(conn net.Conn, protocol string, msg []byte) {
 	sess := newSession(conn, nil)
 	sess.Prefix = bytes.Clone(msg)
-	for _, t := range p.Routes.CancelTargets() {
+	for _, t := range p.Routes.OutOfBandTargets(protocol) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		c, err := t.Open(ctx, sess)
 		cancel()
 		if err != nil {
-			p.Logger.Debug("cannot pass a cancel request on", "error", err)
+			p.Logger.Debug("cannot pass an out-of-band request on", "protocol", protocol, "error", err)
 			continue
 		}
 		_ = c.Close()
 	}
 }
 
-// handRaw hands a plaintext connection to the postgres plugin, with the
-// bytes already read as the prefix: a cancel request, or a refusal.
-func (p *Proxy) handRaw(conn net.Conn, prefix []byte, release func(), refusal *sdk.Refusal) {
-	target, err := p.Routes.Protocol("postgres")
+// handRaw hands a plaintext connection to its protocol's plugin, with
+// the bytes already read as the prefix and a refusal to word.
+func (p *Proxy) handRaw(conn net.Conn, protocol string, prefix []byte, release func(), refusal *sdk.Refusal) {
+	target, err := p.Routes.Protocol(protocol)
 	if err != nil {
-		p.Logger.Error("cannot hand a plaintext connection to the postgres plugin", "error", err)
+		p.Logger.Error("cannot hand a plaintext connection to its protocol plugin", "protocol", protocol, "error", err)
 		return
 	}
 	sess := newSession(conn, nil)
@@ -349,15 +388,7 @@ func (p *Proxy) pipe(client net.Conn, target Target, sess *Session, release func
 // core/server's API options); a tunnel's handler checks the agent's
 // certificate at once.
 func (p *Proxy) serveKeywayTLS(raw net.Conn, release func()) bool {
-	cfg := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		NextProtos: []string{tunnel.ALPNAPI, tunnel.ALPNTunnel},
-		ClientAuth: tls.RequestClientCert,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return p.Certificate(), nil
-		},
-	}
-	tc := tls.Server(raw, cfg)
+	tc := tls.Server(raw, p.serverTLS([]string{tunnel.ALPNAPI, tunnel.ALPNTunnel, tunnel.ALPNDB}))
 	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
@@ -380,9 +411,85 @@ func (p *Proxy) serveKeywayTLS(raw net.Conn, release func()) bool {
 			p.Tunnel(tc)
 			return false
 		}
+	case tunnel.ALPNDB:
+		p.serveDB(tc, release)
+		return false
 	}
 	p.Logger.Debug("closing TLS connection without a known protocol", "client", raw.RemoteAddr().String(), "alpn", tc.ConnectionState().NegotiatedProtocol)
 	return false
+}
+
+// serveDB serves a keyway-db session, of any protocol: the route is in
+// the client's certificate, the proxy answers with its admission, and
+// the session's bytes then flow to the database's plugin as they would
+// after the protocol's own TLS.
+func (p *Proxy) serveDB(tc *tls.Conn, release func()) {
+	sess := newSession(tc, peerChain(tc))
+	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
+	defer cancel()
+	target, refusal := p.Admit(ctx, sess)
+	if refusal != nil {
+		_ = tunnel.WriteAdmission(tc, refusal.Message)
+		return
+	}
+	peer, err := target.Open(ctx, sess)
+	if err != nil {
+		p.Logger.Error("cannot hand the session on", "session", sess.ID, "error", err)
+		_ = tunnel.WriteAdmission(tc, "keyway: database "+sess.Database.Name+" is unavailable: "+err.Error())
+		return
+	}
+	defer func() { _ = peer.Close() }()
+	if err := tunnel.WriteAdmission(tc, ""); err != nil {
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	release()
+	sdk.Relay(tc, peer)
+}
+
+// ServeOwnPort accepts the connections of a protocol whose clients reach
+// the proxy on a port of its own (a server-first protocol such as MySQL)
+// until ln is closed, under the same caps as the shared port, and hands
+// each to the protocol's plugin before TLS: the plugin runs its exchange,
+// completes TLS and asks the host to admit the session.
+func (p *Proxy) ServeOwnPort(ln net.Listener, protocol string) error {
+	loop := listener.AcceptLoop{Name: "proxy-" + protocol, Logger: p.Logger, Metrics: p.Metrics}
+	p.mu.Lock()
+	p.ownLoops = append(p.ownLoops, &loop)
+	p.mu.Unlock()
+	adm := p.caps()
+	return loop.Serve(ln, func(conn net.Conn) {
+		release, refused := adm.admit(conn.RemoteAddr())
+		if refused != "" {
+			_ = conn.Close()
+			p.refuse(conn.RemoteAddr(), refused)
+			return
+		}
+		go p.handOwnPort(conn, protocol, release)
+	})
+}
+
+// handOwnPort hands a connection of a protocol's own port to its plugin.
+func (p *Proxy) handOwnPort(conn net.Conn, protocol string, release func()) {
+	defer func() {
+		_ = conn.Close()
+		release()
+	}()
+	took := false
+	if p.HandClientTLS != nil {
+		sess := newSession(conn, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
+		var err error
+		took, err = p.HandClientTLS(ctx, conn, sess, protocol, time.Now().Add(p.HandshakeTimeout))
+		cancel()
+		if err != nil {
+			p.Logger.Error("cannot hand a client connection to its protocol plugin", "protocol", protocol, "session", sess.ID, "error", err)
+			return
+		}
+	}
+	if !took {
+		p.Logger.Error("the protocol's plugin does not complete clients' TLS itself, which a port of its own needs; build it with a current keyway SDK", "protocol", protocol)
+	}
 }
 
 // tlsHandshakeRecord is the first byte of a TLS ClientHello.

@@ -17,8 +17,11 @@ type Session struct {
 	AcceptedAt time.Time
 	Chain      [][]byte
 	Prefix     []byte
-	Database   *sdk.Database
-	Refusal    *sdk.Refusal
+	// Preface is what the plugin's exchange before TLS settled, for the
+	// plugin that serves the session.
+	Preface  []byte
+	Database *sdk.Database
+	Refusal  *sdk.Refusal
 }
 
 func newSession(conn net.Conn, chain [][]byte) *Session {

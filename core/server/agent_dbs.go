@@ -7,7 +7,6 @@ import (
 	"github.com/keyway-dev/keyway/core/agent"
 	"github.com/keyway-dev/keyway/core/auth"
 	"github.com/keyway-dev/keyway/core/config"
-	"github.com/keyway-dev/keyway/sdk"
 )
 
 // serveDatabases starts what keeps the agent's registry current: the
@@ -36,11 +35,11 @@ func (n *node) serveDatabases() {
 	go d.Run(ctx)
 }
 
-// hasProtocol reports whether this process runs a protocol plugin named
-// name.
+// hasProtocol reports whether this process runs a plugin of the
+// protocol called name.
 func (n *node) hasProtocol(name string) bool {
-	in, err := n.sup.Instance(name)
-	return err == nil && in.Info().Kind == sdk.KindProtocol
+	_, err := n.sup.Protocol(name)
+	return err == nil
 }
 
 // authFeed follows the db resources in this process's own state backend,

@@ -21,14 +21,17 @@ import (
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
-// clientTLS lets the postgres plugin complete clients' TLS itself: the
-// proxy hands it the accepted connection, the plugin asks Admit where the
-// session goes, and a session for a database this process serves is
-// decrypted, inspected and encrypted again in the plugin alone.
+// clientTLS lets protocol plugins complete clients' TLS themselves: the
+// proxy hands a plugin the accepted connection, the plugin asks Admit
+// where the session goes, and a session for a database this process
+// serves is decrypted, inspected and encrypted again in the plugin alone.
+// Connections on a protocol's own port always go to its plugin, which
+// has to speak first; those on the shared port do when sharedPort is set.
 type clientTLS struct {
-	proxy   *proxy.Proxy
-	sup     *supervisor.Supervisor
-	serving *hostCert
+	proxy      *proxy.Proxy
+	sup        *supervisor.Supervisor
+	serving    *hostCert
+	sharedPort bool
 }
 
 // newServingCert issues the certificate plugins present to clients: the
@@ -42,10 +45,13 @@ func newServingCert(ctx context.Context, ca authority.CA, proxyCert *hostCert, l
 	return h, nil
 }
 
-// hand offers a PostgreSQL connection, before TLS, to the postgres plugin.
-func (c *clientTLS) hand(ctx context.Context, conn net.Conn, s *proxy.Session, deadline time.Time) (bool, error) {
-	in, err := c.sup.Instance("postgres")
+// hand offers a connection, before TLS, to the plugin of protocol.
+func (c *clientTLS) hand(ctx context.Context, conn net.Conn, s *proxy.Session, protocol string, deadline time.Time) (bool, error) {
+	in, err := c.sup.Protocol(protocol)
 	if err != nil {
+		return false, nil
+	}
+	if spec := in.Info().Spec; !c.sharedPort && (spec == nil || !spec.OwnPort) {
 		return false, nil
 	}
 	sc, ok := conn.(syscall.Conn)
@@ -82,10 +88,12 @@ func (c *clientTLS) admit(ctx context.Context, plugin string, req *pluginv1.Admi
 	s := &proxy.Session{
 		ID: req.GetSessionId(), ClientAddr: req.GetClientAddr(), LocalAddr: req.GetLocalAddr(),
 		AcceptedAt: time.Unix(0, req.GetAcceptedUnixNano()), Chain: req.GetClientCertificates(),
+		Preface: req.GetPreface(),
 	}
-	// The handshake's time, from the SSLRequest to the end of TLS in the
-	// plugin (the proxy measures its own handshakes the same way).
-	c.proxy.Metrics.MeasureSinceWithLabels([]string{"proxy", "handshake"}, s.AcceptedAt, []metrics.Label{{Name: "protocol", Value: "postgres"}})
+	// The handshake's time, from the client's first bytes to the end of
+	// TLS in the plugin (the proxy measures its own handshakes the same
+	// way).
+	c.proxy.Metrics.MeasureSinceWithLabels([]string{"proxy", "handshake"}, s.AcceptedAt, []metrics.Label{{Name: "protocol", Value: c.protocolOf(plugin)}})
 	target, refusal := c.proxy.Admit(ctx, s)
 	if refusal != nil {
 		return &pluginv1.AdmitResponse{Refusal: &pluginv1.Refusal{Kind: refusal.Kind, Message: refusal.Message}}, nil
@@ -97,6 +105,16 @@ func (c *clientTLS) admit(ctx context.Context, plugin string, req *pluginv1.Admi
 		return &pluginv1.AdmitResponse{Refusal: &pluginv1.Refusal{Kind: "unavailable", Message: "keyway: database " + s.Database.Name + " is unavailable: " + err.Error()}}, nil
 	}
 	return &pluginv1.AdmitResponse{Relay: true}, nil
+}
+
+// protocolOf names the protocol a plugin serves, for metrics.
+func (c *clientTLS) protocolOf(plugin string) string {
+	if in, err := c.sup.Instance(plugin); err == nil {
+		if spec := in.Info().Spec; spec != nil && len(spec.Names) > 0 {
+			return spec.Names[0]
+		}
+	}
+	return plugin
 }
 
 // relay opens the session at its target and sends plugin one end of a

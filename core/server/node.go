@@ -217,6 +217,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 	p := &proxy.Proxy{
 		Logger: n.logger.Named("proxy"), Certificate: cert.cert.Load,
 		Routes:           routes{local: n.local, tunnels: n.tunnels, sup: n.sup, resources: n.authSvc, grants: n.api.Grants},
+		Protocols:        sharedPortProtocols(n.sup.Protocols()),
 		Verifier:         routeVerifier{n.api.Trust},
 		HandshakeTimeout: n.cfg.Proxy.Handshake(),
 		Limits:           proxyLimits(n.cfg.Proxy),
@@ -225,16 +226,19 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 		Tunnel:           n.serveTunnel,
 	}
 	n.proxyRole.Store(p)
-	// Sessions for agents elsewhere cross the core anyway, on their way
-	// into the tunnel; only a process that serves databases itself gains
-	// from the plugin completing TLS.
-	if n.cfg.Proxy.PluginTLS() && n.local != nil {
+	// Plugins of protocols with a port of their own complete TLS always,
+	// since they speak first. On the shared port, sessions for agents
+	// elsewhere cross the core anyway, on their way into the tunnel; only
+	// a process that serves databases itself gains from the plugin
+	// completing TLS.
+	sharedPort := n.cfg.Proxy.PluginTLS() && n.local != nil
+	if sharedPort || len(n.cfg.Proxy.Protocols) > 0 {
 		serving, err := newServingCert(ctx, n.api.CA, cert, n.logger.Named("proxy"))
 		if err != nil {
 			return nil, err
 		}
 		go serving.keepFresh(certCtx)
-		ct := &clientTLS{proxy: p, sup: n.sup, serving: serving}
+		ct := &clientTLS{proxy: p, sup: n.sup, serving: serving, sharedPort: sharedPort}
 		n.backend.clientTLS = ct
 		p.HandClientTLS = ct.hand
 	}
@@ -316,15 +320,13 @@ func (n *node) startAgent(ctx context.Context) error {
 	return nil
 }
 
-// deliver hands a session from the tunnel to the local protocol plugin.
+// deliver hands a session from the tunnel to the local plugin of its
+// database's protocol.
 func (n *node) deliver(ctx context.Context, stream net.Conn, meta *pluginv1.Session) {
-	protocol := "postgres"
-	if meta.GetDatabase() != nil && meta.GetDatabase().GetProtocol() != "" {
-		protocol = meta.GetDatabase().GetProtocol()
-	}
-	in, err := n.sup.Instance(protocol)
+	protocol := meta.GetDatabase().GetProtocol()
+	in, err := n.sup.Protocol(protocol)
 	if err != nil {
-		n.logger.Error("no protocol plugin for a session", "protocol", protocol, "error", err)
+		n.logger.Error("no protocol plugin for a session", "protocol", protocol, "session", meta.GetId(), "error", err)
 		return
 	}
 	local, err := handToPlugin(ctx, in, meta)

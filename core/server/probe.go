@@ -17,7 +17,7 @@ import (
 // serves it, the way that plugin's sessions connect. A plugin without a
 // check of its own counts its databases as healthy.
 func (n *node) probeDatabase(ctx context.Context, db sdk.Database) error {
-	in, err := n.sup.Instance(db.Protocol)
+	in, err := n.sup.Protocol(db.Protocol)
 	if err != nil {
 		return fmt.Errorf("no %s protocol plugin runs here to serve it", db.Protocol)
 	}

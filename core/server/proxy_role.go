@@ -199,23 +199,27 @@ func labelList(labels map[string]string) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
+// Protocol returns this process's plugin of the protocol called name.
 func (r routes) Protocol(name string) (proxy.Target, error) {
-	in, err := r.sup.Instance(name)
+	in, err := r.sup.Protocol(name)
 	if err != nil {
 		return nil, err
 	}
 	return pluginTarget{in}, nil
 }
 
-// CancelTargets are this process's postgres plugin and every agent.
-func (r routes) CancelTargets() []proxy.Target {
+// OutOfBandTargets are this process's plugin of the protocol and every
+// agent that serves a database of it.
+func (r routes) OutOfBandTargets(name string) []proxy.Target {
 	var out []proxy.Target
-	if t, err := r.Protocol("postgres"); err == nil {
+	if t, err := r.Protocol(name); err == nil {
 		out = append(out, t)
 	}
 	if r.tunnels != nil {
 		for _, a := range r.tunnels.Agents() {
-			out = append(out, tunnelTarget{a: a})
+			if a.Serves(name) {
+				out = append(out, tunnelTarget{a: a, grants: r.grants})
+			}
 		}
 	}
 	return out
@@ -226,6 +230,7 @@ func sessionMeta(s *proxy.Session) *pluginv1.Session {
 	meta := &pluginv1.Session{
 		Id: s.ID, Listener: "proxy", ClientAddr: s.ClientAddr, LocalAddr: s.LocalAddr,
 		Prefix: s.Prefix, AcceptedUnixNano: s.AcceptedAt.UnixNano(), ClientCertificates: s.Chain,
+		Preface: s.Preface,
 	}
 	if s.Database != nil {
 		meta.Database = agent.DatabaseToProto(*s.Database)

@@ -77,10 +77,10 @@ func Run(ctx context.Context, opts Options) error {
 		_ = adm.Shutdown(shutCtx)
 	}()
 
-	served := make(chan error, len(listeners.plugin)+1)
+	served := make(chan error, len(listeners.all()))
 	var ls []*listener.Listener
 	for _, lc := range cfg.Listeners {
-		in, err := sup.Instance(lc.Protocol)
+		in, err := sup.Protocol(lc.Protocol)
 		if err != nil {
 			return err
 		}
@@ -92,12 +92,24 @@ func Run(ctx context.Context, opts Options) error {
 		logger.Info("listening", "listener", l.Name, "address", listeners.plugin[i].Addr().String(), "protocol", cfg.Listeners[i].Protocol)
 	}
 	if listeners.proxy != nil {
+		unreachable, err := checkOwnPorts(cfg.Proxy.Protocols, sup.Protocols())
+		if err != nil {
+			return err
+		}
+		for _, name := range unreachable {
+			logger.Warn("clients of this protocol cannot reach this proxy: its plugin needs a port of its own", "protocol", name, "fix", fmt.Sprintf("add proxy { protocol %q { listen = \"HOST:PORT\" } }", name))
+		}
 		px, err := n.proxy(ctx)
 		if err != nil {
 			return err
 		}
 		go func() { served <- px.Serve(listeners.proxy) }()
-		logger.Info("proxy listening", "address", listeners.proxy.Addr().String(), "public_addr", cfg.Proxy.PublicAddr)
+		logger.Info("proxy listening", "address", listeners.proxy.Addr().String(), "public_addr", cfg.Proxy.PublicAddr, "protocols", px.ProtocolNames())
+		for i, pp := range cfg.Proxy.Protocols {
+			ln := listeners.own[i]
+			go func() { served <- px.ServeOwnPort(ln, pp.Name) }()
+			logger.Info("proxy listening", "protocol", pp.Name, "address", ln.Addr().String())
+		}
 	}
 	logger.Info("keyway started", "cluster", cfg.ClusterName, "roles", n.roles(), "plugins", len(sup.Status()), "admin_socket", admin.SocketPath(cfg.DataDir))
 
@@ -157,6 +169,8 @@ func Specs(cfg *config.Config, b supervisor.Builtins) []supervisor.Spec {
 type bound struct {
 	plugin []net.Listener
 	proxy  net.Listener
+	// own are the protocols' own ports, as cfg.Proxy.Protocols lists them.
+	own []net.Listener
 }
 
 func (b bound) all() []net.Listener {
@@ -164,7 +178,7 @@ func (b bound) all() []net.Listener {
 	if b.proxy != nil {
 		out = append(out, b.proxy)
 	}
-	return out
+	return append(out, b.own...)
 }
 
 func bind(cfg *config.Config) (bound, error) {
@@ -184,6 +198,14 @@ func bind(cfg *config.Config) (bound, error) {
 			return bound{}, fmt.Errorf("the proxy cannot listen on %s: %w", cfg.Proxy.Listen, err)
 		}
 		b.proxy = ln
+		for _, pp := range cfg.Proxy.Protocols {
+			ln, err := net.Listen("tcp", pp.Listen)
+			if err != nil {
+				closeAll(b.all())
+				return bound{}, fmt.Errorf("the proxy cannot listen on %s for protocol %q: %w", pp.Listen, pp.Name, err)
+			}
+			b.own = append(b.own, ln)
+		}
 	}
 	return b, nil
 }

@@ -48,6 +48,17 @@ func (a *Agent) Databases() []sdk.Database {
 	return a.databases
 }
 
+// Serves reports whether the agent registered a database of the
+// protocol called protocol.
+func (a *Agent) Serves(protocol string) bool {
+	for _, db := range a.Databases() {
+		if db.Protocol == protocol {
+			return true
+		}
+	}
+	return false
+}
+
 // SetDatabases replaces what the agent registered.
 func (a *Agent) SetDatabases(dbs []sdk.Database) {
 	a.mu.Lock()

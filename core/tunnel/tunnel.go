@@ -22,6 +22,10 @@ import (
 const (
 	ALPNAPI    = "keyway-api"
 	ALPNTunnel = "keyway-tunnel"
+	// ALPNDB carries one database session whose route is in the client's
+	// certificate, for any protocol: keyway proxy db uses it. The proxy
+	// first answers with an admission (WriteAdmission), then relays.
+	ALPNDB = "keyway-db"
 )
 
 // maxHeader bounds a session header.

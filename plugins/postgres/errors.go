@@ -34,7 +34,7 @@ func fatal(w io.Writer, code, msg, hint string) {
 // refusalState maps the host's refusal kinds to SQLSTATE codes.
 func refusalState(kind string) string {
 	switch kind {
-	case sdk.RefusalDenied:
+	case sdk.RefusalDenied, sdk.RefusalPlaintext:
 		return stateInvalidAuthorization
 	case sdk.RefusalNotFound:
 		return stateInvalidCatalog
@@ -42,4 +42,16 @@ func refusalState(kind string) string {
 		return stateUnableToConnect
 	}
 	return stateInternal
+}
+
+// plaintextRefusal is what a client that did not ask for TLS is told.
+const plaintextRefusal = "keyway accepts PostgreSQL connections only over TLS: connect with sslmode=verify-full and the certificate from keyway db login, or through keyway proxy db"
+
+// refusalMessage is the sentence for a refusal: the host's, or this
+// plugin's for a client that did not ask for TLS.
+func refusalMessage(r *sdk.Refusal) string {
+	if r.Kind == sdk.RefusalPlaintext {
+		return plaintextRefusal
+	}
+	return r.Message
 }

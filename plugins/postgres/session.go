@@ -43,7 +43,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	}
 	if s.Refusal != nil {
 		met.started(resultRefused)
-		fatal(client, refusalState(s.Refusal.Kind), s.Refusal.Message, "")
+		fatal(client, refusalState(s.Refusal.Kind), refusalMessage(s.Refusal), "")
 		return
 	}
 	if s.Database == nil || host == nil {

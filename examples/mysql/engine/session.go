@@ -115,6 +115,8 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 // refusalError is the host's refusal as an ERR packet.
 func refusalError(r *sdk.Refusal) *wire.Error {
 	switch r.Kind {
+	case sdk.RefusalPlaintext:
+		return &wire.Error{Code: wire.ErAccessDenied, SQLState: "28000", Message: "keyway accepts MySQL connections only over TLS: connect with --ssl-cert, --ssl-key and --ssl-ca from keyway db login, or through keyway proxy db"}
 	case sdk.RefusalDenied, sdk.RefusalNotFound:
 		return &wire.Error{Code: wire.ErAccessDenied, SQLState: "28000", Message: r.Message}
 	case sdk.RefusalUnavailable:
