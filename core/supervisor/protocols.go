@@ -99,4 +99,3 @@ func checkProtocols(instances []*Instance) error {
 	}
 	return errors.Join(errs...)
 }
-
