@@ -9,7 +9,7 @@ TOOLS   := $(CURDIR)/bin/tools
 MODULES := . sdk examples/tcprelay examples/mysql
 
 .PHONY: prereqs-test prereqs-demo prereqs-bench
-.PHONY: help build test check fmt vet staticcheck deps proto proto-check demo clean bench fuzz fuzz-ci
+.PHONY: help build test check fmt vet staticcheck deps neutral proto proto-check demo clean bench fuzz fuzz-ci
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ test: prereqs-test ## run every test of every module (installs PostgreSQL, etcd 
 		(cd $$m && $(GO) test -count=1 -timeout 20m ./...) || exit 1; \
 	done
 
-check: fmt vet staticcheck deps proto-check ## gofmt, go vet, staticcheck, dependency directions, generated code
+check: fmt vet staticcheck deps neutral proto-check ## gofmt, go vet, staticcheck, dependency directions, generated code
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -40,6 +40,9 @@ staticcheck:
 
 deps: ## enforce dependency directions between core, plugins, sdk and examples
 	@scripts/check-deps.sh
+
+neutral: ## hold core/ to naming no protocol and holding no wire constant
+	@scripts/check-neutral.sh
 
 $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o $(TOOLS)/ github.com/bufbuild/buf/cmd/buf \

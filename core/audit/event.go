@@ -52,8 +52,8 @@ type Log interface {
 	EmitDurable(ctx context.Context, events ...Event) error
 }
 
-// Searcher finds recorded events: the file sink's files or the
-// PostgreSQL sink's table.
+// Searcher finds recorded events: the file sink's files or the database
+// sink's table.
 type Searcher interface {
 	// Search returns the events that pass f, oldest first; with f.Limit
 	// > 0, the newest f.Limit of them.

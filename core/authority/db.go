@@ -26,7 +26,8 @@ type DBFiles struct {
 	// Key is its private key (ssl_key_file), PEM.
 	Key []byte
 	// CAs are the db-client authority's trusted certificates
-	// (ssl_ca_file): PostgreSQL accepts client certificates they signed.
+	// (the database's client CA setting): the database accepts client
+	// certificates they signed.
 	CAs []byte
 }
 
@@ -100,8 +101,8 @@ type DBClientCert struct {
 }
 
 // SignDBClientCert issues a client certificate from the db-client
-// authority whose common name is the database user, as PostgreSQL's cert
-// authentication requires.
+// authority whose common name is the database user, as databases'
+// certificate logins require.
 func SignDBClientCert(ctx context.Context, ca CA, req DBClientRequest, now time.Time) (DBClientCert, error) {
 	if req.DBUser == "" {
 		return DBClientCert{}, fmt.Errorf("a db-client certificate needs a database user")

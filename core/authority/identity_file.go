@@ -122,8 +122,8 @@ func (f IdentityFile) Marshal() []byte {
 }
 
 // WriteClientFiles writes prefix.crt, prefix.key (0600) and prefix.cas
-// (the host authority, to verify the proxy): what psql needs for
-// sslcert, sslkey and sslrootcert.
+// (the host authority, to verify the proxy): what a database client
+// needs to present the certificate and verify the proxy.
 func (f IdentityFile) WriteClientFiles(prefix string) error {
 	if err := WriteFile(prefix+".key", f.Key, 0o600); err != nil {
 		return err

@@ -77,7 +77,7 @@ func (p *Profile) DialTCP(ctx context.Context) (net.Conn, string, error) {
 // DialTLS is DialTCP followed by TLS with cert and ALPN nextProtos,
 // checking the certificate of whichever proxy answered for its own name
 // and for a host identity of the profile's cluster. It is for keyway's
-// own protocols, not for PostgreSQL sessions.
+// own protocols: the cluster API and keyway-db sessions.
 func (p *Profile) DialTLS(ctx context.Context, cert *tls.Certificate, nextProtos ...string) (*tls.Conn, string, error) {
 	raw, addr, err := p.DialTCP(ctx)
 	if err != nil {

@@ -64,8 +64,8 @@ type Proxy struct {
 	// HandshakeTimeout bounds how long a client may take to say what it
 	// speaks and finish TLS; "10s" by default.
 	HandshakeTimeout string `hcl:"handshake_timeout,optional"`
-	// TLSInPlugin hands PostgreSQL connections to the postgres plugin
-	// before TLS when this process also serves databases (a db block),
+	// TLSInPlugin hands connections on the shared port to their protocol
+	// plugin before TLS when this process also serves databases (a db block),
 	// so the plugin completes TLS itself and a session's bytes cross no
 	// other process; true by default. With false the proxy completes TLS
 	// and passes the decrypted stream on.
@@ -84,7 +84,7 @@ type Proxy struct {
 	// APIIdleTimeout closes a cluster API connection that has had no
 	// call in flight for this long; "5m" by default.
 	APIIdleTimeout string `hcl:"api_idle_timeout,optional"`
-	// Protocols give protocols whose server speaks first (MySQL) ports of
+	// Protocols give protocols whose server speaks first ports of
 	// their own, where the proxy hands each connection to the protocol's
 	// plugin before TLS.
 	Protocols []ProxyProtocol `hcl:"protocol,block"`
@@ -131,7 +131,8 @@ func (p *Proxy) APIIdle() time.Duration {
 	return d
 }
 
-// PluginTLS reports whether the postgres plugin completes clients' TLS.
+// PluginTLS reports whether protocol plugins complete the TLS of
+// clients on the shared port.
 func (p *Proxy) PluginTLS() bool { return p.TLSInPlugin == nil || *p.TLSInPlugin }
 
 // Handshake returns the proxy's handshake timeout.

@@ -33,7 +33,7 @@ func databaseProblems(db Database, knownProtocol func(string) bool) []problem {
 			fmt.Sprintf("Database %q names protocol %q, which is neither built in nor configured in a plugin block.", db.Name, db.Protocol))
 	case knownProtocol == nil && !namePattern.MatchString(db.Protocol):
 		add("protocol", "Invalid protocol",
-			fmt.Sprintf("Database %q: protocol = %q is not a plugin name such as postgres.", db.Name, db.Protocol))
+			fmt.Sprintf("Database %q: protocol = %q is not a protocol name: lower-case letters, digits, '-' and '_'.", db.Name, db.Protocol))
 	}
 	if _, _, err := net.SplitHostPort(db.URI); err != nil {
 		add("uri", "Invalid database address", fmt.Sprintf("Database %q: uri = %q is not HOST:PORT (%v).", db.Name, db.URI, err))

@@ -331,10 +331,10 @@ func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, protocol string, release 
 	p.pipe(tc, target, sess, release)
 }
 
-// outOfBand passes a request outside any session (PostgreSQL's
-// CancelRequest) to every plugin of its protocol that may serve the
-// session it names; only the one that issued the key it carries acts on
-// it. It gets no answer.
+// outOfBand passes a request outside any session, such as a cancel
+// request, to every plugin of its protocol that may serve the session it
+// names; only the one that issued the key it carries acts on it. It gets
+// no answer.
 func (p *Proxy) outOfBand(conn net.Conn, protocol string, msg []byte) {
 	sess := newSession(conn, nil)
 	sess.Prefix = bytes.Clone(msg)
@@ -448,7 +448,7 @@ func (p *Proxy) serveDB(tc *tls.Conn, release func()) {
 }
 
 // ServeOwnPort accepts the connections of a protocol whose clients reach
-// the proxy on a port of its own (a server-first protocol such as MySQL)
+// the proxy on a port of its own (a protocol whose server speaks first)
 // until ln is closed, under the same caps as the shared port, and hands
 // each to the protocol's plugin before TLS: the plugin runs its exchange,
 // completes TLS and asks the host to admit the session.

@@ -48,7 +48,7 @@ type hostBackend struct {
 	logger     hclog.Logger
 	// auditFailed counts events the audit log refused.
 	auditFailed atomic.Int64
-	// clientTLS admits sessions whose TLS the postgres plugin completed;
+	// clientTLS admits sessions whose TLS a protocol plugin completed;
 	// set with the proxy role.
 	clientTLS *clientTLS
 }
@@ -192,7 +192,7 @@ func (l localDecider) DBClientCert(ctx context.Context, sessionID, database, dbU
 	return c, err
 }
 
-// ServingCertificate is the certificate the postgres plugin presents to
+// ServingCertificate is the certificate protocol plugins present to
 // clients whose TLS it completes; only a process with the proxy role has
 // one.
 func (h *hostBackend) ServingCertificate(context.Context) (*pluginv1.ServingCertificateResponse, error) {
