@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/dbsession"
 )
 
 // cancelKey is the process id and secret of a BackendKeyData message.
@@ -24,7 +25,7 @@ type cancelTarget struct {
 	real cancelKey
 	// aud records the cancel in the session's audit trail; nil when
 	// session events are off.
-	aud *auditor
+	aud *dbsession.Audit
 }
 
 // cancels maps the keys keyway gave clients to their real backends, so a
@@ -73,12 +74,12 @@ func (t cancelTarget) cancel(ctx context.Context, timeout time.Duration, from st
 	if t.aud == nil {
 		return
 	}
-	e := t.aud.event(sdk.AuditSessionCancel, "T2002I", err == nil)
+	e := t.aud.Event(sdk.AuditSessionCancel, "T2002I", err == nil)
 	e.Reason = "cancel request from " + from
 	if err != nil {
 		e.Code, e.Error = "T2002W", "keyway could not pass the cancel request to the database: "+err.Error()
 	}
-	t.aud.emit(e)
+	t.aud.Emit(e)
 }
 
 // forward sends a CancelRequest for t's real backend over TLS, as the

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/dbsession"
 )
 
 // Version is the plugin's release version.
@@ -25,7 +26,7 @@ type Plugin struct {
 	mu      sync.RWMutex
 	host    sdk.Host
 	cfg     settings
-	certs   *certCache
+	certs   *dbsession.CertCache
 	cancels *cancels
 	bufs    *bufferPool
 }
@@ -49,7 +50,7 @@ func (s settings) statements() bool { return s.dbEvents == sdk.AuditDBEventsAll 
 
 // New returns the plugin.
 func New() sdk.Plugin {
-	return &Plugin{certs: newCertCache(time.Now), cancels: newCancels(), bufs: newBufferPool()}
+	return &Plugin{certs: dbsession.NewCertCache(), cancels: newCancels(), bufs: newBufferPool()}
 }
 
 // Info describes the plugin.

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/dbsession"
 )
 
 // Relay buffering and limits.
@@ -187,11 +188,11 @@ func (h *holdLast) release() error {
 // when it queued nothing new.
 type recordedWriter struct {
 	w io.Writer
-	a *auditor
+	a *dbsession.Audit
 }
 
 func (r recordedWriter) Write(p []byte) (int, error) {
-	if err := r.a.recorded(); err != nil {
+	if err := r.a.Recorded(); err != nil {
 		return 0, err
 	}
 	return r.w.Write(p)

@@ -123,7 +123,7 @@ func TestAnswersWaitForTheirAuditEvents(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			host := &holdingHost{waiting: make(chan sdk.AuditTicket), answer: make(chan error)}
-			tr := newTracker(&auditor{host: host, maxParam: 16})
+			tr := newTracker(testAudit(host), 16)
 			for _, msg := range tt.client {
 				if err := relayFromClient(bytes.NewReader(msg), io.Discard, newBufferPool(), tr, func(int) {}); err != io.EOF {
 					t.Fatalf("client side: %v", err)
@@ -161,7 +161,7 @@ func TestAnswersWaitForTheirAuditEvents(t *testing.T) {
 func TestRelayRefusesHugeOrNegativeLengths(t *testing.T) {
 	for _, length := range []uint32{0x80000000, 0xffffffff, 2, 1<<30 + 1} {
 		msg := []byte{'Q', byte(length >> 24), byte(length >> 16), byte(length >> 8), byte(length)}
-		err := relayFromClient(bytes.NewReader(msg), io.Discard, newBufferPool(), newTracker(&auditor{host: &recordingHost{}}), func(int) {})
+		err := relayFromClient(bytes.NewReader(msg), io.Discard, newBufferPool(), newTracker(testAudit(&recordingHost{}), 0), func(int) {})
 		if !errors.Is(err, errMalformed) {
 			t.Fatalf("length %#x: %v", length, err)
 		}

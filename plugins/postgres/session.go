@@ -3,7 +3,6 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,7 +13,7 @@ import (
 	"github.com/jackc/pgproto3/v2"
 
 	"github.com/keyway-dev/keyway/sdk"
-	"github.com/keyway-dev/keyway/sdk/identity"
+	"github.com/keyway-dev/keyway/sdk/dbsession"
 )
 
 // ServeSession runs one client session: startup, authorise, connect,
@@ -55,20 +54,20 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	if dbName == "" {
 		dbName = dbUser
 	}
-	id, code, msg := checkRoute(s, dbUser, dbName)
-	if code != "" {
+	id, err := dbsession.CheckRoute(s, dbUser, dbName)
+	if err != nil {
 		met.started(resultDenied)
-		fatal(client, code, msg, "")
+		fatal(client, stateInvalidAuthorization, err.Error(), "")
 		return
 	}
-	aud := newAuditor(host, s, id, dbUser, dbName, cfg.cluster, cfg.maxParameter)
-	aud.metrics = met
+	aud := dbsession.NewAudit(host, s, id, dbUser, dbName, cfg.cluster)
+	aud.OnRefused = met.auditFailed
 	refuse := func(result, code, msg string) {
 		met.started(result)
 		if cfg.sessions() {
-			e := aud.event(sdk.AuditSessionStart, "T2000W", false)
+			e := aud.Event(sdk.AuditSessionStart, "T2000W", false)
 			e.Error = msg
-			aud.emit(e)
+			aud.Emit(e)
 		}
 		fatal(client, code, msg, "")
 	}
@@ -86,7 +85,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		refuse(resultDenied, stateInvalidAuthorization, authz.Message)
 		return
 	}
-	cert, err := p.certs.get(ctx, host, s.ID, s.Database.Name, dbUser)
+	cert, err := p.certs.Get(ctx, host, s.ID, s.Database.Name, dbUser)
 	if err != nil {
 		refuse(resultError, stateInternal, "keyway: "+err.Error())
 		return
@@ -118,15 +117,15 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		met.started(resultLoginFailed)
 		_, _ = client.Write(greeting.Bytes())
 		if cfg.sessions() {
-			e := aud.event(sdk.AuditSessionStart, "T2000W", false)
+			e := aud.Event(sdk.AuditSessionStart, "T2000W", false)
 			e.Error = err.Error()
-			aud.emit(e)
+			aud.Emit(e)
 		}
 		return
 	}
 	// The session's record is durable before the client hears it started.
 	if cfg.sessions() {
-		if err := host.AuditDurable(ctx, aud.event(sdk.AuditSessionStart, "T2000I", true)); err != nil {
+		if err := host.AuditDurable(ctx, aud.Event(sdk.AuditSessionStart, "T2000I", true)); err != nil {
 			met.started(resultAuditUnavailable)
 			fatal(client, stateRejected, "keyway cannot record this session in its audit log, so it is refused: "+err.Error(), "")
 			return
@@ -145,14 +144,14 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	countIn := func(n int) { in.Add(int64(n)); s.CountFromClient(n) }
 	countOut := func(n int) { out.Add(int64(n)); s.CountToClient(n) }
 	if cfg.statements() {
-		relayAudited(newTracker(aud), p.bufs, countIn, countOut, client, upstream)
+		relayAudited(newTracker(aud, cfg.maxParameter), p.bufs, countIn, countOut, client, upstream)
 	} else {
 		relayPlain(countIn, countOut, client, upstream)
 	}
 	if cfg.sessions() {
-		end := aud.event(sdk.AuditSessionEnd, "T2004I", true)
+		end := aud.Event(sdk.AuditSessionEnd, "T2004I", true)
 		end.DurationMS, end.BytesIn, end.BytesOut = time.Since(started).Milliseconds(), in.Load(), out.Load()
-		aud.emit(end)
+		aud.Emit(end)
 	}
 }
 
@@ -183,35 +182,4 @@ func receiveStartup(c net.Conn) (*pgproto3.StartupMessage, *cancelKey, error) {
 			return &m, nil, nil
 		}
 	}
-}
-
-// checkRoute reads the client's identity and compares the StartupMessage
-// with the route in its certificate.
-func checkRoute(s *sdk.Session, dbUser, dbName string) (id identity.Identity, code, msg string) {
-	if len(s.ClientCertificates) == 0 {
-		return id, stateInvalidAuthorization, "keyway: connect with the certificate from keyway db login; this session has none"
-	}
-	cert, err := x509.ParseCertificate(s.ClientCertificates[0])
-	if err != nil {
-		return id, stateInvalidAuthorization, "keyway: the client certificate cannot be parsed: " + err.Error()
-	}
-	id, err = identity.FromCertificate(cert)
-	if err != nil {
-		return id, stateInvalidAuthorization, "keyway: the client certificate carries no keyway identity: " + err.Error()
-	}
-	if dbUser == "" {
-		return id, stateInvalidAuthorization, "keyway: the StartupMessage names no database user"
-	}
-	r := id.Route
-	switch {
-	case r == nil:
-		return id, "", ""
-	case r.Service != "" && r.Service != s.Database.Name:
-		return id, stateInvalidAuthorization, fmt.Sprintf("keyway: this certificate of %s is for database %s, not %s", id.Name, r.Service, s.Database.Name)
-	case r.DBUser != "" && r.DBUser != dbUser:
-		return id, stateInvalidAuthorization, fmt.Sprintf("keyway: this certificate of %s is for database user %q, not %q; run keyway db login again with --db-user=%s", id.Name, r.DBUser, dbUser, dbUser)
-	case r.DBName != "" && r.DBName != dbName:
-		return id, stateInvalidAuthorization, fmt.Sprintf("keyway: this certificate of %s is for database name %q, not %q; run keyway db login again with --db-name=%s", id.Name, r.DBName, dbName, dbName)
-	}
-	return id, "", ""
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/dbsession"
 )
 
 // maxTracked bounds what one session's tracker holds: the messages the
@@ -63,7 +64,7 @@ type portal struct {
 // the server changes (prepared statements, portals) is changed when the
 // server says it did (ParseComplete, BindComplete, CloseComplete).
 type tracker struct {
-	a        *auditor
+	a        *dbsession.Audit
 	maxParam int
 
 	mu         sync.Mutex
@@ -89,8 +90,8 @@ type tracker struct {
 	intended map[string]portal
 }
 
-func newTracker(a *auditor) *tracker {
-	return &tracker{a: a, maxParam: max(a.maxParam, 0), statements: map[string]statement{}, portals: map[string]portal{}}
+func newTracker(a *dbsession.Audit, maxParam int) *tracker {
+	return &tracker{a: a, maxParam: max(maxParam, 0), statements: map[string]statement{}, portals: map[string]portal{}}
 }
 
 // fromClient queues a client message. It returns an error when the

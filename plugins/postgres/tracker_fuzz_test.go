@@ -35,7 +35,7 @@ func FuzzTracker(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		host := &recordingHost{}
-		tr := newTracker(&auditor{host: host, maxParam: 8})
+		tr := newTracker(testAudit(host), 8)
 		sent := 0
 		for len(data) >= 2 {
 			op, n := data[0], int(data[1])

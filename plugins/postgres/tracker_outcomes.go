@@ -42,7 +42,7 @@ func (t *tracker) lose(err error) {
 // CommandComplete, or nothing for EmptyQueryResponse ('I'),
 // PortalSuspended ('s') and FunctionCallResponse ('V').
 func (t *tracker) completed(name, code, text string, params []string, cut bool, target string, body []byte, typ byte) {
-	e := t.a.event(name, code, true)
+	e := t.a.Event(name, code, true)
 	e.Query, e.Parameters, e.Truncated, e.Target = text, params, cut, target
 	switch typ {
 	case 'C':
@@ -51,24 +51,24 @@ func (t *tracker) completed(name, code, text string, params []string, cut bool, 
 	case 's':
 		e.Reason = "portal suspended: the Execute's row limit was reached"
 	}
-	t.a.emit(e)
+	t.a.Emit(e)
 }
 
 // failed records a message the server answered with an ErrorResponse;
 // target names a portal the tracker does not know, reason adds context.
 func (t *tracker) failed(name, code, text string, params []string, cut bool, target, reason string, body []byte) {
-	e := t.a.event(name, code, false)
+	e := t.a.Event(name, code, false)
 	e.Query, e.Parameters, e.Truncated, e.Target, e.Reason = text, params, cut, target, reason
 	f := errorFields(body)
 	e.Error = f.code + ": " + f.message
-	t.a.emit(e)
+	t.a.Emit(e)
 }
 
 // skipped records a statement the server did not run.
 func (t *tracker) skipped(name, code, text string, params []string, cut bool, why string) {
-	e := t.a.event(name, code, false)
+	e := t.a.Event(name, code, false)
 	e.Query, e.Parameters, e.Truncated, e.Error = text, params, cut, why
-	t.a.emit(e)
+	t.a.Emit(e)
 }
 
 // functionCallText describes a FunctionCall, which carries no SQL.

@@ -134,7 +134,7 @@ func runThroughRelay(t *testing.T, pg *pgtest.Server, script []byte, rng *rand.R
 	}
 	app, relayEnd := tcpPair(t)
 	host := &recordingHost{}
-	tr := newTracker(&auditor{host: host, maxParam: 1 << 10})
+	tr := newTracker(testAudit(host), 1<<10)
 	relayed := make(chan struct{})
 	go func() {
 		relayAudited(tr, newBufferPool(), func(int) {}, func(int) {}, relayEnd, upstream)

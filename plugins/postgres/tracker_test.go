@@ -303,7 +303,7 @@ func TestTrackerRecordsEveryOutcome(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			host := &recordingHost{}
-			tr := newTracker(&auditor{host: host, maxParam: 4})
+			tr := newTracker(testAudit(host), 4)
 			err := runSteps(t, tr, tt.steps)
 			if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
 				t.Fatalf("relay error %v, want %v", err, tt.err)
@@ -326,7 +326,7 @@ func TestTrackerRecordsEveryOutcome(t *testing.T) {
 // maxTracked of statements without reading answers is refused, and the
 // refused message never reaches the server whole.
 func TestTrackerRefusesUnboundedPipelines(t *testing.T) {
-	tr := newTracker(&auditor{host: &recordingHost{}, maxParam: 4})
+	tr := newTracker(testAudit(&recordingHost{}), 4)
 	q := &pgproto3.Query{String: strings.Repeat("x", 1<<20)}
 	b, err := q.Encode(nil)
 	if err != nil {
@@ -384,7 +384,7 @@ func TestRelayEndsSessionsItCannotFollow(t *testing.T) {
 			app, relayClient := tcpPair(t)
 			relayUpstream, server := tcpPair(t)
 			host := &recordingHost{}
-			tr := newTracker(&auditor{host: host, maxParam: 16})
+			tr := newTracker(testAudit(host), 16)
 			relayed := make(chan struct{})
 			go func() {
 				relayAudited(tr, newBufferPool(), func(int) {}, func(int) {}, relayClient, relayUpstream)
