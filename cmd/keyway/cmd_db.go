@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/client"
+	"github.com/keyway-dev/keyway/sdk"
 )
 
 func newDBCmd() *cobra.Command {
@@ -103,81 +103,77 @@ func labelsString(m map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// dbFiles are a database login's certificate, key and the proxy's CA.
-type dbFiles struct{ prefix string }
-
-func dbFilesFor(prof *client.Profile, name string) dbFiles {
-	return dbFiles{prefix: filepath.Join(prof.Dir, "db", prof.User+"-"+name)}
-}
-
-// connString is the libpq connection string through the proxies at
-// addrs: with more than one, libpq tries them in order until one
-// accepts, checking each one's certificate for its own name.
-func (f dbFiles) connString(addrs []string, dbUser, dbName string) string {
-	hosts, ports := make([]string, 0, len(addrs)), make([]string, 0, len(addrs))
-	for _, a := range addrs {
-		h, p, _ := net.SplitHostPort(a)
-		hosts, ports = append(hosts, h), append(ports, p)
-	}
-	host, port := strings.Join(hosts, ","), strings.Join(ports, ",")
-	s := fmt.Sprintf("host=%s port=%s sslmode=verify-full sslrootcert=%s.cas sslcert=%s.crt sslkey=%s.key user=%s", host, port, f.prefix, f.prefix, f.prefix, dbUser)
-	if dbName != "" {
-		s += " dbname=" + dbName
-	}
-	return s
-}
-
-// dbLogin gets a certificate routed to the database and writes it.
-func dbLogin(cmd *cobra.Command, name, dbUser, dbName string) (*client.Profile, dbFiles, error) {
+// dbLogin gets a certificate routed to the database as dbUser, writes
+// it with the files of that database user, and asks the proxy how the
+// database's clients connect.
+func dbLogin(cmd *cobra.Command, name, dbUser, dbName string) (*client.Profile, dbFiles, *apiv1.Client, error) {
 	if dbUser == "" {
-		return nil, dbFiles{}, fmt.Errorf("--db-user is required: the database user to log in as")
+		return nil, dbFiles{}, nil, fmt.Errorf("--db-user is required: the database user to log in as")
 	}
 	prof, cert, err := userSession(cmd)
 	if err != nil {
-		return nil, dbFiles{}, err
+		return nil, dbFiles{}, nil, err
 	}
 	if prof.Dir == "" {
 		if prof.Dir, err = client.Home(); err != nil {
-			return nil, dbFiles{}, err
+			return nil, dbFiles{}, nil, err
 		}
+	}
+	f, err := dbFilesFor(prof, name, dbUser)
+	if err != nil {
+		return nil, dbFiles{}, nil, err
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 	defer cancel()
 	conn, err := prof.API(ctx, cert)
 	if err != nil {
-		return nil, dbFiles{}, err
+		return nil, dbFiles{}, nil, err
 	}
 	defer func() { _ = conn.Close() }()
 	key, err := authority.NewKey("")
 	if err != nil {
-		return nil, dbFiles{}, err
+		return nil, dbFiles{}, nil, err
 	}
 	csr, err := authority.NewCSR(key, prof.User)
 	if err != nil {
-		return nil, dbFiles{}, err
+		return nil, dbFiles{}, nil, err
 	}
 	resp, err := apiv1.NewUserClient(conn).DatabaseCertificate(ctx, &apiv1.DatabaseCertificateRequest{Database: name, DbUser: dbUser, DbName: dbName, Csr: csr})
 	if err != nil {
-		return nil, dbFiles{}, errors.New(status.Convert(err).Message())
+		return nil, dbFiles{}, nil, errors.New(status.Convert(err).Message())
+	}
+	dc, err := databaseClient(ctx, conn, name)
+	if err != nil {
+		return nil, dbFiles{}, nil, err
 	}
 	keyPEM, err := authority.KeyPEM(key)
 	if err != nil {
-		return nil, dbFiles{}, err
+		return nil, dbFiles{}, nil, err
 	}
-	f := dbFilesFor(prof, name)
 	if err := os.MkdirAll(filepath.Dir(f.prefix), 0o700); err != nil {
-		return nil, dbFiles{}, err
+		return nil, dbFiles{}, nil, err
 	}
-	if err := authority.WriteFile(f.prefix+".key", keyPEM, 0o600); err != nil {
-		return nil, dbFiles{}, err
+	if err := authority.WriteFile(f.key(), keyPEM, 0o600); err != nil {
+		return nil, dbFiles{}, nil, err
 	}
-	if err := authority.WriteFile(f.prefix+".crt", authority.CertsPEM(resp.GetCertificate()), 0o600); err != nil {
-		return nil, dbFiles{}, err
+	if err := authority.WriteFile(f.cert(), authority.CertsPEM(resp.GetCertificate()), 0o600); err != nil {
+		return nil, dbFiles{}, nil, err
 	}
-	if err := authority.WriteFile(f.prefix+".cas", authority.CertsPEM(resp.GetHostCas()...), 0o644); err != nil {
-		return nil, dbFiles{}, err
+	if err := authority.WriteFile(f.cas(), authority.CertsPEM(resp.GetHostCas()...), 0o644); err != nil {
+		return nil, dbFiles{}, nil, err
 	}
-	return prof, f, nil
+	return prof, f, dc, nil
+}
+
+// commandLine shows a rendered client command as a shell line.
+func commandLine(c sdk.ClientCommand) string {
+	parts := append([]string{c.Command}, c.Args...)
+	for i, p := range parts {
+		if strings.ContainsAny(p, " \t'\"$") || p == "" {
+			parts[i] = "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func newDBLoginCmd() *cobra.Command {
@@ -185,13 +181,21 @@ func newDBLoginCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login NAME --db-user=USER [--db-name=DB]",
 		Short: "Get a certificate for one database and print how to connect",
-		Args:  cobra.ExactArgs(1),
+		Long: `Get a certificate for one database as one database user and print how to
+connect. Each database user of a database keeps its own files under
+~/.keyway/db/USER/NAME/, so logging in as another database user leaves
+the clients set up from the first login working.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			prof, f, err := dbLogin(cmd, args[0], dbUser, dbName)
+			prof, f, dc, err := dbLogin(cmd, args[0], dbUser, dbName)
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s as database user %s\nconnect with:\n  psql \"%s\"\n", args[0], dbUser, f.connString([]string{prof.Proxy}, dbUser, dbName))
+			cc, err := clientSpec(dc).Render(proxySettings(prof, dc, args[0], f, dbUser, dbName))
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s as database user %s\nconnect with:\n  %s\n", args[0], dbUser, commandLine(cc))
 			return err
 		},
 	}
@@ -201,35 +205,45 @@ func newDBLoginCmd() *cobra.Command {
 }
 
 func newDBConnectCmd() *cobra.Command {
-	var dbUser, dbName, psql string
+	var dbUser, dbName, program string
 	cmd := &cobra.Command{
-		Use:   "connect NAME --db-user=USER [--db-name=DB] [-- PSQL ARGS]",
-		Short: "Log in to a database and run psql through the proxy",
-		Args:  cobra.MinimumNArgs(1),
+		Use:   "connect NAME --db-user=USER [--db-name=DB] [-- CLIENT ARGS]",
+		Short: "Log in to a database and run its protocol's client through the proxy",
+		Long: `Log in to a database and run the client its protocol's plugin names (psql
+for PostgreSQL, mariadb for MySQL) through the proxy, with the login's
+certificate. Arguments after -- go to the client.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := exec.LookPath(psql); err != nil {
-				return fmt.Errorf("keyway db connect runs psql, which is not installed here (apt-get install postgresql-client); keyway db env prints settings for other clients")
-			}
-			prof, f, err := dbLogin(cmd, args[0], dbUser, dbName)
+			prof, f, dc, err := dbLogin(cmd, args[0], dbUser, dbName)
 			if err != nil {
 				return err
 			}
-			// psql falls back on the cluster's other proxies by itself.
-			c := exec.Command(psql, append([]string{f.connString(prof.Addresses(), dbUser, dbName)}, args[1:]...)...)
+			cc, err := clientSpec(dc).Render(proxySettings(prof, dc, args[0], f, dbUser, dbName))
+			if err != nil {
+				return err
+			}
+			if program != "" {
+				cc.Command = program
+			}
+			if _, err := exec.LookPath(cc.Command); err != nil {
+				return fmt.Errorf("keyway db connect runs %s, which is not installed here (%s); keyway db env and db config print settings for other clients", cc.Command, orDefault(dc.GetInstall(), "install it"))
+			}
+			c := exec.Command(cc.Command, append(cc.Args, args[1:]...)...)
+			c.Env = append(os.Environ(), cc.Env...)
 			c.Stdin, c.Stdout, c.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if err := c.Run(); err != nil {
 				var ee *exec.ExitError
 				if errors.As(err, &ee) {
 					return errReported
 				}
-				return fmt.Errorf("running %s: %w", psql, err)
+				return fmt.Errorf("running %s: %w", cc.Command, err)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dbUser, "db-user", "", "database user")
 	cmd.Flags().StringVar(&dbName, "db-name", "", "logical database (default: the database user's name)")
-	cmd.Flags().StringVar(&psql, "psql", "psql", "psql executable")
+	cmd.Flags().StringVar(&program, "client", "", "client program to run instead of the protocol's own")
 	return cmd
 }
 
@@ -239,19 +253,26 @@ func newDBLogoutCmd() *cobra.Command {
 		Short: "Delete the certificates of one database, or of all",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			prof, err := client.Current()
+			prof, _, err := userSession(cmd)
 			if err != nil {
 				return err
 			}
-			pattern := filepath.Join(prof.Dir, "db", prof.User+"-*")
-			if len(args) == 1 {
-				pattern = dbFilesFor(prof, args[0]).prefix + ".*"
-			}
-			files, _ := filepath.Glob(pattern)
-			for _, f := range files {
-				if err := os.Remove(f); err != nil {
+			if prof.Dir == "" {
+				if prof.Dir, err = client.Home(); err != nil {
 					return err
 				}
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			dir := dbDir(prof, name)
+			files, _ := filepath.Glob(filepath.Join(dir, "*"))
+			if name == "" {
+				files, _ = filepath.Glob(filepath.Join(dir, "*", "*"))
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				return err
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "removed %d database certificate files\n", len(files))
 			return err

@@ -1,76 +1,94 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"net"
-	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/client"
+	"github.com/keyway-dev/keyway/sdk"
 )
 
-// dbSettings are what a libpq client needs to reach a database through
-// the proxy.
-type dbSettings struct {
-	host, port, user, name, rootCert, cert, key string
-}
-
-// loggedInDB returns the settings of a database you ran keyway db login
-// for, logging in now with --db-user when there are no files yet.
-func loggedInDB(cmd *cobra.Command, name, dbUser, dbName string) (dbSettings, error) {
+// loggedInDB renders the protocol's client settings for a login to
+// database name: the login as dbUser, made now, or, without --db-user, the
+// one you made before. The database user and name come from the login's
+// certificate, so the settings log in as what the certificate allows.
+func loggedInDB(cmd *cobra.Command, name, dbUser, dbName string) (sdk.ClientCommand, error) {
 	var prof *client.Profile
 	var f dbFiles
+	var dc *apiv1.Client
 	var err error
 	if dbUser != "" {
-		if prof, f, err = dbLogin(cmd, name, dbUser, dbName); err != nil {
-			return dbSettings{}, err
+		if prof, f, dc, err = dbLogin(cmd, name, dbUser, dbName); err != nil {
+			return sdk.ClientCommand{}, err
 		}
 	} else {
-		if prof, _, err = userSession(cmd); err != nil {
-			return dbSettings{}, err
+		p, c, err := userSession(cmd)
+		if err != nil {
+			return sdk.ClientCommand{}, err
 		}
+		prof = p
 		if prof.Dir == "" {
 			if prof.Dir, err = client.Home(); err != nil {
-				return dbSettings{}, err
+				return sdk.ClientCommand{}, err
 			}
 		}
-		f = dbFilesFor(prof, name)
-		if _, err := os.Stat(f.prefix + ".crt"); err != nil {
-			return dbSettings{}, fmt.Errorf("no certificate for %s yet: run keyway db login %s --db-user=USER, or pass --db-user", name, name)
+		if f, err = loggedIn(prof, name, ""); err != nil {
+			return sdk.ClientCommand{}, err
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+		defer cancel()
+		conn, err := prof.API(ctx, c)
+		if err != nil {
+			return sdk.ClientCommand{}, err
+		}
+		defer func() { _ = conn.Close() }()
+		if dc, err = databaseClient(ctx, conn, name); err != nil {
+			return sdk.ClientCommand{}, err
 		}
 	}
-	host, port, err := net.SplitHostPort(prof.Proxy)
+	r, err := f.route()
 	if err != nil {
-		return dbSettings{}, err
+		return sdk.ClientCommand{}, err
 	}
-	return dbSettings{host: host, port: port, user: dbUser, name: dbName,
-		rootCert: f.prefix + ".cas", cert: f.prefix + ".crt", key: f.prefix + ".key"}, nil
+	return clientSpec(dc).Render(proxySettings(prof, dc, name, f, r.DBUser, r.DBName))
+}
+
+// shellQuote quotes a value for a POSIX shell's export line.
+func shellQuote(v string) string {
+	if v != "" && strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@", r))
+	}) < 0 {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
 func newDBEnvCmd() *cobra.Command {
 	var dbUser, dbName string
 	cmd := &cobra.Command{
 		Use:   "env NAME [--db-user=USER] [--db-name=DB]",
-		Short: "Print export lines so any libpq client connects straight to the proxy",
-		Long: `Print shell export lines (PGHOST, PGPORT, PGSSLMODE=verify-full,
-PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, and PGUSER/PGDATABASE when given), so
-that after eval "$(keyway db env NAME)" psql, pgbench or any libpq client
-connects through the proxy with your certificate for the database.`,
+		Short: "Print export lines so the protocol's clients connect straight to the proxy",
+		Long: `Print shell export lines with the settings the database's protocol plugin
+names for its clients (for PostgreSQL: PGHOST, PGPORT, PGSSLMODE,
+PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGUSER and PGDATABASE), so that after
+eval "$(keyway db env NAME)" psql, pgbench or any libpq client connects
+through the proxy as the database user and database of your login.
+Without --db-user it uses your only login to NAME; with it, it logs in.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := loggedInDB(cmd, args[0], dbUser, dbName)
+			cc, err := loggedInDB(cmd, args[0], dbUser, dbName)
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "export PGHOST=%s\nexport PGPORT=%s\nexport PGSSLMODE=verify-full\nexport PGSSLROOTCERT=%s\nexport PGSSLCERT=%s\nexport PGSSLKEY=%s\n",
-				s.host, s.port, s.rootCert, s.cert, s.key)
-			if s.user != "" {
-				fmt.Fprintf(w, "export PGUSER=%s\n", s.user)
-			}
-			if s.name != "" {
-				fmt.Fprintf(w, "export PGDATABASE=%s\n", s.name)
+			for _, kv := range cc.Env {
+				name, value, _ := strings.Cut(kv, "=")
+				fmt.Fprintf(w, "export %s=%s\n", name, shellQuote(value))
 			}
 			return nil
 		},
@@ -87,14 +105,11 @@ func newDBConfigCmd() *cobra.Command {
 		Short: "Print what a GUI tool or a DSN needs to reach a database",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := loggedInDB(cmd, args[0], dbUser, dbName)
+			cc, err := loggedInDB(cmd, args[0], dbUser, dbName)
 			if err != nil {
 				return err
 			}
-			dsn := fmt.Sprintf("postgres://%s@%s:%s/%s?sslmode=verify-full&sslrootcert=%s&sslcert=%s&sslkey=%s",
-				orDefault(s.user, "USER"), s.host, s.port, s.name, s.rootCert, s.cert, s.key)
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Host:          %s\nPort:          %s\nUser:          %s\nDatabase:      %s\nSSL mode:      verify-full\nCA:            %s\nCertificate:   %s\nKey:           %s\nDSN:           %s\n",
-				s.host, s.port, orDefault(s.user, "(the db user you logged in with)"), orDefault(s.name, "(default: the db user's name)"), s.rootCert, s.cert, s.key, dsn)
+			_, err = fmt.Fprint(cmd.OutOrStdout(), cc.Config)
 			return err
 		},
 	}

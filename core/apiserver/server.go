@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/keyway-dev/keyway/core/access"
+	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/auth"
 	"github.com/keyway-dev/keyway/core/authority"
@@ -84,6 +85,9 @@ type Server struct {
 	// Grants are the sessions this process routed to agents, which is
 	// all an agent may ask for through its tunnel.
 	Grants *Grants
+	// Clients, if set, says how the clients of the protocol called name
+	// connect, as its plugin declared; false when no plugin of it runs.
+	Clients func(name string) (*apiv1.Client, bool)
 }
 
 // hostTTL is the lifetime of agents' host certificates.

@@ -34,7 +34,11 @@ func (u UserService) ListDatabases(ctx context.Context, _ *apiv1.ListDatabasesRe
 			return nil, status.Error(codes.Unavailable, "keyway could not reach its authorisation plugin: "+err.Error())
 		}
 		if ok {
-			resp.Databases = append(resp.Databases, listedToProto(l))
+			db := listedToProto(l)
+			if u.S.Clients != nil {
+				db.Client, _ = u.S.Clients(db.Protocol)
+			}
+			resp.Databases = append(resp.Databases, db)
 		}
 	}
 	return resp, nil

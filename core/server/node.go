@@ -130,6 +130,7 @@ func (n *node) setup(ctx context.Context) (err error) {
 			HostTTL:    cfg.Auth.AgentCertLifetime(),
 			Limits:     n.apiLimits(),
 			Grants:     apiserver.NewGrants(),
+			Clients:    n.protocolClient,
 		}
 	}
 	if cfg.DB == nil {

@@ -2,6 +2,9 @@ package server
 
 import (
 	"fmt"
+	"net"
+
+	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 
 	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/core/proxy"
@@ -55,4 +58,40 @@ func checkOwnPorts(cfg []config.ProxyProtocol, ps []supervisor.Protocol) (unreac
 		}
 	}
 	return unreachable, nil
+}
+
+// protocolClient says how clients of the protocol called name connect,
+// as its plugin declared: the client to run, and the proxy's own port for
+// the protocol, with the proxy's public host.
+func (n *node) protocolClient(name string) (*apiv1.Client, bool) {
+	for _, p := range n.sup.Protocols() {
+		if p.Name != name {
+			continue
+		}
+		c := p.Spec.Client
+		out := &apiv1.Client{Command: c.Command, Args: c.Args, Env: c.Env, Config: c.Config, Install: c.Install}
+		if n.cfg.Proxy != nil {
+			for _, pp := range n.cfg.Proxy.Protocols {
+				if pp.Name == name {
+					out.Address = ownPortAddress(n.cfg.Proxy.PublicAddr, pp.Listen)
+				}
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// ownPortAddress is where clients reach a protocol's own port: the host
+// of the proxy's public address and the port the protocol listens on.
+func ownPortAddress(publicAddr, listen string) string {
+	host, _, err := net.SplitHostPort(publicAddr)
+	if err != nil {
+		return listen
+	}
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -117,7 +117,7 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 		if out, err := kwAs(t, home, "", "db", "login", "example-postgres", "--db-user=postgres", "--db-name=postgres"); err != nil {
 			t.Fatalf("db login: %v\n%s", err, out)
 		}
-		prefix := filepath.Join(home, "db", "alice-example-postgres")
+		prefix := filepath.Join(home, "db", "alice", "example-postgres", "postgres")
 		host, port, _ := strings.Cut(proxy, ":")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -415,8 +415,11 @@ type Database struct {
 	// passed), "unhealthy" (agents serve it, no check passed;
 	// health_detail says why) or "no_agent" (a db resource that no
 	// connected agent serves).
-	Agents        []*DatabaseAgent `protobuf:"bytes,8,rep,name=agents,proto3" json:"agents,omitempty"`
-	Status        string           `protobuf:"bytes,9,opt,name=status,proto3" json:"status,omitempty"`
+	Agents []*DatabaseAgent `protobuf:"bytes,8,rep,name=agents,proto3" json:"agents,omitempty"`
+	Status string           `protobuf:"bytes,9,opt,name=status,proto3" json:"status,omitempty"`
+	// How the database's clients connect, as its protocol's plugin
+	// declared it: empty when the proxy runs no plugin of the protocol.
+	Client        *Client `protobuf:"bytes,10,opt,name=client,proto3" json:"client,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -514,6 +517,102 @@ func (x *Database) GetStatus() string {
 	return ""
 }
 
+func (x *Database) GetClient() *Client {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+// Client is how keyway's CLI runs a protocol's client: templates the CLI
+// fills for each connection (sdk.ClientSpec), and where the protocol's
+// clients reach the proxy.
+type Client struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Command string                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	Args    []string               `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	Env     map[string]string      `protobuf:"bytes,3,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Config  string                 `protobuf:"bytes,4,opt,name=config,proto3" json:"config,omitempty"`
+	Install string                 `protobuf:"bytes,5,opt,name=install,proto3" json:"install,omitempty"`
+	// HOST:PORT of the protocol's own port on the proxy; empty for the
+	// shared port, whose addresses the CLI already knows.
+	Address       string `protobuf:"bytes,6,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Client) Reset() {
+	*x = Client{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Client) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Client) ProtoMessage() {}
+
+func (x *Client) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Client.ProtoReflect.Descriptor instead.
+func (*Client) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Client) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *Client) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *Client) GetEnv() map[string]string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
+}
+
+func (x *Client) GetConfig() string {
+	if x != nil {
+		return x.Config
+	}
+	return ""
+}
+
+func (x *Client) GetInstall() string {
+	if x != nil {
+		return x.Install
+	}
+	return ""
+}
+
+func (x *Client) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
 // DatabaseAgent is one agent serving a database, as the proxy knows it.
 type DatabaseAgent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -526,7 +625,7 @@ type DatabaseAgent struct {
 
 func (x *DatabaseAgent) Reset() {
 	*x = DatabaseAgent{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[7]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +637,7 @@ func (x *DatabaseAgent) String() string {
 func (*DatabaseAgent) ProtoMessage() {}
 
 func (x *DatabaseAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[7]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +650,7 @@ func (x *DatabaseAgent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseAgent.ProtoReflect.Descriptor instead.
 func (*DatabaseAgent) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{7}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DatabaseAgent) GetName() string {
@@ -583,7 +682,7 @@ type ListDatabasesRequest struct {
 
 func (x *ListDatabasesRequest) Reset() {
 	*x = ListDatabasesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[8]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -595,7 +694,7 @@ func (x *ListDatabasesRequest) String() string {
 func (*ListDatabasesRequest) ProtoMessage() {}
 
 func (x *ListDatabasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[8]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -608,7 +707,7 @@ func (x *ListDatabasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDatabasesRequest.ProtoReflect.Descriptor instead.
 func (*ListDatabasesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{8}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{9}
 }
 
 type ListDatabasesResponse struct {
@@ -620,7 +719,7 @@ type ListDatabasesResponse struct {
 
 func (x *ListDatabasesResponse) Reset() {
 	*x = ListDatabasesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[9]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +731,7 @@ func (x *ListDatabasesResponse) String() string {
 func (*ListDatabasesResponse) ProtoMessage() {}
 
 func (x *ListDatabasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[9]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +744,7 @@ func (x *ListDatabasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDatabasesResponse.ProtoReflect.Descriptor instead.
 func (*ListDatabasesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{9}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListDatabasesResponse) GetDatabases() []*Database {
@@ -667,7 +766,7 @@ type DatabaseCertificateRequest struct {
 
 func (x *DatabaseCertificateRequest) Reset() {
 	*x = DatabaseCertificateRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[10]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +778,7 @@ func (x *DatabaseCertificateRequest) String() string {
 func (*DatabaseCertificateRequest) ProtoMessage() {}
 
 func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[10]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +791,7 @@ func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseCertificateRequest.ProtoReflect.Descriptor instead.
 func (*DatabaseCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{10}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DatabaseCertificateRequest) GetDatabase() string {
@@ -733,7 +832,7 @@ type DatabaseCertificateResponse struct {
 
 func (x *DatabaseCertificateResponse) Reset() {
 	*x = DatabaseCertificateResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[11]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +844,7 @@ func (x *DatabaseCertificateResponse) String() string {
 func (*DatabaseCertificateResponse) ProtoMessage() {}
 
 func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[11]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +857,7 @@ func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseCertificateResponse.ProtoReflect.Descriptor instead.
 func (*DatabaseCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{11}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DatabaseCertificateResponse) GetCertificate() []byte {
@@ -784,7 +883,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[12]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +895,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[12]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +908,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{12}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RegisterRequest) GetDatabases() []*Database {
@@ -827,7 +926,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[13]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +938,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[13]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +951,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{13}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{14}
 }
 
 type AuthorizeRequest struct {
@@ -872,7 +971,7 @@ type AuthorizeRequest struct {
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[14]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +983,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[14]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +996,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{14}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AuthorizeRequest) GetClientCertificates() [][]byte {
@@ -953,7 +1052,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1064,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1077,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{15}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AuthorizeResponse) GetAllow() bool {
@@ -1014,7 +1113,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1125,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1138,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Reason) GetEffect() string {
@@ -1085,7 +1184,7 @@ type SignDBClientRequest struct {
 
 func (x *SignDBClientRequest) Reset() {
 	*x = SignDBClientRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1097,7 +1196,7 @@ func (x *SignDBClientRequest) String() string {
 func (*SignDBClientRequest) ProtoMessage() {}
 
 func (x *SignDBClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1110,7 +1209,7 @@ func (x *SignDBClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignDBClientRequest.ProtoReflect.Descriptor instead.
 func (*SignDBClientRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SignDBClientRequest) GetDbUser() string {
@@ -1151,7 +1250,7 @@ type SignDBClientResponse struct {
 
 func (x *SignDBClientResponse) Reset() {
 	*x = SignDBClientResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1262,7 @@ func (x *SignDBClientResponse) String() string {
 func (*SignDBClientResponse) ProtoMessage() {}
 
 func (x *SignDBClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1275,7 @@ func (x *SignDBClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignDBClientResponse.ProtoReflect.Descriptor instead.
 func (*SignDBClientResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{18}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SignDBClientResponse) GetCertificate() []byte {
@@ -1203,7 +1302,7 @@ type RenewHostRequest struct {
 
 func (x *RenewHostRequest) Reset() {
 	*x = RenewHostRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1314,7 @@ func (x *RenewHostRequest) String() string {
 func (*RenewHostRequest) ProtoMessage() {}
 
 func (x *RenewHostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1327,7 @@ func (x *RenewHostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewHostRequest.ProtoReflect.Descriptor instead.
 func (*RenewHostRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RenewHostRequest) GetCsr() []byte {
@@ -1251,7 +1350,7 @@ type RenewHostResponse struct {
 
 func (x *RenewHostResponse) Reset() {
 	*x = RenewHostResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1362,7 @@ func (x *RenewHostResponse) String() string {
 func (*RenewHostResponse) ProtoMessage() {}
 
 func (x *RenewHostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1375,7 @@ func (x *RenewHostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewHostResponse.ProtoReflect.Descriptor instead.
 func (*RenewHostResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RenewHostResponse) GetCertificate() []byte {
@@ -1308,7 +1407,7 @@ type AuthoritiesRequest struct {
 
 func (x *AuthoritiesRequest) Reset() {
 	*x = AuthoritiesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1419,7 @@ func (x *AuthoritiesRequest) String() string {
 func (*AuthoritiesRequest) ProtoMessage() {}
 
 func (x *AuthoritiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1432,7 @@ func (x *AuthoritiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthoritiesRequest.ProtoReflect.Descriptor instead.
 func (*AuthoritiesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 type AuthoritiesResponse struct {
@@ -1349,7 +1448,7 @@ type AuthoritiesResponse struct {
 
 func (x *AuthoritiesResponse) Reset() {
 	*x = AuthoritiesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1460,7 @@ func (x *AuthoritiesResponse) String() string {
 func (*AuthoritiesResponse) ProtoMessage() {}
 
 func (x *AuthoritiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1473,7 @@ func (x *AuthoritiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthoritiesResponse.ProtoReflect.Descriptor instead.
 func (*AuthoritiesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AuthoritiesResponse) GetUserCas() [][]byte {
@@ -1409,7 +1508,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1520,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1533,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AuditRequest) GetEventsJson() [][]byte {
@@ -1459,7 +1558,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1570,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1583,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 type DoRequest struct {
@@ -1499,7 +1598,7 @@ type DoRequest struct {
 
 func (x *DoRequest) Reset() {
 	*x = DoRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1610,7 @@ func (x *DoRequest) String() string {
 func (*DoRequest) ProtoMessage() {}
 
 func (x *DoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1623,7 @@ func (x *DoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DoRequest.ProtoReflect.Descriptor instead.
 func (*DoRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DoRequest) GetMethod() string {
@@ -1558,7 +1657,7 @@ type DoResponse struct {
 
 func (x *DoResponse) Reset() {
 	*x = DoResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1669,7 @@ func (x *DoResponse) String() string {
 func (*DoResponse) ProtoMessage() {}
 
 func (x *DoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1682,7 @@ func (x *DoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DoResponse.ProtoReflect.Descriptor instead.
 func (*DoResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DoResponse) GetStatus() int32 {
@@ -1611,7 +1710,7 @@ type LabelSelector struct {
 
 func (x *LabelSelector) Reset() {
 	*x = LabelSelector{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1722,7 @@ func (x *LabelSelector) String() string {
 func (*LabelSelector) ProtoMessage() {}
 
 func (x *LabelSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1735,7 @@ func (x *LabelSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
 func (*LabelSelector) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{27}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LabelSelector) GetLabels() map[string]*LabelPatterns {
@@ -1655,7 +1754,7 @@ type LabelPatterns struct {
 
 func (x *LabelPatterns) Reset() {
 	*x = LabelPatterns{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1766,7 @@ func (x *LabelPatterns) String() string {
 func (*LabelPatterns) ProtoMessage() {}
 
 func (x *LabelPatterns) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1779,7 @@ func (x *LabelPatterns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatterns.ProtoReflect.Descriptor instead.
 func (*LabelPatterns) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{28}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LabelPatterns) GetPatterns() []string {
@@ -1700,7 +1799,7 @@ type WatchDatabasesRequest struct {
 
 func (x *WatchDatabasesRequest) Reset() {
 	*x = WatchDatabasesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1712,7 +1811,7 @@ func (x *WatchDatabasesRequest) String() string {
 func (*WatchDatabasesRequest) ProtoMessage() {}
 
 func (x *WatchDatabasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1725,7 +1824,7 @@ func (x *WatchDatabasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDatabasesRequest.ProtoReflect.Descriptor instead.
 func (*WatchDatabasesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchDatabasesRequest) GetSelectors() []*LabelSelector {
@@ -1745,7 +1844,7 @@ type WatchDatabasesResponse struct {
 
 func (x *WatchDatabasesResponse) Reset() {
 	*x = WatchDatabasesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1856,7 @@ func (x *WatchDatabasesResponse) String() string {
 func (*WatchDatabasesResponse) ProtoMessage() {}
 
 func (x *WatchDatabasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1869,7 @@ func (x *WatchDatabasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDatabasesResponse.ProtoReflect.Descriptor instead.
 func (*WatchDatabasesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WatchDatabasesResponse) GetDatabases() []*DatabaseDefinition {
@@ -1802,7 +1901,7 @@ type DatabaseDefinition struct {
 
 func (x *DatabaseDefinition) Reset() {
 	*x = DatabaseDefinition{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1814,7 +1913,7 @@ func (x *DatabaseDefinition) String() string {
 func (*DatabaseDefinition) ProtoMessage() {}
 
 func (x *DatabaseDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1827,7 +1926,7 @@ func (x *DatabaseDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseDefinition.ProtoReflect.Descriptor instead.
 func (*DatabaseDefinition) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DatabaseDefinition) GetName() string {
@@ -1908,7 +2007,7 @@ type WatchProxiesRequest struct {
 
 func (x *WatchProxiesRequest) Reset() {
 	*x = WatchProxiesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +2019,7 @@ func (x *WatchProxiesRequest) String() string {
 func (*WatchProxiesRequest) ProtoMessage() {}
 
 func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +2032,7 @@ func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchProxiesRequest.ProtoReflect.Descriptor instead.
 func (*WatchProxiesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 type WatchProxiesResponse struct {
@@ -1945,7 +2044,7 @@ type WatchProxiesResponse struct {
 
 func (x *WatchProxiesResponse) Reset() {
 	*x = WatchProxiesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2056,7 @@ func (x *WatchProxiesResponse) String() string {
 func (*WatchProxiesResponse) ProtoMessage() {}
 
 func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1970,7 +2069,7 @@ func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchProxiesResponse.ProtoReflect.Descriptor instead.
 func (*WatchProxiesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WatchProxiesResponse) GetProxies() []*Proxy {
@@ -1994,7 +2093,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +2105,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +2118,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{34}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Proxy) GetAddr() string {
@@ -2066,7 +2165,7 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\fJoinResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x19\n" +
 	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\x12!\n" +
-	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\xf7\x02\n" +
+	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\xa6\x03\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12;\n" +
@@ -2076,8 +2175,20 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\rhealth_detail\x18\x06 \x01(\tR\fhealthDetail\x12 \n" +
 	"\vdescription\x18\a \x01(\tR\vdescription\x124\n" +
 	"\x06agents\x18\b \x03(\v2\x1c.keyway.api.v1.DatabaseAgentR\x06agents\x12\x16\n" +
-	"\x06status\x18\t \x01(\tR\x06status\x1a9\n" +
+	"\x06status\x18\t \x01(\tR\x06status\x12-\n" +
+	"\x06client\x18\n" +
+	" \x01(\v2\x15.keyway.api.v1.ClientR\x06client\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xec\x01\n" +
+	"\x06Client\x12\x18\n" +
+	"\acommand\x18\x01 \x01(\tR\acommand\x12\x12\n" +
+	"\x04args\x18\x02 \x03(\tR\x04args\x120\n" +
+	"\x03env\x18\x03 \x03(\v2\x1e.keyway.api.v1.Client.EnvEntryR\x03env\x12\x16\n" +
+	"\x06config\x18\x04 \x01(\tR\x06config\x12\x18\n" +
+	"\ainstall\x18\x05 \x01(\tR\ainstall\x12\x18\n" +
+	"\aaddress\x18\x06 \x01(\tR\aaddress\x1a6\n" +
+	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"b\n" +
 	"\rDatabaseAgent\x12\x12\n" +
@@ -2214,7 +2325,7 @@ func file_keyway_api_v1_api_proto_rawDescGZIP() []byte {
 	return file_keyway_api_v1_api_proto_rawDescData
 }
 
-var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*PingRequest)(nil),                 // 0: keyway.api.v1.PingRequest
 	(*PingResponse)(nil),                // 1: keyway.api.v1.PingResponse
@@ -2223,83 +2334,87 @@ var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*JoinRequest)(nil),                 // 4: keyway.api.v1.JoinRequest
 	(*JoinResponse)(nil),                // 5: keyway.api.v1.JoinResponse
 	(*Database)(nil),                    // 6: keyway.api.v1.Database
-	(*DatabaseAgent)(nil),               // 7: keyway.api.v1.DatabaseAgent
-	(*ListDatabasesRequest)(nil),        // 8: keyway.api.v1.ListDatabasesRequest
-	(*ListDatabasesResponse)(nil),       // 9: keyway.api.v1.ListDatabasesResponse
-	(*DatabaseCertificateRequest)(nil),  // 10: keyway.api.v1.DatabaseCertificateRequest
-	(*DatabaseCertificateResponse)(nil), // 11: keyway.api.v1.DatabaseCertificateResponse
-	(*RegisterRequest)(nil),             // 12: keyway.api.v1.RegisterRequest
-	(*RegisterResponse)(nil),            // 13: keyway.api.v1.RegisterResponse
-	(*AuthorizeRequest)(nil),            // 14: keyway.api.v1.AuthorizeRequest
-	(*AuthorizeResponse)(nil),           // 15: keyway.api.v1.AuthorizeResponse
-	(*Reason)(nil),                      // 16: keyway.api.v1.Reason
-	(*SignDBClientRequest)(nil),         // 17: keyway.api.v1.SignDBClientRequest
-	(*SignDBClientResponse)(nil),        // 18: keyway.api.v1.SignDBClientResponse
-	(*RenewHostRequest)(nil),            // 19: keyway.api.v1.RenewHostRequest
-	(*RenewHostResponse)(nil),           // 20: keyway.api.v1.RenewHostResponse
-	(*AuthoritiesRequest)(nil),          // 21: keyway.api.v1.AuthoritiesRequest
-	(*AuthoritiesResponse)(nil),         // 22: keyway.api.v1.AuthoritiesResponse
-	(*AuditRequest)(nil),                // 23: keyway.api.v1.AuditRequest
-	(*AuditResponse)(nil),               // 24: keyway.api.v1.AuditResponse
-	(*DoRequest)(nil),                   // 25: keyway.api.v1.DoRequest
-	(*DoResponse)(nil),                  // 26: keyway.api.v1.DoResponse
-	(*LabelSelector)(nil),               // 27: keyway.api.v1.LabelSelector
-	(*LabelPatterns)(nil),               // 28: keyway.api.v1.LabelPatterns
-	(*WatchDatabasesRequest)(nil),       // 29: keyway.api.v1.WatchDatabasesRequest
-	(*WatchDatabasesResponse)(nil),      // 30: keyway.api.v1.WatchDatabasesResponse
-	(*DatabaseDefinition)(nil),          // 31: keyway.api.v1.DatabaseDefinition
-	(*WatchProxiesRequest)(nil),         // 32: keyway.api.v1.WatchProxiesRequest
-	(*WatchProxiesResponse)(nil),        // 33: keyway.api.v1.WatchProxiesResponse
-	(*Proxy)(nil),                       // 34: keyway.api.v1.Proxy
-	nil,                                 // 35: keyway.api.v1.Database.LabelsEntry
-	nil,                                 // 36: keyway.api.v1.LabelSelector.LabelsEntry
-	nil,                                 // 37: keyway.api.v1.DatabaseDefinition.LabelsEntry
+	(*Client)(nil),                      // 7: keyway.api.v1.Client
+	(*DatabaseAgent)(nil),               // 8: keyway.api.v1.DatabaseAgent
+	(*ListDatabasesRequest)(nil),        // 9: keyway.api.v1.ListDatabasesRequest
+	(*ListDatabasesResponse)(nil),       // 10: keyway.api.v1.ListDatabasesResponse
+	(*DatabaseCertificateRequest)(nil),  // 11: keyway.api.v1.DatabaseCertificateRequest
+	(*DatabaseCertificateResponse)(nil), // 12: keyway.api.v1.DatabaseCertificateResponse
+	(*RegisterRequest)(nil),             // 13: keyway.api.v1.RegisterRequest
+	(*RegisterResponse)(nil),            // 14: keyway.api.v1.RegisterResponse
+	(*AuthorizeRequest)(nil),            // 15: keyway.api.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),           // 16: keyway.api.v1.AuthorizeResponse
+	(*Reason)(nil),                      // 17: keyway.api.v1.Reason
+	(*SignDBClientRequest)(nil),         // 18: keyway.api.v1.SignDBClientRequest
+	(*SignDBClientResponse)(nil),        // 19: keyway.api.v1.SignDBClientResponse
+	(*RenewHostRequest)(nil),            // 20: keyway.api.v1.RenewHostRequest
+	(*RenewHostResponse)(nil),           // 21: keyway.api.v1.RenewHostResponse
+	(*AuthoritiesRequest)(nil),          // 22: keyway.api.v1.AuthoritiesRequest
+	(*AuthoritiesResponse)(nil),         // 23: keyway.api.v1.AuthoritiesResponse
+	(*AuditRequest)(nil),                // 24: keyway.api.v1.AuditRequest
+	(*AuditResponse)(nil),               // 25: keyway.api.v1.AuditResponse
+	(*DoRequest)(nil),                   // 26: keyway.api.v1.DoRequest
+	(*DoResponse)(nil),                  // 27: keyway.api.v1.DoResponse
+	(*LabelSelector)(nil),               // 28: keyway.api.v1.LabelSelector
+	(*LabelPatterns)(nil),               // 29: keyway.api.v1.LabelPatterns
+	(*WatchDatabasesRequest)(nil),       // 30: keyway.api.v1.WatchDatabasesRequest
+	(*WatchDatabasesResponse)(nil),      // 31: keyway.api.v1.WatchDatabasesResponse
+	(*DatabaseDefinition)(nil),          // 32: keyway.api.v1.DatabaseDefinition
+	(*WatchProxiesRequest)(nil),         // 33: keyway.api.v1.WatchProxiesRequest
+	(*WatchProxiesResponse)(nil),        // 34: keyway.api.v1.WatchProxiesResponse
+	(*Proxy)(nil),                       // 35: keyway.api.v1.Proxy
+	nil,                                 // 36: keyway.api.v1.Database.LabelsEntry
+	nil,                                 // 37: keyway.api.v1.Client.EnvEntry
+	nil,                                 // 38: keyway.api.v1.LabelSelector.LabelsEntry
+	nil,                                 // 39: keyway.api.v1.DatabaseDefinition.LabelsEntry
 }
 var file_keyway_api_v1_api_proto_depIdxs = []int32{
-	35, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
-	7,  // 1: keyway.api.v1.Database.agents:type_name -> keyway.api.v1.DatabaseAgent
-	6,  // 2: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
-	6,  // 3: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
-	16, // 4: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
-	36, // 5: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
-	27, // 6: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
-	31, // 7: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
-	37, // 8: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
-	34, // 9: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
-	28, // 10: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
-	0,  // 11: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
-	2,  // 12: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
-	4,  // 13: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
-	8,  // 14: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
-	10, // 15: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
-	25, // 16: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
-	12, // 17: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
-	14, // 18: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
-	17, // 19: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
-	21, // 20: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
-	23, // 21: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
-	29, // 22: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
-	32, // 23: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
-	19, // 24: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
-	1,  // 25: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
-	3,  // 26: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
-	5,  // 27: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
-	9,  // 28: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
-	11, // 29: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
-	26, // 30: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
-	13, // 31: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
-	15, // 32: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
-	18, // 33: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
-	22, // 34: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
-	24, // 35: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
-	30, // 36: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
-	33, // 37: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
-	20, // 38: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
-	25, // [25:39] is the sub-list for method output_type
-	11, // [11:25] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	36, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
+	8,  // 1: keyway.api.v1.Database.agents:type_name -> keyway.api.v1.DatabaseAgent
+	7,  // 2: keyway.api.v1.Database.client:type_name -> keyway.api.v1.Client
+	37, // 3: keyway.api.v1.Client.env:type_name -> keyway.api.v1.Client.EnvEntry
+	6,  // 4: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
+	6,  // 5: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
+	17, // 6: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
+	38, // 7: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
+	28, // 8: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
+	32, // 9: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
+	39, // 10: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
+	35, // 11: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
+	29, // 12: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
+	0,  // 13: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
+	2,  // 14: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
+	4,  // 15: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
+	9,  // 16: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
+	11, // 17: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
+	26, // 18: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
+	13, // 19: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
+	15, // 20: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
+	18, // 21: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
+	22, // 22: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
+	24, // 23: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
+	30, // 24: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
+	33, // 25: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
+	20, // 26: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
+	1,  // 27: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
+	3,  // 28: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
+	5,  // 29: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
+	10, // 30: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
+	12, // 31: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
+	27, // 32: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
+	14, // 33: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
+	16, // 34: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
+	19, // 35: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
+	23, // 36: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
+	25, // 37: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
+	31, // 38: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
+	34, // 39: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
+	21, // 40: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
+	27, // [27:41] is the sub-list for method output_type
+	13, // [13:27] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_keyway_api_v1_api_proto_init() }
@@ -2313,7 +2428,7 @@ func file_keyway_api_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_api_v1_api_proto_rawDesc), len(file_keyway_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
