@@ -15,6 +15,7 @@ import (
 type bins struct {
 	keyway   string
 	tcprelay string
+	mysql    string
 }
 
 var built bins
@@ -35,17 +36,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildAll builds keyway from this module and the example plugin in its
-// own module, the way a third party would.
+// buildAll builds keyway from this module and the example plugins, each
+// in its own module, the way a third party would.
 func buildAll(dir string) (bins, error) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		return bins{}, err
 	}
-	b := bins{keyway: filepath.Join(dir, "keyway"), tcprelay: filepath.Join(dir, "tcprelay")}
+	b := bins{keyway: filepath.Join(dir, "keyway"), tcprelay: filepath.Join(dir, "tcprelay"), mysql: filepath.Join(dir, "mysql")}
 	steps := []struct{ dir, out, pkg string }{
 		{root, b.keyway, "./cmd/keyway"},
 		{filepath.Join(root, "examples", "tcprelay"), b.tcprelay, "."},
+		{filepath.Join(root, "examples", "mysql"), b.mysql, "."},
 	}
 	for _, s := range steps {
 		cmd := exec.Command("go", "build", "-o", s.out, s.pkg)

@@ -213,7 +213,7 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 		t.Fatalf("db connect with A down: %v\n%s", err, out)
 	}
 
-	port := startProxyDB(t, home, dbName, "postgres")
+	port := startProxyDB(t, home, dbName, "--db-user=postgres")
 	if out, err := pgtestPsql("host=127.0.0.1 port="+port+" user=postgres dbname=postgres sslmode=disable", "select current_user"); err != nil || out != "postgres" {
 		t.Fatalf("psql through proxy db with A down: %q, %v", out, err)
 	}
@@ -237,9 +237,9 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 
 // startProxyDB runs keyway proxy db for a user until the test ends and
 // returns its local port.
-func startProxyDB(t *testing.T, home, db, dbUser string) string {
+func startProxyDB(t *testing.T, home string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(built.keyway, "proxy", "db", "--port=0", db, "--db-user="+dbUser)
+	cmd := exec.Command(built.keyway, append([]string{"proxy", "db", "--port=0"}, args...)...)
 	cmd.Env = append(os.Environ(), "KEYWAY_HOME="+home)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
