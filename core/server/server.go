@@ -50,13 +50,15 @@ func Run(ctx context.Context, opts Options) error {
 		Logger: logger, ClusterName: cfg.ClusterName, DataDir: cfg.DataDir, Policy: opts.Policy, Host: backend,
 		AuditMaxParameterBytes: cfg.Audit.MaxParameterBytes, AuditDBEvents: cfg.Audit.DBEvents,
 	})
+	// The node's parts, the audit log among them, close after the
+	// plugins stopped: a plugin's last audit events are recorded on its
+	// way out (deferred calls run last first).
+	n := &node{cfg: cfg, opts: opts, logger: logger, sup: sup, backend: backend}
+	defer n.close()
 	if err := sup.Start(ctx, Specs(cfg, opts.Builtins)); err != nil {
 		return err
 	}
 	defer sup.Stop()
-
-	n := &node{cfg: cfg, opts: opts, logger: logger, sup: sup, backend: backend}
-	defer n.close()
 	if err := n.setup(ctx); err != nil {
 		return err
 	}

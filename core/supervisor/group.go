@@ -78,7 +78,20 @@ func (p *process) stop(grace time.Duration, logger hclog.Logger) {
 	case <-timer.C:
 		logger.Error("plugin's output pipes are still open after its process group was killed; giving up on it", "pid", p.pid)
 	}
+	// What the plugin wrote into its audit pipe before it ended is on
+	// record before the plugin counts as stopped, so that keyway closes
+	// its audit log only after it.
+	timer.Reset(auditDrainTimeout)
+	select {
+	case <-p.auditDone:
+	case <-timer.C:
+		logger.Error("the plugin's last audit events were not recorded in time", "pid", p.pid, "waited", auditDrainTimeout)
+	}
 }
+
+// auditDrainTimeout bounds the wait for a stopped plugin's last audit
+// events to be recorded.
+const auditDrainTimeout = 10 * time.Second
 
 func closeSender(p *process) {
 	if p.sender != nil {

@@ -47,6 +47,9 @@ type process struct {
 	// clientTLS is set when the protocol plugin completes clients' TLS
 	// itself.
 	clientTLS bool
+	// auditDone is closed once every event the plugin wrote into its
+	// audit pipe has been recorded, after the plugin exited.
+	auditDone chan struct{}
 }
 
 // ConfigError carries HCL diagnostics about a plugin's configuration.
@@ -86,6 +89,7 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 
 	cmd, kill := pluginCommand(spec.Path, spec.Args...)
 	cmd.Env = append(os.Environ(), sdk.EnvLogLevel+"="+strings.ToLower(spec.LogLevel.String()))
+	auditDone := make(chan struct{})
 	if env.host != nil {
 		// The plugin writes its audit events into this socket; what it
 		// wrote is read and recorded even after it is killed.
@@ -93,7 +97,10 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 		if err != nil {
 			return nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 		}
-		go readAuditPipe(pipe, env.host, logger)
+		go func() {
+			defer close(auditDone)
+			readAuditPipe(pipe, env.host, logger)
+		}()
 		// The child has its own copy once started; without ours, the
 		// reader sees the end of the pipe when the child exits.
 		defer func() { _ = pluginEnd.Close() }()
@@ -113,7 +120,10 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 		StartTimeout:     startTimeout,
 		SkipHostEnv:      true,
 	})
-	p := &process{client: client, kill: kill}
+	if env.host == nil {
+		close(auditDone)
+	}
+	p := &process{client: client, kill: kill, auditDone: auditDone}
 	defer func() {
 		if err != nil {
 			// The plugin may be healthy (its configuration was refused)

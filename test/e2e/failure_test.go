@@ -142,6 +142,38 @@ func TestKilledPostgresPluginUnderLoad(t *testing.T) {
 	marked.checkAudited(t, a)
 }
 
+// TestSIGTERMUnderLoadLosesNoAcknowledgedStatement stops keyway with
+// SIGTERM while clients run marked statements: keyway exits within
+// bounds, and every statement whose result a client received is in the
+// audit log, once, because the plugins stop (recording what they wrote on
+// their way out) before the audit log closes.
+func TestSIGTERMUnderLoadLosesNoAcknowledgedStatement(t *testing.T) {
+	a := startAllInOne(t)
+	alice := a.userFiles(t, "alice", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
+	stop := make(chan struct{})
+	marked := runMarkedClients(a, alice, 6, stop)
+	stopClients := sync.OnceFunc(func() {
+		close(stop)
+		marked.wg.Wait()
+	})
+	defer stopClients()
+	waitFor(t, 10*time.Second, "the load to run", func() bool { return marked.minAcked() > 100 })
+
+	signal(t, a.node.cmd.Process.Pid, syscall.SIGTERM)
+	stopped := time.Now()
+	select {
+	case <-a.node.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("keyway did not exit within 20 s of SIGTERM under load")
+	}
+	t.Logf("keyway exited %s after SIGTERM under load", time.Since(stopped).Round(time.Millisecond))
+	stopClients()
+	if err := marked.wrong(); err != nil {
+		t.Fatal(err)
+	}
+	marked.checkAudited(t, a)
+}
+
 // ackedStatement is a marked statement whose result its client received.
 type ackedStatement struct {
 	simple     bool
