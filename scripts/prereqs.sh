@@ -16,6 +16,8 @@ for purpose in "$@"; do
 	demo)
 		add /usr/lib/postgresql/15/bin/initdb postgresql-15
 		add /usr/bin/psql postgresql-client-15
+		add /usr/sbin/mariadbd mariadb-server
+		add /usr/bin/mariadb mariadb-client
 		add /usr/bin/curl curl
 		;;
 	test)
