@@ -83,3 +83,18 @@ func (d Diagnostics) Err() error {
 	}
 	return d
 }
+
+// DBEvents is what the host asks a protocol plugin to record of its
+// database sessions: AuditDBEventsAll (also when the host says nothing),
+// AuditDBEventsSessions or AuditDBEventsNone. Any other value is an error
+// naming the ones this SDK knows.
+func (r ConfigureRequest) DBEvents() (string, error) {
+	switch r.AuditDBEvents {
+	case "", AuditDBEventsAll:
+		return AuditDBEventsAll, nil
+	case AuditDBEventsSessions, AuditDBEventsNone:
+		return r.AuditDBEvents, nil
+	}
+	return "", fmt.Errorf("the host asks for audit db_events %q; this plugin knows %s, %s and %s",
+		r.AuditDBEvents, AuditDBEventsAll, AuditDBEventsSessions, AuditDBEventsNone)
+}

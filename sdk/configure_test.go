@@ -76,3 +76,22 @@ func TestCheckKind(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestDBEvents(t *testing.T) {
+	tests := []struct {
+		asked, want string
+		ok          bool
+	}{
+		{"", AuditDBEventsAll, true},
+		{AuditDBEventsAll, AuditDBEventsAll, true},
+		{AuditDBEventsSessions, AuditDBEventsSessions, true},
+		{AuditDBEventsNone, AuditDBEventsNone, true},
+		{"statements", "", false},
+	}
+	for _, tt := range tests {
+		got, err := ConfigureRequest{AuditDBEvents: tt.asked}.DBEvents()
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("DBEvents(%q) = %q, %v; want %q, ok=%v", tt.asked, got, err, tt.want, tt.ok)
+		}
+	}
+}

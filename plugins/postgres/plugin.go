@@ -83,14 +83,9 @@ func (p *Plugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 	if s.maxParameter <= 0 {
 		s.maxParameter = 4096
 	}
-	switch req.AuditDBEvents {
-	case "", sdk.AuditDBEventsAll:
-		s.dbEvents = sdk.AuditDBEventsAll
-	case sdk.AuditDBEventsSessions, sdk.AuditDBEventsNone:
-		s.dbEvents = req.AuditDBEvents
-	default:
-		return fmt.Errorf("the host asks for audit db_events %q; this plugin knows %s, %s and %s",
-			req.AuditDBEvents, sdk.AuditDBEventsAll, sdk.AuditDBEventsSessions, sdk.AuditDBEventsNone)
+	var err error
+	if s.dbEvents, err = req.DBEvents(); err != nil {
+		return err
 	}
 	parse := func(path string, v *string, into *time.Duration) {
 		if v == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyway-dev/keyway/examples/mysql/wire"
 	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/dbsession"
 )
 
 // Spec declares the MySQL protocol: the server speaks first, so clients
@@ -86,7 +87,7 @@ func (*Plugin) CheckDatabase(ctx context.Context, db *sdk.Database) error {
 	if _, err := wire.WritePacket(c, p.Seq+1, req.Append(nil)); err != nil {
 		return err
 	}
-	cfg, err := checkTLS(db)
+	cfg, err := dbsession.CheckTLS(db)
 	if err != nil {
 		return err
 	}
@@ -95,22 +96,4 @@ func (*Plugin) CheckDatabase(ctx context.Context, db *sdk.Database) error {
 		return fmt.Errorf("TLS with the server: %w", err)
 	}
 	return tc.Close()
-}
-
-// checkTLS is the check's TLS configuration: the database's trust, or,
-// while an agent cannot fetch the cluster's authority to build it (its
-// tunnel is down), an unverified handshake, so that the check still says
-// whether the server answers TLS at all. The check presents no client
-// certificate: the server asks for one at authentication, which the
-// check never reaches.
-func checkTLS(db *sdk.Database) (*tls.Config, error) {
-	if len(db.Trust.CAPEM) == 0 && !db.Trust.SystemPool {
-		return &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}, nil
-	}
-	cfg, err := db.Trust.ClientConfig(db.URI, tls.Certificate{})
-	if err != nil {
-		return nil, fmt.Errorf("TLS with the server: %w", err)
-	}
-	cfg.Certificates = nil
-	return cfg, nil
 }
