@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -90,10 +91,15 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 	cmd, kill := pluginCommand(spec.Path, spec.Args...)
 	cmd.Env = append(os.Environ(), sdk.EnvLogLevel+"="+strings.ToLower(spec.LogLevel.String()))
 	auditDone := make(chan struct{})
+	// pluginEnd is the plugin's end of its audit pipe, which keyway's copy
+	// must not keep open past the launch: the reader ends when every copy
+	// is closed.
+	var pluginEnd *os.File
 	if env.host != nil {
 		// The plugin writes its audit events into this socket; what it
 		// wrote is read and recorded even after it is killed.
-		pipe, pluginEnd, err := newAuditPipe()
+		var pipe net.Conn
+		pipe, pluginEnd, err = newAuditPipe()
 		if err != nil {
 			return nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 		}
@@ -128,6 +134,9 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 		if err != nil {
 			// The plugin may be healthy (its configuration was refused)
 			// or stuck; either way it goes at once, with its group.
+			if pluginEnd != nil {
+				_ = pluginEnd.Close()
+			}
 			p.stop(0, logger)
 		}
 	}()
