@@ -148,6 +148,16 @@ func TestMySQLThroughASeparateAgent(t *testing.T) {
 		if err == nil || !strings.Contains(out, "ERROR 1045 (28000)") || !strings.Contains(out, "mallory") {
 			t.Fatalf("a db user mallory's roles do not allow: %v\n%s", err, out)
 		}
+		// Roles apply as for PostgreSQL: db_names, and globs in db_users.
+		eve := c.files(t, "eve", "alice", "--roles=access", "--db-users=alice", "--db-names=other")
+		out, err = c.mariadb(eve, "alice", "select 1", "-D", "shop")
+		if err == nil || !strings.Contains(out, "ERROR 1045 (28000)") || !strings.Contains(out, `"shop"`) {
+			t.Fatalf("a logical database eve's roles do not allow: %v\n%s", err, out)
+		}
+		glob := c.files(t, "gus", "alice", "--roles=access", "--db-users=ali*", "--db-names=*")
+		if out, err := c.mariadb(glob, "alice", "select current_user()", "-D", "shop"); err != nil || out != "alice@%" {
+			t.Fatalf("a db user allowed by a glob: %v\n%s", err, out)
+		}
 		out, err = c.mariadb("", "alice", "select 1")
 		if err == nil || !strings.Contains(out, "ERROR 1045 (28000)") || !strings.Contains(out, "only over TLS") {
 			t.Fatalf("a client without TLS: %v\n%s", err, out)

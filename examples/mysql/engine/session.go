@@ -125,19 +125,10 @@ func refusalError(r *sdk.Refusal) *wire.Error {
 	return &wire.Error{Code: 1105, SQLState: "HY000", Message: r.Message}
 }
 
-// denial is an authorisation's refusal: ER_DBACCESS_DENIED_ERROR when
-// only the logical database was refused, ER_ACCESS_DENIED_ERROR
-// otherwise.
+// denial is an authorisation's refusal: ER_ACCESS_DENIED_ERROR with the
+// cluster's sentence, which names what was refused (the database user,
+// the logical database or the database).
 func denial(a sdk.Authorization) *wire.Error {
-	onlyDBName := len(a.Reasons) > 0
-	for _, r := range a.Reasons {
-		if r.Effect == "deny" && !strings.Contains(r.Rule, "db_names") {
-			onlyDBName = false
-		}
-	}
-	if onlyDBName {
-		return &wire.Error{Code: wire.ErDBAccessDenied, SQLState: "42000", Message: a.Message}
-	}
 	return &wire.Error{Code: wire.ErAccessDenied, SQLState: "28000", Message: a.Message}
 }
 
