@@ -13,12 +13,9 @@ import (
 	"github.com/keyway-dev/keyway/sdk/identity"
 )
 
-// CheckRoute reads the identity in a session's client certificate and
-// compares the database user and logical database the client asked for
-// with the route the certificate carries. A failure is a sentence for
-// the client; protocol plugins send it as their protocol's refusal of a
-// login.
-func CheckRoute(s *sdk.Session, dbUser, dbName string) (identity.Identity, error) {
+// ClientIdentity reads the keyway identity, route included, in a
+// session's client certificate. A failure is a sentence for the client.
+func ClientIdentity(s *sdk.Session) (identity.Identity, error) {
 	var id identity.Identity
 	if len(s.ClientCertificates) == 0 {
 		return id, errors.New("keyway: connect with the certificate from keyway db login; this session has none")
@@ -30,6 +27,19 @@ func CheckRoute(s *sdk.Session, dbUser, dbName string) (identity.Identity, error
 	id, err = identity.FromCertificate(cert)
 	if err != nil {
 		return id, fmt.Errorf("keyway: the client certificate carries no keyway identity: %v", err)
+	}
+	return id, nil
+}
+
+// CheckRoute reads the identity in a session's client certificate and
+// compares the database user and logical database the client asked for
+// with the route the certificate carries. A failure is a sentence for
+// the client; protocol plugins send it as their protocol's refusal of a
+// login.
+func CheckRoute(s *sdk.Session, dbUser, dbName string) (identity.Identity, error) {
+	id, err := ClientIdentity(s)
+	if err != nil {
+		return id, err
 	}
 	if dbUser == "" {
 		return id, errors.New("keyway: the client names no database user")

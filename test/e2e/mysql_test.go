@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -112,7 +113,8 @@ func (c *mysqlCluster) mariadb(prefix, user, sqlText string, extra ...string) (s
 // with the user's certificate, keyway proxy db for any client (the
 // mariadb CLI and go-sql-driver/mysql), roles with refusals as MySQL
 // ERR packets, statements audited (queries and prepared statements with
-// their parameters), and KILL QUERY from a second session.
+// their parameters), KILL QUERY from a second session, and ctrl+c in the
+// mariadb client, whose KILL names the connection id keyway gave it.
 func TestMySQLThroughASeparateAgent(t *testing.T) {
 	c := startMySQLCluster(t)
 	home := filepath.Join(c.dir, "home")
@@ -229,6 +231,35 @@ func TestMySQLThroughASeparateAgent(t *testing.T) {
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatal("KILL QUERY did not end the sleep")
+		}
+	})
+
+	t.Run("ctrl+c in the mariadb client kills the query", func(t *testing.T) {
+		cmd := exec.Command("mariadb", "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", port, "-u", "alice", "-D", "shop", "--sigint-ignore=false", "-e", "select sleep(30)")
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		waitFor(t, 10*time.Second, "the sleep to run", func() bool {
+			var n int
+			_ = db.QueryRow("select count(*) from information_schema.processlist where info like 'select sleep(30)%'").Scan(&n)
+			return n > 0
+		})
+		began := time.Now()
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("the mariadb client still runs 20 s after ctrl+c:\n%s", out.String())
+		}
+		t.Logf("the mariadb client ended %s after ctrl+c: %s", time.Since(began).Round(time.Millisecond), strings.TrimSpace(out.String()))
+		var n int
+		if err := db.QueryRow("select count(*) from information_schema.processlist where info like 'select sleep(30)%'").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("the sleep still runs after ctrl+c (%d, %v)", n, err)
 		}
 	})
 

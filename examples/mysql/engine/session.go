@@ -32,6 +32,14 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		return
 	}
 	dbUser, dbName := cl.login.User, cl.login.Database
+	if dbName == "" {
+		// A client that names no database (the mariadb client's second
+		// connection for KILL QUERY, say) gets the one its certificate
+		// is for, as its default schema.
+		if id, err := dbsession.ClientIdentity(s); err == nil && id.Route != nil {
+			dbName = id.Route.DBName
+		}
+	}
 	id, err := dbsession.CheckRoute(s, dbUser, dbName)
 	if err != nil {
 		fail(&wire.Error{Code: wire.ErAccessDenied, SQLState: "28000", Message: err.Error()})
