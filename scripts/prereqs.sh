@@ -17,7 +17,9 @@ for purpose in "$@"; do
 		add /usr/lib/postgresql/15/bin/initdb postgresql-15
 		add /usr/bin/psql postgresql-client-15
 		add /usr/sbin/mariadbd mariadb-server
+		add /usr/bin/mariadb-install-db mariadb-server
 		add /usr/bin/mariadb mariadb-client
+		add /usr/bin/mariadb-admin mariadb-client
 		add /usr/bin/curl curl
 		;;
 	test)
@@ -27,7 +29,9 @@ for purpose in "$@"; do
 		add /usr/bin/etcd etcd-server
 		add /usr/bin/softhsm2-util softhsm2
 		add /usr/sbin/mariadbd mariadb-server
+		add /usr/bin/mariadb-install-db mariadb-server
 		add /usr/bin/mariadb mariadb-client
+		add /usr/bin/mariadb-admin mariadb-client
 		add /usr/bin/prlimit util-linux
 		add /usr/bin/curl curl
 		add /usr/bin/git git

@@ -9,7 +9,6 @@ package mariadbtest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -81,8 +80,10 @@ func Installed() error {
 			return fmt.Errorf("%s not found: install mariadb-server", p)
 		}
 	}
-	if _, err := exec.LookPath(clientBin); err != nil {
-		return errors.New("the mariadb client is not installed: install mariadb-client")
+	for _, p := range []string{clientBin, adminBin} {
+		if _, err := exec.LookPath(p); err != nil {
+			return fmt.Errorf("%s is not installed: install mariadb-client", p)
+		}
 	}
 	return nil
 }
