@@ -110,14 +110,9 @@ func dbLogin(cmd *cobra.Command, name, dbUser, dbName string) (*client.Profile, 
 	if dbUser == "" {
 		return nil, dbFiles{}, nil, fmt.Errorf("--db-user is required: the database user to log in as")
 	}
-	prof, cert, err := userSession(cmd)
+	prof, cert, err := dbSession(cmd)
 	if err != nil {
 		return nil, dbFiles{}, nil, err
-	}
-	if prof.Dir == "" {
-		if prof.Dir, err = client.Home(); err != nil {
-			return nil, dbFiles{}, nil, err
-		}
 	}
 	f, err := dbFilesFor(prof, name, dbUser)
 	if err != nil {
@@ -253,14 +248,9 @@ func newDBLogoutCmd() *cobra.Command {
 		Short: "Delete the certificates of one database, or of all",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			prof, _, err := userSession(cmd)
+			prof, _, err := dbSession(cmd)
 			if err != nil {
 				return err
-			}
-			if prof.Dir == "" {
-				if prof.Dir, err = client.Home(); err != nil {
-					return err
-				}
 			}
 			name := ""
 			if len(args) == 1 {

@@ -27,16 +27,11 @@ func loggedInDB(cmd *cobra.Command, name, dbUser, dbName string) (sdk.ClientComm
 			return sdk.ClientCommand{}, err
 		}
 	} else {
-		p, c, err := userSession(cmd)
+		p, c, err := dbSession(cmd)
 		if err != nil {
 			return sdk.ClientCommand{}, err
 		}
 		prof = p
-		if prof.Dir == "" {
-			if prof.Dir, err = client.Home(); err != nil {
-				return sdk.ClientCommand{}, err
-			}
-		}
 		if f, err = loggedIn(prof, name, ""); err != nil {
 			return sdk.ClientCommand{}, err
 		}

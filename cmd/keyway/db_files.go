@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/keyway-dev/keyway/core/client"
 	"github.com/keyway-dev/keyway/sdk/identity"
@@ -22,6 +25,22 @@ type dbFiles struct{ prefix string }
 func (f dbFiles) cert() string { return f.prefix + ".crt" }
 func (f dbFiles) key() string  { return f.prefix + ".key" }
 func (f dbFiles) cas() string  { return f.prefix + ".cas" }
+
+// dbSession is userSession for commands that read or write database
+// logins: a profile from an identity file has no directory of its own, so
+// its logins go under keyway's home.
+func dbSession(cmd *cobra.Command) (*client.Profile, tls.Certificate, error) {
+	prof, cert, err := userSession(cmd)
+	if err != nil {
+		return nil, tls.Certificate{}, err
+	}
+	if prof.Dir == "" {
+		if prof.Dir, err = client.Home(); err != nil {
+			return nil, tls.Certificate{}, err
+		}
+	}
+	return prof, cert, nil
+}
 
 // dbDir holds the logins to one database, or with name empty to all.
 func dbDir(prof *client.Profile, name string) string {

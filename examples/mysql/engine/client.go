@@ -12,6 +12,9 @@ import (
 	"github.com/keyway-dev/keyway/examples/mysql/wire"
 )
 
+// plaintextRefusal is what a client that logs in without TLS is told.
+const plaintextRefusal = "keyway accepts MySQL connections only over TLS: connect with --ssl-cert, --ssl-key and --ssl-ca from keyway db login, or through keyway proxy db"
+
 // maxLoginPacket bounds a client's SSLRequest and handshake response.
 const maxLoginPacket = 1 << 16
 
@@ -65,7 +68,7 @@ func (p *Plugin) BeforeTLS(ctx context.Context, conn net.Conn) ([]byte, error) {
 	}
 	if !l.SSLRequest {
 		writeError(conn, pkt.Seq+1, &wire.Error{Code: wire.ErAccessDenied, SQLState: "28000",
-			Message: "keyway accepts MySQL connections only over TLS: connect with --ssl-cert, --ssl-key and --ssl-ca from keyway db login, or through keyway proxy db"})
+			Message: plaintextRefusal})
 		return nil, errors.New("the client logged in without TLS")
 	}
 	return preface{connID: connID, caps: l.Capabilities & offered(true), charset: l.Charset, seq: pkt.Seq + 1}.encode(), nil

@@ -124,7 +124,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 func refusalError(r *sdk.Refusal) *wire.Error {
 	switch r.Kind {
 	case sdk.RefusalPlaintext:
-		return &wire.Error{Code: wire.ErAccessDenied, SQLState: "28000", Message: "keyway accepts MySQL connections only over TLS: connect with --ssl-cert, --ssl-key and --ssl-ca from keyway db login, or through keyway proxy db"}
+		return &wire.Error{Code: wire.ErAccessDenied, SQLState: "28000", Message: plaintextRefusal}
 	case sdk.RefusalDenied, sdk.RefusalNotFound:
 		return &wire.Error{Code: wire.ErAccessDenied, SQLState: "28000", Message: r.Message}
 	case sdk.RefusalUnavailable:
