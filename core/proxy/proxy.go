@@ -115,16 +115,23 @@ const refusedLogInterval = 10 * time.Second
 // handlers. Running out of descriptors does not end it.
 func (p *Proxy) Serve(ln net.Listener) error {
 	p.loop.Name, p.loop.Logger, p.loop.Metrics = "proxy", p.Logger, p.Metrics
+	return p.loop.Serve(ln, p.admitted(p.handle))
+}
+
+// admitted takes each accepted connection's place under the caps, or
+// closes it at once when a cap is reached, and runs serve on the
+// connections it admits; serve gives the place back with release.
+func (p *Proxy) admitted(serve func(conn net.Conn, release func())) func(net.Conn) {
 	adm := p.caps()
-	return p.loop.Serve(ln, func(conn net.Conn) {
+	return func(conn net.Conn) {
 		release, refused := adm.admit(conn.RemoteAddr())
 		if refused != "" {
 			_ = conn.Close()
 			p.refuse(conn.RemoteAddr(), refused)
 			return
 		}
-		go p.handle(conn, release)
-	})
+		go serve(conn, release)
+	}
 }
 
 // caps returns the caps on connections in their handshake, made on first
@@ -237,18 +244,8 @@ func (p *Proxy) handle(conn net.Conn, release func()) {
 // is instead: it holds its own descriptor, and the proxy's copy is closed
 // on return; the plugin holds the client to the same handshake deadline.
 func (p *Proxy) serveTLS(raw net.Conn, protocol string, release func()) {
-	if p.HandClientTLS != nil {
-		sess := newSession(raw, nil)
-		ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
-		took, err := p.HandClientTLS(ctx, raw, sess, protocol, time.Now().Add(p.HandshakeTimeout))
-		cancel()
-		if err != nil {
-			p.Logger.Error("cannot hand a client connection to its protocol plugin", "protocol", protocol, "session", sess.ID, "error", err)
-			return
-		}
-		if took {
-			return
-		}
+	if took, err := p.handBeforeTLS(raw, protocol); took || err != nil {
+		return
 	}
 	tc := tls.Server(raw, p.serverTLS(nil))
 	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
@@ -457,16 +454,7 @@ func (p *Proxy) ServeOwnPort(ln net.Listener, protocol string) error {
 	p.mu.Lock()
 	p.ownLoops = append(p.ownLoops, &loop)
 	p.mu.Unlock()
-	adm := p.caps()
-	return loop.Serve(ln, func(conn net.Conn) {
-		release, refused := adm.admit(conn.RemoteAddr())
-		if refused != "" {
-			_ = conn.Close()
-			p.refuse(conn.RemoteAddr(), refused)
-			return
-		}
-		go p.handOwnPort(conn, protocol, release)
-	})
+	return loop.Serve(ln, p.admitted(func(conn net.Conn, release func()) { p.handOwnPort(conn, protocol, release) }))
 }
 
 // handOwnPort hands a connection of a protocol's own port to its plugin.
@@ -475,21 +463,26 @@ func (p *Proxy) handOwnPort(conn net.Conn, protocol string, release func()) {
 		_ = conn.Close()
 		release()
 	}()
-	took := false
-	if p.HandClientTLS != nil {
-		sess := newSession(conn, nil)
-		ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
-		var err error
-		took, err = p.HandClientTLS(ctx, conn, sess, protocol, time.Now().Add(p.HandshakeTimeout))
-		cancel()
-		if err != nil {
-			p.Logger.Error("cannot hand a client connection to its protocol plugin", "protocol", protocol, "session", sess.ID, "error", err)
-			return
-		}
-	}
-	if !took {
+	if took, err := p.handBeforeTLS(conn, protocol); !took && err == nil {
 		p.Logger.Error("the protocol's plugin does not complete clients' TLS itself, which a port of its own needs; build it with a current keyway SDK", "protocol", protocol)
 	}
+}
+
+// handBeforeTLS offers a connection, before TLS, to the plugin of
+// protocol, which completes TLS itself when it takes it. The plugin holds
+// the client to the proxy's handshake deadline. A failure is logged.
+func (p *Proxy) handBeforeTLS(conn net.Conn, protocol string) (took bool, err error) {
+	if p.HandClientTLS == nil {
+		return false, nil
+	}
+	sess := newSession(conn, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
+	defer cancel()
+	took, err = p.HandClientTLS(ctx, conn, sess, protocol, time.Now().Add(p.HandshakeTimeout))
+	if err != nil {
+		p.Logger.Error("cannot hand a client connection to its protocol plugin", "protocol", protocol, "session", sess.ID, "error", err)
+	}
+	return took, err
 }
 
 // tlsHandshakeRecord is the first byte of a TLS ClientHello.
