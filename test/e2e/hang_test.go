@@ -71,11 +71,12 @@ func TestFrozenPostgresPluginIsReplaced(t *testing.T) {
 
 // hangingPlugin writes an external plugin that forks a child holding its
 // standard output, records the child's pid in pidFile and never
-// completes the handshake.
+// completes the handshake. The pid is written to a temporary file and
+// renamed, so pidFile, once it exists, is complete.
 func hangingPlugin(t *testing.T, dir string) (path, pidFile string) {
 	t.Helper()
 	path, pidFile = filepath.Join(dir, "hang.sh"), filepath.Join(dir, "child.pid")
-	script := "#!/bin/sh\nsleep 600 &\necho $! > " + pidFile + "\nexec sleep 600\n"
+	script := "#!/bin/sh\nsleep 600 &\necho $! > " + pidFile + ".tmp\nmv " + pidFile + ".tmp " + pidFile + "\nexec sleep 600\n"
 	if err := os.WriteFile(path, []byte(script), 0o700); err != nil {
 		t.Fatal(err)
 	}
