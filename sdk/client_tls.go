@@ -85,6 +85,7 @@ func (s *protocolServer) serveClientTLS(raw net.Conn, meta *pluginv1.Session) {
 		sess.Refusal = &Refusal{Kind: resp.GetRefusal().GetKind(), Message: resp.GetRefusal().GetMessage()}
 	default:
 		sess.Database = databaseFromProto(resp.GetDatabase())
+		sess.KeyTag = resp.GetKeyTag()
 	}
 	s.run(sess)
 }

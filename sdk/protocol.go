@@ -55,6 +55,12 @@ type Session struct {
 	// nil when the client started TLS by itself or keyway's own TLS
 	// carried the session.
 	Preface []byte
+	// KeyTag is the route tag of this session: a plugin that issues the
+	// client a key for out-of-band requests (PostgreSQL's cancel key)
+	// puts these KeyTagSize bytes in it, at the place its preamble's
+	// KeyTagOffset names, so that the host can pass such a request to this
+	// plugin alone, also when the session runs on an agent.
+	KeyTag []byte
 	// Metrics are the plugin's own metrics, shared by all its sessions;
 	// the host exports them (see Metrics).
 	Metrics *Metrics

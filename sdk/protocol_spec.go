@@ -64,7 +64,17 @@ type Preamble struct {
 	Action PreambleAction
 	// Reply is what the proxy answers (PreambleTLS, PreambleAnswer).
 	Reply []byte
+	// KeyTagOffset, for PreambleOutOfBand, is where in the request the
+	// route tag of the key it carries sits: the KeyTagSize bytes the
+	// plugin copied from Session.KeyTag into the key it issued. The host
+	// passes the request only to the plugin or agent whose tag it is.
+	// Zero means the request carries no tag, and every plugin of the
+	// protocol that may hold the session gets it.
+	KeyTagOffset int
 }
+
+// KeyTagSize is the size of a route tag (Session.KeyTag).
+const KeyTagSize = 2
 
 // Matches reports whether head, the first bytes a client sent, starts
 // with the preamble.
@@ -91,6 +101,12 @@ func (p Preamble) Validate() error {
 		return fmt.Errorf("preamble %q is shorter than its match", p.Name)
 	case p.Action < PreambleTLS || p.Action > PreamblePlaintext:
 		return fmt.Errorf("preamble %q has no action", p.Name)
+	case p.KeyTagOffset < 0:
+		return fmt.Errorf("preamble %q has a negative key tag offset", p.Name)
+	case p.KeyTagOffset > 0 && p.Action != PreambleOutOfBand:
+		return fmt.Errorf("preamble %q has a key tag but is not out of band", p.Name)
+	case p.KeyTagOffset > 0 && p.KeyTagOffset+KeyTagSize > p.Size():
+		return fmt.Errorf("preamble %q has its key tag past its end", p.Name)
 	}
 	for i, m := range p.Match {
 		if i < len(p.Mask) && m&^p.Mask[i] != 0 {

@@ -29,6 +29,7 @@ func SpecToProto(s ProtocolSpec) *pluginv1.ProtocolSpec {
 		out.Preambles = append(out.Preambles, &pluginv1.Preamble{
 			Name: p.Name, Match: p.Match, Mask: p.Mask, Length: uint32(p.Length),
 			Action: pluginv1.PreambleAction(p.Action), Reply: p.Reply,
+			KeyTagOffset: uint32(p.KeyTagOffset),
 		})
 	}
 	return out
@@ -45,6 +46,7 @@ func SpecFromProto(s *pluginv1.ProtocolSpec) ProtocolSpec {
 		out.Preambles = append(out.Preambles, Preamble{
 			Name: p.GetName(), Match: p.GetMatch(), Mask: p.GetMask(), Length: int(p.GetLength()),
 			Action: PreambleAction(p.GetAction()), Reply: p.GetReply(),
+			KeyTagOffset: int(p.GetKeyTagOffset()),
 		})
 	}
 	return out

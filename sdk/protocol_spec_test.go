@@ -13,7 +13,7 @@ import (
 var (
 	sslRequest = Preamble{Name: "SSLRequest", Match: []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}, Action: PreambleTLS, Reply: []byte("S")}
 	startup    = Preamble{Name: "StartupMessage", Match: []byte{0, 0, 0, 0, 0, 3, 0, 0}, Mask: []byte{0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, Action: PreamblePlaintext}
-	cancelReq  = Preamble{Name: "CancelRequest", Match: []byte{0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e}, Length: 16, Action: PreambleOutOfBand}
+	cancelReq  = Preamble{Name: "CancelRequest", Match: []byte{0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e}, Length: 16, Action: PreambleOutOfBand, KeyTagOffset: 12}
 )
 
 func TestPreambleMatches(t *testing.T) {
@@ -79,6 +79,11 @@ func TestPreambleValidate(t *testing.T) {
 		{"a mask longer than the match", Preamble{Name: "x", Match: []byte{1}, Mask: []byte{1, 1}, Action: PreambleTLS}, false},
 		{"a length shorter than the match", Preamble{Name: "x", Match: []byte{1, 2}, Length: 1, Action: PreambleTLS}, false},
 		{"a match of bits the mask clears", Preamble{Name: "x", Match: []byte{3}, Mask: []byte{1}, Action: PreambleTLS}, false},
+		{"a cancel routed by its key", cancelReq, true},
+		{"a key tag at the very end", Preamble{Name: "x", Match: []byte{1}, Length: 4, Action: PreambleOutOfBand, KeyTagOffset: 2}, true},
+		{"a key tag past the end", Preamble{Name: "x", Match: []byte{1}, Length: 4, Action: PreambleOutOfBand, KeyTagOffset: 3}, false},
+		{"a negative key tag offset", Preamble{Name: "x", Match: []byte{1}, Length: 4, Action: PreambleOutOfBand, KeyTagOffset: -1}, false},
+		{"a key tag on a preamble that starts a session", Preamble{Name: "x", Match: []byte{1}, Length: 4, Action: PreambleTLS, KeyTagOffset: 1}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -130,6 +130,7 @@ func (s *protocolServer) newSession(conn net.Conn, meta *pluginv1.Session) *Sess
 		ClientCertificates: meta.GetClientCertificates(),
 		Database:           databaseFromProto(meta.GetDatabase()),
 		Preface:            meta.GetPreface(),
+		KeyTag:             meta.GetKeyTag(),
 	}
 	if r := meta.GetRefusal(); r != nil {
 		sess.Refusal = &Refusal{Kind: r.GetKind(), Message: r.GetMessage()}

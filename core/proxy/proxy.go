@@ -38,10 +38,11 @@ type Routes interface {
 	// Protocol returns this process's plugin of the protocol called name,
 	// for sessions refused before a database is known.
 	Protocol(name string) (Target, error)
-	// OutOfBandTargets are every plugin of the protocol called name that
-	// may hold the session an out-of-band request is for: this process's
-	// and each connected agent's.
-	OutOfBandTargets(name string) []Target
+	// OutOfBandTargets are the plugins of the protocol called name that
+	// may hold the session an out-of-band request is for: those of this
+	// process and of the connected agents whose route tag (KeyTag) is
+	// tag, or all of them when tag is nil.
+	OutOfBandTargets(name string, tag []byte) []Target
 }
 
 // Target takes sessions: a local protocol plugin or an agent's tunnel.
@@ -229,7 +230,7 @@ func (p *Proxy) handle(conn net.Conn, release func()) {
 			}
 			p.serveTLS(conn, m.protocol, release)
 		case sdk.PreambleOutOfBand:
-			p.outOfBand(conn, m.protocol, bytes)
+			p.outOfBand(conn, m.protocol, bytes, keyTagOf(m.preamble, bytes))
 		case sdk.PreamblePlaintext:
 			p.handRaw(conn, m.protocol, bytes, release, &sdk.Refusal{Kind: sdk.RefusalPlaintext,
 				Message: "keyway accepts connections only over TLS: connect with the certificate from keyway db login, or through keyway proxy db"})
@@ -329,13 +330,18 @@ func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, protocol string, release 
 }
 
 // outOfBand passes a request outside any session, such as a cancel
-// request, to every plugin of its protocol that may serve the session it
-// names; only the one that issued the key it carries acts on it. It gets
-// no answer.
-func (p *Proxy) outOfBand(conn net.Conn, protocol string, msg []byte) {
+// request, to the plugin whose route tag the key it carries names (to
+// every plugin of its protocol when it carries none); only the one that
+// issued the key acts on it. It gets no answer.
+func (p *Proxy) outOfBand(conn net.Conn, protocol string, msg, tag []byte) {
 	sess := newSession(conn, nil)
 	sess.Prefix = bytes.Clone(msg)
-	for _, t := range p.Routes.OutOfBandTargets(protocol) {
+	sess.Protocol = protocol
+	targets := p.Routes.OutOfBandTargets(protocol, tag)
+	if len(targets) == 0 {
+		p.Logger.Debug("no plugin holds the session an out-of-band request names", "protocol", protocol, "client", conn.RemoteAddr().String())
+	}
+	for _, t := range targets {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		c, err := t.Open(ctx, sess)
 		cancel()

@@ -22,6 +22,9 @@ type Session struct {
 	Preface  []byte
 	Database *sdk.Database
 	Refusal  *sdk.Refusal
+	// Protocol is the protocol of a connection that names no database,
+	// such as an out-of-band request.
+	Protocol string
 }
 
 func newSession(conn net.Conn, chain [][]byte) *Session {

@@ -99,7 +99,7 @@ func (c *clientTLS) admit(ctx context.Context, plugin string, req *pluginv1.Admi
 		return &pluginv1.AdmitResponse{Refusal: &pluginv1.Refusal{Kind: refusal.Kind, Message: refusal.Message}}, nil
 	}
 	if pt, ok := target.(pluginTarget); ok && pt.in.Name() == plugin {
-		return &pluginv1.AdmitResponse{Database: agent.DatabaseToProto(*s.Database)}, nil
+		return &pluginv1.AdmitResponse{Database: agent.DatabaseToProto(*s.Database), KeyTag: pt.keyTag()}, nil
 	}
 	if err := c.relay(plugin, target, s); err != nil {
 		return &pluginv1.AdmitResponse{Refusal: &pluginv1.Refusal{Kind: "unavailable", Message: "keyway: database " + s.Database.Name + " is unavailable: " + err.Error()}}, nil

@@ -325,6 +325,9 @@ func (n *node) startAgent(ctx context.Context) error {
 // database's protocol.
 func (n *node) deliver(ctx context.Context, stream net.Conn, meta *pluginv1.Session) {
 	protocol := meta.GetDatabase().GetProtocol()
+	if protocol == "" {
+		protocol = meta.GetProtocol()
+	}
 	in, err := n.sup.Protocol(protocol)
 	if err != nil {
 		n.logger.Error("no protocol plugin for a session", "protocol", protocol, "session", meta.GetId(), "error", err)

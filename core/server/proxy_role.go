@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -209,15 +210,16 @@ func (r routes) Protocol(name string) (proxy.Target, error) {
 }
 
 // OutOfBandTargets are this process's plugin of the protocol and every
-// agent that serves a database of it.
-func (r routes) OutOfBandTargets(name string) []proxy.Target {
+// agent that serves a database of it, those whose route tag is tag when
+// it is set.
+func (r routes) OutOfBandTargets(name string, tag []byte) []proxy.Target {
 	var out []proxy.Target
-	if t, err := r.Protocol(name); err == nil {
+	if t, err := r.Protocol(name); err == nil && (tag == nil || bytes.Equal(tag, t.(pluginTarget).keyTag())) {
 		out = append(out, t)
 	}
 	if r.tunnels != nil {
 		for _, a := range r.tunnels.Agents() {
-			if a.Serves(name) {
+			if a.Serves(name) && (tag == nil || bytes.Equal(tag, proxy.KeyTag(proxy.AgentRoute(a.Name)))) {
 				out = append(out, tunnelTarget{a: a, grants: r.grants})
 			}
 		}
@@ -226,11 +228,12 @@ func (r routes) OutOfBandTargets(name string) []proxy.Target {
 }
 
 // sessionMeta encodes what the proxy knows of a session for a plugin.
-func sessionMeta(s *proxy.Session) *pluginv1.Session {
+// keyTag is the route tag of the plugin or agent that serves it.
+func sessionMeta(s *proxy.Session, keyTag []byte) *pluginv1.Session {
 	meta := &pluginv1.Session{
 		Id: s.ID, Listener: "proxy", ClientAddr: s.ClientAddr, LocalAddr: s.LocalAddr,
 		Prefix: s.Prefix, AcceptedUnixNano: s.AcceptedAt.UnixNano(), ClientCertificates: s.Chain,
-		Preface: s.Preface,
+		Preface: s.Preface, KeyTag: keyTag, Protocol: s.Protocol,
 	}
 	if s.Database != nil {
 		meta.Database = agent.DatabaseToProto(*s.Database)
@@ -246,8 +249,11 @@ func sessionMeta(s *proxy.Session) *pluginv1.Session {
 type pluginTarget struct{ in *supervisor.Instance }
 
 func (t pluginTarget) Open(ctx context.Context, s *proxy.Session) (net.Conn, error) {
-	return handToPlugin(ctx, t.in, sessionMeta(s))
+	return handToPlugin(ctx, t.in, sessionMeta(s, t.keyTag()))
 }
+
+// keyTag is the route tag of this process's plugins.
+func (pluginTarget) keyTag() []byte { return proxy.KeyTag(proxy.LocalRoute) }
 
 // handToPlugin passes one end of a new socket pair to the plugin with the
 // session's metadata and returns the other end.
@@ -279,10 +285,10 @@ type tunnelTarget struct {
 
 func (t tunnelTarget) Open(ctx context.Context, s *proxy.Session) (net.Conn, error) {
 	if t.grants == nil || s.Database == nil {
-		return t.a.OpenSession(ctx, sessionMeta(s))
+		return t.a.OpenSession(ctx, sessionMeta(s, proxy.KeyTag(proxy.AgentRoute(t.a.Name))))
 	}
 	end := t.grants.Add(grantFor(t.a.Name, s))
-	c, err := t.a.OpenSession(ctx, sessionMeta(s))
+	c, err := t.a.OpenSession(ctx, sessionMeta(s, proxy.KeyTag(proxy.AgentRoute(t.a.Name))))
 	if err != nil {
 		end()
 		return nil, err

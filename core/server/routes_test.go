@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/keyway-dev/keyway/core/agent"
 	"github.com/keyway-dev/keyway/core/config"
+	"github.com/keyway-dev/keyway/core/proxy"
 	"github.com/keyway-dev/keyway/core/supervisor"
 	"github.com/keyway-dev/keyway/core/tunnel"
 	"github.com/keyway-dev/keyway/sdk"
@@ -87,5 +90,56 @@ func TestRoutesPreferAHealthyDatabase(t *testing.T) {
 	}
 	if _, _, found, _ := r.Database(t.Context(), "nowhere"); found {
 		t.Fatal("an unknown database was found")
+	}
+}
+
+// TestOutOfBandRequestsGoWhereTheirKeyWasIssued routes out-of-band
+// requests by the route tag in their key: to the agent whose tag it is,
+// to none for a tag no route has, and to every agent of the protocol
+// when the request carries no tag.
+func TestOutOfBandRequestsGoWhereTheirKeyWasIssued(t *testing.T) {
+	tunnels := tunnel.NewRegistry()
+	for _, name := range []string{"agent-a", "agent-b"} {
+		a, b := net.Pipe()
+		srv, err := tunnel.Server(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := tunnel.Client(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cli.Close(); _ = srv.Close() })
+		tunnels.Add(name, srv).SetDatabases([]sdk.Database{{Name: "orders", Protocol: "postgres"}})
+	}
+	r := routes{tunnels: tunnels, sup: supervisor.New(supervisor.Options{})}
+	agentsOf := func(targets []proxy.Target) []string {
+		var names []string
+		for _, tg := range targets {
+			if tt, ok := tg.(tunnelTarget); ok {
+				names = append(names, tt.a.Name)
+			}
+		}
+		sort.Strings(names)
+		return names
+	}
+	tests := []struct {
+		name     string
+		protocol string
+		tag      []byte
+		want     []string
+	}{
+		{"agent-b's key", "postgres", proxy.KeyTag(proxy.AgentRoute("agent-b")), []string{"agent-b"}},
+		{"agent-a's key", "postgres", proxy.KeyTag(proxy.AgentRoute("agent-a")), []string{"agent-a"}},
+		{"a key no route issued", "postgres", proxy.KeyTag(proxy.AgentRoute("gone")), nil},
+		{"no tag", "postgres", nil, []string{"agent-a", "agent-b"}},
+		{"another protocol", "mysql", proxy.KeyTag(proxy.AgentRoute("agent-a")), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := agentsOf(r.OutOfBandTargets(tt.protocol, tt.tag)); !slices.Equal(got, tt.want) {
+				t.Fatalf("targets %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

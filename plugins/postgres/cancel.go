@@ -39,13 +39,16 @@ type cancels struct {
 func newCancels() *cancels { return &cancels{m: map[cancelKey]cancelTarget{}} }
 
 // register records a session's real key and returns the key for the
-// client.
-func (c *cancels) register(t cancelTarget) cancelKey {
+// client. The key's secret starts with the session's route tag
+// (sdk.Session.KeyTag), so that the proxy passes the client's
+// CancelRequest to this plugin alone (keyTagOffset); the rest is random.
+func (c *cancels) register(t cancelTarget, tag []byte) cancelKey {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
+		copy(b[4:4+sdk.KeyTagSize], tag)
 		k := cancelKey{pid: binary.BigEndian.Uint32(b[:4]) | 1, secret: binary.BigEndian.Uint32(b[4:])}
 		if _, taken := c.m[k]; !taken {
 			c.m[k] = t

@@ -107,7 +107,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		if cfg.sessions() {
 			t.aud = aud
 		}
-		return p.cancels.register(t)
+		return p.cancels.register(t, s.KeyTag)
 	})
 	if key != nil {
 		defer p.cancels.remove(*key)

@@ -8,6 +8,18 @@ import (
 
 // preamble is an 8-byte startup packet of a fixed code: its length and
 // the code, as the proxy matches it.
+// keyTagOffset is where a CancelRequest carries the route tag: the start
+// of the secret, after the length, the code and the process id.
+const keyTagOffset = 12
+
+// cancelRequest is the CancelRequest preamble, routed by the tag in the
+// key the plugin issued (cancels.register).
+func cancelRequest() sdk.Preamble {
+	p := preamble("CancelRequest", 16, codeCancelRequest, sdk.PreambleOutOfBand, "")
+	p.KeyTagOffset = keyTagOffset
+	return p
+}
+
 func preamble(name string, length uint32, code uint32, action sdk.PreambleAction, reply string) sdk.Preamble {
 	match := binary.BigEndian.AppendUint32(nil, length)
 	match = binary.BigEndian.AppendUint32(match, code)
@@ -33,7 +45,7 @@ func (*Plugin) Spec() sdk.ProtocolSpec {
 		Preambles: []sdk.Preamble{
 			preamble("SSLRequest", 8, codeSSLRequest, sdk.PreambleTLS, "S"),
 			preamble("GSSENCRequest", 8, codeGSSENCRequest, sdk.PreambleAnswer, "N"),
-			preamble("CancelRequest", 16, codeCancelRequest, sdk.PreambleOutOfBand, ""),
+			cancelRequest(),
 			{
 				// A StartupMessage is shorter than 16 MiB and names
 				// protocol 3.0 after its length.

@@ -273,7 +273,9 @@ type AdmitResponse struct {
 	// The session is served elsewhere (another plugin or an agent): the
 	// host has sent a connection with Session.relay_for set to this
 	// session's id, and the plugin relays the decrypted stream to it.
-	Relay         bool `protobuf:"varint,3,opt,name=relay,proto3" json:"relay,omitempty"`
+	Relay bool `protobuf:"varint,3,opt,name=relay,proto3" json:"relay,omitempty"`
+	// The session's route tag, when the plugin serves it (sdk.Session.KeyTag).
+	KeyTag        []byte `protobuf:"bytes,4,opt,name=key_tag,json=keyTag,proto3" json:"key_tag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -327,6 +329,13 @@ func (x *AdmitResponse) GetRelay() bool {
 		return x.Relay
 	}
 	return false
+}
+
+func (x *AdmitResponse) GetKeyTag() []byte {
+	if x != nil {
+		return x.KeyTag
+	}
+	return nil
 }
 
 type AuditDurableRequest struct {
@@ -876,11 +885,12 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\n" +
 	"local_addr\x18\x04 \x01(\tR\tlocalAddr\x12,\n" +
 	"\x12accepted_unix_nano\x18\x05 \x01(\x03R\x10acceptedUnixNano\x12\x18\n" +
-	"\apreface\x18\x06 \x01(\fR\apreface\"\x92\x01\n" +
+	"\apreface\x18\x06 \x01(\fR\apreface\"\xab\x01\n" +
 	"\rAdmitResponse\x126\n" +
 	"\bdatabase\x18\x01 \x01(\v2\x1a.keyway.plugin.v1.DatabaseR\bdatabase\x123\n" +
 	"\arefusal\x18\x02 \x01(\v2\x19.keyway.plugin.v1.RefusalR\arefusal\x12\x14\n" +
-	"\x05relay\x18\x03 \x01(\bR\x05relay\"6\n" +
+	"\x05relay\x18\x03 \x01(\bR\x05relay\x12\x17\n" +
+	"\akey_tag\x18\x04 \x01(\fR\x06keyTag\"6\n" +
 	"\x13AuditDurableRequest\x12\x1f\n" +
 	"\vevents_json\x18\x01 \x03(\fR\n" +
 	"eventsJson\"\x16\n" +

@@ -248,13 +248,16 @@ func (x *ProtocolSpec) GetClient() *ClientSpec {
 
 // Preamble is a byte pattern a client sends first on the shared port.
 type Preamble struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Match         []byte                 `protobuf:"bytes,2,opt,name=match,proto3" json:"match,omitempty"`
-	Mask          []byte                 `protobuf:"bytes,3,opt,name=mask,proto3" json:"mask,omitempty"`
-	Length        uint32                 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
-	Action        PreambleAction         `protobuf:"varint,5,opt,name=action,proto3,enum=keyway.plugin.v1.PreambleAction" json:"action,omitempty"`
-	Reply         []byte                 `protobuf:"bytes,6,opt,name=reply,proto3" json:"reply,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Match  []byte                 `protobuf:"bytes,2,opt,name=match,proto3" json:"match,omitempty"`
+	Mask   []byte                 `protobuf:"bytes,3,opt,name=mask,proto3" json:"mask,omitempty"`
+	Length uint32                 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	Action PreambleAction         `protobuf:"varint,5,opt,name=action,proto3,enum=keyway.plugin.v1.PreambleAction" json:"action,omitempty"`
+	Reply  []byte                 `protobuf:"bytes,6,opt,name=reply,proto3" json:"reply,omitempty"`
+	// Where an out-of-band request carries its key's route tag
+	// (sdk.Preamble.KeyTagOffset); zero for none.
+	KeyTagOffset  uint32 `protobuf:"varint,7,opt,name=key_tag_offset,json=keyTagOffset,proto3" json:"key_tag_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -329,6 +332,13 @@ func (x *Preamble) GetReply() []byte {
 		return x.Reply
 	}
 	return nil
+}
+
+func (x *Preamble) GetKeyTagOffset() uint32 {
+	if x != nil {
+		return x.KeyTagOffset
+	}
+	return 0
 }
 
 // ClientSpec says how keyway's CLI runs the protocol's client.
@@ -540,7 +550,13 @@ type Session struct {
 	RelayFor string `protobuf:"bytes,12,opt,name=relay_for,json=relayFor,proto3" json:"relay_for,omitempty"`
 	// What the exchange before TLS settled, when the plugin that accepted
 	// the client ran one (PreTLS): the serving plugin continues from there.
-	Preface       []byte `protobuf:"bytes,13,opt,name=preface,proto3" json:"preface,omitempty"`
+	Preface []byte `protobuf:"bytes,13,opt,name=preface,proto3" json:"preface,omitempty"`
+	// The session's route tag (sdk.Session.KeyTag), which the plugin puts in
+	// keys it issues for out-of-band requests.
+	KeyTag []byte `protobuf:"bytes,14,opt,name=key_tag,json=keyTag,proto3" json:"key_tag,omitempty"`
+	// The protocol of a connection that names no database, such as an
+	// out-of-band request, so that an agent finds its plugin.
+	Protocol      string `protobuf:"bytes,15,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -664,6 +680,20 @@ func (x *Session) GetPreface() []byte {
 		return x.Preface
 	}
 	return nil
+}
+
+func (x *Session) GetKeyTag() []byte {
+	if x != nil {
+		return x.KeyTag
+	}
+	return nil
+}
+
+func (x *Session) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
 }
 
 // Database is a registered database and how to reach it.
@@ -1161,14 +1191,15 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\x05names\x18\x01 \x03(\tR\x05names\x128\n" +
 	"\tpreambles\x18\x02 \x03(\v2\x1a.keyway.plugin.v1.PreambleR\tpreambles\x12\x19\n" +
 	"\bown_port\x18\x03 \x01(\bR\aownPort\x124\n" +
-	"\x06client\x18\x04 \x01(\v2\x1c.keyway.plugin.v1.ClientSpecR\x06client\"\xb0\x01\n" +
+	"\x06client\x18\x04 \x01(\v2\x1c.keyway.plugin.v1.ClientSpecR\x06client\"\xd6\x01\n" +
 	"\bPreamble\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05match\x18\x02 \x01(\fR\x05match\x12\x12\n" +
 	"\x04mask\x18\x03 \x01(\fR\x04mask\x12\x16\n" +
 	"\x06length\x18\x04 \x01(\rR\x06length\x128\n" +
 	"\x06action\x18\x05 \x01(\x0e2 .keyway.plugin.v1.PreambleActionR\x06action\x12\x14\n" +
-	"\x05reply\x18\x06 \x01(\fR\x05reply\"\xdd\x01\n" +
+	"\x05reply\x18\x06 \x01(\fR\x05reply\x12$\n" +
+	"\x0ekey_tag_offset\x18\a \x01(\rR\fkeyTagOffset\"\xdd\x01\n" +
 	"\n" +
 	"ClientSpec\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\tR\acommand\x12\x12\n" +
@@ -1183,7 +1214,7 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\bdatabase\x18\x01 \x01(\v2\x1a.keyway.plugin.v1.DatabaseR\bdatabase\"S\n" +
 	"\x15CheckDatabaseResponse\x12\x18\n" +
 	"\aproblem\x18\x01 \x01(\tR\aproblem\x12 \n" +
-	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\xf0\x03\n" +
+	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\xa5\x04\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\blistener\x18\x02 \x01(\tR\blistener\x12\x1f\n" +
@@ -1201,7 +1232,9 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	" \x01(\bR\tclientTls\x12?\n" +
 	"\x1chandshake_deadline_unix_nano\x18\v \x01(\x03R\x19handshakeDeadlineUnixNano\x12\x1b\n" +
 	"\trelay_for\x18\f \x01(\tR\brelayFor\x12\x18\n" +
-	"\apreface\x18\r \x01(\fR\apreface\"\xfc\x01\n" +
+	"\apreface\x18\r \x01(\fR\apreface\x12\x17\n" +
+	"\akey_tag\x18\x0e \x01(\fR\x06keyTag\x12\x1a\n" +
+	"\bprotocol\x18\x0f \x01(\tR\bprotocol\"\xfc\x01\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x10\n" +
