@@ -49,6 +49,25 @@ type Server struct {
 
 // Listen creates the socket under dir, replacing a stale one.
 func Listen(dir string, src Source) (*Server, error) {
+	sock, err := Bind(dir)
+	if err != nil {
+		return nil, err
+	}
+	return sock.Server(src), nil
+}
+
+// Socket is the admin socket, bound but not yet answering: a command that
+// connects waits in the socket's backlog until Server serves it. Binding
+// it before the process's public ports lets scripts that start keyway run
+// an admin command as soon as a public port answers.
+type Socket struct {
+	ln   net.Listener
+	path string
+}
+
+// Bind creates the socket under dir, replacing a stale one, with mode
+// 0600.
+func Bind(dir string) (*Socket, error) {
 	path := SocketPath(dir)
 	if err := removeStale(path); err != nil {
 		return nil, err
@@ -61,7 +80,18 @@ func Listen(dir string, src Source) (*Server, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("restricting admin socket: %w", err)
 	}
-	return &Server{srv: &http.Server{Handler: NewHandler(src), ReadHeaderTimeout: 5 * time.Second}, ln: ln, path: path}, nil
+	return &Socket{ln: ln, path: path}, nil
+}
+
+// Server answers on the socket with src's admin API once its Serve runs.
+func (s *Socket) Server(src Source) *Server {
+	return &Server{srv: &http.Server{Handler: NewHandler(src), ReadHeaderTimeout: 5 * time.Second}, ln: s.ln, path: s.path}
+}
+
+// Close closes a socket that never served and removes it.
+func (s *Socket) Close() {
+	_ = s.ln.Close()
+	_ = os.Remove(s.path)
 }
 
 // NewHandler is the admin API: served on the socket, and, for the
@@ -125,6 +155,8 @@ func (s *Server) Serve() error {
 // Shutdown stops the server and removes the socket.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.Shutdown(ctx)
+	// The socket is closed also when Serve never ran.
+	_ = s.ln.Close()
 	_ = os.Remove(s.path)
 	return err
 }

@@ -80,39 +80,6 @@ func auditStats(l AuditLog) (written int64, depth int) {
 	return 0, 0
 }
 
-// openAudit opens the audit log of a process that serves sessions or
-// keeps the cluster's records.
-func (n *node) openAudit() error {
-	if n.cfg.DB == nil && n.cfg.Auth == nil {
-		return nil
-	}
-	n.backend.auditAllow = n.cfg.Audit.OnFailure == config.AuditOnFailureAllow
-	n.backend.logger = n.logger
-	if agentOnly(n.cfg) {
-		// An agent's sessions are recorded in the cluster's log, through
-		// its tunnel; on_failure applies when the tunnel is down.
-		n.backend.audit = n.remote
-		return nil
-	}
-	sink, err := OpenAuditLog(n.cfg, n.logger.Named("audit"))
-	if err != nil {
-		return err
-	}
-	if err := sink.Healthy(); err != nil {
-		n.logger.Error("the audit log cannot be written yet; keyway keeps trying", "error", err, "on_failure", n.cfg.Audit.OnFailure)
-	}
-	n.audit = sink
-	n.backend.audit = sink
-	healthy := sink.Healthy
-	n.auditHealthy.Store(&healthy)
-	n.stop = append(n.stop, func() {
-		if err := sink.Close(); err != nil {
-			n.logger.Error("audit events were lost at shutdown", "error", err)
-		}
-	})
-	return nil
-}
-
 // AuditSearcher tells the admin socket where the log is.
 func (v adminView) AuditSearcher() audit.Searcher { return v.auditSearch }
 
@@ -124,7 +91,7 @@ func (n *node) emitAudit(ctx context.Context, e audit.Event) {
 		return
 	}
 	if err := n.audit.Emit(ctx, e); err != nil {
-		n.backend.auditFailed.Add(1)
+		n.auditFailed.Add(1)
 		n.logger.Error("audit event could not be recorded", "event", e.Event, "error", err)
 	}
 }
@@ -138,7 +105,7 @@ func (n *node) emitAuditDurable(ctx context.Context, e audit.Event) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := n.audit.EmitDurable(ctx, e); err != nil {
-		n.backend.auditFailed.Add(1)
+		n.auditFailed.Add(1)
 		n.logger.Error("audit event could not be recorded", "event", e.Event, "error", err)
 		return err
 	}

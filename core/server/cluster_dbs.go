@@ -4,8 +4,13 @@ import (
 	"context"
 	"sort"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/keyway-dev/keyway/core/agent"
 	"github.com/keyway-dev/keyway/core/apiserver"
+	"github.com/keyway-dev/keyway/core/auth"
+	"github.com/keyway-dev/keyway/core/config"
+	"github.com/keyway-dev/keyway/core/tunnel"
 	"github.com/keyway-dev/keyway/sdk"
 )
 
@@ -15,7 +20,18 @@ const localAgentName = "local"
 
 // clusterDatabases lists the databases of this process, of every
 // connected agent, and the db resources that no agent serves.
-type clusterDatabases struct{ n *node }
+type clusterDatabases struct {
+	// local are the databases this process serves; nil without the db
+	// block.
+	local *agent.Registry
+	// tunnels are the agents connected to this process's proxy.
+	tunnels *tunnel.Registry
+	// resources are the cluster's db resources.
+	resources *auth.Service
+	// localName names this process in the list.
+	localName string
+	logger    hclog.Logger
+}
 
 func (c clusterDatabases) List(ctx context.Context) []apiserver.ListedDatabase {
 	byName := map[string]*apiserver.ListedDatabase{}
@@ -29,19 +45,19 @@ func (c clusterDatabases) List(ctx context.Context) []apiserver.ListedDatabase {
 			l.Agents = append(l.Agents, *a)
 		}
 	}
-	if c.n.local != nil {
-		for _, db := range c.n.local.List() {
-			ok, why := c.n.local.Health(db.Name)
-			add(db, &apiserver.AgentHealth{Name: c.localName(), Healthy: ok, Detail: why})
+	if c.local != nil {
+		for _, db := range c.local.List() {
+			ok, why := c.local.Health(db.Name)
+			add(db, &apiserver.AgentHealth{Name: c.localName, Healthy: ok, Detail: why})
 		}
 	}
-	for _, l := range c.n.tunnels.List() {
+	for _, l := range c.tunnels.List() {
 		add(l.Database, &apiserver.AgentHealth{Name: l.Agent, Healthy: l.Healthy, Detail: l.Detail})
 	}
-	if c.n.authSvc != nil {
-		stored, err := c.n.authSvc.Databases(ctx)
+	if c.resources != nil {
+		stored, err := c.resources.Databases(ctx)
 		if err != nil {
-			c.n.logger.Warn("listing db resources", "error", err)
+			c.logger.Warn("listing db resources", "error", err)
 		}
 		for _, d := range stored {
 			if _, served := byName[d.Name]; !served {
@@ -57,9 +73,10 @@ func (c clusterDatabases) List(ctx context.Context) []apiserver.ListedDatabase {
 	return out
 }
 
-func (c clusterDatabases) localName() string {
-	if c.n.cfg.DB != nil && c.n.cfg.DB.AgentName != "" {
-		return c.n.cfg.DB.AgentName
+// localName names this process when it serves databases itself.
+func localName(cfg *config.Config) string {
+	if cfg.DB != nil && cfg.DB.AgentName != "" {
+		return cfg.DB.AgentName
 	}
 	return localAgentName
 }
@@ -68,16 +85,16 @@ func (c clusterDatabases) localName() string {
 // no agent serves now: it can be authorised and logged in to, and its
 // sessions are refused as unavailable until an agent serves it.
 func (c clusterDatabases) Get(ctx context.Context, name string) (sdk.Database, bool) {
-	if c.n.local != nil {
-		if db, found, err := c.n.local.Get(ctx, name); err == nil && found {
+	if c.local != nil {
+		if db, found, err := c.local.Get(ctx, name); err == nil && found {
 			return db, true
 		}
 	}
-	if _, db, found := c.n.tunnels.Find(name); found {
+	if _, db, found := c.tunnels.Find(name); found {
 		return db, true
 	}
-	if c.n.authSvc != nil {
-		if d, found, err := c.n.authSvc.GetDatabase(ctx, name); err == nil && found {
+	if c.resources != nil {
+		if d, found, err := c.resources.GetDatabase(ctx, name); err == nil && found {
 			return agent.Describe(d), true
 		}
 	}

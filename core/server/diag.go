@@ -6,111 +6,80 @@ import (
 	"time"
 
 	metrics "github.com/armon/go-metrics"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/core/diag"
 	"github.com/keyway-dev/keyway/core/supervisor"
 )
 
-// startDiag creates the process's metrics and, when configured, serves
-// them with health checks. The returned stop function ends both.
-func (n *node) startDiag() (*metrics.Metrics, error) {
-	var reg *prometheus.Registry
-	if n.cfg.Diag != nil {
-		reg = prometheus.NewRegistry()
+// part is what a role adds to the diagnostics: its readiness and its
+// gauges.
+type part interface {
+	// ready returns why the part cannot do its work now, or nil.
+	ready() error
+	// report sets the part's gauges.
+	report(m *metrics.Metrics)
+}
+
+// diagServer serves the process's metrics and health checks on the diag
+// block's address, and sets the gauges that are read rather than
+// counted.
+type diagServer struct {
+	n     *node
+	parts []part
+	srv   *diag.Server
+}
+
+// newDiag binds the diagnostic address, if the configuration has one,
+// for a process made of parts.
+func newDiag(n *node, parts []part) (*diagServer, error) {
+	d := &diagServer{n: n, parts: parts}
+	if n.registry == nil {
+		return d, nil
 	}
-	m, err := diag.NewMetrics(reg)
-	if err != nil {
-		return nil, err
-	}
-	if reg == nil {
-		return m, nil
-	}
-	n.pluginMetrics = newPluginMetrics(n.sup, m, n.logger.Named("metrics"))
-	srv, err := diag.Listen(n.cfg.Diag.Listen, reg, n.ready, n.pluginMetrics.pull)
+	srv, err := diag.Listen(n.cfg.Diag.Listen, n.registry, d.ready, n.pluginMetrics.pull)
 	if err != nil {
 		return nil, fmt.Errorf("the diagnostic address %s: %w", n.cfg.Diag.Listen, err)
 	}
-	go func() { _ = srv.Serve() }()
-	ctx, cancel := context.WithCancel(context.Background())
-	n.report = func() { go n.reportPlugins(ctx, m) }
-	n.stop = append(n.stop, func() {
-		cancel()
-		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
-		defer c()
-		_ = srv.Shutdown(sctx)
-	})
-	n.logger.Info("diagnostics listening", "address", srv.Addr().String())
-	return m, nil
+	d.srv = srv
+	return d, nil
 }
 
-// ready reports whether the process can do its work: every plugin runs
-// and, for an agent, a tunnel to at least one proxy is up.
-func (n *node) ready(context.Context) error {
-	for _, st := range n.sup.Status() {
-		if st.State != supervisor.StateRunning {
-			return fmt.Errorf("plugin %s is %s", st.Name, st.State)
-		}
+// Run serves until ctx ends, then stops serving.
+func (d *diagServer) Run(ctx context.Context) error {
+	if d.srv == nil {
+		<-ctx.Done()
+		return nil
 	}
-	if err := n.acceptReady(); err != nil {
+	d.n.logger.Info("diagnostics listening", "address", d.srv.Addr().String())
+	reported := make(chan struct{})
+	go func() { d.reportPlugins(ctx); close(reported) }()
+	defer func() { <-reported }()
+	return serveUntil(ctx, d.srv.Serve, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = d.srv.Shutdown(sctx)
+	})
+}
+
+// ready reports whether the process can do its work: every plugin runs,
+// the audit log records when on_failure = deny needs it, and every role
+// is ready (for an agent, a tunnel to at least one proxy is up).
+func (d *diagServer) ready(context.Context) error {
+	if err := d.n.pluginsReady(); err != nil {
 		return err
 	}
-	if n.remote != nil && !n.remote.Connected() {
-		return fmt.Errorf("no tunnel to a proxy is up")
-	}
-	if healthy := n.auditHealthy.Load(); healthy != nil && n.cfg.Audit.OnFailure == config.AuditOnFailureDeny {
-		// New sessions would be refused.
-		if err := (*healthy)(); err != nil {
-			return fmt.Errorf("the audit log is unavailable (on_failure = deny): %w", err)
+	for _, p := range d.parts {
+		if err := p.ready(); err != nil {
+			return err
 		}
 	}
-	return nil
+	return d.n.auditReady()
 }
 
-// acceptReady fails while the proxy or a listener cannot accept
-// connections for want of descriptors or memory: sessions already open
-// go on, but new clients wait.
-func (n *node) acceptReady() error {
-	const why = "cannot accept connections: keyway is out of file descriptors or memory (see keyway status for the open file limit)"
-	if p := n.proxyRole.Load(); p != nil && p.Saturated() {
-		return fmt.Errorf("the proxy %s", why)
-	}
-	if ls := n.listeners.Load(); ls != nil {
-		for _, l := range *ls {
-			if l.Saturated() {
-				return fmt.Errorf("listener %s %s", l.Name, why)
-			}
-		}
-	}
-	return nil
-}
-
-// reportAccept sets, for the proxy and each listener, whether it cannot
-// accept for want of descriptors, and the proxy's connections in their
-// handshake.
-func (n *node) reportAccept(m *metrics.Metrics) {
-	saturated := func(name string, on bool) {
-		v := float32(0)
-		if on {
-			v = 1
-		}
-		m.SetGaugeWithLabels([]string{"accept", "saturated"}, v, []metrics.Label{{Name: "listener", Value: name}})
-	}
-	if p := n.proxyRole.Load(); p != nil {
-		saturated("proxy", p.Saturated())
-		m.SetGauge([]string{"proxy", "connections", "unauthenticated"}, float32(p.Unauthenticated()))
-	}
-	if ls := n.listeners.Load(); ls != nil {
-		for _, l := range *ls {
-			saturated("listener "+l.Name, l.Saturated())
-		}
-	}
-}
-
-// reportPlugins sets the plugin and audit gauges, and reads the plugins'
-// own metrics, every few seconds.
-func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
+// reportPlugins sets the plugin, audit and roles' gauges, and reads the
+// plugins' own metrics, every few seconds.
+func (d *diagServer) reportPlugins(ctx context.Context) {
+	n, m := d.n, d.n.metrics
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
@@ -124,9 +93,10 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 			}
 			m.SetGauge([]string{"audit", "healthy"}, healthy)
 		}
-		m.SetGauge([]string{"audit", "events_failed"}, float32(n.backend.auditFailed.Load()))
-		n.reportTunnels(m)
-		n.reportAccept(m)
+		m.SetGauge([]string{"audit", "events_failed"}, float32(n.auditFailed.Load()))
+		for _, p := range d.parts {
+			p.report(m)
+		}
 		for _, st := range n.sup.Status() {
 			labels := []metrics.Label{{Name: "plugin", Value: st.Name}, {Name: "kind", Value: st.Kind}}
 			up := float32(0)
@@ -143,21 +113,4 @@ func (n *node) reportPlugins(ctx context.Context, m *metrics.Metrics) {
 		case <-t.C:
 		}
 	}
-}
-
-// reportTunnels sets, on an agent, one gauge per wanted proxy: 1 while
-// its tunnel is up.
-func (n *node) reportTunnels(m *metrics.Metrics) {
-	if n.tunnelsOut == nil {
-		return
-	}
-	up := 0
-	for _, st := range n.tunnelsOut.Status() {
-		v := float32(0)
-		if st.Up {
-			v, up = 1, up+1
-		}
-		m.SetGaugeWithLabels([]string{"agent", "tunnel", "up"}, v, []metrics.Label{{Name: "proxy", Value: st.Proxy}})
-	}
-	m.SetGauge([]string{"agent", "tunnels", "up"}, float32(up))
 }

@@ -1,45 +1,32 @@
 package server
 
 import (
-	"context"
 	"crypto/x509"
 	"fmt"
 	"net"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/keyway-dev/keyway/core/discovery"
+	"github.com/keyway-dev/keyway/core/state"
 	"github.com/keyway-dev/keyway/sdk/identity"
 )
 
-// startDiscovery publishes this proxy's public address in the state
-// backend and follows the cluster's other proxies, whose set the API
-// gives agents and clients. At shutdown the record is removed before the
-// state backend closes.
-func (n *node) startDiscovery(cert *hostCert) error {
+// newPublisher is what publishes this proxy's public address in the
+// state backend, whose set of proxies the API gives agents and clients;
+// nil when the public address has no host others can dial. The record
+// is removed when the publisher's Run ends, before the state backend
+// closes.
+func newPublisher(st state.Backend, cert *hostCert, addr, version string, log hclog.Logger) (*discovery.Publisher, error) {
 	hostID, err := hostIdentity(cert)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	log := n.logger.Named("discovery")
-	dir := discovery.NewDirectory(n.state, log)
-	n.api.Proxies = dir
-	ctx, cancel := context.WithCancel(context.Background())
-	followed := make(chan struct{})
-	go func() { dir.Run(ctx); close(followed) }()
-	published := make(chan struct{})
-	addr := n.cfg.Proxy.PublicAddr
-	if routable(addr) {
-		pub := &discovery.Publisher{State: n.state, Self: discovery.Proxy{Addr: addr, HostID: hostID, Version: n.opts.Version}, Logger: log}
-		go func() { pub.Run(ctx); close(published) }()
-	} else {
-		close(published)
+	if !routable(addr) {
 		log.Info("this proxy is not published to agents and clients: its public address has no host they can dial; set public_addr in the proxy block when several proxies share a state backend", "public_addr", addr)
+		return nil, nil
 	}
-	n.stop = append(n.stop, func() {
-		cancel()
-		<-published
-		<-followed
-	})
-	return nil
+	return &discovery.Publisher{State: st, Self: discovery.Proxy{Addr: addr, HostID: hostID, Version: version}, Logger: log}, nil
 }
 
 // hostIdentity is the SPIFFE ID of the proxy's host certificate.

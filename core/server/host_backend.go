@@ -37,7 +37,9 @@ type decider interface {
 }
 
 // hostBackend answers protocol plugins' questions for the databases of
-// this agent.
+// this agent. The supervisor is created with it, before the roles exist;
+// Run completes it with the roles' parts before any plugin starts, and
+// nothing changes it afterwards.
 type hostBackend struct {
 	registry *agent.Registry
 	decide   decider
@@ -46,11 +48,30 @@ type hostBackend struct {
 	// (on_failure = "allow"); the failure is logged.
 	auditAllow bool
 	logger     hclog.Logger
-	// auditFailed counts events the audit log refused.
-	auditFailed atomic.Int64
-	// clientTLS admits sessions whose TLS a protocol plugin completed;
-	// set with the proxy role.
-	clientTLS *clientTLS
+	// auditFailed counts events the audit log refused; the node's
+	// counter, which the metrics report.
+	auditFailed *atomic.Int64
+	// clients admits sessions whose TLS a protocol plugin completed,
+	// once the proxy role opened it; nil without the proxy role.
+	clients *clientGate
+}
+
+// hostParts are what a hostBackend answers with.
+type hostParts struct {
+	registry    *agent.Registry
+	decide      decider
+	audit       audit.Log
+	auditAllow  bool
+	logger      hclog.Logger
+	auditFailed *atomic.Int64
+	clients     *clientGate
+}
+
+// complete gives the backend its parts. Run calls it once, before the
+// supervisor starts the plugins that call the backend.
+func (h *hostBackend) complete(p hostParts) {
+	h.registry, h.decide, h.audit, h.auditAllow = p.registry, p.decide, p.audit, p.auditAllow
+	h.logger, h.auditFailed, h.clients = p.logger, p.auditFailed, p.clients
 }
 
 // Audit records plugin events in this process's audit log. With
@@ -196,16 +217,40 @@ func (l localDecider) DBClientCert(ctx context.Context, sessionID, database, dbU
 // clients whose TLS it completes; only a process with the proxy role has
 // one.
 func (h *hostBackend) ServingCertificate(context.Context) (*pluginv1.ServingCertificateResponse, error) {
-	if h.clientTLS == nil {
-		return nil, status.Error(codes.Unavailable, "this keyway process has no proxy role")
+	ct, err := h.clients.get()
+	if err != nil {
+		return nil, err
 	}
-	return h.clientTLS.servingCertificate()
+	return ct.servingCertificate()
 }
 
 // Admit routes a session whose TLS a plugin completed.
 func (h *hostBackend) Admit(ctx context.Context, plugin string, req *pluginv1.AdmitRequest) (*pluginv1.AdmitResponse, error) {
-	if h.clientTLS == nil {
+	ct, err := h.clients.get()
+	if err != nil {
+		return nil, err
+	}
+	return ct.admit(ctx, plugin, req)
+}
+
+// clientGate is where protocol plugins reach the proxy's client TLS. The
+// plugins start before the proxy role can be built, since the proxy needs
+// the protocols they declare and a certificate from the CA plugin, and
+// the proxy needs the plugins to complete its clients' TLS: the gate
+// breaks that circle. It exists before the plugins start; the proxy
+// role's constructor opens it once, before the proxy accepts a
+// connection, so no plugin is handed a client before it is open.
+type clientGate struct{ open atomic.Pointer[clientTLS] }
+
+// get returns the proxy's client TLS, or an error a plugin understands
+// while the process has no proxy role or the proxy is still starting.
+func (g *clientGate) get() (*clientTLS, error) {
+	if g == nil {
 		return nil, status.Error(codes.Unavailable, "this keyway process has no proxy role")
 	}
-	return h.clientTLS.admit(ctx, plugin, req)
+	ct := g.open.Load()
+	if ct == nil {
+		return nil, status.Error(codes.Unavailable, "the proxy is starting")
+	}
+	return ct, nil
 }

@@ -8,14 +8,10 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/keyway-dev/keyway/core/admin"
 	"github.com/keyway-dev/keyway/core/config"
-	"github.com/keyway-dev/keyway/core/listener"
 	"github.com/keyway-dev/keyway/core/supervisor"
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -30,102 +26,29 @@ type Options struct {
 	Policy supervisor.Policy
 }
 
-// Run serves until ctx is cancelled, then shuts down: listeners first, so
-// no new session starts, then the admin socket, then the plugins.
+// Run provisions the process, then serves until ctx ends, then shuts
+// down. Provisioning runs in order: the admin socket and the public
+// ports are bound (so a taken port or a second keyway on the same data
+// directory fails at once), an agent joins its cluster, the shared parts
+// (metrics, audit log, supervisor) are made, then the auth role, this
+// process's databases and the agent role, then the plugins start, then
+// the proxy role and the plugin listeners are built on them. Nothing is
+// changed after the plugins started. Every role, the admin socket and
+// the diagnostics then run under one errgroup with ctx: a part that
+// fails ends the process with its error, and the others stop. At the
+// end the roles have stopped accepting; the plugins stop next, their
+// audit pipes drained, then the agent's tunnels and the state backend
+// close, and the audit log closes last.
 func Run(ctx context.Context, opts Options) error {
-	cfg, logger := opts.Config, opts.Logger
-	raiseFileLimit(logger)
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("creating data directory: %w", err)
-	}
-	listeners, err := bind(cfg)
+	raiseFileLimit(opts.Logger)
+	p, err := provision(ctx, opts)
 	if err != nil {
+		p.stop()
 		return err
 	}
-	defer closeAll(listeners.all())
-
-	warnAuditOff(cfg, logger)
-	backend := &hostBackend{}
-	sup := supervisor.New(supervisor.Options{
-		Logger: logger, ClusterName: cfg.ClusterName, DataDir: cfg.DataDir, Policy: opts.Policy, Host: backend,
-		AuditMaxParameterBytes: cfg.Audit.MaxParameterBytes, AuditDBEvents: cfg.Audit.DBEvents,
-	})
-	// The node's parts, the audit log among them, close after the
-	// plugins stopped: a plugin's last audit events are recorded on its
-	// way out (deferred calls run last first).
-	n := &node{cfg: cfg, opts: opts, logger: logger, sup: sup, backend: backend}
-	defer n.close()
-	if err := sup.Start(ctx, Specs(cfg, opts.Builtins)); err != nil {
-		return err
-	}
-	defer sup.Stop()
-	if err := n.setup(ctx); err != nil {
-		return err
-	}
-
-	// An agent joins before it reports ready.
-	if err := n.startAgent(ctx); err != nil {
-		return err
-	}
-	adm, err := admin.Listen(cfg.DataDir, n.adminSource())
-	if err != nil {
-		return err
-	}
-	adminDone := make(chan error, 1)
-	go func() { adminDone <- adm.Serve() }()
-	defer func() {
-		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = adm.Shutdown(shutCtx)
-	}()
-
-	served := make(chan error, len(listeners.all()))
-	var ls []*listener.Listener
-	for _, lc := range cfg.Listeners {
-		in, err := sup.Protocol(lc.Protocol)
-		if err != nil {
-			return err
-		}
-		ls = append(ls, &listener.Listener{Name: lc.Name, Target: in, Logger: logger.Named("listener"), Metrics: n.metrics, HandoffTimeout: 10 * time.Second})
-	}
-	n.listeners.Store(&ls)
-	for i, l := range ls {
-		go func() { served <- l.Serve(listeners.plugin[i]) }()
-		logger.Info("listening", "listener", l.Name, "address", listeners.plugin[i].Addr().String(), "protocol", cfg.Listeners[i].Protocol)
-	}
-	if listeners.proxy != nil {
-		unreachable, err := checkOwnPorts(cfg.Proxy.Protocols, sup.Protocols())
-		if err != nil {
-			return err
-		}
-		for _, name := range unreachable {
-			logger.Warn("clients of this protocol cannot reach this proxy: its plugin needs a port of its own", "protocol", name, "fix", fmt.Sprintf("add proxy { protocol %q { listen = \"HOST:PORT\" } }", name))
-		}
-		px, err := n.proxy(ctx)
-		if err != nil {
-			return err
-		}
-		go func() { served <- px.Serve(listeners.proxy) }()
-		logger.Info("proxy listening", "address", listeners.proxy.Addr().String(), "public_addr", cfg.Proxy.PublicAddr, "protocols", px.ProtocolNames())
-		for i, pp := range cfg.Proxy.Protocols {
-			ln := listeners.own[i]
-			go func() { served <- px.ServeOwnPort(ln, pp.Name) }()
-			logger.Info("proxy listening", "protocol", pp.Name, "address", ln.Addr().String())
-		}
-	}
-	logger.Info("keyway started", "cluster", cfg.ClusterName, "roles", n.roles(), "plugins", len(sup.Status()), "admin_socket", admin.SocketPath(cfg.DataDir))
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-adminDone:
-		runErr = fmt.Errorf("admin socket: %w", err)
-	case err := <-served:
-		runErr = err
-	}
-	logger.Info("shutting down")
-	closeAll(listeners.all())
-	return runErr
+	err = p.run(ctx)
+	p.stop()
+	return err
 }
 
 // Specs returns the launch specs for cfg: every built-in and external
