@@ -156,6 +156,9 @@ func provision(ctx context.Context, opts Options) (*process, error) {
 // fails, and waits for all of them.
 func (p *process) run(ctx context.Context) error {
 	n := p.n
+	// Logged before the admin socket answers, so that whoever waits for
+	// it finds the line.
+	n.logger.Info("keyway started", "cluster", n.cluster, "roles", n.roles(), "plugins", len(n.sup.Status()), "admin_socket", admin.SocketPath(n.cfg.DataDir))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		err := serveUntil(gctx, p.admin.Serve, func() {
@@ -184,7 +187,6 @@ func (p *process) run(ctx context.Context) error {
 		n.logger.Info("shutting down")
 		return nil
 	})
-	n.logger.Info("keyway started", "cluster", n.cluster, "roles", n.roles(), "plugins", len(n.sup.Status()), "admin_socket", admin.SocketPath(n.cfg.DataDir))
 	return g.Wait()
 }
 

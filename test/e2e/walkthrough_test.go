@@ -82,7 +82,12 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 			t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 		}
 	}
-	startNode(t, agentCfg, agentData)
+	agentNode := startNode(t, agentCfg, agentData)
+	// The agent's configuration names no cluster: it logs the one it
+	// joined.
+	if started := regexp.MustCompile(`keyway started: .*`).FindString(agentNode.logs()); !strings.Contains(started, "cluster=example ") {
+		t.Fatalf("the agent does not log the cluster it joined: %q", started)
+	}
 	if fi, err := os.Stat(filepath.Join(agentData, "agent", "host.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("agent key: %v %v", fi, err)
 	}
