@@ -112,7 +112,7 @@ func TestFileBackend(t *testing.T) {
 			t.Errorf("%s: leaf does not verify against the operator's CA: %v", a, err)
 		}
 	}
-	_, err := v.Rotate(ctx, sdk.AuthorityUser, time.Hour)
+	_, err := v.Rotate(ctx, sdk.RotateRequest{Authority: sdk.AuthorityUser, Phase: sdk.PhaseInit, Grace: time.Hour})
 	if err == nil || !strings.Contains(err.Error(), "file backend cannot rotate") {
 		t.Fatalf("Rotate on the file backend: %v", err)
 	}
