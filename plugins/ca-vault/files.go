@@ -121,7 +121,7 @@ func (f *files) states() ([]sdk.AuthorityState, error) {
 		out = append(out, sdk.AuthorityState{
 			Authority:    a,
 			Certificates: [][]byte{f.issuers[a].cert.Raw},
-			Phase:        "active",
+			Phase:        sdk.PhaseStandby,
 		})
 	}
 	return out, nil

@@ -103,7 +103,7 @@ func TestFileBackend(t *testing.T) {
 	states := authorityStates(t, v)
 	for _, a := range authorities() {
 		st := states[a]
-		if st.Phase != "active" || len(st.Certificates) != 1 || !bytes.Equal(st.Certificates[0], s.cas[a].cert.Raw) {
+		if st.Phase != sdk.PhaseStandby || len(st.Certificates) != 1 || !bytes.Equal(st.Certificates[0], s.cas[a].cert.Raw) {
 			t.Errorf("%s: state does not hold exactly the operator's CA certificate", a)
 		}
 		req := signRequest(t, a, clock.now())

@@ -23,7 +23,7 @@ func TestKeyringCreatesFourSeparateAuthorities(t *testing.T) {
 		seenKeys := map[string]sdk.Authority{}
 		for _, a := range authorities() {
 			st := states[a]
-			if st.Phase != "active" || len(st.Certificates) != 1 || !st.GraceEnds.IsZero() {
+			if st.Phase != sdk.PhaseStandby || len(st.Certificates) != 1 || !st.GraceEnds.IsZero() {
 				t.Fatalf("%s: phase %q, %d certs, grace ends %v; want one active cert", a, st.Phase, len(st.Certificates), st.GraceEnds)
 			}
 			ca := parseCerts(t, st.Certificates)[0]
