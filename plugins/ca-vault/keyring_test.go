@@ -30,8 +30,8 @@ func TestKeyringCreatesFourSeparateAuthorities(t *testing.T) {
 			if want := "keyway example " + a.String() + " CA"; ca.Subject.CommonName != want {
 				t.Errorf("%s: CN %q, want %q", a, ca.Subject.CommonName, want)
 			}
-			if !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0 || !ca.MaxPathLenZero {
-				t.Errorf("%s: not a CA certificate for leaves only", a)
+			if !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0 || ca.MaxPathLen != 1 {
+				t.Errorf("%s: not a CA certificate for leaves and one cross-certificate", a)
 			}
 			if err := ca.CheckSignatureFrom(ca); err != nil {
 				t.Errorf("%s: not self-signed: %v", a, err)
