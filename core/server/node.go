@@ -66,6 +66,8 @@ type node struct {
 	proxyRole atomic.Pointer[proxy.Proxy]
 	// listeners are the plugin listeners, for the same question.
 	listeners atomic.Pointer[[]*listener.Listener]
+	// rotations runs what follows an authority's phase change.
+	rotations rotationNotifier
 
 	stop []func()
 }
@@ -121,6 +123,8 @@ func (n *node) setup(ctx context.Context) (err error) {
 		n.authSvc = &auth.Service{State: st, Audit: n.emitAudit}
 		ca := lazyCA{n.plug}
 		trust := access.NewTrust(ca, 10*time.Second)
+		n.rotations.onChange(trust.Invalidate)
+		n.startRotations(ca)
 		n.tunnels = tunnel.NewRegistry()
 		n.api = &apiserver.Server{
 			Cluster: cfg.ClusterName, Version: n.opts.Version, CA: ca, Trust: trust, Auth: n.authSvc,
@@ -167,7 +171,7 @@ func (n *node) observeDecision(action string, allow bool, took time.Duration) {
 
 // adminSource is what the admin socket serves.
 func (n *node) adminSource() admin.Source {
-	v := adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, auth: n.authSvc, hostPin: n.hostPin, api: n.api, auditSearch: auditSearcher(n.cfg)}
+	v := adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, auth: n.authSvc, hostPin: n.hostPin, api: n.api, auditSearch: auditSearcher(n.cfg), rotations: &n.rotations}
 	if n.audit != nil {
 		v.recordCA = n.emitAuditDurable
 	}
@@ -203,6 +207,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 	certCtx, stopCert := context.WithCancel(context.Background())
 	n.stop = append(n.stop, stopCert)
 	go cert.keepFresh(certCtx)
+	n.rotations.onChange(cert.kickRenew)
 	if err := n.startDiscovery(cert); err != nil {
 		return nil, err
 	}
@@ -239,6 +244,7 @@ func (n *node) proxy(ctx context.Context) (*proxy.Proxy, error) {
 			return nil, err
 		}
 		go serving.keepFresh(certCtx)
+		n.rotations.onChange(serving.kickRenew)
 		ct := &clientTLS{proxy: p, sup: n.sup, serving: serving, sharedPort: sharedPort}
 		n.backend.clientTLS = ct
 		p.HandClientTLS = ct.hand
