@@ -62,10 +62,11 @@ SubjectPublicKeyInfo) of its trusted certificates and its rotation phase.`,
 				fmt.Fprintln(tw, "AUTHORITY\tPHASE\tPIN\tEXPIRES")
 				for _, st := range states {
 					phase := st.Phase
+					// One word, so the table stays easy to read by scripts.
 					if st.Automatic {
-						phase += " (automatic, standby at " + st.GraceEnds.UTC().Format(time.RFC3339) + ")"
+						phase += "/automatic,standby-at=" + st.GraceEnds.UTC().Format(time.RFC3339)
 					} else if !st.Started.IsZero() {
-						phase += " (manual, since " + st.Started.UTC().Format(time.RFC3339) + ")"
+						phase += "/manual,since=" + st.Started.UTC().Format(time.RFC3339)
 					}
 					for i, der := range st.Certificates {
 						pin, err := authority.Pin(der)
