@@ -66,6 +66,11 @@ func testPhasedRotation(t *testing.T, e *backendEnv) {
 		t.Fatalf("after init: %d certificates, old second %v, grace ends %v", len(st.Certificates), bytes.Equal(st.Certificates[1], oldCA), st.GraceEnds)
 	}
 	newCA := st.Certificates[0]
+	// The grace period passing drops nothing: only standby does.
+	e.clock.advance(2 * time.Hour)
+	if n := len(authorityStates(t, e.v)[a].Certificates); n != 2 {
+		t.Fatalf("after the grace period of a manual rotation %d certificates are trusted, want 2 until standby", n)
+	}
 	serverReq := signRequest(t, a, e.clock.now())
 	serverReq.Usages = []string{"server", "client"}
 	clientReq := signRequest(t, a, e.clock.now())
