@@ -102,10 +102,10 @@ func TestPinnedDuringRotation(t *testing.T) {
 		ok    bool
 	}{
 		{"standby, old pin", raws(oldLeaf, old.cert), oldPin, true},
-		{"init, old pin", raws(oldLeaf, old.cert, crossCert(t, old, next), next.cert), oldPin, true},
-		{"init, new pin", raws(oldLeaf, old.cert, crossCert(t, old, next), next.cert), newPin, true},
-		{"update_servers, new pin", raws(newLeaf, next.cert, crossCert(t, next, old), old.cert), newPin, true},
-		{"update_servers, old pin", raws(newLeaf, next.cert, crossCert(t, next, old), old.cert), oldPin, true},
+		{"init, old pin", raws(oldLeaf, crossCert(t, old, next), next.cert), oldPin, true},
+		{"init, new pin", raws(oldLeaf, crossCert(t, old, next), next.cert), newPin, true},
+		{"update_servers, new pin", raws(newLeaf, crossCert(t, next, old), old.cert), newPin, true},
+		{"update_servers, old pin", raws(newLeaf, crossCert(t, next, old), old.cert), oldPin, true},
 		{"new leaf without cross-certificate, old pin", raws(newLeaf, next.cert, old.cert), oldPin, false},
 		{"stranger's leaf next to the pinned certificate", raws(proxyLeaf(t, stranger), stranger.cert, old.cert), oldPin, false},
 		{"stranger cross-certifies the pinned key", raws(proxyLeaf(t, stranger), crossCert(t, old, stranger), old.cert), oldPin, false},

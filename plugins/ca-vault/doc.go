@@ -123,8 +123,9 @@
 // before standby, signs with the old key again, and the standby after it
 // drops the new key. The phase is kept in the index, so it survives
 // restarts. While two keys are trusted, every chain handed out with a
-// certificate carries the signer cross-certified by the other key and the
-// other key's certificate, so a client that trusts (or pins) either key
+// certificate carries, instead of the signer's own certificate, the
+// signer cross-certified by the other key and the other key's
+// certificate, so a client that trusts (or pins) either key
 // verifies it; CA certificates are made with path length 1 for that.
 // Indexes of an earlier keyway may still list old keys with a retirement
 // time; those are dropped when it passes. A key pair that a crash left in

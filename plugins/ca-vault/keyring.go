@@ -106,13 +106,16 @@ func (k *keyring) issuer(a sdk.Authority, server bool) (issuer, error) {
 	if _, rotating := k.rots[a]; rotating {
 		// The chain lets a client that trusts either key verify the
 		// certificate: the signer cross-signed by the other key, then
-		// the other key's certificate.
+		// the other key's certificate. The signer's own self-signed
+		// certificate is left out: a client that trusts it has it, and
+		// one that does not would stop at it and never try the
+		// cross-certificate.
 		other := chain[1-i]
 		cross, err := k.crossLocked(key, other)
 		if err != nil {
 			return issuer{}, err
 		}
-		iss.chain = append(iss.chain, cross, other.cert.Raw)
+		iss.chain = [][]byte{cross, other.cert.Raw}
 	}
 	return iss, nil
 }
