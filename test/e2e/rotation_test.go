@@ -145,8 +145,15 @@ func TestRotationOfEveryAuthorityNeverFailsAConnection(t *testing.T) {
 
 	var newHost *x509.Certificate
 	var agentData string
+	var updateClientsAt time.Time
 	for _, phase := range []string{"init", "update_clients", "update_servers", "standby"} {
 		if phase == "standby" {
+			// Protocol plugins use a database client certificate for at
+			// most 30 s (sdk/dbsession), so that long after
+			// update_clients none of the old key's is in use.
+			waitFor(t, 45*time.Second, "protocol plugins' database certificates to be of the new key", func() bool {
+				return time.Since(updateClientsAt) > 30*time.Second
+			})
 			// The operator waits for agents to move to the new host
 			// key before dropping the old one.
 			hostCrt := filepath.Join(agentData, "agent", "host.crt")
@@ -206,6 +213,7 @@ func TestRotationOfEveryAuthorityNeverFailsAConnection(t *testing.T) {
 		keep("in "+phase, fresh, dbName)
 
 		if phase == "update_clients" {
+			updateClientsAt = time.Now()
 			// A token created mid-rotation carries the new host key's
 			// pin; an agent joins with it and serves a database.
 			token := newJoinToken(t, a, "rotation.token")
@@ -229,5 +237,39 @@ func TestRotationOfEveryAuthorityNeverFailsAConnection(t *testing.T) {
 	checkOpen("after the rotation")
 	if status := kw(t, "status", "-c", a.cfg); strings.Contains(status, "(key dropped at standby)") {
 		t.Fatalf("status after the rotation still lists a second key:\n%s", status)
+	}
+}
+
+// TestRotationRefusesBadInput: unknown phases, phases out of order, a
+// second rotation of an authority in rotation and contradicting flags
+// are refused with a sentence that says what to do, and change nothing.
+func TestRotationRefusesBadInput(t *testing.T) {
+	c := newCluster(t, "")
+	kw(t, "auth", "rotate", "--type=db", "--phase=init", "-c", c.cfg)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown phase", []string{"--type=user", "--phase=sideways"}, `unknown rotation phase "sideways"`},
+		{"a phase before init", []string{"--type=user", "--phase=update_clients"}, "is not being rotated: a rotation starts with phase init"},
+		{"skipping a phase", []string{"--type=db", "--phase=update_servers"}, "the next phase is update_clients or rollback, not update_servers"},
+		{"a second rotation", []string{"--type=db", "--phase=init"}, "a rotation of the db authority is already in progress (phase init)"},
+		{"an automatic rotation over a manual one", []string{"--type=db", "--manual=false"}, "already in progress"},
+		{"phase with --manual=false", []string{"--type=user", "--phase=init", "--manual=false"}, "--phase is for a manual rotation"},
+		{"--manual without a phase", []string{"--type=user", "--manual"}, "a manual rotation needs --phase"},
+		{"unknown authority", []string{"--type=users", "--phase=init"}, `unknown authority "users"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := kwFails(t, append([]string{"auth", "rotate", "-c", c.cfg}, tt.args...)...)
+			if !strings.Contains(out, tt.want) {
+				t.Fatalf("keyway auth rotate %v said:\n%s\nwant %q", tt.args, out, tt.want)
+			}
+		})
+	}
+	status := kw(t, "status", "-c", c.cfg)
+	if !strings.Contains(status, "init/manual") || strings.Count(status, "(key dropped at standby)") != 1 {
+		t.Fatalf("refused requests changed the authorities:\n%s", status)
 	}
 }
