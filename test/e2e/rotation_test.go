@@ -273,3 +273,48 @@ func TestRotationRefusesBadInput(t *testing.T) {
 		t.Fatalf("refused requests changed the authorities:\n%s", status)
 	}
 }
+
+// TestAutomaticRotationWalksThePhases: keyway auth rotate --manual=false
+// starts a rotation that the running keyway moves through
+// update_clients, update_servers and standby over the grace period, each
+// phase change recorded, while a session opened before keeps working and
+// new ones connect.
+func TestAutomaticRotationWalksThePhases(t *testing.T) {
+	a := startAllInOne(t)
+	userArgs := []string{"--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres"}
+	before := a.userFiles(t, "before", userArgs...)
+	conn, err := a.pgxConnect(t, before, "postgres", "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+
+	out := kw(t, "auth", "rotate", "--type=user", "--manual=false", "--grace=9s", "-c", a.cfg)
+	if !strings.Contains(out, "the running keyway completes the rotation by") {
+		t.Fatalf("rotate said: %s", out)
+	}
+	if status := kw(t, "status", "-c", a.cfg); !strings.Contains(status, "init/automatic,standby-at=") {
+		t.Fatalf("status of an automatic rotation:\n%s", status)
+	}
+	waitFor(t, 40*time.Second, "the automatic rotation to reach standby", func() bool {
+		status := kw(t, "status", "-c", a.cfg)
+		return !strings.Contains(status, "(key dropped at standby)")
+	})
+	var phases []string
+	for _, e := range auditEvents(t, a.cfg, "--type=ca.rotated") {
+		if e.Target == "user" && e.Success {
+			phases = append(phases, strings.TrimSuffix(strings.Fields(e.Reason)[1], ","))
+		}
+	}
+	if want := "init update_clients update_servers standby"; strings.Join(phases, " ") != want {
+		t.Fatalf("recorded phases %v, want %s", phases, want)
+	}
+	var one int
+	if err := conn.QueryRow(context.Background(), "select 1").Scan(&one); err != nil {
+		t.Fatalf("the session opened before the rotation: %v", err)
+	}
+	fresh := a.userFiles(t, "after", userArgs...)
+	if out, err := pgtestPsql(a.connString(fresh, "postgres", "postgres"), "select 1"); err != nil {
+		t.Fatalf("psql after the rotation: %q, %v", out, err)
+	}
+}
