@@ -40,11 +40,18 @@ func (a Authority) String() string {
 // AuthorityState is the set of certificates trusted for an authority.
 type AuthorityState struct {
 	Authority Authority
-	// Certificates are DER encoded, the active one first.
+	// Certificates are DER encoded. The first is the key that remains
+	// trusted when the rotation in progress completes: the new key
+	// during a rotation, the old one during a rollback.
 	Certificates [][]byte
-	// Phase is "active", or "rotating" while an old key is still trusted.
-	Phase     string
+	// Phase is the rotation phase (PhaseStandby when none runs).
+	Phase string
+	// GraceEnds is when a rotation in progress is due to reach standby.
 	GraceEnds time.Time
+	// Started is when the rotation in progress began; zero in standby.
+	Started time.Time
+	// Automatic says the running keyway walks the phases on a schedule.
+	Automatic bool
 }
 
 // SignRequest asks an authority to certify the public key of a CSR.
@@ -74,5 +81,7 @@ type CAPlugin interface {
 	Plugin
 	Authorities(ctx context.Context) ([]AuthorityState, error)
 	Sign(ctx context.Context, req SignRequest) (SignResponse, error)
-	Rotate(ctx context.Context, a Authority, grace time.Duration) (AuthorityState, error)
+	// Rotate moves an authority's rotation to req.Phase, refusing
+	// phases out of order (see CheckPhaseChange).
+	Rotate(ctx context.Context, req RotateRequest) (AuthorityState, error)
 }

@@ -58,7 +58,12 @@ func (s *caServer) Sign(ctx context.Context, req *pluginv1.SignRequest) (*plugin
 }
 
 func (s *caServer) Rotate(ctx context.Context, req *pluginv1.RotateRequest) (*pluginv1.RotateResponse, error) {
-	st, err := s.impl.Rotate(ctx, Authority(req.GetAuthority()), time.Duration(req.GetGracePeriodSeconds())*time.Second)
+	st, err := s.impl.Rotate(ctx, RotateRequest{
+		Authority: Authority(req.GetAuthority()),
+		Phase:     req.GetPhase(),
+		Grace:     time.Duration(req.GetGracePeriodSeconds()) * time.Second,
+		Automatic: req.GetAutomatic(),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -70,9 +75,13 @@ func authorityStateToProto(st AuthorityState) *pluginv1.AuthorityState {
 		Authority:    pluginv1.Authority(st.Authority),
 		Certificates: st.Certificates,
 		Phase:        st.Phase,
+		Automatic:    st.Automatic,
 	}
 	if !st.GraceEnds.IsZero() {
 		out.GraceEndsUnix = st.GraceEnds.Unix()
+	}
+	if !st.Started.IsZero() {
+		out.RotationStartedUnix = st.Started.Unix()
 	}
 	return out
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyway-dev/keyway/core/authority"
+	"github.com/keyway-dev/keyway/sdk"
 	"github.com/keyway-dev/keyway/sdk/identity"
 )
 
@@ -219,45 +221,109 @@ needs the db authority.`,
 }
 
 func newAuthRotateCmd() *cobra.Command {
-	var path, typ string
+	var path, typ, phase string
+	var manual bool
 	var grace time.Duration
 	cmd := &cobra.Command{
-		Use:   "rotate --type=TYPE [--grace-period=DURATION]",
-		Short: "Replace an authority's key, trusting the old one for a grace period",
-		Long: `Generate a new key for one authority. The new key signs from now on; the
-old certificate stays trusted until the grace period ends, so certificates
-it signed keep working while they are replaced. Re-export the authority
-(keyway auth export) to every place that trusts it.`,
+		Use:   "rotate --type=TYPE (--phase=PHASE | --manual=false [--grace=DURATION])",
+		Short: "Replace an authority's key in phases that never break a working client",
+		Long: `Rotate one authority's key in phases:
+
+  init            a new key is made and trusted everywhere; the old key still
+                  signs. Export the authority again (keyway auth export) to
+                  every place that trusts it, e.g. PostgreSQL's ssl_ca_file
+                  for db-client, and reload those.
+  update_clients  the new key signs client certificates; servers still
+                  present certificates of the old key.
+  update_servers  the new key signs everything: the proxy's certificate,
+                  agents' host certificates, and database server
+                  certificates issued from now on (keyway auth sign
+                  --format=db). Replace database server certificates now.
+  standby         the old key is no longer trusted. Export the authority
+                  again to every place that trusts it, and reload those.
+  rollback        from any phase before standby: the old key signs again;
+                  the standby that follows drops the new key.
+
+--manual=false starts a rotation that the running keyway walks by itself:
+init now, then update_clients, update_servers and standby at a third, two
+thirds and the end of the grace period. Without --phase this is the default.`,
+		Example: `  keyway auth rotate --type=db-client --phase=init
+  keyway auth export --type=db-client > /etc/postgresql/keyway-clients.pem   # then reload PostgreSQL
+  keyway auth rotate --type=db-client --phase=update_clients
+  keyway auth rotate --type=host --manual=false --grace=30h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := authority.ParseAuthority(typ)
 			if err != nil {
 				return err
 			}
-			if grace < 0 {
-				return fmt.Errorf("--grace-period must not be negative")
+			req, err := rotateRequest(a, phase, manual, cmd.Flags().Changed("manual"), grace)
+			if err != nil {
+				return err
 			}
 			return caCommand(cmd, path, func(ctx context.Context, ca authority.CA, _ string) error {
-				st, err := ca.Rotate(ctx, a, grace)
+				st, err := ca.Rotate(ctx, req)
 				if err != nil {
 					return err
 				}
-				pin, err := authority.Pin(st.Certificates[0])
-				if err != nil {
-					return err
-				}
-				msg := fmt.Sprintf("rotated the %s authority: new key %s", a, pin)
-				if !st.GraceEnds.IsZero() {
-					msg += fmt.Sprintf("; the old key stays trusted until %s", st.GraceEnds.UTC().Format(time.RFC3339))
-				}
-				_, err = fmt.Fprintln(cmd.OutOrStdout(), msg)
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), rotationSummary(st))
 				return err
 			})
 		},
 	}
-	cmd.Flags().StringVarP(&path, "config", "c", "/etc/keyway.hcl", "configuration file")
-	cmd.Flags().StringVar(&typ, "type", "", "authority: user, host, db or db-client")
-	cmd.Flags().DurationVar(&grace, "grace-period", 30*time.Hour, "how long the old key stays trusted")
+	fl := cmd.Flags()
+	fl.StringVarP(&path, "config", "c", "/etc/keyway.hcl", "configuration file")
+	fl.StringVar(&typ, "type", "", "authority: user, host, db or db-client")
+	fl.StringVar(&phase, "phase", "", "phase to move to: init, update_clients, update_servers, standby or rollback")
+	fl.BoolVar(&manual, "manual", false, "walk the phases by hand with --phase (default when --phase is given)")
+	fl.DurationVar(&grace, "grace", 30*time.Hour, "how long an automatic rotation takes until standby; at least the longest certificate lifetime")
+	fl.DurationVar(&grace, "grace-period", 30*time.Hour, "same as --grace")
+	_ = fl.MarkHidden("grace-period")
 	_ = cmd.MarkFlagRequired("type")
 	return cmd
+}
+
+// rotateRequest turns auth rotate's flags into a request, refusing
+// combinations that say two different things.
+func rotateRequest(a sdk.Authority, phase string, manual, manualSet bool, grace time.Duration) (sdk.RotateRequest, error) {
+	if grace <= 0 {
+		return sdk.RotateRequest{}, fmt.Errorf("--grace must be positive")
+	}
+	if phase == "" {
+		if manualSet && manual {
+			return sdk.RotateRequest{}, fmt.Errorf("a manual rotation needs --phase: init, update_clients, update_servers, standby or rollback")
+		}
+		return sdk.RotateRequest{Authority: a, Phase: sdk.PhaseInit, Grace: grace, Automatic: true}, nil
+	}
+	if manualSet && !manual {
+		return sdk.RotateRequest{}, fmt.Errorf("--phase is for a manual rotation; --manual=false starts an automatic one without --phase")
+	}
+	if !slices.Contains(sdk.Phases(), phase) {
+		return sdk.RotateRequest{}, fmt.Errorf("unknown rotation phase %q: use init, update_clients, update_servers, standby or rollback", phase)
+	}
+	return sdk.RotateRequest{Authority: a, Phase: phase, Grace: grace}, nil
+}
+
+// rotationSummary says where a rotation stands and what comes next.
+func rotationSummary(st sdk.AuthorityState) string {
+	pin := "?"
+	if len(st.Certificates) > 0 {
+		pin, _ = authority.Pin(st.Certificates[0])
+	}
+	a := st.Authority
+	switch st.Phase {
+	case sdk.PhaseInit:
+		msg := fmt.Sprintf("the %s authority is in phase init: new key %s is trusted, the old key still signs; export it (keyway auth export --type=%s) to everything that trusts it", a, pin, a)
+		if st.Automatic {
+			msg += fmt.Sprintf("; the running keyway completes the rotation by %s", st.GraceEnds.UTC().Format(time.RFC3339))
+		}
+		return msg
+	case sdk.PhaseUpdateClients:
+		return fmt.Sprintf("the %s authority is in phase update_clients: new key %s signs client certificates", a, pin)
+	case sdk.PhaseUpdateServers:
+		return fmt.Sprintf("the %s authority is in phase update_servers: new key %s signs all certificates; the old key is trusted until standby", a, pin)
+	case sdk.PhaseRollback:
+		return fmt.Sprintf("the %s authority is in phase rollback: the old key %s signs again; standby drops the new key", a, pin)
+	}
+	return fmt.Sprintf("the %s authority is in standby with key %s; export it again (keyway auth export --type=%s) to everything that trusts it", a, pin, a)
 }

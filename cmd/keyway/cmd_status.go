@@ -62,8 +62,11 @@ SubjectPublicKeyInfo) of its trusted certificates and its rotation phase.`,
 				fmt.Fprintln(tw, "AUTHORITY\tPHASE\tPIN\tEXPIRES")
 				for _, st := range states {
 					phase := st.Phase
-					if !st.GraceEnds.IsZero() {
-						phase += " until " + st.GraceEnds.UTC().Format(time.RFC3339)
+					// One word, so the table stays easy to read by scripts.
+					if st.Automatic {
+						phase += "/automatic,standby-at=" + st.GraceEnds.UTC().Format(time.RFC3339)
+					} else if !st.Started.IsZero() {
+						phase += "/manual,since=" + st.Started.UTC().Format(time.RFC3339)
 					}
 					for i, der := range st.Certificates {
 						pin, err := authority.Pin(der)
@@ -72,7 +75,7 @@ SubjectPublicKeyInfo) of its trusted certificates and its rotation phase.`,
 						}
 						label := st.Authority.String()
 						if i > 0 {
-							label, phase = "", "(previous key)"
+							label, phase = "", "(key dropped at standby)"
 						}
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", label, phase, pin, expiry(der))
 					}

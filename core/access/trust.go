@@ -30,6 +30,14 @@ func NewTrust(ca authority.CA, refresh time.Duration) *Trust {
 	return &Trust{ca: ca, refresh: refresh, now: time.Now}
 }
 
+// Invalidate makes the next use fetch the authorities again: a rotation
+// in this process changed them.
+func (t *Trust) Invalidate() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.fetched = time.Time{}
+}
+
 // Pool returns the pool of an authority's trusted certificates.
 func (t *Trust) Pool(ctx context.Context, a sdk.Authority) (*x509.CertPool, error) {
 	if err := t.load(ctx); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/sdk"
@@ -13,11 +12,6 @@ import (
 // CASource gives the admin socket the running CA plugin.
 type CASource interface {
 	CA(ctx context.Context) (authority.CA, error)
-}
-
-type rotateRequest struct {
-	Authority sdk.Authority `json:"authority"`
-	Grace     time.Duration `json:"grace"`
 }
 
 // errorBody is how the admin socket reports a failed request.
@@ -37,11 +31,11 @@ func handleCA(mux *http.ServeMux, src CASource) {
 		withCA(w, r, src, func(ca authority.CA) (any, error) { return ca.Sign(r.Context(), req) })
 	})
 	mux.HandleFunc("POST /v1/ca/rotate", func(w http.ResponseWriter, r *http.Request) {
-		var req rotateRequest
+		var req sdk.RotateRequest
 		if !decode(w, r, &req) {
 			return
 		}
-		withCA(w, r, src, func(ca authority.CA) (any, error) { return ca.Rotate(r.Context(), req.Authority, req.Grace) })
+		withCA(w, r, src, func(ca authority.CA) (any, error) { return ca.Rotate(r.Context(), req) })
 	})
 }
 

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/auth"
@@ -65,9 +64,9 @@ func (c *Client) Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignRespons
 }
 
 // Rotate rotates an authority of the running CA plugin.
-func (c *Client) Rotate(ctx context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error) {
+func (c *Client) Rotate(ctx context.Context, req sdk.RotateRequest) (sdk.AuthorityState, error) {
 	var out sdk.AuthorityState
-	return out, c.do(ctx, http.MethodPost, "/v1/ca/rotate", rotateRequest{Authority: a, Grace: grace}, &out)
+	return out, c.do(ctx, http.MethodPost, "/v1/ca/rotate", req, &out)
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {

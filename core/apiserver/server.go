@@ -159,7 +159,7 @@ func (s *Server) hostCAs(ctx context.Context) ([][]byte, error) {
 	if err != nil {
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}
-	return st.Certificates, nil
+	return authority.ServerSignerFirst(st), nil
 }
 
 func (s *Server) authorityCerts(ctx context.Context, a sdk.Authority) ([][]byte, error) {
@@ -167,7 +167,7 @@ func (s *Server) authorityCerts(ctx context.Context, a sdk.Authority) ([][]byte,
 	if err != nil {
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}
-	return st.Certificates, nil
+	return authority.ServerSignerFirst(st), nil
 }
 
 // remaining is how long a certificate has left.

@@ -19,7 +19,8 @@ import (
 type CA interface {
 	Authorities(ctx context.Context) ([]sdk.AuthorityState, error)
 	Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignResponse, error)
-	Rotate(ctx context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error)
+	// Rotate moves an authority's rotation to req.Phase.
+	Rotate(ctx context.Context, req sdk.RotateRequest) (sdk.AuthorityState, error)
 }
 
 // GRPC adapts a CA plugin's gRPC client to CA.
@@ -64,19 +65,32 @@ func (g GRPC) Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignResponse, 
 	return sdk.SignResponse{Certificate: resp.GetCertificate(), Chain: resp.GetChain()}, nil
 }
 
-// Rotate asks the plugin to rotate an authority.
-func (g GRPC) Rotate(ctx context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error) {
-	resp, err := g.Client.Rotate(ctx, &pluginv1.RotateRequest{Authority: pluginv1.Authority(a), GracePeriodSeconds: int64(grace / time.Second)})
+// Rotate asks the plugin to move an authority's rotation to a phase. A
+// plugin that predates phases rotates in one step whatever the phase; its
+// answer then names no phase this keyway knows, and Rotate says so.
+func (g GRPC) Rotate(ctx context.Context, req sdk.RotateRequest) (sdk.AuthorityState, error) {
+	a := req.Authority
+	resp, err := g.Client.Rotate(ctx, &pluginv1.RotateRequest{
+		Authority: pluginv1.Authority(a), GracePeriodSeconds: int64(req.Grace / time.Second),
+		Phase: req.Phase, Automatic: req.Automatic,
+	})
 	if err != nil {
 		return sdk.AuthorityState{}, pluginError("rotating the "+a.String()+" authority", err)
 	}
-	return stateFromProto(resp.GetState()), nil
+	st := stateFromProto(resp.GetState())
+	if st.Phase != req.Phase {
+		return st, fmt.Errorf("the CA plugin does not rotate in phases: asked for phase %s it answered %q, so it has probably rotated the %s authority in one step (its new key signs now); upgrade the plugin", req.Phase, st.Phase, a)
+	}
+	return st, nil
 }
 
 func stateFromProto(a *pluginv1.AuthorityState) sdk.AuthorityState {
-	st := sdk.AuthorityState{Authority: sdk.Authority(a.GetAuthority()), Certificates: a.GetCertificates(), Phase: a.GetPhase()}
+	st := sdk.AuthorityState{Authority: sdk.Authority(a.GetAuthority()), Certificates: a.GetCertificates(), Phase: a.GetPhase(), Automatic: a.GetAutomatic()}
 	if a.GetGraceEndsUnix() != 0 {
 		st.GraceEnds = time.Unix(a.GetGraceEndsUnix(), 0)
+	}
+	if a.GetRotationStartedUnix() != 0 {
+		st.Started = time.Unix(a.GetRotationStartedUnix(), 0)
 	}
 	return st
 }

@@ -33,7 +33,8 @@ const HostBackdate = time.Minute
 
 // SignHost issues a host certificate from the host authority, usable as
 // both TLS server and client, with a key generated here. The returned
-// chain ends with the host authority's certificate, so clients can pin it.
+// chain ends with a host authority certificate, so clients can pin it
+// (during a rotation: see the ca-vault plugin's chains).
 func SignHost(ctx context.Context, ca CA, req HostRequest, now time.Time) (tls.Certificate, error) {
 	key, err := NewKey("")
 	if err != nil {

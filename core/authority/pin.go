@@ -9,7 +9,8 @@ import (
 
 // PinnedTLS returns a client configuration that trusts the server only
 // if its chain contains a certificate whose SubjectPublicKeyInfo has the
-// given pin and which signed the server's certificate for serverName:
+// given pin and which signed the server's certificate for serverName,
+// directly or through a CA certificate it cross-certified (a rotation):
 // how a new client or agent checks the proxy before it trusts anything
 // the proxy says.
 func PinnedTLS(pin, serverName string, nextProtos ...string) *tls.Config {
@@ -36,32 +37,38 @@ func verifyPinned(raw [][]byte, pin, serverName string) error {
 		}
 		certs = append(certs, c)
 	}
-	roots := x509.NewCertPool()
-	var seen []string
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	var seen, pinned []*x509.Certificate
+	var pins []string
 	for _, c := range certs[1:] {
 		p, _ := Pin(c.Raw)
-		seen = append(seen, p)
+		pins = append(pins, p)
 		if p == pin {
 			roots.AddCert(c)
+			pinned = append(pinned, c)
+		} else {
+			seen = append(seen, c)
 		}
 	}
-	if len(seen) == 0 || !containsPin(seen, pin) {
-		return fmt.Errorf("the proxy's host authority does not match the expected pin %s (it presented %v); check the address or the pin", pin, seen)
+	if len(pinned) == 0 {
+		return fmt.Errorf("the proxy's host authority does not match the expected pin %s (it presented %v); check the address or the pin", pin, pins)
 	}
-	_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, DNSName: serverName, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	// During a rotation the chain also carries a CA certificate of the
+	// other key, cross-certified by the pinned one: the pinned key vouches
+	// for it, so it anchors the chain as well as the pinned certificate.
+	for _, c := range seen {
+		inter.AddCert(c)
+		for _, p := range pinned {
+			if c.IsCA && c.CheckSignatureFrom(p) == nil {
+				roots.AddCert(c)
+			}
+		}
+	}
+	_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: serverName, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	if err != nil {
 		return fmt.Errorf("the proxy's certificate: %w", err)
 	}
 	return VerifyProxyIdentity(certs[:1], "", "")
-}
-
-func containsPin(pins []string, pin string) bool {
-	for _, p := range pins {
-		if p == pin {
-			return true
-		}
-	}
-	return false
 }
 
 // TLSWithCAs returns a client configuration trusting the given CA

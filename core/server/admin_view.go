@@ -26,16 +26,24 @@ type adminView struct {
 	// recordCA records rotations and signatures in the audit log; nil
 	// without one.
 	recordCA func(context.Context, audit.Event) error
+	// rotations hears of phase changes made through the socket.
+	rotations *rotationNotifier
 }
 
 // CA returns the running CA plugin, with its rotations and signatures
 // recorded in the audit log.
 func (v adminView) CA(ctx context.Context) (authority.CA, error) {
 	ca, err := v.pluginsView.CA(ctx)
-	if err != nil || v.recordCA == nil {
-		return ca, err
+	if err != nil {
+		return nil, err
 	}
-	return AuditCA(ca, v.recordCA), nil
+	if v.recordCA != nil {
+		ca = AuditCA(ca, v.recordCA)
+	}
+	if v.rotations != nil {
+		ca = notifyingCA{CA: ca, n: v.rotations}
+	}
+	return ca, nil
 }
 
 // CheckAccess decides, with the same engine as connections, what a user

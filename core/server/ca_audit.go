@@ -46,21 +46,31 @@ func (r caAudit) Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignRespons
 	return resp, err
 }
 
-func (r caAudit) Rotate(ctx context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error) {
-	st, err := r.CA.Rotate(ctx, a, grace)
-	e := rotationEvent(a, grace, st, err)
+// Rotate moves a rotation to a phase and records the phase change.
+func (r caAudit) Rotate(ctx context.Context, req sdk.RotateRequest) (sdk.AuthorityState, error) {
+	st, err := r.CA.Rotate(ctx, req)
+	e := rotationEvent(req, st, err)
 	if rerr := r.record(ctx, e); rerr != nil {
 		if err != nil {
 			return st, err
 		}
-		return st, fmt.Errorf("the %s authority was rotated (new key %s), but the rotation could not be recorded in the audit log: %w", a, e.CAPin, rerr)
+		return st, fmt.Errorf("the %s authority's rotation moved to phase %s (key %s), but the change could not be recorded in the audit log: %w", req.Authority, req.Phase, e.CAPin, rerr)
 	}
 	return st, err
 }
 
-// rotationEvent describes a rotation, or its failure.
-func rotationEvent(a sdk.Authority, grace time.Duration, st sdk.AuthorityState, err error) audit.Event {
-	e := audit.Event{Event: audit.CARotated, Code: "TCA01I", Success: err == nil, Target: a.String(), Reason: "grace period " + grace.String()}
+// rotationEvent describes a phase change of a rotation, or its failure.
+func rotationEvent(req sdk.RotateRequest, st sdk.AuthorityState, err error) audit.Event {
+	a := req.Authority
+	reason := "phase " + req.Phase
+	if req.Phase == sdk.PhaseInit {
+		mode := "manual"
+		if req.Automatic {
+			mode = "automatic"
+		}
+		reason += ", " + mode + ", grace period " + req.Grace.String()
+	}
+	e := audit.Event{Event: audit.CARotated, Code: "TCA01I", Success: err == nil, Target: a.String(), Reason: reason}
 	if err != nil {
 		e.Code, e.Error = "TCA01W", err.Error()
 		return e

@@ -37,7 +37,7 @@ type clientTLS struct {
 // newServingCert issues the certificate plugins present to clients: the
 // proxy's names, a server certificate only, without the host identity.
 func newServingCert(ctx context.Context, ca authority.CA, proxyCert *hostCert, log hclog.Logger) (*hostCert, error) {
-	h := &hostCert{ca: ca, log: log, req: proxyCert.req}
+	h := &hostCert{ca: ca, log: log, req: proxyCert.req, kick: make(chan struct{}, 1)}
 	h.req.ServeOnly = true
 	if err := h.renew(ctx); err != nil {
 		return nil, fmt.Errorf("issuing the certificate plugins serve clients with: %w", err)

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/authority"
@@ -67,12 +66,12 @@ func (l lazyCA) Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignResponse
 	return ca.Sign(ctx, req)
 }
 
-func (l lazyCA) Rotate(ctx context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error) {
+func (l lazyCA) Rotate(ctx context.Context, req sdk.RotateRequest) (sdk.AuthorityState, error) {
 	ca, err := l.p.CA(ctx)
 	if err != nil {
 		return sdk.AuthorityState{}, err
 	}
-	return ca.Rotate(ctx, a, grace)
+	return ca.Rotate(ctx, req)
 }
 
 // authzEngine adapts the authz plugin's client.

@@ -40,6 +40,10 @@ type node struct {
 	audit AuditLog
 	// auditFailed counts events the audit log refused.
 	auditFailed atomic.Int64
+	// rotations runs what follows an authority's phase change made in
+	// this process: the auth role's trust pools and the proxy role's
+	// certificates register with it.
+	rotations rotationNotifier
 }
 
 // newNode provisions the shared parts: the metrics, the supervisor (whose

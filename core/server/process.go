@@ -225,7 +225,7 @@ func (p *process) stop() {
 // adminSource is what the admin socket serves: the plugins, and, with
 // the auth role, the cluster's records.
 func adminSource(n *node, a *authRole) admin.Source {
-	v := adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, hostPin: noHostPin, auditSearch: auditSearcher(n.cfg)}
+	v := adminView{pluginsView: pluginsView{sup: n.sup, caPlugin: n.cfg.CAPlugin}, hostPin: noHostPin, auditSearch: auditSearcher(n.cfg), rotations: &n.rotations}
 	if a != nil {
 		v.auth, v.api, v.hostPin = a.svc, a.api, a.hostPin
 	}

@@ -39,6 +39,10 @@ type hostCert struct {
 	req  authority.HostRequest
 	ca   authority.CA
 	log  hclog.Logger
+	// issuedFor is the host authority's rotation state the certificate
+	// was issued in; kick asks keepFresh to look at once.
+	issuedFor atomic.Pointer[string]
+	kick      chan struct{}
 }
 
 func newHostCert(ctx context.Context, ca authority.CA, cfg *config.Config, log hclog.Logger) (*hostCert, error) {
@@ -52,7 +56,7 @@ func newHostCert(ctx context.Context, ca authority.CA, cfg *config.Config, log h
 			sans = append(sans, host)
 		}
 	}
-	h := &hostCert{ca: ca, log: log, req: authority.HostRequest{Cluster: cfg.ClusterName, Name: sanitizeHostName(name), SANs: sans, TTL: hostCertTTL}}
+	h := &hostCert{ca: ca, log: log, kick: make(chan struct{}, 1), req: authority.HostRequest{Cluster: cfg.ClusterName, Name: sanitizeHostName(name), SANs: sans, TTL: hostCertTTL}}
 	if err := h.renew(ctx); err != nil {
 		return nil, fmt.Errorf("issuing the proxy's host certificate: %w", err)
 	}
@@ -60,11 +64,13 @@ func newHostCert(ctx context.Context, ca authority.CA, cfg *config.Config, log h
 }
 
 func (h *hostCert) renew(ctx context.Context) error {
+	state := h.rotationState(ctx)
 	c, err := authority.SignHost(ctx, h.ca, h.req, time.Now())
 	if err != nil {
 		return err
 	}
 	h.cert.Store(&c)
+	h.issuedFor.Store(&state)
 	return nil
 }
 
@@ -72,51 +78,35 @@ func (h *hostCert) renew(ctx context.Context) error {
 // signs with a new key.
 const rotationCheck = 15 * time.Second
 
-// keepFresh renews the certificate at half-life, and as soon as the key
-// that signed it is no longer trusted (the grace period of a host
-// authority rotation has ended), until ctx ends. During the grace period
-// it keeps the certificate clients already trust, while agents and
-// logins learn the new key.
+// keepFresh renews the certificate at half-life, and as soon as the host
+// authority's rotation changes phase (see rotationChanged), until ctx
+// ends.
 func (h *hostCert) keepFresh(ctx context.Context) {
 	t := time.NewTicker(hostCertTTL / 2)
 	defer t.Stop()
 	check := time.NewTicker(rotationCheck)
 	defer check.Stop()
 	for {
+		renew := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			renew = true
+		case <-h.kick:
 		case <-check.C:
-			if !h.signerRetired(ctx) {
-				continue
-			}
-			h.log.Info("the host authority's old key is no longer trusted; renewing the proxy's certificate with the new key")
+		}
+		if h.rotationChanged(ctx) {
+			h.log.Info("the host authority's rotation changed phase; renewing the proxy's certificate")
+			renew = true
+		}
+		if !renew {
+			continue
 		}
 		if err := h.renew(ctx); err != nil {
 			h.log.Error("renewing the proxy's host certificate", "error", err)
 		}
 	}
-}
-
-// signerRetired reports whether none of the host authority's trusted
-// certificates signed the current certificate. Any doubt counts as no.
-func (h *hostCert) signerRetired(ctx context.Context) bool {
-	st, err := authority.State(ctx, h.ca, sdk.AuthorityHost)
-	if err != nil || len(st.Certificates) == 0 {
-		return false
-	}
-	cert := h.cert.Load()
-	if cert == nil || cert.Leaf == nil {
-		return false
-	}
-	for _, der := range st.Certificates {
-		ca, err := x509.ParseCertificate(der)
-		if err == nil && cert.Leaf.CheckSignatureFrom(ca) == nil {
-			return false
-		}
-	}
-	return true
 }
 
 // sanitizeHostName keeps a host name usable in a SPIFFE ID path.

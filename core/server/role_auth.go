@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/agent"
@@ -32,6 +35,9 @@ type authRole struct {
 	// proxies follows the cluster's proxies in the state backend; nil
 	// without the proxy role, which alone serves the API.
 	proxies *discovery.Directory
+	// rotate is the CA that automatic rotations move through.
+	rotate authority.CA
+	logger hclog.Logger
 }
 
 // authParts are what the auth role is built from.
@@ -54,7 +60,11 @@ func newAuthRole(ctx context.Context, n *node, p authParts) (*authRole, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &authRole{state: st, svc: &auth.Service{State: st, Audit: n.emitAudit}, tunnels: tunnel.NewRegistry()}
+	a := &authRole{
+		state: st, svc: &auth.Service{State: st, Audit: n.emitAudit}, tunnels: tunnel.NewRegistry(),
+		rotate: n.rotatingCA(p.ca), logger: n.logger.Named("rotation"),
+	}
+	n.rotations.onChange(p.trust.Invalidate)
 	a.api = &apiserver.Server{
 		Cluster: n.cluster, Version: n.opts.Version, CA: p.ca, Trust: p.trust, Auth: a.svc,
 		Authorizer: &access.Authorizer{Trust: p.trust, Roles: a.svc, Engine: p.engine, Observe: n.observeDecision},
@@ -77,8 +87,12 @@ func newAuthRole(ctx context.Context, n *node, p authParts) (*authRole, error) {
 	return a, nil
 }
 
-// Run follows the cluster's proxies until ctx ends.
+// Run moves automatic rotations along their schedule and follows the
+// cluster's proxies until ctx ends.
 func (a *authRole) Run(ctx context.Context) error {
+	var background sync.WaitGroup
+	defer background.Wait()
+	background.Go(func() { walkRotations(ctx, a.rotate, a.logger) })
 	if a.proxies != nil {
 		a.proxies.Run(ctx)
 		return nil

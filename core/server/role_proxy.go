@@ -97,6 +97,7 @@ func newProxyRole(ctx context.Context, n *node, p proxyParts) (*proxyRole, error
 	if err != nil {
 		return nil, err
 	}
+	n.rotations.onChange(cert.kickRenew)
 	r := &proxyRole{
 		logger: logger, listener: p.listener, own: p.own, protocols: cfg.Protocols, public: cfg.PublicAddr,
 		cert: cert, publisher: pub, api: p.api, tunnels: p.tunnels,
@@ -124,6 +125,7 @@ func newProxyRole(ctx context.Context, n *node, p proxyParts) (*proxyRole, error
 			return nil, err
 		}
 		r.serving = serving
+		n.rotations.onChange(serving.kickRenew)
 		ct := &clientTLS{proxy: r.proxy, sup: n.sup, serving: serving, sharedPort: pluginsCompleteSharedTLS(n.cfg, p.local)}
 		r.proxy.HandClientTLS = ct.hand
 		p.gate.open.Store(ct)

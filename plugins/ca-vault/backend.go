@@ -3,7 +3,6 @@ package cavault
 import (
 	"crypto"
 	"crypto/x509"
-	"time"
 
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -11,12 +10,13 @@ import (
 // backend holds the authorities' keys. Implementations are safe for
 // concurrent use.
 type backend interface {
-	// issuer returns what signs for a now.
-	issuer(a sdk.Authority) (issuer, error)
+	// issuer returns what signs for a now: server certificates (server
+	// set) and client certificates may differ during a rotation.
+	issuer(a sdk.Authority, server bool) (issuer, error)
 	// states returns the trusted certificates of all four authorities.
 	states() ([]sdk.AuthorityState, error)
-	// rotate replaces a's signing key, trusting the old one for grace.
-	rotate(a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error)
+	// rotate moves an authority's rotation to req.Phase.
+	rotate(req sdk.RotateRequest) (sdk.AuthorityState, error)
 	// health returns nil while every authority can sign.
 	health() error
 	// close releases what the backend holds open; it is not used after.

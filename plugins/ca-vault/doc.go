@@ -114,13 +114,22 @@
 //
 // # Rotation
 //
-// Rotate (managed and pkcs11 backends) generates a new key and certificate
-// for one authority. The new one signs from then on; the old one stays in
-// the authority's trusted certificates (phase "rotating") until its grace
-// period ends and is then dropped from the state, and its files and token
-// key pair are destroyed. Certificates signed before the rotation
-// therefore keep verifying during the grace period, which should be at
-// least the longest TTL issued. A key pair that a crash left in the token
-// between its generation and the index write stays there unused; delete
+// Rotate (managed and pkcs11 backends) walks one authority through the
+// phases of sdk.CheckPhaseChange. init generates a new key and
+// certificate and trusts both keys while the old one still signs;
+// update_clients signs client certificates (no "server" usage) with the
+// new key; update_servers signs everything with it; standby drops the old
+// key, destroying its files and token key pair. rollback, from any phase
+// before standby, signs with the old key again, and the standby after it
+// drops the new key. The phase is kept in the index, so it survives
+// restarts. While two keys are trusted, every chain handed out with a
+// certificate carries, instead of the signer's own certificate, the
+// signer cross-certified by the other key and the other key's
+// certificate, so a client that trusts (or pins) either key
+// verifies it; CA certificates are made with path length 1 for that.
+// Indexes of an earlier keyway may still list old keys with a retirement
+// time; those are dropped when it passes. A key pair that a crash left in
+// the token between its generation and the index write stays there
+// unused; delete
 // it with the token's tools.
 package cavault

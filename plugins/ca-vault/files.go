@@ -108,7 +108,7 @@ func checkCA(cert *x509.Certificate, now time.Time) error {
 	return nil
 }
 
-func (f *files) issuer(a sdk.Authority) (issuer, error) {
+func (f *files) issuer(a sdk.Authority, _ bool) (issuer, error) {
 	if err := checkAuthority(a); err != nil {
 		return issuer{}, err
 	}
@@ -121,13 +121,14 @@ func (f *files) states() ([]sdk.AuthorityState, error) {
 		out = append(out, sdk.AuthorityState{
 			Authority:    a,
 			Certificates: [][]byte{f.issuers[a].cert.Raw},
-			Phase:        "active",
+			Phase:        sdk.PhaseStandby,
 		})
 	}
 	return out, nil
 }
 
-func (f *files) rotate(a sdk.Authority, _ time.Duration) (sdk.AuthorityState, error) {
+func (f *files) rotate(req sdk.RotateRequest) (sdk.AuthorityState, error) {
+	a := req.Authority
 	return sdk.AuthorityState{}, fmt.Errorf("the file backend cannot rotate the %s authority: its key is the operator's; issue a new CA certificate and key, point the authority block's cert_file and key_file at them and restart", a)
 }
 

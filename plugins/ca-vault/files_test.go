@@ -103,7 +103,7 @@ func TestFileBackend(t *testing.T) {
 	states := authorityStates(t, v)
 	for _, a := range authorities() {
 		st := states[a]
-		if st.Phase != "active" || len(st.Certificates) != 1 || !bytes.Equal(st.Certificates[0], s.cas[a].cert.Raw) {
+		if st.Phase != sdk.PhaseStandby || len(st.Certificates) != 1 || !bytes.Equal(st.Certificates[0], s.cas[a].cert.Raw) {
 			t.Errorf("%s: state does not hold exactly the operator's CA certificate", a)
 		}
 		req := signRequest(t, a, clock.now())
@@ -112,7 +112,7 @@ func TestFileBackend(t *testing.T) {
 			t.Errorf("%s: leaf does not verify against the operator's CA: %v", a, err)
 		}
 	}
-	_, err := v.Rotate(ctx, sdk.AuthorityUser, time.Hour)
+	_, err := v.Rotate(ctx, sdk.RotateRequest{Authority: sdk.AuthorityUser, Phase: sdk.PhaseInit, Grace: time.Hour})
 	if err == nil || !strings.Contains(err.Error(), "file backend cannot rotate") {
 		t.Fatalf("Rotate on the file backend: %v", err)
 	}

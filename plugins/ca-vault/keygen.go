@@ -44,7 +44,9 @@ func caCommonName(cluster string, a sdk.Authority) string {
 }
 
 // selfSignedCA certifies key as the root CA of authority a, valid from now
-// for caValidity. It signs leaves only: path length 0.
+// for caValidity. It signs leaves, and during a rotation the other key's
+// cross-certificate: path length 1, so a client trusting one key accepts
+// a leaf of the other through that cross-certificate.
 func selfSignedCA(key crypto.Signer, cluster string, a sdk.Authority, now time.Time) (*x509.Certificate, error) {
 	serial, err := randomSerial()
 	if err != nil {
@@ -58,8 +60,7 @@ func selfSignedCA(key crypto.Signer, cluster string, a sdk.Authority, now time.T
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true,
+		MaxPathLen:            1,
 	}
 	if tmpl.SubjectKeyId, err = keyID(key.Public()); err != nil {
 		return nil, err
@@ -87,4 +88,39 @@ func randomSerial() (*big.Int, error) {
 			return n, nil
 		}
 	}
+}
+
+// crossSign certifies ca's key with by's: a CA certificate with ca's
+// subject and key, issued by by, valid while both are. It signs leaves
+// only.
+func crossSign(ca, by *x509.Certificate, signer crypto.Signer) ([]byte, error) {
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	notBefore, notAfter := ca.NotBefore, ca.NotAfter
+	if by.NotBefore.After(notBefore) {
+		notBefore = by.NotBefore
+	}
+	if by.NotAfter.Before(notAfter) {
+		notAfter = by.NotAfter
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               ca.Subject,
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              ca.KeyUsage,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLen:            0,
+		MaxPathLenZero:        true,
+		SubjectKeyId:          ca.SubjectKeyId,
+		AuthorityKeyId:        by.SubjectKeyId,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, by, ca.PublicKey, signer)
+	if err != nil {
+		return nil, fmt.Errorf("cross-signing a CA certificate: %w", err)
+	}
+	return der, nil
 }

@@ -15,14 +15,23 @@ type keyStore interface {
 	// index does not name it yet: a crash before writeIndex leaves an
 	// orphan, never a half-trusted key.
 	newKey(a sdk.Authority) (*caKey, error)
-	// writeIndex replaces the persisted list of keys with chains.
-	writeIndex(chains map[sdk.Authority][]*caKey) error
+	// writeIndex replaces the persisted list of keys with chains, and
+	// the rotations in progress with rots.
+	writeIndex(chains map[sdk.Authority][]*caKey, rots map[sdk.Authority]rotation) error
 	// removeKey deletes a key that no index names any longer.
 	removeKey(a sdk.Authority, k *caKey) error
 	// probe returns nil while the active keys can be used.
 	probe(active []*caKey) error
 	// close releases what the store holds open.
 	close() error
+}
+
+// rotation is an authority's rotation in progress, as the index keeps it.
+type rotation struct {
+	Phase     string        `json:"phase"`
+	Started   time.Time     `json:"started"`
+	Grace     time.Duration `json:"grace"`
+	Automatic bool          `json:"automatic,omitempty"`
 }
 
 // keyring is a backend that creates its authorities' keys and rotates
@@ -33,20 +42,35 @@ type keyring struct {
 	store keyStore
 
 	mu sync.Mutex
-	// chains holds each authority's keys, the active one first.
+	// chains holds each authority's keys. During a rotation the first
+	// is the key that remains at standby (the new one, or the old one
+	// during a rollback) and the second is the other.
 	chains map[sdk.Authority][]*caKey
+	// rots holds the rotations in progress.
+	rots map[sdk.Authority]rotation
+	// cross caches certificates of one key signed by another, by the
+	// two keys' ids, for the chains handed out during rotations.
+	cross map[[2]string][]byte
 }
 
 // newKeyring returns a keyring over chains, which must hold at least one
-// key for each authority, after dropping the keys whose grace period
-// has ended.
-func newKeyring(now func() time.Time, store keyStore, chains map[sdk.Authority][]*caKey) (*keyring, error) {
+// key for each authority, and rots, the rotations in progress, after
+// dropping the keys whose grace period has ended.
+func newKeyring(now func() time.Time, store keyStore, chains map[sdk.Authority][]*caKey, rots map[sdk.Authority]rotation) (*keyring, error) {
 	for _, a := range authorities() {
 		if len(chains[a]) == 0 {
 			return nil, fmt.Errorf("%s has no key for the %s authority", indexFile, a)
 		}
 	}
-	k := &keyring{now: now, store: store, chains: chains}
+	if rots == nil {
+		rots = map[sdk.Authority]rotation{}
+	}
+	for a, r := range rots {
+		if len(chains[a]) != 2 {
+			return nil, fmt.Errorf("%s records a rotation of the %s authority in phase %s but %d keys for it", indexFile, a, r.Phase, len(chains[a]))
+		}
+	}
+	k := &keyring{now: now, store: store, chains: chains, rots: rots, cross: map[[2]string][]byte{}}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err := k.pruneLocked(); err != nil {
@@ -55,14 +79,59 @@ func newKeyring(now func() time.Time, store keyStore, chains map[sdk.Authority][
 	return k, nil
 }
 
-func (k *keyring) issuer(a sdk.Authority) (issuer, error) {
+// signerLocked returns the index in a's chain of the key that signs
+// server certificates (server set) or client certificates now.
+func (k *keyring) signerLocked(a sdk.Authority, server bool) int {
+	switch k.rots[a].Phase {
+	case sdk.PhaseInit:
+		return 1
+	case sdk.PhaseUpdateClients:
+		if server {
+			return 1
+		}
+	}
+	return 0
+}
+
+func (k *keyring) issuer(a sdk.Authority, server bool) (issuer, error) {
 	if err := checkAuthority(a); err != nil {
 		return issuer{}, err
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	key := k.chains[a][0]
-	return issuer{cert: key.cert, signer: key.signer, chain: [][]byte{key.cert.Raw}}, nil
+	chain := k.chains[a]
+	i := k.signerLocked(a, server)
+	key := chain[i]
+	iss := issuer{cert: key.cert, signer: key.signer, chain: [][]byte{key.cert.Raw}}
+	if _, rotating := k.rots[a]; rotating {
+		// The chain lets a client that trusts either key verify the
+		// certificate: the signer cross-signed by the other key, then
+		// the other key's certificate. The signer's own self-signed
+		// certificate is left out: a client that trusts it has it, and
+		// one that does not would stop at it and never try the
+		// cross-certificate.
+		other := chain[1-i]
+		cross, err := k.crossLocked(key, other)
+		if err != nil {
+			return issuer{}, err
+		}
+		iss.chain = [][]byte{cross, other.cert.Raw}
+	}
+	return iss, nil
+}
+
+// crossLocked returns key's CA certificate signed by by.
+func (k *keyring) crossLocked(key, by *caKey) ([]byte, error) {
+	id := [2]string{key.id, by.id}
+	if der, ok := k.cross[id]; ok {
+		return der, nil
+	}
+	der, err := crossSign(key.cert, by.cert, by.signer)
+	if err != nil {
+		return nil, err
+	}
+	k.cross[id] = der
+	return der, nil
 }
 
 func (k *keyring) states() ([]sdk.AuthorityState, error) {
@@ -78,44 +147,92 @@ func (k *keyring) states() ([]sdk.AuthorityState, error) {
 	return out, nil
 }
 
-// stateLocked describes a's trusted certificates.
+// stateLocked describes a's trusted certificates and rotation.
 func (k *keyring) stateLocked(a sdk.Authority) sdk.AuthorityState {
-	st := sdk.AuthorityState{Authority: a, Phase: "active"}
+	st := sdk.AuthorityState{Authority: a, Phase: sdk.PhaseStandby}
 	for _, key := range k.chains[a] {
 		st.Certificates = append(st.Certificates, key.cert.Raw)
 		if key.retireAt.After(st.GraceEnds) {
 			st.GraceEnds = key.retireAt
 		}
 	}
-	if len(k.chains[a]) > 1 {
-		st.Phase = "rotating"
+	if r, ok := k.rots[a]; ok {
+		st.Phase, st.Started, st.Automatic = r.Phase, r.Started, r.Automatic
+		st.GraceEnds = r.Started.Add(r.Grace)
 	}
 	return st
 }
 
-func (k *keyring) rotate(a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error) {
-	// Creating the key may take long (RSA, a slow token): do it before
-	// taking the lock. Nothing names it until the index is written.
-	key, err := k.store.newKey(a)
-	if err != nil {
-		return sdk.AuthorityState{}, fmt.Errorf("rotating the %s authority: %w", a, err)
+func (k *keyring) rotate(req sdk.RotateRequest) (sdk.AuthorityState, error) {
+	a := req.Authority
+	k.mu.Lock()
+	from := k.rots[a].Phase
+	k.mu.Unlock()
+	if err := sdk.CheckPhaseChange(a, from, req.Phase); err != nil {
+		return sdk.AuthorityState{}, err
+	}
+	var key *caKey
+	if req.Phase == sdk.PhaseInit {
+		// Creating the key may take long (RSA, a slow token): do it
+		// before taking the lock. Nothing names it until the index is
+		// written.
+		var err error
+		if key, err = k.store.newKey(a); err != nil {
+			return sdk.AuthorityState{}, fmt.Errorf("rotating the %s authority: %w", a, err)
+		}
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	old := *k.chains[a][0]
-	old.retireAt = k.now().Add(grace)
-	next := make(map[sdk.Authority][]*caKey, len(k.chains))
-	for b, chain := range k.chains {
-		next[b] = chain
-	}
-	next[a] = append([]*caKey{key, &old}, k.chains[a][1:]...)
-	if err := k.store.writeIndex(next); err != nil {
-		_ = k.store.removeKey(a, key)
-		return sdk.AuthorityState{}, fmt.Errorf("rotating the %s authority: %w", a, err)
-	}
-	k.chains = next
-	if err := k.pruneLocked(); err != nil {
+	if err := sdk.CheckPhaseChange(a, k.rots[a].Phase, req.Phase); err != nil {
+		// Another rotation got here first.
+		if key != nil {
+			_ = k.store.removeKey(a, key)
+		}
 		return sdk.AuthorityState{}, err
+	}
+	chains := make(map[sdk.Authority][]*caKey, len(k.chains))
+	for b, chain := range k.chains {
+		chains[b] = chain
+	}
+	rots := make(map[sdk.Authority]rotation, len(k.rots)+1)
+	for b, r := range k.rots {
+		rots[b] = r
+	}
+	var dropped *caKey
+	switch req.Phase {
+	case sdk.PhaseInit:
+		old := *k.chains[a][0]
+		old.retireAt = time.Time{}
+		chains[a] = []*caKey{key, &old}
+		// Keys a legacy one-step rotation still trusted are dropped:
+		// a rotation trusts exactly two keys.
+		rots[a] = rotation{Phase: sdk.PhaseInit, Started: k.now(), Grace: req.Grace, Automatic: req.Automatic}
+	case sdk.PhaseRollback:
+		// The old key is the one that remains.
+		chains[a] = []*caKey{k.chains[a][1], k.chains[a][0]}
+		r := rots[a]
+		r.Phase = sdk.PhaseRollback
+		rots[a] = r
+	case sdk.PhaseStandby:
+		dropped = k.chains[a][1]
+		chains[a] = k.chains[a][:1:1]
+		delete(rots, a)
+	default:
+		r := rots[a]
+		r.Phase = req.Phase
+		rots[a] = r
+	}
+	if err := k.store.writeIndex(chains, rots); err != nil {
+		if key != nil {
+			_ = k.store.removeKey(a, key)
+		}
+		return sdk.AuthorityState{}, fmt.Errorf("rotating the %s authority to phase %s: %w", a, req.Phase, err)
+	}
+	k.chains, k.rots = chains, rots
+	if dropped != nil {
+		// The index no longer names the key; a failed removal leaves
+		// an orphan that does no harm.
+		_ = k.store.removeKey(a, dropped)
 	}
 	return k.stateLocked(a), nil
 }
@@ -126,7 +243,8 @@ type retired struct {
 	key *caKey
 }
 
-// pruneLocked drops the old keys whose grace period has ended, from
+// pruneLocked drops the old keys whose grace period has ended (keys
+// that a one-step rotation of an earlier keyway left trusted), from
 // memory, the index and the store. A signing that raced a rotation
 // without grace may then fail: its certificate would not have verified
 // anyway, as its issuer is no longer trusted.
@@ -135,6 +253,10 @@ func (k *keyring) pruneLocked() error {
 	next := make(map[sdk.Authority][]*caKey, len(k.chains))
 	var dropped []retired
 	for a, chain := range k.chains {
+		if _, rotating := k.rots[a]; rotating {
+			next[a] = chain
+			continue
+		}
 		keep := chain[:1:1]
 		for _, key := range chain[1:] {
 			if key.retireAt.After(now) {
@@ -148,7 +270,7 @@ func (k *keyring) pruneLocked() error {
 	if len(dropped) == 0 {
 		return nil
 	}
-	if err := k.store.writeIndex(next); err != nil {
+	if err := k.store.writeIndex(next, k.rots); err != nil {
 		return fmt.Errorf("dropping CA keys whose grace period ended: %w", err)
 	}
 	k.chains = next

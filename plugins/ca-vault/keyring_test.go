@@ -23,15 +23,15 @@ func TestKeyringCreatesFourSeparateAuthorities(t *testing.T) {
 		seenKeys := map[string]sdk.Authority{}
 		for _, a := range authorities() {
 			st := states[a]
-			if st.Phase != "active" || len(st.Certificates) != 1 || !st.GraceEnds.IsZero() {
+			if st.Phase != sdk.PhaseStandby || len(st.Certificates) != 1 || !st.GraceEnds.IsZero() {
 				t.Fatalf("%s: phase %q, %d certs, grace ends %v; want one active cert", a, st.Phase, len(st.Certificates), st.GraceEnds)
 			}
 			ca := parseCerts(t, st.Certificates)[0]
 			if want := "keyway example " + a.String() + " CA"; ca.Subject.CommonName != want {
 				t.Errorf("%s: CN %q, want %q", a, ca.Subject.CommonName, want)
 			}
-			if !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0 || !ca.MaxPathLenZero {
-				t.Errorf("%s: not a CA certificate for leaves only", a)
+			if !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0 || ca.MaxPathLen != 1 {
+				t.Errorf("%s: not a CA certificate for leaves and one cross-certificate", a)
 			}
 			if err := ca.CheckSignatureFrom(ca); err != nil {
 				t.Errorf("%s: not self-signed: %v", a, err)

@@ -47,7 +47,7 @@ func initManaged(opts managedOptions, dir string) error {
 		}
 		chains[a] = []*caKey{k}
 	}
-	return st.writeIndex(chains)
+	return st.writeIndex(chains, nil)
 }
 
 // loadManaged reads an existing directory.
@@ -66,7 +66,11 @@ func loadManaged(opts managedOptions, dir string) (*keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := newKeyring(opts.now, st, chains)
+	rots, err := st.readRotations()
+	if err != nil {
+		return nil, err
+	}
+	k, err := newKeyring(opts.now, st, chains, rots)
 	if err != nil {
 		return nil, err
 	}

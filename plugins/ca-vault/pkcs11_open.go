@@ -37,7 +37,11 @@ func loadPKCS11(opts pkcs11Options, token *crypto11.Context) (*keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the cluster's authorities from %s and token %q: %w", dir, opts.cfg.TokenLabel, err)
 	}
-	k, err := newKeyring(opts.now, st, chains)
+	rots, err := st.readRotations()
+	if err != nil {
+		return nil, err
+	}
+	k, err := newKeyring(opts.now, st, chains, rots)
 	if err != nil {
 		return nil, err
 	}
@@ -62,5 +66,5 @@ func initPKCS11(st *tokenStore) error {
 		}
 		chains[a] = []*caKey{k}
 	}
-	return st.writeIndex(chains)
+	return st.writeIndex(chains, nil)
 }

@@ -107,20 +107,19 @@ func (v *vault) Authorities(context.Context) ([]sdk.AuthorityState, error) {
 	return b.states()
 }
 
-// Rotate gives authority a a new signing key; the old one stays trusted
-// for grace.
-func (v *vault) Rotate(_ context.Context, a sdk.Authority, grace time.Duration) (sdk.AuthorityState, error) {
-	if err := checkAuthority(a); err != nil {
+// Rotate moves an authority's rotation to the requested phase.
+func (v *vault) Rotate(_ context.Context, req sdk.RotateRequest) (sdk.AuthorityState, error) {
+	if err := checkAuthority(req.Authority); err != nil {
 		return sdk.AuthorityState{}, fmt.Errorf("rotating: %w", err)
 	}
-	if grace < 0 {
-		return sdk.AuthorityState{}, fmt.Errorf("rotating the %s authority: negative grace period %s", a, grace)
+	if req.Grace < 0 {
+		return sdk.AuthorityState{}, fmt.Errorf("rotating the %s authority: negative grace period %s", req.Authority, req.Grace)
 	}
 	b, err := v.current()
 	if err != nil {
 		return sdk.AuthorityState{}, err
 	}
-	return b.rotate(a, grace)
+	return b.rotate(req)
 }
 
 // close releases the configured backend's resources.

@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,201 +14,209 @@ import (
 
 // The rotation tests run against the backends that generate their keys.
 
-func TestRotateKeepsOldCATrustedDuringGrace(t *testing.T) {
-	forEachBackend(t, keyringBackends, "", testRotateKeepsOldCATrustedDuringGrace)
-}
-
-func testRotateKeepsOldCATrustedDuringGrace(t *testing.T, e *backendEnv) {
-	clock, v := e.clock, e.v
-	ctx := context.Background()
-	before := authorityStates(t, v)
-	oldCA := before[sdk.AuthorityUser].Certificates[0]
-	oldLeaf := sign(t, v, signRequest(t, sdk.AuthorityUser, clock.now()))
-
-	const grace = time.Hour
-	st, err := v.Rotate(ctx, sdk.AuthorityUser, grace)
+// signChain signs req and returns the leaf and the chain that came with it.
+func signChain(t *testing.T, v *vault, req sdk.SignRequest) (*x509.Certificate, [][]byte) {
+	t.Helper()
+	resp, err := v.Sign(context.Background(), req)
 	if err != nil {
-		t.Fatalf("Rotate: %v", err)
+		t.Fatalf("Sign: %v", err)
 	}
-	wantGraceEnds := clock.now().Add(grace)
-	checkRotating := func(t *testing.T, st sdk.AuthorityState) {
-		t.Helper()
-		if st.Phase != "rotating" || len(st.Certificates) != 2 || !st.GraceEnds.Equal(wantGraceEnds) {
-			t.Fatalf("state: phase %q, %d certs, grace ends %v; want rotating, 2, %v", st.Phase, len(st.Certificates), st.GraceEnds, wantGraceEnds)
-		}
-		if bytes.Equal(st.Certificates[0], oldCA) || !bytes.Equal(st.Certificates[1], oldCA) {
-			t.Fatal("the new CA certificate is not first and the old one second")
-		}
-	}
-	checkRotating(t, st)
-	checkRotating(t, authorityStates(t, v)[sdk.AuthorityUser])
-	newCA := parseCerts(t, st.Certificates[:1])[0]
+	return parseCerts(t, [][]byte{resp.Certificate})[0], resp.Chain
+}
 
-	// Only the rotated authority changed.
-	during := authorityStates(t, v)
-	for _, a := range []sdk.Authority{sdk.AuthorityHost, sdk.AuthorityDB, sdk.AuthorityDBClient} {
-		if during[a].Phase != "active" || !bytes.Equal(during[a].Certificates[0], before[a].Certificates[0]) {
-			t.Errorf("rotating user changed the %s authority", a)
+// verifiesWith reports whether leaf, with the chain it came with as
+// intermediates, chains to the single root ca.
+func verifiesWith(leaf *x509.Certificate, chain [][]byte, ca []byte, at time.Time, usage x509.ExtKeyUsage) error {
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	root, err := x509.ParseCertificate(ca)
+	if err != nil {
+		return err
+	}
+	roots.AddCert(root)
+	for _, der := range chain {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			inter.AddCert(c)
 		}
 	}
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{usage}})
+	return err
+}
 
-	clock.advance(grace / 2)
-	pool := poolOf(t, authorityStates(t, v)[sdk.AuthorityUser])
-	if err := verifies(oldLeaf, pool, clock.now(), x509.ExtKeyUsageClientAuth); err != nil {
-		t.Errorf("a leaf signed before the rotation does not verify during grace: %v", err)
-	}
-	newLeaf := sign(t, v, signRequest(t, sdk.AuthorityUser, clock.now()))
-	if err := newLeaf.CheckSignatureFrom(newCA); err != nil {
-		t.Errorf("a leaf signed after the rotation is not signed by the new CA: %v", err)
-	}
-	if err := verifies(newLeaf, pool, clock.now(), x509.ExtKeyUsageClientAuth); err != nil {
-		t.Errorf("a new leaf does not verify: %v", err)
-	}
+func TestPhasedRotation(t *testing.T) {
+	forEachBackend(t, keyringBackends, "", testPhasedRotation)
+}
 
-	// A restart during grace keeps both.
-	checkRotating(t, authorityStates(t, e.restart(t))[sdk.AuthorityUser])
-	if certs, keys := e.storedKeys(t, sdk.AuthorityUser); certs != 2 || keys != 2 {
-		t.Errorf("during grace the user authority has %d certificates and %d keys stored, want 2 and 2", certs, keys)
+// testPhasedRotation walks a rotation of the host authority and checks,
+// in every phase, which key signs clients and servers, that both keys
+// are trusted, that the chain handed out verifies against either key
+// alone, and that the phase survives a restart.
+func testPhasedRotation(t *testing.T, e *backendEnv) {
+	ctx := context.Background()
+	a := sdk.AuthorityHost
+	before := authorityStates(t, e.v)
+	oldCA := before[a].Certificates[0]
+	if before[a].Phase != sdk.PhaseStandby {
+		t.Fatalf("phase before any rotation: %q, want standby", before[a].Phase)
 	}
+	st, err := e.v.Rotate(ctx, sdk.RotateRequest{Authority: a, Phase: sdk.PhaseInit, Grace: time.Hour})
+	if err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	if len(st.Certificates) != 2 || !bytes.Equal(st.Certificates[1], oldCA) || !st.GraceEnds.Equal(e.clock.now().Add(time.Hour)) {
+		t.Fatalf("after init: %d certificates, old second %v, grace ends %v", len(st.Certificates), bytes.Equal(st.Certificates[1], oldCA), st.GraceEnds)
+	}
+	newCA := st.Certificates[0]
+	// The grace period passing drops nothing: only standby does.
+	e.clock.advance(2 * time.Hour)
+	if n := len(authorityStates(t, e.v)[a].Certificates); n != 2 {
+		t.Fatalf("after the grace period of a manual rotation %d certificates are trusted, want 2 until standby", n)
+	}
+	serverReq := signRequest(t, a, e.clock.now())
+	serverReq.Usages = []string{"server", "client"}
+	clientReq := signRequest(t, a, e.clock.now())
 
-	clock.advance(grace/2 + time.Second)
-	after := authorityStates(t, v)[sdk.AuthorityUser]
-	if after.Phase != "active" || len(after.Certificates) != 1 || !bytes.Equal(after.Certificates[0], newCA.Raw) || !after.GraceEnds.IsZero() {
-		t.Fatalf("after grace: phase %q, %d certs; want only the new CA, active", after.Phase, len(after.Certificates))
+	tests := []struct {
+		phase         string
+		serverSigner  []byte
+		clientSigner  []byte
+		trusted       int
+		restartBefore bool
+	}{
+		{sdk.PhaseInit, oldCA, oldCA, 2, true},
+		{sdk.PhaseUpdateClients, oldCA, newCA, 2, false},
+		{sdk.PhaseUpdateServers, newCA, newCA, 2, true},
+		{sdk.PhaseStandby, newCA, newCA, 1, false},
 	}
-	if err := verifies(oldLeaf, poolOf(t, after), clock.now(), x509.ExtKeyUsageClientAuth); err == nil {
-		t.Error("a leaf of the retired CA still verifies after grace")
+	for _, tt := range tests {
+		if tt.phase != sdk.PhaseInit {
+			if _, err := e.v.Rotate(ctx, sdk.RotateRequest{Authority: a, Phase: tt.phase}); err != nil {
+				t.Fatalf("%s: %v", tt.phase, err)
+			}
+		}
+		if tt.restartBefore {
+			e.v = e.restart(t)
+		}
+		st := authorityStates(t, e.v)[a]
+		if st.Phase != tt.phase || len(st.Certificates) != tt.trusted {
+			t.Fatalf("%s: state phase %q with %d certificates, want %d", tt.phase, st.Phase, len(st.Certificates), tt.trusted)
+		}
+		for _, c := range []struct {
+			req    sdk.SignRequest
+			signer []byte
+			usage  x509.ExtKeyUsage
+		}{{serverReq, tt.serverSigner, x509.ExtKeyUsageServerAuth}, {clientReq, tt.clientSigner, x509.ExtKeyUsageClientAuth}} {
+			leaf, chain := signChain(t, e.v, c.req)
+			if err := leaf.CheckSignatureFrom(parseCerts(t, [][]byte{c.signer})[0]); err != nil {
+				t.Errorf("%s: %v certificate not signed by the expected key: %v", tt.phase, c.req.Usages, err)
+			}
+			// Either key alone accepts the chain while both are trusted.
+			for _, root := range st.Certificates {
+				if err := verifiesWith(leaf, chain, root, e.clock.now(), c.usage); err != nil {
+					t.Errorf("%s: %v certificate does not verify against one trusted key: %v", tt.phase, c.req.Usages, err)
+				}
+			}
+		}
 	}
-	if err := verifies(newLeaf, poolOf(t, after), clock.now(), x509.ExtKeyUsageClientAuth); err != nil {
-		t.Errorf("a new leaf does not verify after grace: %v", err)
-	}
-
-	// The drop is persisted: a restart does not bring the old CA back,
-	// and its certificate and key are gone.
-	restarted := authorityStates(t, e.restart(t))[sdk.AuthorityUser]
-	if len(restarted.Certificates) != 1 || !bytes.Equal(restarted.Certificates[0], newCA.Raw) {
-		t.Fatal("after a restart the retired CA is back")
-	}
-	if certs, keys := e.storedKeys(t, sdk.AuthorityUser); certs != 1 || keys != 1 {
-		t.Errorf("after grace the user authority has %d certificates and %d keys stored, want 1 and 1", certs, keys)
+	if e.storedKeysCount(t, a) != 1 {
+		t.Error("the old key is still stored after standby")
 	}
 }
 
-func TestRotateWithoutGraceDropsOldAtOnce(t *testing.T) {
+// storedKeysCount counts a's keys the backend still holds.
+func (e *backendEnv) storedKeysCount(t *testing.T, a sdk.Authority) int {
+	t.Helper()
+	certs, _ := e.storedKeys(t, a)
+	return certs
+}
+
+func TestRollbackRestoresOldKey(t *testing.T) {
 	forEachBackend(t, keyringBackends, "", func(t *testing.T, e *backendEnv) {
-		old := authorityStates(t, e.v)[sdk.AuthorityDB].Certificates[0]
-		st, err := e.v.Rotate(context.Background(), sdk.AuthorityDB, 0)
-		if err != nil {
+		ctx := context.Background()
+		a := sdk.AuthorityDBClient
+		oldCA := authorityStates(t, e.v)[a].Certificates[0]
+		for _, phase := range []string{sdk.PhaseInit, sdk.PhaseUpdateClients, sdk.PhaseRollback} {
+			if _, err := e.v.Rotate(ctx, sdk.RotateRequest{Authority: a, Phase: phase, Grace: time.Hour}); err != nil {
+				t.Fatalf("%s: %v", phase, err)
+			}
+		}
+		st := authorityStates(t, e.v)[a]
+		if st.Phase != sdk.PhaseRollback || len(st.Certificates) != 2 || !bytes.Equal(st.Certificates[0], oldCA) {
+			t.Fatalf("rollback: phase %q, %d certificates, old first %v", st.Phase, len(st.Certificates), bytes.Equal(st.Certificates[0], oldCA))
+		}
+		leaf, _ := signChain(t, e.v, signRequest(t, a, e.clock.now()))
+		if err := leaf.CheckSignatureFrom(parseCerts(t, [][]byte{oldCA})[0]); err != nil {
+			t.Errorf("during rollback a client certificate is not signed by the old key: %v", err)
+		}
+		if _, err := e.v.Rotate(ctx, sdk.RotateRequest{Authority: a, Phase: sdk.PhaseStandby}); err != nil {
 			t.Fatal(err)
 		}
-		if st.Phase != "active" || len(st.Certificates) != 1 || bytes.Equal(st.Certificates[0], old) {
-			t.Fatalf("state after rotating without grace: phase %q, %d certs", st.Phase, len(st.Certificates))
-		}
-		if certs, keys := e.storedKeys(t, sdk.AuthorityDB); certs != 1 || keys != 1 {
-			t.Errorf("%d certificates and %d keys stored, want 1 and 1", certs, keys)
-		}
-		leaf := sign(t, e.v, signRequest(t, sdk.AuthorityDB, e.clock.now()))
-		if err := verifies(leaf, poolOf(t, st), e.clock.now(), x509.ExtKeyUsageClientAuth); err != nil {
-			t.Errorf("a leaf of the new key does not verify: %v", err)
+		st = authorityStates(t, e.v)[a]
+		if st.Phase != sdk.PhaseStandby || len(st.Certificates) != 1 || !bytes.Equal(st.Certificates[0], oldCA) {
+			t.Fatalf("standby after rollback: phase %q, %d certificates, old kept %v", st.Phase, len(st.Certificates), bytes.Equal(st.Certificates[0], oldCA))
 		}
 	})
 }
 
-func TestRotateTwiceDuringGrace(t *testing.T) {
-	forEachBackend(t, keyringBackends, "", testRotateTwiceDuringGrace)
-}
-
-func testRotateTwiceDuringGrace(t *testing.T, e *backendEnv) {
-	clock, v := e.clock, e.v
-	ctx := context.Background()
-	if _, err := v.Rotate(ctx, sdk.AuthorityHost, 2*time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	clock.advance(time.Hour)
-	st, err := v.Rotate(ctx, sdk.AuthorityHost, 30*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Certificates) != 3 || !st.GraceEnds.Equal(clock.now().Add(time.Hour)) {
-		t.Fatalf("%d certs, grace ends %v; want 3 and the later of both grace ends", len(st.Certificates), st.GraceEnds)
-	}
-	clock.advance(45 * time.Minute)
-	if n := len(authorityStates(t, v)[sdk.AuthorityHost].Certificates); n != 2 {
-		t.Fatalf("%d certs after the second grace ended, want 2", n)
-	}
-	clock.advance(time.Hour)
-	if n := len(authorityStates(t, v)[sdk.AuthorityHost].Certificates); n != 1 {
-		t.Fatalf("%d certs after both grace periods ended, want 1", n)
-	}
-}
-
-func TestRotateErrors(t *testing.T) {
-	v := configure(t, nil, t.TempDir(), managedConfig)
-	tests := []struct {
-		name      string
-		authority sdk.Authority
-		grace     time.Duration
-		wantMsg   string
-	}{
-		{"unknown authority", sdk.Authority(42), time.Hour, "unknown authority 42"},
-		{"negative grace", sdk.AuthorityUser, -time.Second, "negative grace"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := v.Rotate(context.Background(), tt.authority, tt.grace)
-			if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Fatalf("Rotate error %v, want one containing %q", err, tt.wantMsg)
+func TestRotationRefusesPhasesOutOfOrder(t *testing.T) {
+	forEachBackend(t, keyringBackends, "", func(t *testing.T, e *backendEnv) {
+		ctx := context.Background()
+		rotate := func(phase string) error {
+			_, err := e.v.Rotate(ctx, sdk.RotateRequest{Authority: sdk.AuthorityUser, Phase: phase, Grace: time.Hour})
+			return err
+		}
+		tests := []struct {
+			phase, want string
+		}{
+			{"update_clients", "not being rotated"},
+			{"standby", "not being rotated"},
+			{"rollback", "not being rotated"},
+			{"sideways", "unknown rotation phase"},
+			{"init", ""},
+			{"init", "already in progress"},
+			{"update_servers", "the next phase is update_clients"},
+			{"standby", "the next phase is update_clients"},
+		}
+		for _, tt := range tests {
+			err := rotate(tt.phase)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("%s: %v", tt.phase, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("%s: error %v, want one containing %q", tt.phase, err, tt.want)
 			}
-		})
-	}
-}
-
-func TestOrphansRemovedOnStart(t *testing.T) {
-	dir := t.TempDir()
-	configure(t, nil, dir, managedConfig)
-	orphan := filepath.Join(dir, managedDir, "user-0000000000000000.key")
-	if err := os.WriteFile(orphan, []byte("left over"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	configure(t, nil, dir, managedConfig)
-	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
-		t.Fatalf("orphan key file survived a start: %v", err)
-	}
+		}
+		if st := authorityStates(t, e.v)[sdk.AuthorityUser]; st.Phase != sdk.PhaseInit || len(st.Certificates) != 2 {
+			t.Errorf("refused phase changes changed the state: phase %q, %d certificates", st.Phase, len(st.Certificates))
+		}
+	})
 }
 
 func TestConcurrentSignAndRotate(t *testing.T) {
-	forEachBackend(t, keyringBackends, "", testConcurrentSignAndRotate)
-}
-
-func testConcurrentSignAndRotate(t *testing.T, e *backendEnv) {
-	clock, v := e.clock, e.v
-	ctx := context.Background()
-	reqs := make([]sdk.SignRequest, 8)
-	for i := range reqs {
-		reqs[i] = signRequest(t, sdk.AuthorityUser, clock.now())
-	}
-	errs := make(chan error, len(reqs)+4)
-	for _, req := range reqs {
+	forEachBackend(t, keyringBackends, "", func(t *testing.T, e *backendEnv) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		wg.Add(1)
 		go func() {
-			_, err := v.Sign(ctx, req)
-			errs <- err
-		}()
-	}
-	for range 4 {
-		go func() {
-			_, err := v.Rotate(ctx, sdk.AuthorityUser, time.Minute)
-			if err == nil {
-				_, err = v.Authorities(ctx)
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := e.v.Sign(ctx, signRequest(t, sdk.AuthorityUser, e.clock.now())); err != nil {
+					t.Errorf("Sign during rotation: %v", err)
+					return
+				}
 			}
-			errs <- err
 		}()
-	}
-	for range len(reqs) + 4 {
-		if err := <-errs; err != nil {
-			t.Error(err)
+		for _, phase := range []string{sdk.PhaseInit, sdk.PhaseUpdateClients, sdk.PhaseUpdateServers, sdk.PhaseStandby} {
+			if _, err := e.v.Rotate(ctx, sdk.RotateRequest{Authority: sdk.AuthorityUser, Phase: phase, Grace: time.Minute}); err != nil {
+				t.Errorf("%s: %v", phase, err)
+			}
 		}
-	}
-	if n := len(authorityStates(t, v)[sdk.AuthorityUser].Certificates); n != 5 {
-		t.Fatalf("%d user CA certificates after 4 rotations within grace, want 5", n)
-	}
+		close(stop)
+		wg.Wait()
+	})
 }

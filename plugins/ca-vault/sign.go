@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
+	"slices"
 
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -20,7 +21,7 @@ func (v *vault) Sign(_ context.Context, req sdk.SignRequest) (sdk.SignResponse, 
 	if err != nil {
 		return sdk.SignResponse{}, err
 	}
-	iss, err := b.issuer(req.Authority)
+	iss, err := b.issuer(req.Authority, slices.Contains(req.Usages, "server"))
 	if err != nil {
 		return sdk.SignResponse{}, fmt.Errorf("signing with the %s authority: %w", req.Authority, err)
 	}

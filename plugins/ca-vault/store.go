@@ -43,6 +43,8 @@ type caKey struct {
 type index struct {
 	Version     int                     `json:"version"`
 	Authorities map[string][]indexEntry `json:"authorities"`
+	// Rotations holds the authorities whose rotation is in progress.
+	Rotations map[string]rotation `json:"rotations,omitempty"`
 }
 
 type indexEntry struct {
@@ -118,8 +120,14 @@ func (s *stateDir) readIndex() (index, error) {
 }
 
 // writeIndex replaces authorities.json with the keys in chains.
-func (s *stateDir) writeIndex(chains map[sdk.Authority][]*caKey) error {
+func (s *stateDir) writeIndex(chains map[sdk.Authority][]*caKey, rots map[sdk.Authority]rotation) error {
 	idx := index{Version: indexVersion, Authorities: map[string][]indexEntry{}}
+	for a, r := range rots {
+		if idx.Rotations == nil {
+			idx.Rotations = map[string]rotation{}
+		}
+		idx.Rotations[a.String()] = r
+	}
 	for a, chain := range chains {
 		for _, k := range chain {
 			idx.Authorities[a.String()] = append(idx.Authorities[a.String()], indexEntry{ID: k.id, Label: k.label, RetireAt: k.retireAt.UTC()})
@@ -130,6 +138,23 @@ func (s *stateDir) writeIndex(chains map[sdk.Authority][]*caKey) error {
 		return fmt.Errorf("encoding %s: %w", indexFile, err)
 	}
 	return writePrivateFile(filepath.Join(s.dir, indexFile), append(data, '\n'))
+}
+
+// readRotations returns the rotations in progress the index records.
+func (s *stateDir) readRotations() (map[sdk.Authority]rotation, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	out := map[sdk.Authority]rotation{}
+	for name, r := range idx.Rotations {
+		a, ok := parseAuthority(name)
+		if !ok {
+			return nil, fmt.Errorf("%s names an unknown authority %q", indexFile, name)
+		}
+		out[a] = r
+	}
+	return out, nil
 }
 
 // loadChains reads the index and each key it names with load, the

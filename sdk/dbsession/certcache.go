@@ -14,6 +14,13 @@ import (
 // replaced.
 const certRenewBefore = 5 * time.Minute
 
+// certMaxAge is how long a certificate is used before a new one is
+// fetched, however long it is valid: after a db-client authority rotation
+// reaches update_clients, every cache holds a certificate of the new key
+// within this time, so the old key can be dropped from the databases'
+// trust (standby) without a connection failing.
+const certMaxAge = 30 * time.Second
+
 // CertCache keeps one database client certificate per database and
 // database user, so that a protocol plugin does not ask the host to sign
 // one for every connection.
@@ -30,6 +37,7 @@ type certEntry struct {
 	ready    chan struct{} // closed once cert or err is set
 	cert     tls.Certificate
 	notAfter time.Time
+	fetched  time.Time
 	err      error
 }
 
@@ -50,7 +58,7 @@ func (c *CertCache) Get(ctx context.Context, host sdk.Host, sessionID, database,
 	if ok {
 		select {
 		case <-e.ready:
-			if e.err != nil || c.now().Add(certRenewBefore).After(e.notAfter) {
+			if e.err != nil || c.now().Add(certRenewBefore).After(e.notAfter) || c.now().Sub(e.fetched) > certMaxAge {
 				ok = false
 			}
 		default:
@@ -84,5 +92,5 @@ func (c *CertCache) fetch(host sdk.Host, sessionID string, key certKey, e *certE
 		e.err = fmt.Errorf("the host's certificate for database user %q is unusable: %w", key.dbUser, err)
 		return
 	}
-	e.cert, e.notAfter = cert, dc.NotAfter
+	e.cert, e.notAfter, e.fetched = cert, dc.NotAfter, c.now()
 }

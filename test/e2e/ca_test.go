@@ -194,18 +194,18 @@ func certCount(t *testing.T, pemText string) int {
 	}
 }
 
-func TestRotationKeepsOldCertificatesDuringTheGracePeriod(t *testing.T) {
+func TestRotationKeepsOldCertificatesUntilStandby(t *testing.T) {
 	c := newCluster(t, "")
 	pg := postgresFor(t, c)
 	dbCA := c.export(t, "db")
 	old := c.dbClient(t, "old", "postgres")
 
-	out := kw(t, "auth", "rotate", "--type=db-client", "--grace-period=4s", "-c", c.cfg)
-	if !strings.Contains(out, "rotated the db-client authority") || !strings.Contains(out, "stays trusted until") {
+	out := kw(t, "auth", "rotate", "--type=db-client", "--phase=init", "-c", c.cfg)
+	if !strings.Contains(out, "the db-client authority is in phase init") || !strings.Contains(out, "keyway auth export --type=db-client") {
 		t.Fatalf("rotate said: %s", out)
 	}
-	if status := kw(t, "status", "-c", c.cfg); !strings.Contains(status, "rotating until") || !strings.Contains(status, "(previous key)") {
-		t.Fatalf("status during the grace period:\n%s", status)
+	if status := kw(t, "status", "-c", c.cfg); !strings.Contains(status, "init/manual,since=") || !strings.Contains(status, "(key dropped at standby)") {
+		t.Fatalf("status during the rotation:\n%s", status)
 	}
 	both := c.export(t, "db-client")
 	raw, _ := os.ReadFile(both)
@@ -215,6 +215,7 @@ func TestRotationKeepsOldCertificatesDuringTheGracePeriod(t *testing.T) {
 	if err := pg.ReplaceCAFile(both); err != nil {
 		t.Fatal(err)
 	}
+	kw(t, "auth", "rotate", "--type=db-client", "--phase=update_clients", "-c", c.cfg)
 	fresh := c.dbClient(t, "new", "postgres")
 	waitFor(t, 10*time.Second, "the new db-client certificate to be accepted", func() bool {
 		_, err := login(pg, "postgres", dbCA, fresh)
@@ -224,9 +225,11 @@ func TestRotationKeepsOldCertificatesDuringTheGracePeriod(t *testing.T) {
 		t.Fatalf("a certificate from the old key was refused during the grace period: %s", out)
 	}
 
-	waitFor(t, 15*time.Second, "the grace period to end", func() bool {
-		return certCount(t, kw(t, "auth", "export", "--type=db-client", "-c", c.cfg)) == 1
-	})
+	kw(t, "auth", "rotate", "--type=db-client", "--phase=update_servers", "-c", c.cfg)
+	kw(t, "auth", "rotate", "--type=db-client", "--phase=standby", "-c", c.cfg)
+	if n := certCount(t, kw(t, "auth", "export", "--type=db-client", "-c", c.cfg)); n != 1 {
+		t.Fatalf("db-client export after standby has %d certificates, want 1", n)
+	}
 	if err := pg.ReplaceCAFile(c.export(t, "db-client")); err != nil {
 		t.Fatal(err)
 	}

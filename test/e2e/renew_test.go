@@ -144,12 +144,12 @@ func parseLeaf(path string) (*x509.Certificate, error) {
 	return x509.ParseCertificate(blk.Bytes)
 }
 
-// TestAgentFollowsAHostAuthorityRotation: after keyway auth rotate
-// --type=host, a joined agent sees that the active host authority did not
-// sign its certificate and renews it at once, so it is signed by the new
-// key and trusts both within the grace period; once the grace period has
-// ended the proxy presents a certificate from the new key; restarted, the
-// agent tunnels with the new certificate and serves sessions.
+// TestAgentFollowsAHostAuthorityRotation: once a host authority rotation
+// reaches update_servers, a joined agent sees that the key signing
+// servers did not sign its certificate and renews it, so it is signed by
+// the new key while both are trusted; after standby the proxy presents a
+// certificate from the new key; restarted, the agent tunnels with the new
+// certificate and serves sessions.
 func TestAgentFollowsAHostAuthorityRotation(t *testing.T) {
 	a := startAllInOne(t)
 	const remote = "rotated-postgres"
@@ -167,8 +167,9 @@ func TestAgentFollowsAHostAuthorityRotation(t *testing.T) {
 	hostCrt := filepath.Join(data, "agent", "host.crt")
 	joined := readLeaf(t, hostCrt)
 
-	rotated := time.Now()
-	kw(t, "auth", "rotate", "--type=host", "--grace-period=60s", "-c", a.cfg)
+	for _, phase := range []string{"init", "update_clients", "update_servers"} {
+		kw(t, "auth", "rotate", "--type=host", "--phase="+phase, "-c", a.cfg)
+	}
 	blk, _ := pem.Decode([]byte(kw(t, "auth", "export", "--type=host", "-c", a.cfg)))
 	if blk == nil {
 		t.Fatal("keyway auth export --type=host printed no certificate")
@@ -180,7 +181,7 @@ func TestAgentFollowsAHostAuthorityRotation(t *testing.T) {
 	if joined.CheckSignatureFrom(active) == nil {
 		t.Fatal("the joined certificate already verifies against the rotated authority")
 	}
-	waitFor(t, 55*time.Second, "the agent's certificate signed by the new host key within the grace period", func() bool {
+	waitFor(t, 75*time.Second, "the agent's certificate signed by the new host key in update_servers", func() bool {
 		c, err := parseLeaf(hostCrt)
 		return err == nil && c.CheckSignatureFrom(active) == nil
 	})
@@ -190,7 +191,8 @@ func TestAgentFollowsAHostAuthorityRotation(t *testing.T) {
 	prefix := a.path("alice-rotated")
 	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route="+remote, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
-	waitFor(t, 60*time.Second+time.Until(rotated.Add(60*time.Second)), "the proxy's certificate from the new host key after the grace period", func() bool {
+	kw(t, "auth", "rotate", "--type=host", "--phase=standby", "-c", a.cfg)
+	waitFor(t, 30*time.Second, "the proxy's certificate from the new host key after standby", func() bool {
 		return serverCertificate(t, a.proxy, prefix+".cas").CheckSignatureFrom(active) == nil
 	})
 

@@ -353,6 +353,26 @@ func (s *Server) ReplaceCAFile(path string) error {
 	return s.cmd.Process.Signal(syscall.SIGHUP)
 }
 
+// ReplaceServerCert installs a new server certificate and key
+// (ssl_cert_file, ssl_key_file) and reloads the server's configuration.
+// The reload is asynchronous: callers wait for its effect.
+func (s *Server) ReplaceServerCert(certFile, keyFile string) error {
+	for _, f := range []struct{ src, dst string }{{certFile, "server.crt"}, {keyFile, "server.key"}} {
+		b, err := os.ReadFile(f.src)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(s.dir, "data", f.dst)
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			return err
+		}
+		if err := s.chown(dst); err != nil {
+			return err
+		}
+	}
+	return s.cmd.Process.Signal(syscall.SIGHUP)
+}
+
 // ConnString returns a libpq connection string for user over TLS with a
 // client certificate, verifying the server against rootCA.
 func (s *Server) ConnString(user, dbname, rootCA, cert, key string) string {

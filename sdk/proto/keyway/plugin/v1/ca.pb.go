@@ -161,9 +161,16 @@ type AuthorityState struct {
 	Authority Authority              `protobuf:"varint,1,opt,name=authority,proto3,enum=keyway.plugin.v1.Authority" json:"authority,omitempty"`
 	// DER certificates trusted for this authority, the active one first.
 	Certificates [][]byte `protobuf:"bytes,2,rep,name=certificates,proto3" json:"certificates,omitempty"`
-	// "active", or "rotating" while an old key is still trusted.
-	Phase         string `protobuf:"bytes,3,opt,name=phase,proto3" json:"phase,omitempty"`
-	GraceEndsUnix int64  `protobuf:"varint,4,opt,name=grace_ends_unix,json=graceEndsUnix,proto3" json:"grace_ends_unix,omitempty"`
+	// The rotation phase: "standby" when no rotation runs, else "init",
+	// "update_clients", "update_servers" or "rollback". Plugins written
+	// before phased rotation say "active" or "rotating".
+	Phase string `protobuf:"bytes,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	// When the rotation is due to reach standby.
+	GraceEndsUnix int64 `protobuf:"varint,4,opt,name=grace_ends_unix,json=graceEndsUnix,proto3" json:"grace_ends_unix,omitempty"`
+	// When the rotation in progress began (its init); 0 in standby.
+	RotationStartedUnix int64 `protobuf:"varint,5,opt,name=rotation_started_unix,json=rotationStartedUnix,proto3" json:"rotation_started_unix,omitempty"`
+	// Whether the running keyway walks the phases on a schedule.
+	Automatic     bool `protobuf:"varint,6,opt,name=automatic,proto3" json:"automatic,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -224,6 +231,20 @@ func (x *AuthorityState) GetGraceEndsUnix() int64 {
 		return x.GraceEndsUnix
 	}
 	return 0
+}
+
+func (x *AuthorityState) GetRotationStartedUnix() int64 {
+	if x != nil {
+		return x.RotationStartedUnix
+	}
+	return 0
+}
+
+func (x *AuthorityState) GetAutomatic() bool {
+	if x != nil {
+		return x.Automatic
+	}
+	return false
 }
 
 type SignRequest struct {
@@ -462,8 +483,15 @@ type RotateRequest struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Authority          Authority              `protobuf:"varint,1,opt,name=authority,proto3,enum=keyway.plugin.v1.Authority" json:"authority,omitempty"`
 	GracePeriodSeconds int64                  `protobuf:"varint,2,opt,name=grace_period_seconds,json=gracePeriodSeconds,proto3" json:"grace_period_seconds,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The phase to move to: "init", "update_clients", "update_servers",
+	// "standby" or "rollback". A plugin that ignores it rotates in one step;
+	// the core notices that from the returned phase.
+	Phase string `protobuf:"bytes,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	// Whether the running keyway walks the remaining phases on a schedule
+	// spread over the grace period (set with phase "init").
+	Automatic     bool `protobuf:"varint,4,opt,name=automatic,proto3" json:"automatic,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RotateRequest) Reset() {
@@ -508,6 +536,20 @@ func (x *RotateRequest) GetGracePeriodSeconds() int64 {
 		return x.GracePeriodSeconds
 	}
 	return 0
+}
+
+func (x *RotateRequest) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *RotateRequest) GetAutomatic() bool {
+	if x != nil {
+		return x.Automatic
+	}
+	return false
 }
 
 type RotateResponse struct {
@@ -561,12 +603,14 @@ const file_keyway_plugin_v1_ca_proto_rawDesc = "" +
 	"\x19keyway/plugin/v1/ca.proto\x12\x10keyway.plugin.v1\"\x14\n" +
 	"\x12AuthoritiesRequest\"Y\n" +
 	"\x13AuthoritiesResponse\x12B\n" +
-	"\vauthorities\x18\x01 \x03(\v2 .keyway.plugin.v1.AuthorityStateR\vauthorities\"\xad\x01\n" +
+	"\vauthorities\x18\x01 \x03(\v2 .keyway.plugin.v1.AuthorityStateR\vauthorities\"\xff\x01\n" +
 	"\x0eAuthorityState\x129\n" +
 	"\tauthority\x18\x01 \x01(\x0e2\x1b.keyway.plugin.v1.AuthorityR\tauthority\x12\"\n" +
 	"\fcertificates\x18\x02 \x03(\fR\fcertificates\x12\x14\n" +
 	"\x05phase\x18\x03 \x01(\tR\x05phase\x12&\n" +
-	"\x0fgrace_ends_unix\x18\x04 \x01(\x03R\rgraceEndsUnix\"\xf2\x02\n" +
+	"\x0fgrace_ends_unix\x18\x04 \x01(\x03R\rgraceEndsUnix\x122\n" +
+	"\x15rotation_started_unix\x18\x05 \x01(\x03R\x13rotationStartedUnix\x12\x1c\n" +
+	"\tautomatic\x18\x06 \x01(\bR\tautomatic\"\xf2\x02\n" +
 	"\vSignRequest\x129\n" +
 	"\tauthority\x18\x01 \x01(\x0e2\x1b.keyway.plugin.v1.AuthorityR\tauthority\x12\x10\n" +
 	"\x03csr\x18\x02 \x01(\fR\x03csr\x12\x1f\n" +
@@ -588,10 +632,12 @@ const file_keyway_plugin_v1_ca_proto_rawDesc = "" +
 	"\x05value\x18\x03 \x01(\fR\x05value\"F\n" +
 	"\fSignResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x14\n" +
-	"\x05chain\x18\x02 \x03(\fR\x05chain\"|\n" +
+	"\x05chain\x18\x02 \x03(\fR\x05chain\"\xb0\x01\n" +
 	"\rRotateRequest\x129\n" +
 	"\tauthority\x18\x01 \x01(\x0e2\x1b.keyway.plugin.v1.AuthorityR\tauthority\x120\n" +
-	"\x14grace_period_seconds\x18\x02 \x01(\x03R\x12gracePeriodSeconds\"H\n" +
+	"\x14grace_period_seconds\x18\x02 \x01(\x03R\x12gracePeriodSeconds\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\tR\x05phase\x12\x1c\n" +
+	"\tautomatic\x18\x04 \x01(\bR\tautomatic\"H\n" +
 	"\x0eRotateResponse\x126\n" +
 	"\x05state\x18\x01 \x01(\v2 .keyway.plugin.v1.AuthorityStateR\x05state*y\n" +
 	"\tAuthority\x12\x19\n" +

@@ -1439,7 +1439,8 @@ type AuthoritiesResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	UserCas [][]byte               `protobuf:"bytes,1,rep,name=user_cas,json=userCas,proto3" json:"user_cas,omitempty"`
 	DbCas   [][]byte               `protobuf:"bytes,2,rep,name=db_cas,json=dbCas,proto3" json:"db_cas,omitempty"`
-	// The host authority's trusted certificates, the active one first: an
+	// The host authority's trusted certificates, the one that signs server
+	// certificates in the current rotation phase first: an
 	// agent whose certificate another one signed renews it.
 	HostCas       [][]byte `protobuf:"bytes,3,rep,name=host_cas,json=hostCas,proto3" json:"host_cas,omitempty"`
 	unknownFields protoimpl.UnknownFields
