@@ -29,6 +29,8 @@ const (
 	TokenCreate      = "token.create"
 	TokenDelete      = "token.delete"
 	HostDelete       = "host.delete"
+	LockCreate       = "lock.create"
+	LockDelete       = "lock.delete"
 	CertIssued       = "cert.issued"
 	CARotated        = "ca.rotated"
 	APIRateLimited   = "api.rate_limited"
