@@ -31,6 +31,7 @@ const (
 	HostDelete       = "host.delete"
 	LockCreate       = "lock.create"
 	LockDelete       = "lock.delete"
+	SessionEnded     = "db.session.terminated"
 	CertIssued       = "cert.issued"
 	CARotated        = "ca.rotated"
 	APIRateLimited   = "api.rate_limited"

@@ -132,6 +132,7 @@ func (n *node) setup(ctx context.Context) (err error) {
 			Grants:     apiserver.NewGrants(),
 			Clients:    n.protocolClient,
 		}
+		n.startEnforcer()
 	}
 	if cfg.DB == nil {
 		return nil
@@ -324,6 +325,10 @@ func (n *node) startAgent(ctx context.Context) error {
 // deliver hands a session from the tunnel to the local plugin of its
 // database's protocol.
 func (n *node) deliver(ctx context.Context, stream net.Conn, meta *pluginv1.Session) {
+	if meta.GetEndSessions() != nil {
+		n.endForProxy(ctx, stream, meta)
+		return
+	}
 	protocol := meta.GetDatabase().GetProtocol()
 	in, err := n.sup.Protocol(protocol)
 	if err != nil {
