@@ -97,7 +97,7 @@ func (a AgentService) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest
 	}
 	if d.Allow && a.S.Live != nil {
 		a.S.Live.add(LiveSession{ID: req.GetSessionId(), Agent: agentName, Identity: id, Database: db,
-			Request: dbReq, NotAfter: leafNotAfter(dbReq.Chain)}, a.S.now())
+			Request: dbReq, NotAfter: leafNotAfter(dbReq.Chain), Stored: a.S.storedUser(ctx, id)}, a.S.now())
 	}
 	resp := &apiv1.AuthorizeResponse{Allow: d.Allow, Message: d.Message}
 	for _, r := range d.Reasons {

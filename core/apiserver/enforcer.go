@@ -158,7 +158,7 @@ func (e *Enforcer) reason(ctx context.Context, s LiveSession, now time.Time, loc
 	if !recheck {
 		return sdk.EndReason{}, false
 	}
-	if msg := e.S.userChanged(ctx, s.Identity); msg != "" {
+	if msg := e.S.userChanged(ctx, s.Identity); s.Stored && msg != "" {
 		return sdk.EndReason{Kind: sdk.EndRevoked, Message: msg}, true
 	}
 	d := e.S.Authorizer.AuthorizeIdentity(ctx, s.Identity, s.Request)
@@ -254,4 +254,13 @@ func leafNotAfter(chain [][]byte) time.Time {
 		return time.Time{}
 	}
 	return c.NotAfter
+}
+
+// storedUser reports whether an identity is a user with a stored record.
+func (s *Server) storedUser(ctx context.Context, id identity.Identity) bool {
+	if id.Kind != identity.KindUser || s.Auth == nil {
+		return false
+	}
+	_, err := s.Auth.GetUser(ctx, id.Name)
+	return err == nil
 }

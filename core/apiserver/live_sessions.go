@@ -21,6 +21,11 @@ type LiveSession struct {
 	Request  access.DBRequest
 	// NotAfter is when the client's certificate expires.
 	NotAfter time.Time
+	// Stored is whether the user had a stored record when the session
+	// was authorised: only then does its removal or change end it, since
+	// identities signed for names without a record (bots, auth sign) have
+	// nothing to compare with.
+	Stored bool
 	added    time.Time
 }
 

@@ -47,7 +47,7 @@ func expectEnded(t *testing.T, what string, ended <-chan error, since time.Time,
 			t.Fatalf("%s: the session ended %s after, want within %s", what, took, limit)
 		}
 		t.Logf("%s: ended %s after with %s %q", what, took.Round(time.Millisecond), got, text)
-	case <-time.After(limit + 10*time.Second):
+	case <-time.After(time.Until(since.Add(limit)) + 10*time.Second):
 		t.Fatalf("%s: the session did not end", what)
 	}
 }
