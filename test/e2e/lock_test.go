@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/keyway-dev/keyway/test/etcdtest"
 	"github.com/keyway-dev/keyway/test/pgtest"
 )
 
@@ -194,4 +195,59 @@ func certNotAfter(t *testing.T, pemText []byte) time.Time {
 		t.Fatal(err)
 	}
 	return c.NotAfter
+}
+
+// TestLockReachesASecondProxy locks a user on one proxy of two that
+// share etcd: the user's session that the other proxy routed to an
+// agent ends within 2 s with the lock's message, and new sessions there
+// are refused.
+func TestLockReachesASecondProxy(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	blocks, _ := operatorCAs(t)
+	a := startEtcdProxy(t, etcd.Endpoints(), blocks)
+	b := startEtcdProxy(t, etcd.Endpoints(), blocks)
+	pg := postgresFor(t, a.cluster)
+
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agentCfg, agentData, agentDiag := filepath.Join(dir, "agent.hcl"), filepath.Join(dir, "agent"), freeAddr(t)
+	body := fmt.Sprintf("data_dir = %q\n\ndb {\n  proxy_addr = %q\n  token_file = %q\n  agent_name = \"agent-1\"\n\n  database %q {\n    protocol = \"postgres\"\n    uri      = %q\n  }\n}\n\ndiag {\n  listen = %q\n}\n",
+		agentData, a.addr, tokenFile, dbName, pg.Addr(), agentDiag)
+	if err := os.WriteFile(agentCfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startNode(t, agentCfg, agentData)
+	waitFor(t, 30*time.Second, "the agent's tunnels to both proxies", func() bool {
+		return tunnelUp(t, agentDiag, a.addr) && tunnelUp(t, agentDiag, b.addr)
+	})
+
+	kw(t, "users", "add", "alice", "--roles=access", "--db-users=*", "--db-names=*", "-c", a.cfg)
+	prefix := filepath.Join(dir, "alice")
+	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+		"--route="+dbName, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
+	host, port, _ := strings.Cut(b.addr, ":")
+	connB := fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=verify-full sslrootcert=%s.cas sslcert=%s.crt sslkey=%s.key connect_timeout=10",
+		host, port, prefix, prefix, prefix)
+	var conn *pgx.Conn
+	waitFor(t, 20*time.Second, "a session through proxy B", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		conn, err = pgx.Connect(ctx, connB)
+		return err == nil
+	})
+	ended := endedWithin(t, conn)
+	time.Sleep(200 * time.Millisecond)
+	locked := time.Now()
+	kw(t, "lock", "--user=alice", "--message=offboarding", "-c", a.cfg)
+	expectEnded(t, "proxy B's session", ended, locked, 2*time.Second, "57P01", "offboarding")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := pgx.Connect(ctx, connB)
+	if state, msg := sqlState(t, err); state != "28000" || !strings.Contains(msg, "offboarding") {
+		t.Fatalf("a new session through proxy B under the lock: %s %q", state, msg)
+	}
 }
