@@ -73,6 +73,7 @@ func (s *Session) CountFromClient(n int) {
 	}
 	if s.end != nil && n > 0 {
 		s.end.lastClient.Store(time.Now().UnixNano())
+		s.end.busy.Store(true)
 	}
 }
 

@@ -34,8 +34,12 @@ type ending struct {
 	once   sync.Once
 	ch     chan struct{}
 	reason EndReason
-	// lastClient is when the client last sent something (unix nano).
+	// lastClient is when the client last sent something, or the plugin
+	// last reported the session waiting for it (unix nano).
 	lastClient atomic.Int64
+	// busy is set while the client waits for an answer: a session is
+	// not idle while its statement runs.
+	busy atomic.Bool
 }
 
 func newEnding(now time.Time) *ending {
@@ -84,8 +88,21 @@ func (s *Session) End(r EndReason) bool {
 	return won
 }
 
+// Waiting tells the session's idle watch that the server answered all
+// the client asked: the idle time counts from now. Traffic from the
+// client (CountFromClient) counts as a request, and while one is
+// unanswered the session is not idle however long it runs.
+func (s *Session) Waiting() {
+	if s.end == nil {
+		return
+	}
+	s.end.lastClient.Store(time.Now().UnixNano())
+	s.end.busy.Store(false)
+}
+
 // EndWhenIdle ends the session with EndIdle once its client has sent
-// nothing for d, counting what the plugin reports with CountFromClient.
+// nothing for d while it was not waiting for an answer (see Waiting),
+// counting what the plugin reports with CountFromClient.
 // It returns at once; the watch stops when the session ends. d <= 0 does
 // nothing.
 func (s *Session) EndWhenIdle(d time.Duration, message string) {
@@ -100,6 +117,10 @@ func (s *Session) EndWhenIdle(d time.Duration, message string) {
 			case <-s.end.ch:
 				return
 			case now := <-t.C:
+				if s.end.busy.Load() {
+					t.Reset(d)
+					continue
+				}
 				idle := now.Sub(time.Unix(0, s.end.lastClient.Load()))
 				if idle >= d {
 					s.End(EndReason{Kind: EndIdle, Message: message})

@@ -58,18 +58,27 @@ func TestEndSessionsReachesTheNamedSessions(t *testing.T) {
 }
 
 // TestEndWhenIdleCountsClientTraffic ends a session only once its client
-// has been quiet for the whole timeout.
+// has been quiet for the whole timeout, and never while a request of
+// the client waits for its answer.
 func TestEndWhenIdleCountsClientTraffic(t *testing.T) {
 	s := &Session{end: newEnding(time.Now())}
 	s.EndWhenIdle(300*time.Millisecond, "idle")
 	deadline := time.Now().Add(600 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		s.CountFromClient(1)
+		s.Waiting()
 		if s.EndReason().Kind != "" {
 			t.Fatal("a session with client traffic ended as idle")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A request that runs longer than the timeout.
+	s.CountFromClient(1)
+	time.Sleep(700 * time.Millisecond)
+	if s.EndReason().Kind != "" {
+		t.Fatal("a session waiting for an answer ended as idle")
+	}
+	s.Waiting()
 	select {
 	case <-s.Ending():
 	case <-time.After(2 * time.Second):

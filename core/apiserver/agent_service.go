@@ -100,6 +100,11 @@ func (a AgentService) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest
 			Request: dbReq, NotAfter: leafNotAfter(dbReq.Chain), Stored: a.S.storedUser(ctx, id)}, a.S.now())
 	}
 	resp := &apiv1.AuthorizeResponse{Allow: d.Allow, Message: d.Message}
+	if d.Allow {
+		if roles, err := a.S.Authorizer.Roles.Roles(ctx); err == nil {
+			resp.IdleTimeoutMs = access.IdleTimeout(roles, id.Roles).Milliseconds()
+		}
+	}
 	for _, r := range d.Reasons {
 		resp.Reasons = append(resp.Reasons, &apiv1.Reason{Effect: r.Effect, Role: r.Role, Rule: r.Rule, Message: r.Message})
 	}

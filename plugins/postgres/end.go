@@ -31,6 +31,9 @@ type endReader struct {
 	// boundary is set by the relay while it waits for a header with
 	// nothing buffered: no byte of the next message was read yet.
 	boundary bool
+	// ready, if set, is called for each ReadyForQuery the server sends:
+	// the session then waits for its client (sdk.Session.Waiting).
+	ready func()
 }
 
 func (e *endReader) Read(p []byte) (int, error) {
@@ -63,6 +66,14 @@ func (e *endReader) end() {
 type interruptible interface {
 	atBoundary(bool)
 	isEnded() bool
+	// passed is told the type of each message relayed.
+	passed(typ byte)
+}
+
+func (e *endReader) passed(typ byte) {
+	if typ == 'Z' && e.ready != nil {
+		e.ready()
+	}
 }
 
 func (e *endReader) atBoundary(b bool) { e.boundary = b }
@@ -71,7 +82,7 @@ func (e *endReader) isEnded() bool     { return e.ended.Load() }
 // watchEnd ends the server's side of the relay when keyway ends the
 // session; stop releases the watch once the relay returned.
 func watchEnd(s *sdk.Session, upstream net.Conn) (src *endReader, stop func()) {
-	src = &endReader{conn: upstream}
+	src = &endReader{conn: upstream, ready: s.Waiting}
 	done := make(chan struct{})
 	go func() {
 		select {

@@ -77,6 +77,9 @@ func relayFrames(src io.Reader, dst io.Writer, bufs *bufferPool, handle frameHan
 			_ = w.Flush()
 			return err
 		}
+		if in != nil {
+			in.passed(hdr[0])
+		}
 		count(int(n) + 1)
 	}
 }

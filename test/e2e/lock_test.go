@@ -251,3 +251,35 @@ func TestLockReachesASecondProxy(t *testing.T) {
 		t.Fatalf("a new session through proxy B under the lock: %s %q", state, msg)
 	}
 }
+
+// TestIdleSessionEnds gives a role idle_timeout = "3s": a session that
+// runs a statement longer than that keeps going, and one left quiet
+// ends with 57P05 and keyway's sentence.
+func TestIdleSessionEnds(t *testing.T) {
+	a := startAllInOne(t)
+	roleFile := a.path("quick.hcl")
+	role := "role \"quick\" {\n  allow {\n    db_labels = { \"*\" = [\"*\"] }\n    db_users  = [\"*\"]\n    db_names  = [\"*\"]\n  }\n  options {\n    idle_timeout = \"3s\"\n  }\n}\n"
+	if err := os.WriteFile(roleFile, []byte(role), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kw(t, "create", "-f", roleFile, "-c", a.cfg)
+	prefix := a.userFiles(t, "carol", "--roles=quick", "--route-db-user=postgres")
+	conn, err := a.pgxConnect(t, prefix, "postgres", "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(context.Background(), "select pg_sleep(5)"); err != nil {
+		t.Fatalf("a statement longer than idle_timeout: %v", err)
+	}
+	quiet := time.Now()
+	// The session's FATAL arrives unasked; pgx reads it at the next
+	// statement, sent once the timeout has passed.
+	time.Sleep(5 * time.Second)
+	_, err = conn.Exec(context.Background(), "select 1")
+	if err == nil {
+		t.Fatalf("a session quiet for %s was not ended", time.Since(quiet).Round(time.Second))
+	}
+	if state, msg := sqlState(t, err); state != "57P05" || !strings.Contains(msg, "idle_timeout") {
+		t.Fatalf("an idle session ended with %s %q", state, msg)
+	}
+}
