@@ -80,10 +80,10 @@ var lockID = regexp.MustCompile(`lock ([0-9a-f]+):`)
 func TestLocksEndAndRefuseSessions(t *testing.T) {
 	a := startAllInOne(t)
 	startRemoteAgent(t, a)
-	kw(t, "users", "add", "alice", "--roles=access", "--db-users=*", "--db-names=*", "-c", a.cfg)
-	local := a.userFiles(t, "alice", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
+	kw(t, "users", "add", "alice", "--roles=access,contractors", "--db-users=*", "--db-names=*", "-c", a.cfg)
+	local := a.userFiles(t, "alice", "--roles=access,contractors", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
 	remote := a.path("alice-remote")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access,contractors", "--db-users=*", "--db-names=*",
 		"--route=remote-postgres", "--route-db-user=postgres", "--out="+remote, "-c", a.cfg)
 	waitFor(t, 20*time.Second, "a session through the agent", func() bool {
 		_, err := pgtest.Psql(a.connString(remote, "postgres", "postgres"), "select 1")
@@ -149,7 +149,19 @@ func TestLocksEndAndRefuseSessions(t *testing.T) {
 		return err == nil
 	})
 
+	// A role the session relies on changes: it is authorised again.
 	ended := endedWithin(t, connect(remote))
+	time.Sleep(200 * time.Millisecond)
+	roleFile := a.path("contractors.hcl")
+	if err := os.WriteFile(roleFile, []byte("role \"contractors\" {\n  deny {\n    db_users = [\"postgres\"]\n  }\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	changed := time.Now()
+	kw(t, "create", "-f", roleFile, "-c", a.cfg)
+	expectEnded(t, "a session a new deny rule covers", ended, changed, 2*time.Second, "57P01", "contractors")
+	kw(t, "rm", "role/contractors", "-c", a.cfg)
+
+	ended = endedWithin(t, connect(remote))
 	time.Sleep(200 * time.Millisecond)
 	removed := time.Now()
 	kw(t, "users", "rm", "alice", "-c", a.cfg)
