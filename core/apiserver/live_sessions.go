@@ -26,7 +26,7 @@ type LiveSession struct {
 	// identities signed for names without a record (bots, auth sign) have
 	// nothing to compare with.
 	Stored bool
-	added    time.Time
+	added  time.Time
 }
 
 // LiveSessions are the sessions this process authorised, by id.
