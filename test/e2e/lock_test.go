@@ -149,6 +149,30 @@ func TestLocksEndAndRefuseSessions(t *testing.T) {
 		return err == nil
 	})
 
+	// Locks of a database, an agent and a role refuse what they cover
+	// and nothing else.
+	for _, tt := range []struct {
+		flag             string
+		refused, allowed string
+	}{
+		{"--db=remote-postgres", remote, local},
+		{"--agent=remote", remote, local},
+		{"--role=access", local, ""},
+	} {
+		m := lockID.FindStringSubmatch(kw(t, "lock", tt.flag, "--message=maintenance", "-c", a.cfg))
+		if m == nil {
+			t.Fatalf("lock %s printed no id", tt.flag)
+		}
+		_, err := a.pgxConnect(t, tt.refused, "postgres", "postgres")
+		if state, msg := sqlState(t, err); state != "28000" || !strings.Contains(msg, "maintenance") {
+			t.Fatalf("lock %s: a covered session got %s %q", tt.flag, state, msg)
+		}
+		if tt.allowed != "" {
+			_ = connect(tt.allowed).Close(context.Background())
+		}
+		kw(t, "unlock", m[1], "-c", a.cfg)
+	}
+
 	// A role the session relies on changes: it is authorised again.
 	ended := endedWithin(t, connect(remote))
 	time.Sleep(200 * time.Millisecond)
