@@ -57,6 +57,10 @@ type Authorization struct {
 	// Message is a sentence for the client: what was decided and why.
 	Message string
 	Reasons []Reason
+	// IdleTimeout, when positive, is how long the session may go without
+	// traffic from its client (the roles' idle_timeout); the plugin ends
+	// it then (Session.EndWhenIdle).
+	IdleTimeout time.Duration
 }
 
 // DatabaseCertificateRequest asks for a database client certificate.

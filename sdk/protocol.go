@@ -66,6 +66,9 @@ type Session struct {
 	Metrics *Metrics
 
 	counters *counters
+	// end is the session's end signal; nil for a Session the host did
+	// not hand over.
+	end *ending
 }
 
 // CountFromClient adds n bytes received from the client to the plugin's
@@ -73,6 +76,10 @@ type Session struct {
 func (s *Session) CountFromClient(n int) {
 	if s.counters != nil {
 		s.counters.fromClient.Add(uint64(n))
+	}
+	if s.end != nil && n > 0 {
+		s.end.lastClient.Store(time.Now().UnixNano())
+		s.end.busy.Store(true)
 	}
 }
 

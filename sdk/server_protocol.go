@@ -27,6 +27,7 @@ type protocolServer struct {
 	host   func() *hostClient
 	relays relays
 	certs  servingCerts
+	live   liveSessions
 
 	mu sync.Mutex
 	ln *handoff.Listener
@@ -126,6 +127,7 @@ func (s *protocolServer) newSession(conn net.Conn, meta *pluginv1.Session) *Sess
 		Conn:       conn,
 		Metrics:    s.metrics,
 		counters:   &s.stats,
+		end:        newEnding(time.Now()),
 
 		ClientCertificates: meta.GetClientCertificates(),
 		Database:           databaseFromProto(meta.GetDatabase()),
@@ -143,11 +145,27 @@ func (s *protocolServer) run(sess *Session) {
 	conn := sess.Conn
 	s.stats.total.Add(1)
 	s.stats.active.Add(1)
+	s.live.add(sess)
 	defer func() {
+		s.live.remove(sess)
+		// Ending after the session returned stops its idle watch.
+		sess.End(EndReason{})
 		s.stats.active.Add(^uint64(0))
 		_ = conn.Close()
 	}()
 	s.impl.ServeSession(s.ctx, sess)
+}
+
+// EndSessions ends the named sessions this plugin serves with the
+// reason given; the plugin tells each client why.
+func (s *protocolServer) EndSessions(_ context.Context, req *pluginv1.EndSessionsRequest) (*pluginv1.EndSessionsResponse, error) {
+	ended := s.live.end(req.GetSessionIds(), EndReason{Kind: req.GetKind(), Message: req.GetMessage()})
+	return &pluginv1.EndSessionsResponse{Ended: ended}, nil
+}
+
+// ActiveSessions lists the sessions this plugin serves now.
+func (s *protocolServer) ActiveSessions(context.Context, *pluginv1.ActiveSessionsRequest) (*pluginv1.ActiveSessionsResponse, error) {
+	return &pluginv1.ActiveSessionsResponse{SessionIds: s.live.ids()}, nil
 }
 
 func databaseFromProto(d *pluginv1.Database) *Database {

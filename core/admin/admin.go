@@ -103,6 +103,7 @@ func NewHandler(src Source) http.Handler {
 	})
 	handleCA(mux, src)
 	handleAuth(mux, src)
+	handleLocks(mux, src)
 	handleAccess(mux, src)
 	if as, ok := src.(AuditSource); ok {
 		handleAudit(mux, as)
@@ -117,10 +118,10 @@ func NewHandler(src Source) http.Handler {
 }
 
 // RemotePath reports whether an admin API path may be used remotely:
-// users, join tokens, roles, db resources, access checks and the audit
+// users, join tokens, roles, db resources, locks, access checks and the audit
 // log, not the host's plugins or its CA.
 func RemotePath(path string) bool {
-	for _, p := range []string{"/v1/users", "/v1/tokens", "/v1/roles", "/v1/databases", "/v1/access/", "/v1/audit", "/v1/ready"} {
+	for _, p := range []string{"/v1/users", "/v1/tokens", "/v1/roles", "/v1/databases", "/v1/locks", "/v1/access/", "/v1/audit", "/v1/ready"} {
 		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") || strings.HasPrefix(path, p+"?") {
 			return true
 		}

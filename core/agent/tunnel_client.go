@@ -256,6 +256,11 @@ func (c *TunnelClient) serve(ctx context.Context, stream net.Conn) {
 		return
 	}
 	_ = stream.SetReadDeadline(time.Time{})
+	if meta.GetEndSessions() != nil {
+		// Not a session: the proxy asks to end some this agent serves.
+		c.Deliver(ctx, stream, meta)
+		return
+	}
 	if meta.GetDatabase() != nil && meta.GetRefusal() == nil {
 		db, found, err := c.Registry.Get(ctx, meta.GetDatabase().GetName())
 		switch {

@@ -23,6 +23,15 @@ func (a AgentService) RenewHost(ctx context.Context, req *apiv1.RenewHostRequest
 		return nil, status.Error(codes.FailedPrecondition, "host certificates are renewed only through an agent's tunnel")
 	}
 	ev := audit.Event{Event: audit.CertIssued, Code: "TC001", Target: "host/" + a.Agent.Name, Reason: "renewal"}
+	if l, err := a.S.lockOf(ctx, "", nil, "", a.Agent.Name); err != nil || l != nil {
+		msg := "keyway cannot read its locks, so the renewal is refused until it can"
+		if l != nil {
+			msg = l.Sentence()
+		}
+		err = status.Error(codes.PermissionDenied, msg)
+		a.S.record(ctx, ev, err)
+		return nil, err
+	}
 	resp, err := authority.IssueHost(ctx, a.S.CA, authority.HostRequest{
 		Cluster: a.S.Cluster, Name: a.Agent.Name, TTL: a.S.hostTTL(),
 	}, req.GetCsr(), a.S.now())

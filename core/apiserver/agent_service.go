@@ -76,14 +76,35 @@ func (a AgentService) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest
 	if !found {
 		return &apiv1.AuthorizeResponse{Allow: false, Message: "keyway: database " + req.GetDatabase() + " is not registered in this cluster"}, nil
 	}
-	d := a.S.Authorizer.AuthorizeDB(ctx, access.DBRequest{
+	dbReq := access.DBRequest{
 		Chain: req.GetClientCertificates(), Database: db,
 		DBUser: req.GetDbUser(), DBName: req.GetDbName(), ClientAddr: req.GetClientAddr(),
-	})
+	}
+	id, err := a.S.Authorizer.Identify(ctx, dbReq.Chain)
+	if err != nil {
+		return &apiv1.AuthorizeResponse{Allow: false, Message: "keyway: " + err.Error()}, nil
+	}
+	agentName := ""
+	if a.remote() {
+		agentName = a.Agent.Name
+	}
+	if msg := a.S.lockedSentence(ctx, id, db.Name, agentName); msg != "" {
+		return &apiv1.AuthorizeResponse{Allow: false, Message: msg}, nil
+	}
+	d := a.S.Authorizer.AuthorizeIdentity(ctx, id, dbReq)
 	if d.Allow && a.remote() {
 		a.S.Grants.allow(req.GetSessionId(), req.GetDbUser())
 	}
+	if d.Allow && a.S.Live != nil {
+		a.S.Live.add(LiveSession{ID: req.GetSessionId(), Agent: agentName, Identity: id, Database: db,
+			Request: dbReq, NotAfter: leafNotAfter(dbReq.Chain), Stored: a.S.storedUser(ctx, id)}, a.S.now())
+	}
 	resp := &apiv1.AuthorizeResponse{Allow: d.Allow, Message: d.Message}
+	if d.Allow {
+		if roles, err := a.S.Authorizer.Roles.Roles(ctx); err == nil {
+			resp.IdleTimeoutMs = access.IdleTimeout(roles, id.Roles).Milliseconds()
+		}
+	}
 	for _, r := range d.Reasons {
 		resp.Reasons = append(resp.Reasons, &apiv1.Reason{Effect: r.Effect, Role: r.Role, Rule: r.Rule, Message: r.Message})
 	}

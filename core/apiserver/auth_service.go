@@ -49,6 +49,10 @@ func (a AuthService) Login(ctx context.Context, req *apiv1.LoginRequest) (resp *
 		}
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
+	if msg := a.S.lockedSentence(ctx, identity.Identity{Kind: identity.KindUser, Name: u.Name, Roles: u.Roles}, "", ""); msg != "" {
+		reason = "locked"
+		return nil, status.Error(codes.PermissionDenied, msg)
+	}
 	cert, err := authority.IssueIdentity(ctx, a.S.CA, authority.IdentityRequest{
 		Cluster: a.S.Cluster, Kind: identity.KindUser, Name: u.Name,
 		Roles: u.Roles, DBUsers: u.DBUsers, DBNames: u.DBNames, TTL: UserCertTTL,

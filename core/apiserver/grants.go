@@ -258,3 +258,11 @@ func fill(field *string, granted, what string, e *audit.Event) error {
 	}
 	return nil
 }
+
+// ended reports whether a session's stream closed, or its grant is gone.
+func (g *Grants) ended(sessionID string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	e, ok := g.m[sessionID]
+	return !ok || !e.ended.IsZero()
+}

@@ -88,6 +88,10 @@ type Server struct {
 	// Clients, if set, says how the clients of the protocol called name
 	// connect, as its plugin declared; false when no plugin of it runs.
 	Clients func(name string) (*apiv1.Client, bool)
+	// Live, if set, holds the sessions this process authorised, which
+	// its enforcer ends when a lock, an expiry or a change of users and
+	// roles takes their access away.
+	Live *LiveSessions
 }
 
 // hostTTL is the lifetime of agents' host certificates.

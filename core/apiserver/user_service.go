@@ -58,6 +58,9 @@ func (u UserService) DatabaseCertificate(ctx context.Context, req *apiv1.Databas
 	}
 	chain, _ := peerChain(ctx)
 	d := u.S.Authorizer.AuthorizeIdentity(ctx, id, access.DBRequest{Database: db, DBUser: req.GetDbUser(), DBName: req.GetDbName()})
+	if msg := u.S.lockedSentence(ctx, id, db.Name, ""); msg != "" {
+		d.Allow, d.Message = false, msg
+	}
 	if !d.Allow {
 		err := status.Error(codes.PermissionDenied, d.Message)
 		u.S.record(ctx, audit.Event{Event: audit.CertIssued, Code: "TC002", User: id.Name, SpiffeID: id.ID.String(),

@@ -18,6 +18,8 @@ const (
 	tokensPrefix = "tokens/"
 	// databasesPrefix holds db resources (keyway create -f db.hcl).
 	databasesPrefix = "databases/"
+	// LocksPrefix holds locks (keyway lock); proxies watch it.
+	LocksPrefix = "locks/"
 )
 
 // Service holds the auth records.

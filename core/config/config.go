@@ -50,8 +50,17 @@ type Auth struct {
 	// LoginRate limits logins (with invites too) and agents' joins per
 	// client address, as COUNT/PERIOD; DefaultLoginRate when unset.
 	LoginRate string `hcl:"login_rate,optional"`
+	// DisconnectExpiredCert ends a live session when its client
+	// certificate expires; true when unset.
+	DisconnectExpiredCert *bool `hcl:"disconnect_expired_cert,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// EndsExpiredSessions reports whether sessions end with their client
+// certificate (disconnect_expired_cert, on by default).
+func (a *Auth) EndsExpiredSessions() bool {
+	return a == nil || a.DisconnectExpiredCert == nil || *a.DisconnectExpiredCert
 }
 
 // Proxy configures the proxy role.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -26,10 +27,20 @@ type ResourceSet struct {
 }
 
 type roleBlock struct {
-	Name      string     `hcl:"name,label"`
-	SpiffeIDs []string   `hcl:"spiffe_ids,optional"`
-	Allow     *ruleBlock `hcl:"allow,block"`
-	Deny      *ruleBlock `hcl:"deny,block"`
+	Name      string            `hcl:"name,label"`
+	SpiffeIDs []string          `hcl:"spiffe_ids,optional"`
+	Allow     *ruleBlock        `hcl:"allow,block"`
+	Deny      *ruleBlock        `hcl:"deny,block"`
+	Options   *roleOptionsBlock `hcl:"options,block"`
+
+	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// roleOptionsBlock limits the sessions of a role's holders.
+type roleOptionsBlock struct {
+	// IdleTimeout ends a session after this long without client
+	// traffic, such as "15m".
+	IdleTimeout string `hcl:"idle_timeout,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
@@ -117,6 +128,13 @@ func loadRoles(blocks []roleBlock) ([]access.Role, hcl.Diagnostics) {
 			diags = append(diags, errorAt(rb.DeclRange, "Empty role", fmt.Sprintf("Role %q has neither an allow nor a deny block.", rb.Name)))
 		}
 		r := access.Role{Name: rb.Name, SpiffeIDs: rb.SpiffeIDs}
+		if o := rb.Options; o != nil && o.IdleTimeout != "" {
+			if d, err := time.ParseDuration(o.IdleTimeout); err != nil || d <= 0 {
+				diags = append(diags, errorAt(o.DeclRange, "Invalid idle timeout",
+					fmt.Sprintf("Role %q: idle_timeout = %q is not a positive duration such as 15m.", rb.Name, o.IdleTimeout)))
+			}
+			r.Options.IdleTimeout = o.IdleTimeout
+		}
 		for _, side := range []struct {
 			rule *ruleBlock
 			into *access.Rule

@@ -172,6 +172,10 @@ func (a *agentRole) report(m *metrics.Metrics) {
 // deliver hands a session from the tunnel to the local plugin of its
 // database's protocol.
 func (a *agentRole) deliver(ctx context.Context, stream net.Conn, meta *pluginv1.Session) {
+	if meta.GetEndSessions() != nil {
+		a.endForProxy(ctx, stream, meta)
+		return
+	}
 	protocol := meta.GetDatabase().GetProtocol()
 	if protocol == "" {
 		// An out-of-band request names no database, only its protocol.

@@ -35,6 +35,8 @@ type authRole struct {
 	// proxies follows the cluster's proxies in the state backend; nil
 	// without the proxy role, which alone serves the API.
 	proxies *discovery.Directory
+	// enforcer ends live sessions that lose their access.
+	enforcer *apiserver.Enforcer
 	// rotate is the CA that automatic rotations move through.
 	rotate authority.CA
 	logger hclog.Logger
@@ -80,6 +82,7 @@ func newAuthRole(ctx context.Context, n *node, p authParts) (*authRole, error) {
 	if n.audit != nil {
 		a.api.AuditLog = n.audit
 	}
+	a.enforcer = newEnforcer(n, a.api, a.tunnels)
 	if n.cfg.Proxy != nil {
 		a.proxies = discovery.NewDirectory(st, n.logger.Named("discovery"))
 		a.api.Proxies = a.proxies
@@ -87,12 +90,13 @@ func newAuthRole(ctx context.Context, n *node, p authParts) (*authRole, error) {
 	return a, nil
 }
 
-// Run moves automatic rotations along their schedule and follows the
-// cluster's proxies until ctx ends.
+// Run ends sessions that lose their access, moves automatic rotations
+// along their schedule and follows the cluster's proxies until ctx ends.
 func (a *authRole) Run(ctx context.Context) error {
 	var background sync.WaitGroup
 	defer background.Wait()
 	background.Go(func() { walkRotations(ctx, a.rotate, a.logger) })
+	background.Go(func() { a.enforcer.Run(ctx) })
 	if a.proxies != nil {
 		a.proxies.Run(ctx)
 		return nil

@@ -10,3 +10,6 @@ import (
 func testAudit(host sdk.Host) *dbsession.Audit {
 	return dbsession.NewAudit(host, &sdk.Session{ID: "test"}, identity.Identity{}, "", "", "")
 }
+
+// noEnd is the end reason of a relay that keyway never ends.
+func noEnd() sdk.EndReason { return sdk.EndReason{} }

@@ -19,7 +19,7 @@ func TestRelayPlainPassesAndCountsBytes(t *testing.T) {
 	var in, out atomic.Int64
 	done := make(chan struct{})
 	go func() {
-		relayPlain(func(n int) { in.Add(int64(n)) }, func(n int) { out.Add(int64(n)) }, client, upstream)
+		relayPlain(newBufferPool(), func(n int) { in.Add(int64(n)) }, func(n int) { out.Add(int64(n)) }, client, upstream, upstream, noEnd)
 		close(done)
 	}()
 	gotServer := make(chan []byte)

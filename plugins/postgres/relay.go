@@ -43,6 +43,7 @@ type frameHandler func(hdr []byte, n int64, r *bufio.Reader, w *lazyWriter) erro
 func relayFrames(src io.Reader, dst io.Writer, bufs *bufferPool, handle frameHandler, count func(int)) error {
 	r := bufio.NewReaderSize(src, readBuffer)
 	w := &lazyWriter{dst: dst, pool: bufs}
+	in, _ := src.(interruptible)
 	var hdr [5]byte
 	for {
 		if r.Buffered() == 0 {
@@ -50,7 +51,20 @@ func relayFrames(src io.Reader, dst io.Writer, bufs *bufferPool, handle frameHan
 				return err
 			}
 		}
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if in != nil {
+			// Between two messages: the place to stop when keyway ends
+			// the session.
+			if in.isEnded() {
+				_ = w.Flush()
+				return errSessionEnded
+			}
+			in.atBoundary(r.Buffered() == 0)
+		}
+		_, err := io.ReadFull(r, hdr[:])
+		if in != nil {
+			in.atBoundary(false)
+		}
+		if err != nil {
 			_ = w.Flush()
 			return err
 		}
@@ -62,6 +76,9 @@ func relayFrames(src io.Reader, dst io.Writer, bufs *bufferPool, handle frameHan
 		if err := handle(hdr[:], n-4, r, w); err != nil {
 			_ = w.Flush()
 			return err
+		}
+		if in != nil {
+			in.passed(hdr[0])
 		}
 		count(int(n) + 1)
 	}
@@ -205,7 +222,10 @@ func (r recordedWriter) Write(p []byte) (int, error) {
 // of a statement whose result the client saw. When the tracker refuses a
 // message or loses track, the session ends with an ErrorResponse that
 // says why.
-func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn) {
+//
+// server is upstream's reading side; when keyway ends the session it
+// stops between two messages and the client is told why (end).
+func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn, server io.Reader, end func() sdk.EndReason) {
 	var wg sync.WaitGroup
 	var refused error
 	wg.Go(func() {
@@ -215,7 +235,13 @@ func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), cli
 		}
 		sdk.CloseWrite(upstream)
 	})
-	err := relayFromServer(upstream, recordedWriter{w: client, a: t.a}, bufs, t, countOut)
+	err := relayFromServer(server, recordedWriter{w: client, a: t.a}, bufs, t, countOut)
+	if errors.Is(err, errSessionEnded) {
+		r := end()
+		fatal(recordedWriter{w: client, a: t.a}, endState(r), endMessage(r), "")
+		_ = upstream.Close()
+		_ = client.Close()
+	}
 	if errors.Is(err, errLostTrack) {
 		// Whatever the server says next cannot be placed: end both ways.
 		fatal(recordedWriter{w: client, a: t.a}, stateProtocolViolation, err.Error()+"; the session is closed, and the statements whose outcome is unknown are recorded as such", "")
@@ -229,17 +255,35 @@ func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), cli
 	sdk.CloseWrite(client)
 }
 
-// relayPlain runs the session both ways without reading its messages, for
-// when statements are not audited: it only counts bytes.
-func relayPlain(countIn, countOut func(int), client, upstream net.Conn) {
+// relayPlain runs the session both ways without decoding its messages,
+// for when statements are not audited: it only counts bytes. The server's
+// side is still cut at message boundaries, so that when keyway ends the
+// session (server stops with errSessionEnded) its error reaches the
+// client whole.
+func relayPlain(bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn, server io.Reader, end func() sdk.EndReason) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_, _ = io.CopyBuffer(countingWriter{upstream, countIn}, client, make([]byte, relayBuffer))
 		sdk.CloseWrite(upstream)
 	})
-	_, _ = io.CopyBuffer(countingWriter{client, countOut}, upstream, make([]byte, relayBuffer))
+	err := relayFrames(server, client, bufs, passFrame, countOut)
+	if errors.Is(err, errSessionEnded) {
+		r := end()
+		fatal(client, endState(r), endMessage(r), "")
+		_ = upstream.Close()
+		_ = client.Close()
+	}
 	sdk.CloseWrite(client)
 	wg.Wait()
+}
+
+// passFrame passes a message on unread.
+func passFrame(hdr []byte, n int64, r *bufio.Reader, w *lazyWriter) error {
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	_, err := io.CopyN(w, r, n)
+	return err
 }
 
 // countingWriter counts what it writes. It hides the destination's

@@ -143,11 +143,14 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	var in, out atomic.Int64
 	countIn := func(n int) { in.Add(int64(n)); s.CountFromClient(n) }
 	countOut := func(n int) { out.Add(int64(n)); s.CountToClient(n) }
+	s.EndWhenIdle(authz.IdleTimeout, fmt.Sprintf("keyway: the session sent nothing for %s, the idle_timeout of its roles, so it is closed", authz.IdleTimeout))
+	server, stopWatch := watchEnd(s, upstream)
 	if cfg.statements() {
-		relayAudited(newTracker(aud, cfg.maxParameter), p.bufs, countIn, countOut, client, upstream)
+		relayAudited(newTracker(aud, cfg.maxParameter), p.bufs, countIn, countOut, client, upstream, server, s.EndReason)
 	} else {
-		relayPlain(countIn, countOut, client, upstream)
+		relayPlain(p.bufs, countIn, countOut, client, upstream, server, s.EndReason)
 	}
+	stopWatch()
 	if cfg.sessions() {
 		end := aud.Event(sdk.AuditSessionEnd, "T2004I", true)
 		end.DurationMS, end.BytesIn, end.BytesOut = time.Since(started).Milliseconds(), in.Load(), out.Load()

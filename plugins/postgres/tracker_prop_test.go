@@ -137,7 +137,7 @@ func runThroughRelay(t *testing.T, pg *pgtest.Server, script []byte, rng *rand.R
 	tr := newTracker(testAudit(host), 1<<10)
 	relayed := make(chan struct{})
 	go func() {
-		relayAudited(tr, newBufferPool(), func(int) {}, func(int) {}, relayEnd, upstream)
+		relayAudited(tr, newBufferPool(), func(int) {}, func(int) {}, relayEnd, upstream, upstream, noEnd)
 		close(relayed)
 	}()
 	term, _ := (&pgproto3.Terminate{}).Encode(nil)

@@ -387,7 +387,7 @@ func TestRelayEndsSessionsItCannotFollow(t *testing.T) {
 			tr := newTracker(testAudit(host), 16)
 			relayed := make(chan struct{})
 			go func() {
-				relayAudited(tr, newBufferPool(), func(int) {}, func(int) {}, relayClient, relayUpstream)
+				relayAudited(tr, newBufferPool(), func(int) {}, func(int) {}, relayClient, relayUpstream, relayUpstream, noEnd)
 				close(relayed)
 			}()
 			received := make(chan int, 1)

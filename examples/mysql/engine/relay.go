@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/keyway-dev/keyway/examples/mysql/wire"
+	"github.com/keyway-dev/keyway/sdk"
 )
 
 // maxCommand bounds a command the plugin reads whole; MariaDB's own
@@ -32,6 +33,10 @@ type relay struct {
 	record            func(*outcome)
 	recorded          func() error
 	countIn, countOut func(int)
+	// ending is closed when keyway ends the session, for the reason
+	// endReason gives; nil when it never does.
+	ending    <-chan struct{}
+	endReason func() sdk.EndReason
 
 	// tmu guards the tracker, wmu the writes to the client.
 	tmu, wmu sync.Mutex
@@ -55,9 +60,29 @@ func (r *relay) run() string {
 		defer close(done)
 		end(r.fromClient())
 	}()
+	go func() {
+		select {
+		case <-r.ending:
+			end(r.endSession())
+		case <-done:
+		}
+	}()
 	end(r.fromServer())
 	<-done
 	return reason
+}
+
+// endSession tells the client why keyway ends its session, between two
+// packets of the server's (the write lock is held for a whole packet),
+// with the ERR a killed connection gets.
+func (r *relay) endSession() string {
+	why := r.endReason()
+	msg := why.Message
+	if msg == "" {
+		msg = "keyway ended the session"
+	}
+	r.reply(0, &wire.Error{Code: wire.ErConnectionKilled, SQLState: "70100", Message: msg})
+	return "keyway ended the session (" + why.Kind + ")"
 }
 
 // fromClient reads the client's commands whole and passes them on.

@@ -106,6 +106,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		tracker:  newTracker(cl.login.Capabilities&wire.ClientDeprecateEOF != 0, cfg.maxParameter),
 		countIn:  func(n int) { in.Add(int64(n)); s.CountFromClient(n) },
 		countOut: func(n int) { out.Add(int64(n)); s.CountToClient(n) },
+		ending:   s.Ending(), endReason: s.EndReason,
 	}
 	if cfg.statements() {
 		r.record = func(o *outcome) { aud.Emit(statementEvent(aud, o)) }

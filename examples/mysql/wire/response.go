@@ -33,6 +33,7 @@ const (
 	ErConnectionFailed uint16 = 2003 // client-side code, used for an unreachable database
 	ErServerShutdown   uint16 = 1053 // SQLSTATE 08S01
 	ErPacketTooLarge   uint16 = 1153 // SQLSTATE 08S01
+	ErConnectionKilled uint16 = 1927 // SQLSTATE 70100
 	ErSecureTransport  uint16 = 3159 // SQLSTATE HY000
 )
 

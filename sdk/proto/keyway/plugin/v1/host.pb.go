@@ -589,8 +589,11 @@ type HostAuthorizeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Allow bool                   `protobuf:"varint,1,opt,name=allow,proto3" json:"allow,omitempty"`
 	// A sentence for the client, naming what was decided and why.
-	Message       string    `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Reasons       []*Reason `protobuf:"bytes,3,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	Message string    `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Reasons []*Reason `protobuf:"bytes,3,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	// When positive, the session ends after this long without traffic from
+	// its client (a role's idle_timeout).
+	IdleTimeoutMs int64 `protobuf:"varint,4,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -644,6 +647,13 @@ func (x *HostAuthorizeResponse) GetReasons() []*Reason {
 		return x.Reasons
 	}
 	return nil
+}
+
+func (x *HostAuthorizeResponse) GetIdleTimeoutMs() int64 {
+	if x != nil {
+		return x.IdleTimeoutMs
+	}
+	return 0
 }
 
 type DatabaseCertificateRequest struct {
@@ -907,11 +917,12 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\adb_user\x18\x04 \x01(\tR\x06dbUser\x12\x17\n" +
 	"\adb_name\x18\x05 \x01(\tR\x06dbName\x12\x1f\n" +
 	"\vclient_addr\x18\x06 \x01(\tR\n" +
-	"clientAddr\"{\n" +
+	"clientAddr\"\xa3\x01\n" +
 	"\x15HostAuthorizeResponse\x12\x14\n" +
 	"\x05allow\x18\x01 \x01(\bR\x05allow\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x122\n" +
-	"\areasons\x18\x03 \x03(\v2\x18.keyway.plugin.v1.ReasonR\areasons\"p\n" +
+	"\areasons\x18\x03 \x03(\v2\x18.keyway.plugin.v1.ReasonR\areasons\x12&\n" +
+	"\x0fidle_timeout_ms\x18\x04 \x01(\x03R\ridleTimeoutMs\"p\n" +
 	"\x1aDatabaseCertificateRequest\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x17\n" +
 	"\adb_user\x18\x02 \x01(\tR\x06dbUser\x12\x1d\n" +

@@ -76,6 +76,194 @@ func (PreambleAction) EnumDescriptor() ([]byte, []int) {
 	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{0}
 }
 
+type EndSessionsRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	SessionIds []string               `protobuf:"bytes,1,rep,name=session_ids,json=sessionIds,proto3" json:"session_ids,omitempty"`
+	// "locked", "revoked", "expired" or "idle" (sdk.EndReason).
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The sentence the client is told.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndSessionsRequest) Reset() {
+	*x = EndSessionsRequest{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndSessionsRequest) ProtoMessage() {}
+
+func (x *EndSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndSessionsRequest.ProtoReflect.Descriptor instead.
+func (*EndSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *EndSessionsRequest) GetSessionIds() []string {
+	if x != nil {
+		return x.SessionIds
+	}
+	return nil
+}
+
+func (x *EndSessionsRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *EndSessionsRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type EndSessionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sessions the plugin serves among those asked for; it is ending
+	// them.
+	Ended         []string `protobuf:"bytes,1,rep,name=ended,proto3" json:"ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndSessionsResponse) Reset() {
+	*x = EndSessionsResponse{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndSessionsResponse) ProtoMessage() {}
+
+func (x *EndSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndSessionsResponse.ProtoReflect.Descriptor instead.
+func (*EndSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EndSessionsResponse) GetEnded() []string {
+	if x != nil {
+		return x.Ended
+	}
+	return nil
+}
+
+type ActiveSessionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActiveSessionsRequest) Reset() {
+	*x = ActiveSessionsRequest{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActiveSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActiveSessionsRequest) ProtoMessage() {}
+
+func (x *ActiveSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActiveSessionsRequest.ProtoReflect.Descriptor instead.
+func (*ActiveSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{2}
+}
+
+type ActiveSessionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionIds    []string               `protobuf:"bytes,1,rep,name=session_ids,json=sessionIds,proto3" json:"session_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActiveSessionsResponse) Reset() {
+	*x = ActiveSessionsResponse{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActiveSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActiveSessionsResponse) ProtoMessage() {}
+
+func (x *ActiveSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActiveSessionsResponse.ProtoReflect.Descriptor instead.
+func (*ActiveSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ActiveSessionsResponse) GetSessionIds() []string {
+	if x != nil {
+		return x.SessionIds
+	}
+	return nil
+}
+
 type OpenHandoffRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -84,7 +272,7 @@ type OpenHandoffRequest struct {
 
 func (x *OpenHandoffRequest) Reset() {
 	*x = OpenHandoffRequest{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[0]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -96,7 +284,7 @@ func (x *OpenHandoffRequest) String() string {
 func (*OpenHandoffRequest) ProtoMessage() {}
 
 func (x *OpenHandoffRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[0]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -109,7 +297,7 @@ func (x *OpenHandoffRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenHandoffRequest.ProtoReflect.Descriptor instead.
 func (*OpenHandoffRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{0}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{4}
 }
 
 type OpenHandoffResponse struct {
@@ -128,7 +316,7 @@ type OpenHandoffResponse struct {
 
 func (x *OpenHandoffResponse) Reset() {
 	*x = OpenHandoffResponse{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[1]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -140,7 +328,7 @@ func (x *OpenHandoffResponse) String() string {
 func (*OpenHandoffResponse) ProtoMessage() {}
 
 func (x *OpenHandoffResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[1]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -153,7 +341,7 @@ func (x *OpenHandoffResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenHandoffResponse.ProtoReflect.Descriptor instead.
 func (*OpenHandoffResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{1}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *OpenHandoffResponse) GetSocketPath() string {
@@ -190,7 +378,7 @@ type ProtocolSpec struct {
 
 func (x *ProtocolSpec) Reset() {
 	*x = ProtocolSpec{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[2]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -202,7 +390,7 @@ func (x *ProtocolSpec) String() string {
 func (*ProtocolSpec) ProtoMessage() {}
 
 func (x *ProtocolSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[2]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -215,7 +403,7 @@ func (x *ProtocolSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtocolSpec.ProtoReflect.Descriptor instead.
 func (*ProtocolSpec) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{2}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ProtocolSpec) GetNames() []string {
@@ -264,7 +452,7 @@ type Preamble struct {
 
 func (x *Preamble) Reset() {
 	*x = Preamble{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +464,7 @@ func (x *Preamble) String() string {
 func (*Preamble) ProtoMessage() {}
 
 func (x *Preamble) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +477,7 @@ func (x *Preamble) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Preamble.ProtoReflect.Descriptor instead.
 func (*Preamble) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{3}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Preamble) GetName() string {
@@ -355,7 +543,7 @@ type ClientSpec struct {
 
 func (x *ClientSpec) Reset() {
 	*x = ClientSpec{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +555,7 @@ func (x *ClientSpec) String() string {
 func (*ClientSpec) ProtoMessage() {}
 
 func (x *ClientSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +568,7 @@ func (x *ClientSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientSpec.ProtoReflect.Descriptor instead.
 func (*ClientSpec) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{4}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ClientSpec) GetCommand() string {
@@ -427,7 +615,7 @@ type CheckDatabaseRequest struct {
 
 func (x *CheckDatabaseRequest) Reset() {
 	*x = CheckDatabaseRequest{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[5]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -439,7 +627,7 @@ func (x *CheckDatabaseRequest) String() string {
 func (*CheckDatabaseRequest) ProtoMessage() {}
 
 func (x *CheckDatabaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[5]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -452,7 +640,7 @@ func (x *CheckDatabaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckDatabaseRequest.ProtoReflect.Descriptor instead.
 func (*CheckDatabaseRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{5}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CheckDatabaseRequest) GetDatabase() *Database {
@@ -474,7 +662,7 @@ type CheckDatabaseResponse struct {
 
 func (x *CheckDatabaseResponse) Reset() {
 	*x = CheckDatabaseResponse{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[6]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +674,7 @@ func (x *CheckDatabaseResponse) String() string {
 func (*CheckDatabaseResponse) ProtoMessage() {}
 
 func (x *CheckDatabaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[6]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +687,7 @@ func (x *CheckDatabaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckDatabaseResponse.ProtoReflect.Descriptor instead.
 func (*CheckDatabaseResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{6}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CheckDatabaseResponse) GetProblem() string {
@@ -556,14 +744,17 @@ type Session struct {
 	KeyTag []byte `protobuf:"bytes,14,opt,name=key_tag,json=keyTag,proto3" json:"key_tag,omitempty"`
 	// The protocol of a connection that names no database, such as an
 	// out-of-band request, so that an agent finds its plugin.
-	Protocol      string `protobuf:"bytes,15,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	Protocol string `protobuf:"bytes,15,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// Set on a tunnel stream that carries no session: the proxy asks the
+	// agent to end the named sessions, which its protocol plugin serves.
+	EndSessions   *EndSessionsRequest `protobuf:"bytes,16,opt,name=end_sessions,json=endSessions,proto3" json:"end_sessions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[7]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +766,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[7]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +779,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{7}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Session) GetId() string {
@@ -696,6 +887,13 @@ func (x *Session) GetProtocol() string {
 	return ""
 }
 
+func (x *Session) GetEndSessions() *EndSessionsRequest {
+	if x != nil {
+		return x.EndSessions
+	}
+	return nil
+}
+
 // Database is a registered database and how to reach it.
 type Database struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -712,7 +910,7 @@ type Database struct {
 
 func (x *Database) Reset() {
 	*x = Database{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[8]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +922,7 @@ func (x *Database) String() string {
 func (*Database) ProtoMessage() {}
 
 func (x *Database) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[8]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +935,7 @@ func (x *Database) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Database.ProtoReflect.Descriptor instead.
 func (*Database) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{8}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Database) GetName() string {
@@ -791,7 +989,7 @@ type ServerTrust struct {
 
 func (x *ServerTrust) Reset() {
 	*x = ServerTrust{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +1001,7 @@ func (x *ServerTrust) String() string {
 func (*ServerTrust) ProtoMessage() {}
 
 func (x *ServerTrust) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1014,7 @@ func (x *ServerTrust) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerTrust.ProtoReflect.Descriptor instead.
 func (*ServerTrust) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{9}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ServerTrust) GetMode() string {
@@ -859,7 +1057,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[10]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +1069,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[10]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +1082,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{10}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Refusal) GetKind() string {
@@ -909,7 +1107,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[11]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1119,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[11]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1132,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{11}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{15}
 }
 
 type StatsResponse struct {
@@ -953,7 +1151,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1163,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1176,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{12}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StatsResponse) GetSessionsTotal() uint64 {
@@ -1036,7 +1234,7 @@ type Counter struct {
 
 func (x *Counter) Reset() {
 	*x = Counter{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1246,7 @@ func (x *Counter) String() string {
 func (*Counter) ProtoMessage() {}
 
 func (x *Counter) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1259,7 @@ func (x *Counter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counter.ProtoReflect.Descriptor instead.
 func (*Counter) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{13}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Counter) GetName() string {
@@ -1105,7 +1303,7 @@ type Histogram struct {
 
 func (x *Histogram) Reset() {
 	*x = Histogram{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1315,7 @@ func (x *Histogram) String() string {
 func (*Histogram) ProtoMessage() {}
 
 func (x *Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1328,7 @@ func (x *Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Histogram.ProtoReflect.Descriptor instead.
 func (*Histogram) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{14}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Histogram) GetName() string {
@@ -1179,7 +1377,18 @@ var File_keyway_plugin_v1_protocol_proto protoreflect.FileDescriptor
 
 const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\n" +
-	"\x1fkeyway/plugin/v1/protocol.proto\x12\x10keyway.plugin.v1\"\x14\n" +
+	"\x1fkeyway/plugin/v1/protocol.proto\x12\x10keyway.plugin.v1\"c\n" +
+	"\x12EndSessionsRequest\x12\x1f\n" +
+	"\vsession_ids\x18\x01 \x03(\tR\n" +
+	"sessionIds\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"+\n" +
+	"\x13EndSessionsResponse\x12\x14\n" +
+	"\x05ended\x18\x01 \x03(\tR\x05ended\"\x17\n" +
+	"\x15ActiveSessionsRequest\"9\n" +
+	"\x16ActiveSessionsResponse\x12\x1f\n" +
+	"\vsession_ids\x18\x01 \x03(\tR\n" +
+	"sessionIds\"\x14\n" +
 	"\x12OpenHandoffRequest\"\x89\x01\n" +
 	"\x13OpenHandoffResponse\x12\x1f\n" +
 	"\vsocket_path\x18\x01 \x01(\tR\n" +
@@ -1214,7 +1423,7 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\bdatabase\x18\x01 \x01(\v2\x1a.keyway.plugin.v1.DatabaseR\bdatabase\"S\n" +
 	"\x15CheckDatabaseResponse\x12\x18\n" +
 	"\aproblem\x18\x01 \x01(\tR\aproblem\x12 \n" +
-	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\xa5\x04\n" +
+	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\xee\x04\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\blistener\x18\x02 \x01(\tR\blistener\x12\x1f\n" +
@@ -1234,7 +1443,8 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\trelay_for\x18\f \x01(\tR\brelayFor\x12\x18\n" +
 	"\apreface\x18\r \x01(\fR\apreface\x12\x17\n" +
 	"\akey_tag\x18\x0e \x01(\fR\x06keyTag\x12\x1a\n" +
-	"\bprotocol\x18\x0f \x01(\tR\bprotocol\"\xfc\x01\n" +
+	"\bprotocol\x18\x0f \x01(\tR\bprotocol\x12G\n" +
+	"\fend_sessions\x18\x10 \x01(\v2$.keyway.plugin.v1.EndSessionsRequestR\vendSessions\"\xfc\x01\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x10\n" +
@@ -1286,11 +1496,13 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\x13PREAMBLE_ACTION_TLS\x10\x01\x12\x1a\n" +
 	"\x16PREAMBLE_ACTION_ANSWER\x10\x02\x12\x1f\n" +
 	"\x1bPREAMBLE_ACTION_OUT_OF_BAND\x10\x03\x12\x1d\n" +
-	"\x19PREAMBLE_ACTION_PLAINTEXT\x10\x042\x92\x02\n" +
+	"\x19PREAMBLE_ACTION_PLAINTEXT\x10\x042\xd3\x03\n" +
 	"\bProtocol\x12Z\n" +
 	"\vOpenHandoff\x12$.keyway.plugin.v1.OpenHandoffRequest\x1a%.keyway.plugin.v1.OpenHandoffResponse\x12H\n" +
 	"\x05Stats\x12\x1e.keyway.plugin.v1.StatsRequest\x1a\x1f.keyway.plugin.v1.StatsResponse\x12`\n" +
-	"\rCheckDatabase\x12&.keyway.plugin.v1.CheckDatabaseRequest\x1a'.keyway.plugin.v1.CheckDatabaseResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
+	"\rCheckDatabase\x12&.keyway.plugin.v1.CheckDatabaseRequest\x1a'.keyway.plugin.v1.CheckDatabaseResponse\x12Z\n" +
+	"\vEndSessions\x12$.keyway.plugin.v1.EndSessionsRequest\x1a%.keyway.plugin.v1.EndSessionsResponse\x12c\n" +
+	"\x0eActiveSessions\x12'.keyway.plugin.v1.ActiveSessionsRequest\x1a(.keyway.plugin.v1.ActiveSessionsResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
 
 var (
 	file_keyway_plugin_v1_protocol_proto_rawDescOnce sync.Once
@@ -1305,55 +1517,64 @@ func file_keyway_plugin_v1_protocol_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_plugin_v1_protocol_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
-	(PreambleAction)(0),           // 0: keyway.plugin.v1.PreambleAction
-	(*OpenHandoffRequest)(nil),    // 1: keyway.plugin.v1.OpenHandoffRequest
-	(*OpenHandoffResponse)(nil),   // 2: keyway.plugin.v1.OpenHandoffResponse
-	(*ProtocolSpec)(nil),          // 3: keyway.plugin.v1.ProtocolSpec
-	(*Preamble)(nil),              // 4: keyway.plugin.v1.Preamble
-	(*ClientSpec)(nil),            // 5: keyway.plugin.v1.ClientSpec
-	(*CheckDatabaseRequest)(nil),  // 6: keyway.plugin.v1.CheckDatabaseRequest
-	(*CheckDatabaseResponse)(nil), // 7: keyway.plugin.v1.CheckDatabaseResponse
-	(*Session)(nil),               // 8: keyway.plugin.v1.Session
-	(*Database)(nil),              // 9: keyway.plugin.v1.Database
-	(*ServerTrust)(nil),           // 10: keyway.plugin.v1.ServerTrust
-	(*Refusal)(nil),               // 11: keyway.plugin.v1.Refusal
-	(*StatsRequest)(nil),          // 12: keyway.plugin.v1.StatsRequest
-	(*StatsResponse)(nil),         // 13: keyway.plugin.v1.StatsResponse
-	(*Counter)(nil),               // 14: keyway.plugin.v1.Counter
-	(*Histogram)(nil),             // 15: keyway.plugin.v1.Histogram
-	nil,                           // 16: keyway.plugin.v1.ClientSpec.EnvEntry
-	nil,                           // 17: keyway.plugin.v1.Database.LabelsEntry
-	nil,                           // 18: keyway.plugin.v1.Counter.LabelsEntry
-	nil,                           // 19: keyway.plugin.v1.Histogram.LabelsEntry
+	(PreambleAction)(0),            // 0: keyway.plugin.v1.PreambleAction
+	(*EndSessionsRequest)(nil),     // 1: keyway.plugin.v1.EndSessionsRequest
+	(*EndSessionsResponse)(nil),    // 2: keyway.plugin.v1.EndSessionsResponse
+	(*ActiveSessionsRequest)(nil),  // 3: keyway.plugin.v1.ActiveSessionsRequest
+	(*ActiveSessionsResponse)(nil), // 4: keyway.plugin.v1.ActiveSessionsResponse
+	(*OpenHandoffRequest)(nil),     // 5: keyway.plugin.v1.OpenHandoffRequest
+	(*OpenHandoffResponse)(nil),    // 6: keyway.plugin.v1.OpenHandoffResponse
+	(*ProtocolSpec)(nil),           // 7: keyway.plugin.v1.ProtocolSpec
+	(*Preamble)(nil),               // 8: keyway.plugin.v1.Preamble
+	(*ClientSpec)(nil),             // 9: keyway.plugin.v1.ClientSpec
+	(*CheckDatabaseRequest)(nil),   // 10: keyway.plugin.v1.CheckDatabaseRequest
+	(*CheckDatabaseResponse)(nil),  // 11: keyway.plugin.v1.CheckDatabaseResponse
+	(*Session)(nil),                // 12: keyway.plugin.v1.Session
+	(*Database)(nil),               // 13: keyway.plugin.v1.Database
+	(*ServerTrust)(nil),            // 14: keyway.plugin.v1.ServerTrust
+	(*Refusal)(nil),                // 15: keyway.plugin.v1.Refusal
+	(*StatsRequest)(nil),           // 16: keyway.plugin.v1.StatsRequest
+	(*StatsResponse)(nil),          // 17: keyway.plugin.v1.StatsResponse
+	(*Counter)(nil),                // 18: keyway.plugin.v1.Counter
+	(*Histogram)(nil),              // 19: keyway.plugin.v1.Histogram
+	nil,                            // 20: keyway.plugin.v1.ClientSpec.EnvEntry
+	nil,                            // 21: keyway.plugin.v1.Database.LabelsEntry
+	nil,                            // 22: keyway.plugin.v1.Counter.LabelsEntry
+	nil,                            // 23: keyway.plugin.v1.Histogram.LabelsEntry
 }
 var file_keyway_plugin_v1_protocol_proto_depIdxs = []int32{
-	3,  // 0: keyway.plugin.v1.OpenHandoffResponse.spec:type_name -> keyway.plugin.v1.ProtocolSpec
-	4,  // 1: keyway.plugin.v1.ProtocolSpec.preambles:type_name -> keyway.plugin.v1.Preamble
-	5,  // 2: keyway.plugin.v1.ProtocolSpec.client:type_name -> keyway.plugin.v1.ClientSpec
+	7,  // 0: keyway.plugin.v1.OpenHandoffResponse.spec:type_name -> keyway.plugin.v1.ProtocolSpec
+	8,  // 1: keyway.plugin.v1.ProtocolSpec.preambles:type_name -> keyway.plugin.v1.Preamble
+	9,  // 2: keyway.plugin.v1.ProtocolSpec.client:type_name -> keyway.plugin.v1.ClientSpec
 	0,  // 3: keyway.plugin.v1.Preamble.action:type_name -> keyway.plugin.v1.PreambleAction
-	16, // 4: keyway.plugin.v1.ClientSpec.env:type_name -> keyway.plugin.v1.ClientSpec.EnvEntry
-	9,  // 5: keyway.plugin.v1.CheckDatabaseRequest.database:type_name -> keyway.plugin.v1.Database
-	9,  // 6: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
-	11, // 7: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
-	17, // 8: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
-	10, // 9: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
-	14, // 10: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
-	15, // 11: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
-	18, // 12: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
-	19, // 13: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
-	1,  // 14: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
-	12, // 15: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
-	6,  // 16: keyway.plugin.v1.Protocol.CheckDatabase:input_type -> keyway.plugin.v1.CheckDatabaseRequest
-	2,  // 17: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
-	13, // 18: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
-	7,  // 19: keyway.plugin.v1.Protocol.CheckDatabase:output_type -> keyway.plugin.v1.CheckDatabaseResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	20, // 4: keyway.plugin.v1.ClientSpec.env:type_name -> keyway.plugin.v1.ClientSpec.EnvEntry
+	13, // 5: keyway.plugin.v1.CheckDatabaseRequest.database:type_name -> keyway.plugin.v1.Database
+	13, // 6: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
+	15, // 7: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
+	1,  // 8: keyway.plugin.v1.Session.end_sessions:type_name -> keyway.plugin.v1.EndSessionsRequest
+	21, // 9: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
+	14, // 10: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
+	18, // 11: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
+	19, // 12: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
+	22, // 13: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
+	23, // 14: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
+	5,  // 15: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
+	16, // 16: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
+	10, // 17: keyway.plugin.v1.Protocol.CheckDatabase:input_type -> keyway.plugin.v1.CheckDatabaseRequest
+	1,  // 18: keyway.plugin.v1.Protocol.EndSessions:input_type -> keyway.plugin.v1.EndSessionsRequest
+	3,  // 19: keyway.plugin.v1.Protocol.ActiveSessions:input_type -> keyway.plugin.v1.ActiveSessionsRequest
+	6,  // 20: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
+	17, // 21: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
+	11, // 22: keyway.plugin.v1.Protocol.CheckDatabase:output_type -> keyway.plugin.v1.CheckDatabaseResponse
+	2,  // 23: keyway.plugin.v1.Protocol.EndSessions:output_type -> keyway.plugin.v1.EndSessionsResponse
+	4,  // 24: keyway.plugin.v1.Protocol.ActiveSessions:output_type -> keyway.plugin.v1.ActiveSessionsResponse
+	20, // [20:25] is the sub-list for method output_type
+	15, // [15:20] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_protocol_proto_init() }
@@ -1367,7 +1588,7 @@ func file_keyway_plugin_v1_protocol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_protocol_proto_rawDesc), len(file_keyway_plugin_v1_protocol_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Protocol_OpenHandoff_FullMethodName   = "/keyway.plugin.v1.Protocol/OpenHandoff"
-	Protocol_Stats_FullMethodName         = "/keyway.plugin.v1.Protocol/Stats"
-	Protocol_CheckDatabase_FullMethodName = "/keyway.plugin.v1.Protocol/CheckDatabase"
+	Protocol_OpenHandoff_FullMethodName    = "/keyway.plugin.v1.Protocol/OpenHandoff"
+	Protocol_Stats_FullMethodName          = "/keyway.plugin.v1.Protocol/Stats"
+	Protocol_CheckDatabase_FullMethodName  = "/keyway.plugin.v1.Protocol/CheckDatabase"
+	Protocol_EndSessions_FullMethodName    = "/keyway.plugin.v1.Protocol/EndSessions"
+	Protocol_ActiveSessions_FullMethodName = "/keyway.plugin.v1.Protocol/ActiveSessions"
 )
 
 // ProtocolClient is the client API for Protocol service.
@@ -40,6 +42,11 @@ type ProtocolClient interface {
 	// CheckDatabase checks a database's health the way the plugin's sessions
 	// connect to it.
 	CheckDatabase(ctx context.Context, in *CheckDatabaseRequest, opts ...grpc.CallOption) (*CheckDatabaseResponse, error)
+	// EndSessions ends live sessions with a reason: the plugin tells each
+	// client in its protocol's own words, at a message boundary, and closes.
+	EndSessions(ctx context.Context, in *EndSessionsRequest, opts ...grpc.CallOption) (*EndSessionsResponse, error)
+	// ActiveSessions lists the ids of the sessions the plugin serves now.
+	ActiveSessions(ctx context.Context, in *ActiveSessionsRequest, opts ...grpc.CallOption) (*ActiveSessionsResponse, error)
 }
 
 type protocolClient struct {
@@ -80,6 +87,26 @@ func (c *protocolClient) CheckDatabase(ctx context.Context, in *CheckDatabaseReq
 	return out, nil
 }
 
+func (c *protocolClient) EndSessions(ctx context.Context, in *EndSessionsRequest, opts ...grpc.CallOption) (*EndSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EndSessionsResponse)
+	err := c.cc.Invoke(ctx, Protocol_EndSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *protocolClient) ActiveSessions(ctx context.Context, in *ActiveSessionsRequest, opts ...grpc.CallOption) (*ActiveSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ActiveSessionsResponse)
+	err := c.cc.Invoke(ctx, Protocol_ActiveSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProtocolServer is the server API for Protocol service.
 // All implementations must embed UnimplementedProtocolServer
 // for forward compatibility.
@@ -96,6 +123,11 @@ type ProtocolServer interface {
 	// CheckDatabase checks a database's health the way the plugin's sessions
 	// connect to it.
 	CheckDatabase(context.Context, *CheckDatabaseRequest) (*CheckDatabaseResponse, error)
+	// EndSessions ends live sessions with a reason: the plugin tells each
+	// client in its protocol's own words, at a message boundary, and closes.
+	EndSessions(context.Context, *EndSessionsRequest) (*EndSessionsResponse, error)
+	// ActiveSessions lists the ids of the sessions the plugin serves now.
+	ActiveSessions(context.Context, *ActiveSessionsRequest) (*ActiveSessionsResponse, error)
 	mustEmbedUnimplementedProtocolServer()
 }
 
@@ -114,6 +146,12 @@ func (UnimplementedProtocolServer) Stats(context.Context, *StatsRequest) (*Stats
 }
 func (UnimplementedProtocolServer) CheckDatabase(context.Context, *CheckDatabaseRequest) (*CheckDatabaseResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CheckDatabase not implemented")
+}
+func (UnimplementedProtocolServer) EndSessions(context.Context, *EndSessionsRequest) (*EndSessionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method EndSessions not implemented")
+}
+func (UnimplementedProtocolServer) ActiveSessions(context.Context, *ActiveSessionsRequest) (*ActiveSessionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ActiveSessions not implemented")
 }
 func (UnimplementedProtocolServer) mustEmbedUnimplementedProtocolServer() {}
 func (UnimplementedProtocolServer) testEmbeddedByValue()                  {}
@@ -190,6 +228,42 @@ func _Protocol_CheckDatabase_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Protocol_EndSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EndSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProtocolServer).EndSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Protocol_EndSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProtocolServer).EndSessions(ctx, req.(*EndSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Protocol_ActiveSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ActiveSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProtocolServer).ActiveSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Protocol_ActiveSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProtocolServer).ActiveSessions(ctx, req.(*ActiveSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Protocol_ServiceDesc is the grpc.ServiceDesc for Protocol service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -208,6 +282,14 @@ var Protocol_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckDatabase",
 			Handler:    _Protocol_CheckDatabase_Handler,
+		},
+		{
+			MethodName: "EndSessions",
+			Handler:    _Protocol_EndSessions_Handler,
+		},
+		{
+			MethodName: "ActiveSessions",
+			Handler:    _Protocol_ActiveSessions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1042,10 +1042,13 @@ func (x *AuthorizeRequest) GetSessionId() string {
 }
 
 type AuthorizeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Allow         bool                   `protobuf:"varint,1,opt,name=allow,proto3" json:"allow,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Reasons       []*Reason              `protobuf:"bytes,3,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Allow   bool                   `protobuf:"varint,1,opt,name=allow,proto3" json:"allow,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Reasons []*Reason              `protobuf:"bytes,3,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	// When positive, the session ends after this long without traffic from
+	// its client (the strictest idle_timeout of the roles that allowed it).
+	IdleTimeoutMs int64 `protobuf:"varint,4,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1099,6 +1102,13 @@ func (x *AuthorizeResponse) GetReasons() []*Reason {
 		return x.Reasons
 	}
 	return nil
+}
+
+func (x *AuthorizeResponse) GetIdleTimeoutMs() int64 {
+	if x != nil {
+		return x.IdleTimeoutMs
+	}
+	return 0
 }
 
 type Reason struct {
@@ -2218,11 +2228,12 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\vclient_addr\x18\x05 \x01(\tR\n" +
 	"clientAddr\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x06 \x01(\tR\tsessionId\"t\n" +
+	"session_id\x18\x06 \x01(\tR\tsessionId\"\x9c\x01\n" +
 	"\x11AuthorizeResponse\x12\x14\n" +
 	"\x05allow\x18\x01 \x01(\bR\x05allow\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12/\n" +
-	"\areasons\x18\x03 \x03(\v2\x15.keyway.api.v1.ReasonR\areasons\"b\n" +
+	"\areasons\x18\x03 \x03(\v2\x15.keyway.api.v1.ReasonR\areasons\x12&\n" +
+	"\x0fidle_timeout_ms\x18\x04 \x01(\x03R\ridleTimeoutMs\"b\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x06effect\x18\x01 \x01(\tR\x06effect\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
