@@ -33,10 +33,13 @@ type UserInvite struct {
 	Expires time.Time `json:"expires"`
 }
 
-// TokenRequest asks for a join token.
+// TokenRequest asks for a join token granting databases by name and by
+// the stored labels of db resources (KEY=VALUE pairs).
 type TokenRequest struct {
-	Type string        `json:"type"`
-	TTL  time.Duration `json:"ttl"`
+	Type     string        `json:"type"`
+	TTL      time.Duration `json:"ttl"`
+	DBNames  []string      `json:"db_names,omitempty"`
+	DBLabels []string      `json:"db_labels,omitempty"`
 }
 
 // TokenResponse is a new join token.
@@ -106,7 +109,11 @@ func handleAuth(mux *http.ServeMux, src AuthSource) {
 			if err != nil {
 				return nil, err
 			}
-			tok, rec, err := s.AddToken(r.Context(), req.Type, req.TTL, pin, time.Now())
+			grant, err := auth.ParseGrant(req.DBNames, req.DBLabels)
+			if err != nil {
+				return nil, err
+			}
+			tok, rec, err := s.AddToken(r.Context(), req.Type, grant, req.TTL, pin, time.Now())
 			return TokenResponse{Token: tok, Record: rec}, err
 		})
 	})

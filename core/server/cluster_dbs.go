@@ -74,6 +74,13 @@ func (c clusterDatabases) Get(ctx context.Context, name string) (sdk.Database, b
 		}
 	}
 	if _, db, found := c.n.tunnels.Find(name); found {
+		// Authorisation reads the stored resource's labels, as they are
+		// now, never the ones an agent claims.
+		if c.n.authSvc != nil {
+			if d, stored, err := c.n.authSvc.GetDatabase(ctx, name); err == nil && stored {
+				db.Labels = d.Labels
+			}
+		}
 		return db, true
 	}
 	if c.n.authSvc != nil {

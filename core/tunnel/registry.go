@@ -22,7 +22,25 @@ type Agent struct {
 	mu        sync.RWMutex
 	databases []sdk.Database
 	unhealthy map[string]string
-	joined    time.Time
+	// refused are the registrations outside the agent's grant, with why.
+	refused map[string]string
+	joined  time.Time
+}
+
+// SetRefused records the registrations refused to the agent and returns
+// the names refused now that were not at the last registration, so that
+// each refusal is recorded once, not at every health report.
+func (a *Agent) SetRefused(refused map[string]string) (fresh []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for name := range refused {
+		if _, before := a.refused[name]; !before {
+			fresh = append(fresh, name)
+		}
+	}
+	a.refused = refused
+	sort.Strings(fresh)
+	return fresh
 }
 
 // SetHealth records which of the agent's databases failed its last

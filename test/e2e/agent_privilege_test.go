@@ -184,7 +184,7 @@ func TestAgentHoldsOnlyItsSessions(t *testing.T) {
 func newJoinToken(t *testing.T, a *allInOne, name string) string {
 	t.Helper()
 	path := filepath.Join(a.dir, name)
-	if err := os.WriteFile(path, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", a.cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -99,7 +99,7 @@ func TestPluginTLSRelaysSessionsForAgents(t *testing.T) {
 	a := startAllInOne(t)
 	const remote = "remote-postgres"
 	token := filepath.Join(a.dir, "agent.token")
-	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", a.cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, data := filepath.Join(a.dir, "agent.hcl"), filepath.Join(a.dir, "agent")

@@ -57,7 +57,7 @@ plugin "ca-vault" {
 
 	// The agent joins and tunnels to the second instance.
 	tokenFile := filepath.Join(dir, "agent.token")
-	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", cfgs[1])), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", cfgs[1])), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	agentCfg, agentData := filepath.Join(dir, "agent.hcl"), filepath.Join(dir, "agent")

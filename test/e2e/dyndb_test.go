@@ -47,7 +47,7 @@ func TestDynamicDatabaseByLabel(t *testing.T) {
 	dead := freeAddr(t) // nothing listens there
 
 	tokenFile := filepath.Join(dir, "agent.token")
-	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", authCfg)), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", authCfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	agentCfg, agentData := filepath.Join(dir, "agent.hcl"), filepath.Join(dir, "agent")

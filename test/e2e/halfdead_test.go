@@ -39,7 +39,7 @@ func hugeQueryThroughAgent(t *testing.T, proxyExtra string) {
 	a := startAllInOneWith(t, allInOneOptions{proxyExtra: proxyExtra})
 	const remote = "remote-postgres"
 	token := filepath.Join(a.dir, "agent.token")
-	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", a.cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, data := filepath.Join(a.dir, "agent.hcl"), filepath.Join(a.dir, "agent")

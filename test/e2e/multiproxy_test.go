@@ -104,7 +104,7 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", a.cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	agentCfg, agentData, agentDiag := filepath.Join(dir, "agent.hcl"), filepath.Join(dir, "agent"), freeAddr(t)

@@ -71,7 +71,7 @@ func startMySQLCluster(t *testing.T) *mysqlCluster {
 	c.maria.SQL(t, "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name TEXT)")
 
 	token := filepath.Join(c.dir, "token")
-	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", c.authCfg)), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", c.authCfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	agentCfg, agentData := filepath.Join(c.dir, "agent.hcl"), filepath.Join(c.dir, "agent")

@@ -40,7 +40,7 @@ func TestAgentRenewsItsHostCertificate(t *testing.T) {
 	hostPin := pinOf(kw(t, "status", "-c", authCfg), "host")
 
 	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", authCfg)), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", authCfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	added := kw(t, "users", "add", "alice", "--roles=access", "--db-users=*", "--db-names=*", "-c", authCfg)
@@ -154,7 +154,7 @@ func TestAgentFollowsAHostAuthorityRotation(t *testing.T) {
 	a := startAllInOne(t)
 	const remote = "rotated-postgres"
 	token := filepath.Join(a.dir, "agent.token")
-	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", a.cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, data := filepath.Join(a.dir, "agent.hcl"), filepath.Join(a.dir, "agent")
