@@ -72,4 +72,3 @@ func (a AgentService) storedDatabase(ctx context.Context, name string) (*config.
 	}
 	return &d, nil
 }
-
