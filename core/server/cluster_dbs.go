@@ -73,7 +73,7 @@ func (c clusterDatabases) Get(ctx context.Context, name string) (sdk.Database, b
 			return db, true
 		}
 	}
-	if _, db, found := c.n.tunnels.Find(name); found {
+	if db, found := c.n.tunnels.Lookup(name); found {
 		// Authorisation reads the stored resource's labels, as they are
 		// now, never the ones an agent claims.
 		if c.n.authSvc != nil {

@@ -163,6 +163,26 @@ func (r *Registry) Find(name string) (*Agent, sdk.Database, bool) {
 	return pool[r.next.Add(1)%uint64(len(pool))], found, true
 }
 
+// Lookup returns the database as a connected agent registered it,
+// without choosing an agent: it leaves the round robin of Find where it
+// is, so that looking a database up to authorise a session does not skip
+// the agent the next session is due to.
+func (r *Registry) Lookup(name string) (sdk.Database, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for a := range r.agents {
+		if a.session.IsClosed() {
+			continue
+		}
+		for _, db := range a.Databases() {
+			if db.Name == name {
+				return db, true
+			}
+		}
+	}
+	return sdk.Database{}, false
+}
+
 // Listed is a database and the agent serving it, with the result of
 // the agent's last check of it.
 type Listed struct {

@@ -67,17 +67,25 @@ func TestAgentsServeOnlyTheirGrant(t *testing.T) {
 	alice := a.path("alice")
 	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route=bound-a", "--route-db-user=postgres", "--out="+alice, "-c", a.cfg)
+	// db ls reads an identity file.
+	lister := a.path("lister.id")
+	kw(t, "auth", "sign", "--user=lister", "--roles=access", "--db-users=*", "--db-names=*", "--out="+lister, "-c", a.cfg)
+	// connect runs psql through the proxy; its error carries what psql
+	// printed.
 	connect := func(prefix string) error {
-		_, err := pgtest.Psql(a.connString(prefix, "postgres", "postgres"), "select 1")
-		return err
+		out, err := pgtest.Psql(a.connString(prefix, "postgres", "postgres"), "select 1")
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
 	}
 
 	// The intruder is granted bound-b, and claims bound-a besides.
 	intruder := startBoundAgent(t, a, "intruder", []string{"--db-names=bound-b"}, map[string]string{"bound-a": "dev", "bound-b": "dev"})
 	waitFor(t, 30*time.Second, "the intruder to serve bound-b", func() bool {
-		return slices.Equal(servingAgents(t, alice, a.proxy, "bound-b"), []string{"intruder"})
+		return slices.Equal(servingAgents(t, lister, a.proxy, "bound-b"), []string{"intruder"})
 	})
-	if got := servingAgents(t, alice, a.proxy, "bound-a"); len(got) != 0 {
+	if got := servingAgents(t, lister, a.proxy, "bound-a"); len(got) != 0 {
 		t.Fatalf("bound-a, outside the intruder's grant, is served by %v", got)
 	}
 	err := connect(alice)
@@ -104,7 +112,7 @@ func TestAgentsServeOnlyTheirGrant(t *testing.T) {
 	startBoundAgent(t, a, "first", []string{"--db-names=bound-a"}, map[string]string{"bound-a": "dev"})
 	startBoundAgent(t, a, "second", []string{"--db-names=bound-a,bound-c"}, map[string]string{"bound-a": "dev"})
 	waitFor(t, 30*time.Second, "first and second to serve bound-a", func() bool {
-		return slices.Equal(servingAgents(t, alice, a.proxy, "bound-a"), []string{"first", "second"})
+		return slices.Equal(servingAgents(t, lister, a.proxy, "bound-a"), []string{"first", "second"})
 	})
 	for i := range 6 {
 		if err := connect(alice); err != nil {
@@ -167,7 +175,7 @@ db "bound-a" {
 		t.Fatalf("bob, whose role matches the stored label env=prod: %v", err)
 	}
 	err = connect(carol)
-	if err == nil || !strings.Contains(err.Error(), "28000") && !strings.Contains(err.Error(), "denied") {
+	if err == nil || !strings.Contains(err.Error(), "no role of carol allows") {
 		t.Fatalf("carol, whose role matches only the claimed label env=dev: %v; want a denial", err)
 	}
 }
