@@ -133,8 +133,11 @@ db "misnamed-postgres" {
 	if st := dbs["prod-postgres"].GetStatus(); st != "no_agent" {
 		t.Fatalf("prod-postgres, whose labels no agent selects: status %q", st)
 	}
-	if st := dbs["static-postgres"]; st.GetStatus() != "healthy" || len(st.GetLabels()) != 0 {
-		t.Fatalf("static-postgres is the agent's own, not the db resource: %+v", st)
+	// The agent serves its own static-postgres block, but the cluster
+	// labels it as the stored db resource of that name says (env=dev),
+	// never as the agent claims (no labels): authorisation reads those.
+	if st := dbs["static-postgres"]; st.GetStatus() != "healthy" || st.GetLabels()["env"] != "dev" || len(st.GetAgents()) != 1 {
+		t.Fatalf("static-postgres is served by the agent with the stored resource's labels: %+v", st)
 	}
 	table := kw(t, "-i", alice, "--proxy", proxy, "db", "ls")
 	for _, want := range []string{"HEALTH", "dyn-postgres", "registered at run time", "env=dev,team=shop", "healthy", "unhealthy: agent-a: ", "no agent"} {
