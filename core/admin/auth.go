@@ -62,6 +62,7 @@ func handleAuth(mux *http.ServeMux, src AuthSource) {
 		}
 		writeJSON(w, http.StatusOK, out)
 	}
+	handleSubjects(mux, with)
 	mux.HandleFunc("POST /v1/users", func(w http.ResponseWriter, r *http.Request) {
 		var req UserRequest
 		if !decode(w, r, &req) {

@@ -46,7 +46,7 @@ func TestAgentHoldsOnlyItsSessions(t *testing.T) {
 	}
 	startNode(t, cfg, data)
 	prefix := a.path("alice-remote")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route="+remote, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
 	var out string
 	waitFor(t, 30*time.Second, "a session through the agent", func() bool {

@@ -65,11 +65,11 @@ func servingAgents(t *testing.T, idFile, proxy, db string) []string {
 func TestAgentsServeOnlyTheirGrant(t *testing.T) {
 	a := startAllInOne(t)
 	alice := a.path("alice")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route=bound-a", "--route-db-user=postgres", "--out="+alice, "-c", a.cfg)
 	// db ls reads an identity file.
 	lister := a.path("lister.id")
-	kw(t, "auth", "sign", "--user=lister", "--roles=access", "--db-users=*", "--db-names=*", "--out="+lister, "-c", a.cfg)
+	kwSign(t, "auth", "sign", "--user=lister", "--roles=access", "--db-users=*", "--db-names=*", "--out="+lister, "-c", a.cfg)
 	// connect runs psql through the proxy; its error carries what psql
 	// printed.
 	connect := func(prefix string) error {
@@ -166,7 +166,7 @@ db "bound-a" {
 	kw(t, "create", "-f", roles, "-c", a.cfg)
 	sign := func(user, role string) string {
 		prefix := a.path(user)
-		kw(t, "auth", "sign", "--format=files", "--user="+user, "--roles="+role, "--db-users=*", "--db-names=*",
+		kwSign(t, "auth", "sign", "--format=files", "--user="+user, "--roles="+role, "--db-users=*", "--db-names=*",
 			"--route=bound-a", "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
 		return prefix
 	}

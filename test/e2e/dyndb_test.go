@@ -65,9 +65,9 @@ func TestDynamicDatabaseByLabel(t *testing.T) {
 	agentNode := startNode(t, agentCfg, agentData)
 
 	alice := filepath.Join(dir, "alice.id")
-	kw(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", authCfg)
+	kwSign(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", authCfg)
 	editor := filepath.Join(dir, "editor.id")
-	kw(t, "auth", "sign", "--user=eve", "--roles=editor", "--out="+editor, "-c", authCfg)
+	kwSign(t, "auth", "sign", "--user=eve", "--roles=editor", "--out="+editor, "-c", authCfg)
 
 	dbFile := filepath.Join(dir, "db.hcl")
 	body := fmt.Sprintf(`db "dyn-postgres" {
@@ -152,7 +152,7 @@ db "misnamed-postgres" {
 	// psql and pgx through keyway to the real PostgreSQL.
 	files := func(name, route string) string {
 		prefix := filepath.Join(dir, name)
-		kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route="+route, "--route-db-user=postgres", "--out="+prefix, "-c", authCfg)
+		kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route="+route, "--route-db-user=postgres", "--out="+prefix, "-c", authCfg)
 		return prefix
 	}
 	a := &allInOne{cluster: c, pg: pg, proxy: proxy}
@@ -264,13 +264,13 @@ db {
 	}
 	kw(t, "create", "-f", dbFile, "-c", c.cfg)
 	alice := c.path("alice.id")
-	kw(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", c.cfg)
+	kwSign(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", c.cfg)
 	waitFor(t, 10*time.Second, "the unlabelled db resource to be listed healthy", func() bool {
 		db := dbList(t, alice, proxy)["local-postgres"]
 		return db.GetStatus() == "healthy" && len(db.GetAgents()) == 1 && db.GetAgents()[0].GetName() == "local"
 	})
 	prefix := c.path("alice")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route=local-postgres", "--route-db-user=postgres", "--out="+prefix, "-c", c.cfg)
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route=local-postgres", "--route-db-user=postgres", "--out="+prefix, "-c", c.cfg)
 	a := &allInOne{cluster: c, pg: pg, proxy: proxy}
 	if out, err := pgtest.Psql(a.connString(prefix, "postgres", "postgres"), "select current_user"); err != nil || out != "postgres" {
 		t.Fatalf("psql to the db resource served in process: %q, %v", out, err)

@@ -50,7 +50,7 @@ func hugeQueryThroughAgent(t *testing.T, proxyExtra string) {
 	}
 	startNode(t, cfg, data)
 	prefix := a.path("alice-remote")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route="+remote, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
 	waitFor(t, 20*time.Second, "a session through the agent", func() bool {
 		_, err := pgtest.Psql(a.connString(prefix, "postgres", "postgres"), "select 1")

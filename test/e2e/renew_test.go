@@ -53,7 +53,7 @@ func TestAgentRenewsItsHostCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	server := filepath.Join(dir, "server")
-	kw(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
+	kwSign(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
 	dbClientCAs := filepath.Join(dir, "db-client.cas")
 	if err := os.WriteFile(dbClientCAs, []byte(kw(t, "auth", "export", "--type=db-client", "-c", authCfg)), 0o644); err != nil {
 		t.Fatal(err)
@@ -188,7 +188,7 @@ func TestAgentFollowsAHostAuthorityRotation(t *testing.T) {
 		t.Fatalf("agent logs:\n%s", agentNode.logs())
 	}
 	prefix := a.path("alice-rotated")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route="+remote, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
 	waitFor(t, 60*time.Second+time.Until(rotated.Add(60*time.Second)), "the proxy's certificate from the new host key after the grace period", func() bool {
 		return serverCertificate(t, a.proxy, prefix+".cas").CheckSignatureFrom(active) == nil

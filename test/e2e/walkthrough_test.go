@@ -61,7 +61,7 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 	}
 
 	server := filepath.Join(dir, "server")
-	kw(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
+	kwSign(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
 	dbClientCAs := filepath.Join(dir, "db-client.cas")
 	if err := os.WriteFile(dbClientCAs, []byte(kw(t, "auth", "export", "--type=db-client", "-c", authCfg)), 0o644); err != nil {
 		t.Fatal(err)
