@@ -128,6 +128,12 @@ refused.`,
 					return err
 				}
 				roles, dbUsers, dbNames = sub.Roles, sub.DBUsers, sub.DBNames
+				if sub.MaxTTL > 0 {
+					if cmd.Flags().Changed("ttl") && ttl > sub.MaxTTL {
+						return fmt.Errorf("--ttl=%s is longer than the max_session_ttl %s of the role %s; ask for %s or less", ttl, sub.MaxTTL, sub.CappedBy, sub.MaxTTL)
+					}
+					ttl = min(ttl, sub.MaxTTL)
+				}
 			}
 			return caCommand(cmd, path, func(ctx context.Context, ca authority.CA, cluster string) error {
 				if format == "db-client" {

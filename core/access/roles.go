@@ -10,6 +10,8 @@ type Role struct {
 	SpiffeIDs []string `json:"spiffe_ids,omitempty"`
 	Allow     Rule     `json:"allow"`
 	Deny      Rule     `json:"deny"`
+	// Options, if set, limit the role's holders.
+	Options *RoleOptions `json:"options,omitempty"`
 }
 
 // Rule matches databases by labels, database users and logical databases.

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/keyway-dev/keyway/core/access"
 )
 
 // Subject is what an identity signed by keyway auth sign carries: the
@@ -16,6 +19,10 @@ type Subject struct {
 	Roles   []string `json:"roles"`
 	DBUsers []string `json:"db_users"`
 	DBNames []string `json:"db_names"`
+	// MaxTTL is the smallest max_session_ttl among the record's roles,
+	// set by the role CappedBy; zero when no role sets one.
+	MaxTTL   time.Duration `json:"max_ttl,omitempty"`
+	CappedBy string        `json:"capped_by,omitempty"`
 }
 
 // Narrowing asks for at most a stored record's roles and traits; nil
@@ -48,7 +55,13 @@ func (s *Service) ResolveSubject(ctx context.Context, kind, name string, n Narro
 	default:
 		return Subject{}, fmt.Errorf("unknown identity kind %q: user or bot", kind)
 	}
-	var err error
+	// The cap follows the roles the record holds, so that narrowing
+	// cannot drop the role that sets it.
+	roles, err := s.Roles(ctx)
+	if err != nil {
+		return Subject{}, fmt.Errorf("reading the roles of the %s %s: %w", kind, name, err)
+	}
+	sub.MaxTTL, sub.CappedBy = access.SessionTTLCap(roles, sub.Roles)
 	if sub.Roles, err = narrow(kind, name, "role", sub.Roles, n.Roles, false); err != nil {
 		return Subject{}, err
 	}

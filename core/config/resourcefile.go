@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -26,10 +27,18 @@ type ResourceSet struct {
 }
 
 type roleBlock struct {
-	Name      string     `hcl:"name,label"`
-	SpiffeIDs []string   `hcl:"spiffe_ids,optional"`
-	Allow     *ruleBlock `hcl:"allow,block"`
-	Deny      *ruleBlock `hcl:"deny,block"`
+	Name      string        `hcl:"name,label"`
+	SpiffeIDs []string      `hcl:"spiffe_ids,optional"`
+	Allow     *ruleBlock    `hcl:"allow,block"`
+	Deny      *ruleBlock    `hcl:"deny,block"`
+	Options   *optionsBlock `hcl:"options,block"`
+
+	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// optionsBlock is a role's options block.
+type optionsBlock struct {
+	MaxSessionTTL string `hcl:"max_session_ttl,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
@@ -117,6 +126,13 @@ func loadRoles(blocks []roleBlock) ([]access.Role, hcl.Diagnostics) {
 			diags = append(diags, errorAt(rb.DeclRange, "Empty role", fmt.Sprintf("Role %q has neither an allow nor a deny block.", rb.Name)))
 		}
 		r := access.Role{Name: rb.Name, SpiffeIDs: rb.SpiffeIDs}
+		if o := rb.Options; o != nil {
+			if d, err := time.ParseDuration(o.MaxSessionTTL); o.MaxSessionTTL != "" && (err != nil || d <= 0) {
+				diags = append(diags, errorAt(o.DeclRange, "Invalid max_session_ttl",
+					fmt.Sprintf("Role %q: max_session_ttl = %q is not a positive duration such as 8h.", rb.Name, o.MaxSessionTTL)))
+			}
+			r.Options = &access.RoleOptions{MaxSessionTTL: o.MaxSessionTTL}
+		}
 		for _, side := range []struct {
 			rule *ruleBlock
 			into *access.Rule

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/sdk/identity"
@@ -102,5 +104,24 @@ func TestAuthSignSignsTheStoredSubject(t *testing.T) {
 	kw(t, "bots", "rm", "ci", "-c", c.cfg)
 	if got := kwFails(t, "auth", "sign", "--bot=ci", out("ci2.id"), "-c", c.cfg); !strings.Contains(got, "no such bot") {
 		t.Fatalf("signing a removed bot: %s", got)
+	}
+
+	// A role's max_session_ttl caps what auth sign signs: a longer --ttl
+	// is refused, and without --ttl the certificate lives the cap, also
+	// when --roles leaves the capping role out.
+	roleFile := c.path("short.hcl")
+	if err := os.WriteFile(roleFile, []byte("role \"short\" {\n  allow {\n    db_labels = { \"*\" = [\"*\"] }\n    db_users  = [\"*\"]\n  }\n  options {\n    max_session_ttl = \"1h\"\n  }\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kw(t, "create", "-f", roleFile, "-c", c.cfg)
+	kw(t, "users", "add", "bob", "--roles=access,short", "-c", c.cfg)
+	if got := kwFails(t, "auth", "sign", "--user=bob", "--ttl=2h", out("bob.id"), "-c", c.cfg); !strings.Contains(got, "--ttl=2h0m0s is longer than the max_session_ttl 1h0m0s of the role short") {
+		t.Fatalf("a --ttl above max_session_ttl: %s", got)
+	}
+	for _, args := range [][]string{{"--user=bob"}, {"--user=bob", "--roles=access"}} {
+		kw(t, append([]string{"auth", "sign", out("bob.id"), "-c", c.cfg}, args...)...)
+		if left := time.Until(identity(c.path("bob.id")).NotAfter); left > time.Hour+time.Minute || left < 50*time.Minute {
+			t.Fatalf("auth sign %v: the certificate lives %s more; want the role's 1h", args, left)
+		}
 	}
 }
