@@ -43,13 +43,13 @@ func (s *Service) ResolveSubject(ctx context.Context, kind, name string, n Narro
 	case "user":
 		u, err := s.GetUser(ctx, name)
 		if err != nil {
-			return Subject{}, fmt.Errorf("%w; keyway signs only stored users: add it with keyway users add %s --roles=...", err, name)
+			return Subject{}, fmt.Errorf("%w; keyway signs only stored users: add it with keyway users add %s --roles=ROLES", err, name)
 		}
 		sub.Roles, sub.DBUsers, sub.DBNames = u.Roles, u.DBUsers, u.DBNames
 	case "bot":
 		b, err := s.GetBot(ctx, name)
 		if err != nil {
-			return Subject{}, fmt.Errorf("%w; keyway signs only stored bots: add it with keyway bots add %s --roles=...", err, name)
+			return Subject{}, fmt.Errorf("%w; keyway signs only stored bots: add it with keyway bots add %s --roles=ROLES", err, name)
 		}
 		sub.Roles, sub.DBUsers, sub.DBNames = b.Roles, b.DBUsers, b.DBNames
 	default:
