@@ -78,9 +78,11 @@ func TestAgentRenewsItsHostCertificate(t *testing.T) {
 	}
 
 	// Renewal is due with a third of the lifetime left: at about 30 s.
-	waitFor(t, agentCertTTL+15*time.Second, "the agent's renewed host certificate on disk", func() bool {
+	// The agent writes the files, then logs the renewal: both are
+	// waited for.
+	waitFor(t, agentCertTTL+15*time.Second, "the agent's renewed host certificate on disk and in its log", func() bool {
 		c, err := parseLeaf(hostCrt)
-		return err == nil && c.NotAfter.After(first.NotAfter)
+		return err == nil && c.NotAfter.After(first.NotAfter) && strings.Contains(agentNode.logs(), "renewed the host certificate")
 	})
 	renewed := readLeaf(t, hostCrt)
 	if fi, err := os.Stat(filepath.Join(agentData, "agent", "host.key")); err != nil || fi.Mode().Perm() != 0o600 {
