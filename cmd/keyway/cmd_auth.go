@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyway-dev/keyway/core/admin"
+	"github.com/keyway-dev/keyway/core/auth"
 	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/sdk"
 	"github.com/keyway-dev/keyway/sdk/identity"
@@ -74,9 +76,16 @@ this machine; the CA signs a certificate request.
   --user=NAME --out=NAME.id   (or --bot=NAME)
       writes an identity file (0600): a user certificate carrying the SPIFFE
       ID spiffe://CLUSTER/user/NAME, its roles and traits, its key, and the
-      cluster's CAs; scripts use it with keyway -i NAME.id.`,
+      cluster's CAs; scripts use it with keyway -i NAME.id.
+
+For --user and --bot the roles and traits come from the stored user
+(keyway users add) or bot (keyway bots add), read through the running
+keyway; an unknown name is refused. --roles, --db-users and --db-names
+may only narrow them: a role or trait the record does not hold is
+refused.`,
 		Example: `  keyway auth sign --format=db --host=db.example.com --out=server --ttl=2190h
-  keyway auth sign --user=alice --roles=access --db-users='*' --db-names='*' --out=alice.id`,
+  keyway auth sign --user=alice --out=alice.id
+  keyway auth sign --user=alice --roles=access --db-users=postgres --out=alice-narrow.id`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -112,6 +121,21 @@ this machine; the CA signs a certificate request.
 				}
 			default:
 				return fmt.Errorf("--format must be db, db-client, identity or files, not %q", format)
+			}
+			if format == "identity" || format == "files" {
+				// The stored record decides what the identity carries; the
+				// flags may only narrow it.
+				sub, err := signedSubject(cmd, path, user, bot, roles, dbUsers, dbNames)
+				if err != nil {
+					return err
+				}
+				roles, dbUsers, dbNames = sub.Roles, sub.DBUsers, sub.DBNames
+				if sub.MaxTTL > 0 {
+					if cmd.Flags().Changed("ttl") && ttl > sub.MaxTTL {
+						return fmt.Errorf("--ttl=%s is longer than the max_session_ttl %s of the role %s; ask for %s or less", ttl, sub.MaxTTL, sub.CappedBy, sub.MaxTTL)
+					}
+					ttl = min(ttl, sub.MaxTTL)
+				}
 			}
 			return caCommand(cmd, path, func(ctx context.Context, ca authority.CA, cluster string) error {
 				if format == "db-client" {
@@ -326,4 +350,18 @@ func rotationSummary(st sdk.AuthorityState) string {
 		return fmt.Sprintf("the %s authority is in phase rollback: the old key %s signs again; standby drops the new key", a, pin)
 	}
 	return fmt.Sprintf("the %s authority is in standby with key %s; export it again (keyway auth export --type=%s) to everything that trusts it", a, pin, a)
+}
+
+// signedSubject reads the stored user or bot an identity is signed for,
+// through the running keyway, narrowed by the flags.
+func signedSubject(cmd *cobra.Command, path, user, bot string, roles, dbUsers, dbNames []string) (auth.Subject, error) {
+	c, _, err := adminClient(cmd, path)
+	if err != nil {
+		return auth.Subject{}, fmt.Errorf("the roles of an identity come from the stored user or bot: %w", err)
+	}
+	req := admin.SubjectRequest{Kind: "user", Name: user, Narrowing: auth.Narrowing{Roles: roles, DBUsers: dbUsers, DBNames: dbNames}}
+	if bot != "" {
+		req.Kind, req.Name = "bot", bot
+	}
+	return c.Subject(cmd.Context(), req)
 }

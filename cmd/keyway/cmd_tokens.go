@@ -8,26 +8,35 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyway-dev/keyway/core/admin"
+	"github.com/keyway-dev/keyway/core/auth"
 )
 
 func newTokensCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tokens", Short: "Manage one-time join tokens for agents"}
 	var path, typ, format string
 	var ttl time.Duration
+	var dbNames, dbLabels []string
 	add := &cobra.Command{
-		Use:   "add --type=db [--format=text] [--ttl=30m]",
+		Use:   "add --type=db --db-names=NAME,... [--db-labels=KEY=VALUE,...] [--format=text] [--ttl=30m]",
 		Short: "Create a single-use join token",
 		Long: `Create a join token for an agent. It can be used once, until it expires
 (30 minutes by default), and carries the pin of the cluster's host
 authority so the agent can check the proxy before sending it. Keep it in a
-0600 file: keyway tokens add --type=db --format=text > /tmp/token`,
+0600 file: keyway tokens add --type=db --db-names=orders --format=text > /tmp/token
+
+The token grants what its agent may serve, for as long as the agent keeps
+its identity: the databases named by --db-names ('*' for every name), and
+the db resources (keyway create db) whose stored labels match every
+--db-labels pair. A database outside the grant is refused when the agent
+registers it, recorded in the audit log, and never routed to. At least one
+of the two flags is required.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, _, err := adminClient(cmd, path)
 			if err != nil {
 				return err
 			}
-			resp, err := c.AddToken(cmd.Context(), admin.TokenRequest{Type: typ, TTL: ttl})
+			resp, err := c.AddToken(cmd.Context(), admin.TokenRequest{Type: typ, TTL: ttl, DBNames: dbNames, DBLabels: dbLabels})
 			if err != nil {
 				return err
 			}
@@ -35,8 +44,8 @@ authority so the agent can check the proxy before sending it. Keep it in a
 				_, err = fmt.Fprintln(cmd.OutOrStdout(), resp.Token)
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "join token (id %s, type %s, expires %s):\n%s\n\nOn the agent host: keyway db configure create --token=FILE ...\n",
-				resp.Record.ID, resp.Record.Type, resp.Record.Expires.Local().Format(time.RFC3339), resp.Token)
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "join token (id %s, type %s, grants %s, expires %s):\n%s\n\nOn the agent host: keyway db configure create --token=FILE ...\n",
+				resp.Record.ID, resp.Record.Type, grantText(resp.Record.Grant), resp.Record.Expires.Local().Format(time.RFC3339), resp.Token)
 			return err
 		},
 	}
@@ -44,6 +53,8 @@ authority so the agent can check the proxy before sending it. Keep it in a
 	add.Flags().StringVar(&typ, "type", "db", "token type: db")
 	add.Flags().StringVar(&format, "format", "", "text prints only the token")
 	add.Flags().DurationVar(&ttl, "ttl", 30*time.Minute, "how long the token can be used")
+	add.Flags().StringSliceVar(&dbNames, "db-names", nil, "database names the agent may serve ('*' for every name)")
+	add.Flags().StringSliceVar(&dbLabels, "db-labels", nil, "KEY=VALUE pairs: the agent may serve db resources whose stored labels match all of them")
 
 	ls := &cobra.Command{
 		Use:   "ls",
@@ -59,13 +70,13 @@ authority so the agent can check the proxy before sending it. Keep it in a
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tTYPE\tEXPIRES")
+			fmt.Fprintln(tw, "ID\tTYPE\tGRANTS\tEXPIRES")
 			for _, t := range toks {
 				state := t.Expires.Local().Format(time.RFC3339)
 				if time.Now().After(t.Expires) {
 					state += " (expired)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.Type, state)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Type, grantText(t.Grant), state)
 			}
 			return tw.Flush()
 		},
@@ -90,4 +101,13 @@ authority so the agent can check the proxy before sending it. Keep it in a
 	configFlag(rm, &path)
 	cmd.AddCommand(add, ls, rm)
 	return cmd
+}
+
+// grantText describes a token's grant; tokens made before grants
+// existed grant nothing.
+func grantText(g *auth.DBGrant) string {
+	if g == nil {
+		return "no databases"
+	}
+	return g.String()
 }

@@ -1,10 +1,6 @@
 package access
 
-import (
-	"context"
-	"slices"
-	"time"
-)
+import "context"
 
 // Role is a set of permissions, as the authorisation plugin reads it.
 type Role struct {
@@ -16,32 +12,6 @@ type Role struct {
 	Deny      Rule     `json:"deny"`
 	// Options limit the sessions of the role's holders.
 	Options RoleOptions `json:"options,omitzero"`
-}
-
-// RoleOptions limit the sessions of a role's holders.
-type RoleOptions struct {
-	// IdleTimeout, a duration such as "15m", ends a session after that
-	// long without traffic from its client; "" for no limit.
-	IdleTimeout string `json:"idle_timeout,omitempty"`
-}
-
-// IdleTimeout is the strictest idle_timeout among the roles named;
-// zero when none sets one.
-func IdleTimeout(roles []Role, names []string) time.Duration {
-	var out time.Duration
-	for _, r := range roles {
-		if r.Options.IdleTimeout == "" || !slices.Contains(names, r.Name) {
-			continue
-		}
-		d, err := time.ParseDuration(r.Options.IdleTimeout)
-		if err != nil || d <= 0 {
-			continue
-		}
-		if out == 0 || d < out {
-			out = d
-		}
-	}
-	return out
 }
 
 // Rule matches databases by labels, database users and logical databases.

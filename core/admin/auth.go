@@ -33,10 +33,13 @@ type UserInvite struct {
 	Expires time.Time `json:"expires"`
 }
 
-// TokenRequest asks for a join token.
+// TokenRequest asks for a join token granting databases by name and by
+// the stored labels of db resources (KEY=VALUE pairs).
 type TokenRequest struct {
-	Type string        `json:"type"`
-	TTL  time.Duration `json:"ttl"`
+	Type     string        `json:"type"`
+	TTL      time.Duration `json:"ttl"`
+	DBNames  []string      `json:"db_names,omitempty"`
+	DBLabels []string      `json:"db_labels,omitempty"`
 }
 
 // TokenResponse is a new join token.
@@ -59,6 +62,7 @@ func handleAuth(mux *http.ServeMux, src AuthSource) {
 		}
 		writeJSON(w, http.StatusOK, out)
 	}
+	handleSubjects(mux, with)
 	mux.HandleFunc("POST /v1/users", func(w http.ResponseWriter, r *http.Request) {
 		var req UserRequest
 		if !decode(w, r, &req) {
@@ -106,7 +110,11 @@ func handleAuth(mux *http.ServeMux, src AuthSource) {
 			if err != nil {
 				return nil, err
 			}
-			tok, rec, err := s.AddToken(r.Context(), req.Type, req.TTL, pin, time.Now())
+			grant, err := auth.ParseGrant(req.DBNames, req.DBLabels)
+			if err != nil {
+				return nil, err
+			}
+			tok, rec, err := s.AddToken(r.Context(), req.Type, grant, req.TTL, pin, time.Now())
 			return TokenResponse{Token: tok, Record: rec}, err
 		})
 	})

@@ -49,6 +49,10 @@ type TunnelClient struct {
 	// databases are registered, and Disconnected when it breaks.
 	Connected    func()
 	Disconnected func()
+
+	// refused holds the refusals the proxy answered at the last
+	// registration, so that each is logged once, when it appears.
+	refused refusedLog
 }
 
 // Run serves until ctx ends, or until Keep says the proxy is no longer
@@ -240,8 +244,12 @@ func (c *TunnelClient) register(ctx context.Context, client apiv1.AgentClient) e
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := client.Register(rctx, req); err != nil {
+	resp, err := client.Register(rctx, req)
+	if err != nil {
 		return fmt.Errorf("registering databases: %w", err)
+	}
+	for _, r := range c.refused.fresh(resp.GetRefused()) {
+		c.Logger.Error("a database outside this agent's grant was refused", "database", r.GetName(), "reason", r.GetReason())
 	}
 	return nil
 }

@@ -44,21 +44,6 @@ func (a AgentService) refuse(ctx context.Context, e audit.Event, err error) erro
 	return err
 }
 
-// Register replaces the databases the agent serves.
-func (a AgentService) Register(_ context.Context, req *apiv1.RegisterRequest) (*apiv1.RegisterResponse, error) {
-	var dbs []sdk.Database
-	unhealthy := map[string]string{}
-	for _, d := range req.GetDatabases() {
-		dbs = append(dbs, sdk.Database{Name: d.GetName(), Description: d.GetDescription(), Protocol: d.GetProtocol(), Labels: d.GetLabels()})
-		if !d.GetHealthy() {
-			unhealthy[d.GetName()] = d.GetHealthDetail()
-		}
-	}
-	a.Agent.SetDatabases(dbs)
-	a.Agent.SetHealth(unhealthy)
-	return &apiv1.RegisterResponse{}, nil
-}
-
 // Authorize decides a session the agent is about to serve: one the proxy
 // routed to it, for the session's database and its client's certificate.
 func (a AgentService) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest) (*apiv1.AuthorizeResponse, error) {

@@ -53,9 +53,13 @@ func (a AuthService) Login(ctx context.Context, req *apiv1.LoginRequest) (resp *
 		reason = "locked"
 		return nil, status.Error(codes.PermissionDenied, msg)
 	}
+	ttl, err := a.S.userCertTTL(ctx, u.Roles)
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
 	cert, err := authority.IssueIdentity(ctx, a.S.CA, authority.IdentityRequest{
 		Cluster: a.S.Cluster, Kind: identity.KindUser, Name: u.Name,
-		Roles: u.Roles, DBUsers: u.DBUsers, DBNames: u.DBNames, TTL: UserCertTTL,
+		Roles: u.Roles, DBUsers: u.DBUsers, DBNames: u.DBNames, TTL: ttl,
 	}, req.GetCsr(), a.S.now())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())

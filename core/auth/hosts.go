@@ -25,13 +25,16 @@ type Host struct {
 	Joined  time.Time `json:"joined"`
 	Renewed time.Time `json:"renewed,omitempty"`
 	Expires time.Time `json:"expires"`
+	// Grant is what the agent's join token let it serve; renewals keep
+	// it.
+	Grant *DBGrant `json:"grant,omitempty"`
 }
 
 // ClaimHostName records a joining agent's host name, for as long as the
 // certificate it is about to get (ttl); it fails with ErrHostNameTaken,
 // in a sentence that says what to do, when a joined agent holds it.
-func (s *Service) ClaimHostName(ctx context.Context, name string, ttl time.Duration, now time.Time) error {
-	h := Host{Name: name, Joined: now, Expires: now.Add(ttl)}
+func (s *Service) ClaimHostName(ctx context.Context, name string, grant *DBGrant, ttl time.Duration, now time.Time) error {
+	h := Host{Name: name, Joined: now, Expires: now.Add(ttl), Grant: grant}
 	err := s.putJSON(ctx, hostsPrefix+name, h, state.PutOptions{IfAbsent: true, TTL: ttl})
 	if !errors.Is(err, state.ErrConflict) {
 		return err
@@ -74,15 +77,16 @@ func (s *Service) RemoveHost(ctx context.Context, name string) error {
 	return err
 }
 
-// JoinHost checks the token, claims the host name, then consumes the
-// token: only a token holder hears whether a name is taken, and a name
-// that is taken leaves the token unused, so the operator can join again
-// under another name with it.
+// JoinHost checks the token, claims the host name with the token's
+// grant, then consumes the token: only a token holder hears whether a
+// name is taken, and a name that is taken leaves the token unused, so
+// the operator can join again under another name with it.
 func (s *Service) JoinHost(ctx context.Context, secret, name string, ttl time.Duration, now time.Time) error {
-	if err := s.CheckToken(ctx, secret, "db", now); err != nil {
+	tok, err := s.CheckToken(ctx, secret, "db", now)
+	if err != nil {
 		return err
 	}
-	if err := s.ClaimHostName(ctx, name, ttl, now); err != nil {
+	if err := s.ClaimHostName(ctx, name, tok.Grant, ttl, now); err != nil {
 		return err
 	}
 	if err := s.ConsumeToken(ctx, secret, "db", name, now); err != nil {

@@ -24,7 +24,7 @@ func newHostsService(t *testing.T) *Service {
 // token creates a join token and returns its secret.
 func token(t *testing.T, s *Service, now time.Time) string {
 	t.Helper()
-	tok, _, err := s.AddToken(context.Background(), "db", time.Hour, "sha256:"+strings.Repeat("0", 64), now)
+	tok, _, err := s.AddToken(context.Background(), "db", DBGrant{Names: []string{"a"}}, time.Hour, "sha256:"+strings.Repeat("0", 64), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,5 +79,30 @@ func TestJoinHostNamesAreUnique(t *testing.T) {
 	}
 	if err := s.JoinHost(ctx, token(t, s, now), "legacy", time.Hour, now); !errors.Is(err, ErrHostNameTaken) {
 		t.Fatalf("a join as a renewed agent's name: %v; want ErrHostNameTaken", err)
+	}
+}
+
+// TestJoinKeepsTheTokensGrant checks that a joined agent's host record
+// carries its token's grant, that renewals keep it, and that an agent
+// without a record is granted nothing.
+func TestJoinKeepsTheTokensGrant(t *testing.T) {
+	ctx := context.Background()
+	s := newHostsService(t)
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	if err := s.JoinHost(ctx, token(t, s, now), "db-1", time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenewHostName(ctx, "db-1", time.Hour, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.HostGrant(ctx, "db-1")
+	if err != nil || g.String() != "names a" {
+		t.Fatalf("grant of db-1 after a renewal = %s, %v; want names a", g, err)
+	}
+	if g, err := s.HostGrant(ctx, "never-joined"); err != nil || !g.IsEmpty() {
+		t.Fatalf("grant of an agent without a record = %s, %v; want nothing", g, err)
+	}
+	if _, _, err := s.AddToken(ctx, "db", DBGrant{}, time.Hour, "sha256:"+strings.Repeat("0", 64), now); err == nil || !strings.Contains(err.Error(), "--db-names") {
+		t.Fatalf("a token granting nothing: %v; want a refusal naming --db-names", err)
 	}
 }

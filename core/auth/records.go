@@ -14,6 +14,7 @@ import (
 // Key prefixes in the state backend.
 const (
 	usersPrefix  = "users/"
+	botsPrefix   = "bots/"
 	rolesPrefix  = "roles/"
 	tokensPrefix = "tokens/"
 	// databasesPrefix holds db resources (keyway create -f db.hcl).

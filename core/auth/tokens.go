@@ -30,23 +30,30 @@ type Token struct {
 	Expires time.Time `json:"expires"`
 	UsedAt  time.Time `json:"used_at,omitempty"`
 	UsedBy  string    `json:"used_by,omitempty"`
+	// Grant is what the joining agent may serve. Tokens made before
+	// grants existed have none, and their agents may serve nothing.
+	Grant *DBGrant `json:"grant,omitempty"`
 }
 
-// AddToken creates a single-use join token. The returned string carries
-// the secret and the pin of the cluster's host authority, so the joining
-// agent can verify the proxy before it sends the token.
-func (s *Service) AddToken(ctx context.Context, typ string, ttl time.Duration, hostPin string, now time.Time) (string, Token, error) {
+// AddToken creates a single-use join token granting the databases its
+// agent may serve; a db token must grant something. The returned string
+// carries the secret and the pin of the cluster's host authority, so the
+// joining agent can verify the proxy before it sends the token.
+func (s *Service) AddToken(ctx context.Context, typ string, grant DBGrant, ttl time.Duration, hostPin string, now time.Time) (string, Token, error) {
 	if typ != "db" {
 		return "", Token{}, fmt.Errorf("unknown token type %q: the only type is db", typ)
+	}
+	if grant.IsEmpty() {
+		return "", Token{}, errors.New("a db join token must grant the databases its agent may serve: give --db-names=NAME,... and/or --db-labels=KEY=VALUE,... (--db-names='*' grants every name)")
 	}
 	if ttl <= 0 {
 		ttl = DefaultTokenTTL
 	}
 	secret := newSecret(16)
 	hash := hashSecret(secret)
-	t := Token{ID: hash[:12], Type: typ, Created: now, Expires: now.Add(ttl)}
+	t := Token{ID: hash[:12], Type: typ, Created: now, Expires: now.Add(ttl), Grant: &grant}
 	err := s.putJSON(ctx, tokensPrefix+hash, t, state.PutOptions{IfAbsent: true, TTL: ttl + tokenGrace})
-	s.record(ctx, audit.TokenCreate, "T3001I", err, audit.Event{Target: t.ID})
+	s.record(ctx, audit.TokenCreate, "T3001I", err, audit.Event{Target: t.ID, Reason: "grants " + grant.String()})
 	if err != nil {
 		return "", Token{}, err
 	}
@@ -84,15 +91,14 @@ func (s *Service) ConsumeToken(ctx context.Context, secret, typ, usedBy string, 
 	}
 }
 
-// CheckToken reports whether a token could be used now, without using
-// it.
-func (s *Service) CheckToken(ctx context.Context, secret, typ string, now time.Time) error {
+// CheckToken returns a token that could be used now, without using it.
+func (s *Service) CheckToken(ctx context.Context, secret, typ string, now time.Time) (Token, error) {
 	var t Token
 	_, found, err := s.getJSON(ctx, tokensPrefix+hashSecret(secret), &t)
 	if err != nil {
-		return err
+		return Token{}, err
 	}
-	return usable(t, found, typ, now)
+	return t, usable(t, found, typ, now)
 }
 
 // usable says why a token cannot be used, if it cannot.

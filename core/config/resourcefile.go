@@ -41,6 +41,9 @@ type roleOptionsBlock struct {
 	// IdleTimeout ends a session after this long without client
 	// traffic, such as "15m".
 	IdleTimeout string `hcl:"idle_timeout,optional"`
+	// MaxSessionTTL caps the lifetime of the certificates signed for
+	// the role's holders, such as "8h".
+	MaxSessionTTL string `hcl:"max_session_ttl,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
@@ -128,12 +131,16 @@ func loadRoles(blocks []roleBlock) ([]access.Role, hcl.Diagnostics) {
 			diags = append(diags, errorAt(rb.DeclRange, "Empty role", fmt.Sprintf("Role %q has neither an allow nor a deny block.", rb.Name)))
 		}
 		r := access.Role{Name: rb.Name, SpiffeIDs: rb.SpiffeIDs}
-		if o := rb.Options; o != nil && o.IdleTimeout != "" {
-			if d, err := time.ParseDuration(o.IdleTimeout); err != nil || d <= 0 {
-				diags = append(diags, errorAt(o.DeclRange, "Invalid idle timeout",
-					fmt.Sprintf("Role %q: idle_timeout = %q is not a positive duration such as 15m.", rb.Name, o.IdleTimeout)))
+		if o := rb.Options; o != nil {
+			r.Options = access.RoleOptions{IdleTimeout: o.IdleTimeout, MaxSessionTTL: o.MaxSessionTTL}
+			for _, opt := range []struct{ name, value, example string }{
+				{"idle_timeout", o.IdleTimeout, "15m"}, {"max_session_ttl", o.MaxSessionTTL, "8h"},
+			} {
+				if d, err := time.ParseDuration(opt.value); opt.value != "" && (err != nil || d <= 0) {
+					diags = append(diags, errorAt(o.DeclRange, "Invalid "+opt.name,
+						fmt.Sprintf("Role %q: %s = %q is not a positive duration such as %s.", rb.Name, opt.name, opt.value, opt.example)))
+				}
 			}
-			r.Options.IdleTimeout = o.IdleTimeout
 		}
 		for _, side := range []struct {
 			rule *ruleBlock

@@ -128,6 +128,8 @@ func TestLoadResourcesErrors(t *testing.T) {
 		{"duplicate db", db(ok) + db(ok), `r.hcl:5:1: error: Duplicate db: db "orders" is already defined at`},
 		{"database is not the block name", "database \"orders\" {\n" + ok + "}\n", `r.hcl:1:1: error: Unsupported block type`},
 		{"a bad role still fails the file", db(ok) + "role \"x\" {}\n", `error: Empty role`},
+		{"bad max_session_ttl", "role \"x\" {\n  allow {\n    admin = true\n  }\n  options {\n    max_session_ttl = \"soon\"\n  }\n}\n", `r.hcl:5:3: error: Invalid max_session_ttl: Role "x": max_session_ttl = "soon" is not a positive duration`},
+		{"unknown role option", "role \"x\" {\n  allow {\n    admin = true\n  }\n  options {\n    max_lifetime = \"1h\"\n  }\n}\n", `error: Unsupported argument`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

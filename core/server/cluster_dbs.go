@@ -90,7 +90,14 @@ func (c clusterDatabases) Get(ctx context.Context, name string) (sdk.Database, b
 			return db, true
 		}
 	}
-	if _, db, found := c.tunnels.Find(name); found {
+	if db, found := c.tunnels.Lookup(name); found {
+		// Authorisation reads the stored resource's labels, as they are
+		// now, never the ones an agent claims.
+		if c.resources != nil {
+			if d, stored, err := c.resources.GetDatabase(ctx, name); err == nil && stored {
+				db.Labels = d.Labels
+			}
+		}
 		return db, true
 	}
 	if c.resources != nil {

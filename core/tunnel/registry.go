@@ -22,7 +22,25 @@ type Agent struct {
 	mu        sync.RWMutex
 	databases []sdk.Database
 	unhealthy map[string]string
-	joined    time.Time
+	// refused are the registrations outside the agent's grant, with why.
+	refused map[string]string
+	joined  time.Time
+}
+
+// SetRefused records the registrations refused to the agent and returns
+// the names refused now that were not at the last registration, so that
+// each refusal is recorded once, not at every health report.
+func (a *Agent) SetRefused(refused map[string]string) (fresh []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for name := range refused {
+		if _, before := a.refused[name]; !before {
+			fresh = append(fresh, name)
+		}
+	}
+	a.refused = refused
+	sort.Strings(fresh)
+	return fresh
 }
 
 // SetHealth records which of the agent's databases failed its last
@@ -143,6 +161,26 @@ func (r *Registry) Find(name string) (*Agent, sdk.Database, bool) {
 	}
 	sort.Slice(pool, func(i, j int) bool { return pool[i].joined.Before(pool[j].joined) })
 	return pool[r.next.Add(1)%uint64(len(pool))], found, true
+}
+
+// Lookup returns the database as a connected agent registered it,
+// without choosing an agent: it leaves the round robin of Find where it
+// is, so that looking a database up to authorise a session does not skip
+// the agent the next session is due to.
+func (r *Registry) Lookup(name string) (sdk.Database, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for a := range r.agents {
+		if a.session.IsClosed() {
+			continue
+		}
+		for _, db := range a.Databases() {
+			if db.Name == name {
+				return db, true
+			}
+		}
+	}
+	return sdk.Database{}, false
 }
 
 // Listed is a database and the agent serving it, with the result of

@@ -65,3 +65,28 @@ func TestFindPrefersHealthyAgents(t *testing.T) {
 		t.Fatal("found a database no agent serves")
 	}
 }
+
+// TestLookupKeepsTheRoundRobin checks that looking a database up, as
+// authorising a session does, does not advance the turn: sessions
+// alternate over two agents however many look-ups come between.
+func TestLookupKeepsTheRoundRobin(t *testing.T) {
+	r := NewRegistry()
+	orders := []sdk.Database{{Name: "orders", Protocol: "postgres"}}
+	for _, name := range []string{"a", "b"} {
+		r.Add(name, session(t)).SetDatabases(orders)
+	}
+	seen := map[string]int{}
+	for range 6 {
+		a, _, _ := r.Find("orders")
+		seen[a.Name]++
+		if db, found := r.Lookup("orders"); !found || db.Name != "orders" {
+			t.Fatalf("Lookup(orders) = %v, %v", db, found)
+		}
+	}
+	if seen["a"] != 3 || seen["b"] != 3 {
+		t.Fatalf("six sessions with a look-up each went %v; want three to each agent", seen)
+	}
+	if _, found := r.Lookup("missing"); found {
+		t.Fatal("Lookup found a database no agent registered")
+	}
+}

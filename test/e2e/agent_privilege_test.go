@@ -46,7 +46,7 @@ func TestAgentHoldsOnlyItsSessions(t *testing.T) {
 	}
 	startNode(t, cfg, data)
 	prefix := a.path("alice-remote")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route="+remote, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
 	var out string
 	waitFor(t, 30*time.Second, "a session through the agent", func() bool {
@@ -184,7 +184,7 @@ func TestAgentHoldsOnlyItsSessions(t *testing.T) {
 func newJoinToken(t *testing.T, a *allInOne, name string) string {
 	t.Helper()
 	path := filepath.Join(a.dir, name)
-	if err := os.WriteFile(path, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", a.cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -87,7 +87,7 @@ diag {
 func (a *allInOne) userFiles(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	out := a.path(name)
-	kw(t, append([]string{"auth", "sign", "--format=files", "--user=" + name, "--route=" + dbName, "--out=" + out, "-c", a.cfg}, args...)...)
+	kwSign(t, append([]string{"auth", "sign", "--format=files", "--user=" + name, "--route=" + dbName, "--out=" + out, "-c", a.cfg}, args...)...)
 	return out
 }
 
@@ -137,18 +137,20 @@ func TestRefusalsReachTheClientAsErrorResponses(t *testing.T) {
 	alice := a.userFiles(t, "alice", "--roles=access", "--db-users=app", "--db-names=*")
 	aliceRouted := a.userFiles(t, "carol", "--roles=access", "--db-users=*", "--db-names=*", "--route-db-user=postgres")
 
-	foreign := newCluster(t, "")
+	// The foreign cluster runs: auth sign signs its stored users.
+	foreign := newCluster(t, "auth {}\n")
+	startNode(t, foreign.cfg, foreign.data)
 	stranger := foreign.path("mallory")
-	kw(t, "auth", "sign", "--format=files", "--user=mallory", "--roles=access", "--db-users=*", "--db-names=*", "--route="+dbName, "--out="+stranger, "-c", foreign.cfg)
+	kwSign(t, "auth", "sign", "--format=files", "--user=mallory", "--roles=access", "--db-users=*", "--db-names=*", "--route="+dbName, "--out="+stranger, "-c", foreign.cfg)
 	// The stranger trusts our proxy (they copied the host CA); only
 	// their certificate is foreign.
 	if err := os.WriteFile(stranger+".cas", mustRead(t, alice+".cas"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	lost := a.path("lost")
-	kw(t, "auth", "sign", "--format=files", "--user=lost", "--roles=access", "--db-users=*", "--db-names=*", "--route=no-such-db", "--out="+lost, "-c", a.cfg)
+	kwSign(t, "auth", "sign", "--format=files", "--user=lost", "--roles=access", "--db-users=*", "--db-names=*", "--route=no-such-db", "--out="+lost, "-c", a.cfg)
 	unrouted := a.path("dave")
-	kw(t, "auth", "sign", "--format=files", "--user=dave", "--roles=access", "--db-users=*", "--db-names=*", "--out="+unrouted, "-c", a.cfg)
+	kwSign(t, "auth", "sign", "--format=files", "--user=dave", "--roles=access", "--db-users=*", "--db-names=*", "--out="+unrouted, "-c", a.cfg)
 
 	tests := []struct {
 		name, prefix, user, db string

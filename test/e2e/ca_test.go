@@ -48,7 +48,7 @@ func (c cluster) export(t *testing.T, typ string) string {
 func (c cluster) dbClient(t *testing.T, name, dbUser string) string {
 	t.Helper()
 	out := c.path(name)
-	kw(t, "auth", "sign", "--format=db-client", "--db-user="+dbUser, "--out="+out, "-c", c.cfg)
+	kwSign(t, "auth", "sign", "--format=db-client", "--db-user="+dbUser, "--out="+out, "-c", c.cfg)
 	return out
 }
 
@@ -64,7 +64,7 @@ func postgresFor(t *testing.T, c cluster) *pgtest.Server {
 func postgresWith(t *testing.T, c cluster, settings map[string]string) *pgtest.Server {
 	t.Helper()
 	prefix := c.path("server")
-	kw(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+prefix, "-c", c.cfg)
+	kwSign(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+prefix, "-c", c.cfg)
 	return pgtest.Start(t, pgtest.Options{CertFile: prefix + ".crt", KeyFile: prefix + ".key", CAFile: prefix + ".cas", Settings: settings})
 }
 
@@ -243,9 +243,11 @@ func TestRotationKeepsOldCertificatesUntilStandby(t *testing.T) {
 }
 
 func TestIdentityFile(t *testing.T) {
-	c := newCluster(t, "")
+	// auth sign reads the stored user through the running keyway.
+	c := newCluster(t, "auth {}\n")
+	startNode(t, c.cfg, c.data)
 	path := c.path("alice.id")
-	out := kw(t, "auth", "sign", "--user=alice", "--roles=access,dev", "--db-users=postgres,app_*", "--db-names=app", "--out="+path, "-c", c.cfg)
+	out := kwSign(t, "auth", "sign", "--user=alice", "--roles=access,dev", "--db-users=postgres,app_*", "--db-names=app", "--out="+path, "-c", c.cfg)
 	if !strings.Contains(out, "spiffe://e2e/user/alice") {
 		t.Fatalf("sign said: %s", out)
 	}

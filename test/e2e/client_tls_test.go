@@ -99,7 +99,7 @@ func TestPluginTLSRelaysSessionsForAgents(t *testing.T) {
 	a := startAllInOne(t)
 	const remote = "remote-postgres"
 	token := filepath.Join(a.dir, "agent.token")
-	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", a.cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, data := filepath.Join(a.dir, "agent.hcl"), filepath.Join(a.dir, "agent")
@@ -110,7 +110,7 @@ func TestPluginTLSRelaysSessionsForAgents(t *testing.T) {
 	}
 	startNode(t, cfg, data)
 	prefix := a.path("alice-remote")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route="+remote, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
 	var out string
 	waitFor(t, 20*time.Second, "a session through the agent", func() bool {

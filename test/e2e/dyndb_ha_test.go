@@ -57,7 +57,7 @@ plugin "ca-vault" {
 
 	// The agent joins and tunnels to the second instance.
 	tokenFile := filepath.Join(dir, "agent.token")
-	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", cfgs[1])), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", cfgs[1])), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	agentCfg, agentData := filepath.Join(dir, "agent.hcl"), filepath.Join(dir, "agent")
@@ -76,7 +76,7 @@ plugin "ca-vault" {
 	kw(t, "create", "-f", dbFile, "-c", cfgs[0])
 
 	alice := filepath.Join(dir, "alice.id")
-	kw(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", cfgs[0])
+	kwSign(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", cfgs[0])
 	waitFor(t, 20*time.Second, "the second proxy to list the db healthy", func() bool {
 		return dbList(t, alice, proxies[1])["shared-postgres"].GetStatus() == "healthy"
 	})
@@ -86,7 +86,7 @@ plugin "ca-vault" {
 		return dbList(t, alice, proxies[0])["shared-postgres"].GetStatus() == "healthy"
 	})
 	prefix := filepath.Join(dir, "alice")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route=shared-postgres", "--route-db-user=postgres", "--out="+prefix, "-c", cfgs[0])
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route=shared-postgres", "--route-db-user=postgres", "--out="+prefix, "-c", cfgs[0])
 	for i, p := range proxies {
 		if out, err := pgtest.Psql((&allInOne{proxy: p}).connString(prefix, "postgres", "postgres"), "select current_user"); err != nil || out != "postgres" {
 			t.Fatalf("psql through proxy %d: %q, %v", i+1, out, err)

@@ -47,7 +47,7 @@ func TestDynamicDatabaseByLabel(t *testing.T) {
 	dead := freeAddr(t) // nothing listens there
 
 	tokenFile := filepath.Join(dir, "agent.token")
-	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", authCfg)), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", authCfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	agentCfg, agentData := filepath.Join(dir, "agent.hcl"), filepath.Join(dir, "agent")
@@ -65,9 +65,9 @@ func TestDynamicDatabaseByLabel(t *testing.T) {
 	agentNode := startNode(t, agentCfg, agentData)
 
 	alice := filepath.Join(dir, "alice.id")
-	kw(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", authCfg)
+	kwSign(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", authCfg)
 	editor := filepath.Join(dir, "editor.id")
-	kw(t, "auth", "sign", "--user=eve", "--roles=editor", "--out="+editor, "-c", authCfg)
+	kwSign(t, "auth", "sign", "--user=eve", "--roles=editor", "--out="+editor, "-c", authCfg)
 
 	dbFile := filepath.Join(dir, "db.hcl")
 	body := fmt.Sprintf(`db "dyn-postgres" {
@@ -133,8 +133,11 @@ db "misnamed-postgres" {
 	if st := dbs["prod-postgres"].GetStatus(); st != "no_agent" {
 		t.Fatalf("prod-postgres, whose labels no agent selects: status %q", st)
 	}
-	if st := dbs["static-postgres"]; st.GetStatus() != "healthy" || len(st.GetLabels()) != 0 {
-		t.Fatalf("static-postgres is the agent's own, not the db resource: %+v", st)
+	// The agent serves its own static-postgres block, but the cluster
+	// labels it as the stored db resource of that name says (env=dev),
+	// never as the agent claims (no labels): authorisation reads those.
+	if st := dbs["static-postgres"]; st.GetStatus() != "healthy" || st.GetLabels()["env"] != "dev" || len(st.GetAgents()) != 1 {
+		t.Fatalf("static-postgres is served by the agent with the stored resource's labels: %+v", st)
 	}
 	table := kw(t, "-i", alice, "--proxy", proxy, "db", "ls")
 	for _, want := range []string{"HEALTH", "dyn-postgres", "registered at run time", "env=dev,team=shop", "healthy", "unhealthy: agent-a: ", "no agent"} {
@@ -149,7 +152,7 @@ db "misnamed-postgres" {
 	// psql and pgx through keyway to the real PostgreSQL.
 	files := func(name, route string) string {
 		prefix := filepath.Join(dir, name)
-		kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route="+route, "--route-db-user=postgres", "--out="+prefix, "-c", authCfg)
+		kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route="+route, "--route-db-user=postgres", "--out="+prefix, "-c", authCfg)
 		return prefix
 	}
 	a := &allInOne{cluster: c, pg: pg, proxy: proxy}
@@ -261,13 +264,13 @@ db {
 	}
 	kw(t, "create", "-f", dbFile, "-c", c.cfg)
 	alice := c.path("alice.id")
-	kw(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", c.cfg)
+	kwSign(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--out="+alice, "-c", c.cfg)
 	waitFor(t, 10*time.Second, "the unlabelled db resource to be listed healthy", func() bool {
 		db := dbList(t, alice, proxy)["local-postgres"]
 		return db.GetStatus() == "healthy" && len(db.GetAgents()) == 1 && db.GetAgents()[0].GetName() == "local"
 	})
 	prefix := c.path("alice")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route=local-postgres", "--route-db-user=postgres", "--out="+prefix, "-c", c.cfg)
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*", "--route=local-postgres", "--route-db-user=postgres", "--out="+prefix, "-c", c.cfg)
 	a := &allInOne{cluster: c, pg: pg, proxy: proxy}
 	if out, err := pgtest.Psql(a.connString(prefix, "postgres", "postgres"), "select current_user"); err != nil || out != "postgres" {
 		t.Fatalf("psql to the db resource served in process: %q, %v", out, err)

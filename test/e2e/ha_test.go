@@ -92,7 +92,7 @@ func TestTwoAgentsServeOneDatabase(t *testing.T) {
 	var agents []*node
 	for _, name := range []string{"agent-a", "agent-b"} {
 		tokenFile := filepath.Join(dir, name+".token")
-		if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", authCfg)), 0o600); err != nil {
+		if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", authCfg)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(dir, name+".hcl")

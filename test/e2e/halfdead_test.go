@@ -39,7 +39,7 @@ func hugeQueryThroughAgent(t *testing.T, proxyExtra string) {
 	a := startAllInOneWith(t, allInOneOptions{proxyExtra: proxyExtra})
 	const remote = "remote-postgres"
 	token := filepath.Join(a.dir, "agent.token")
-	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", a.cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, data := filepath.Join(a.dir, "agent.hcl"), filepath.Join(a.dir, "agent")
@@ -50,7 +50,7 @@ func hugeQueryThroughAgent(t *testing.T, proxyExtra string) {
 	}
 	startNode(t, cfg, data)
 	prefix := a.path("alice-remote")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route="+remote, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
 	waitFor(t, 20*time.Second, "a session through the agent", func() bool {
 		_, err := pgtest.Psql(a.connString(prefix, "postgres", "postgres"), "select 1")

@@ -104,7 +104,7 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", a.cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	agentCfg, agentData, agentDiag := filepath.Join(dir, "agent.hcl"), filepath.Join(dir, "agent"), freeAddr(t)
@@ -150,7 +150,7 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 
 	// Load through both proxies.
 	files := filepath.Join(dir, "loadbot")
-	kw(t, "auth", "sign", "--format=files", "--user=loadbot", "--roles=access", "--db-users=*", "--db-names=*",
+	kwSign(t, "auth", "sign", "--format=files", "--user=loadbot", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route="+dbName, "--route-db-user=postgres", "--out="+files, "-c", a.cfg)
 	viaA, viaB := &allInOne{proxy: a.addr}, &allInOne{proxy: b.addr}
 	loadA, loadB := &loadRun{stop: make(chan struct{})}, &loadRun{stop: make(chan struct{})}

@@ -61,7 +61,7 @@ func startMySQLCluster(t *testing.T) *mysqlCluster {
 	startNode(t, c.authCfg, authData)
 
 	server := filepath.Join(c.dir, "server")
-	kw(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", c.authCfg)
+	kwSign(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", c.authCfg)
 	dbClientCAs := filepath.Join(c.dir, "db-client.cas")
 	if err := os.WriteFile(dbClientCAs, []byte(kw(t, "auth", "export", "--type=db-client", "-c", c.authCfg)), 0o644); err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func startMySQLCluster(t *testing.T) *mysqlCluster {
 	c.maria.SQL(t, "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name TEXT)")
 
 	token := filepath.Join(c.dir, "token")
-	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", c.authCfg)), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", c.authCfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	agentCfg, agentData := filepath.Join(c.dir, "agent.hcl"), filepath.Join(c.dir, "agent")
@@ -87,7 +87,7 @@ func startMySQLCluster(t *testing.T) *mysqlCluster {
 func (c *mysqlCluster) files(t *testing.T, user, dbUser string, roleArgs ...string) string {
 	t.Helper()
 	out := filepath.Join(c.dir, user+"-"+dbUser)
-	kw(t, append([]string{"auth", "sign", "--format=files", "--user=" + user, "--route=shop-mysql", "--route-db-user=" + dbUser, "--out=" + out, "-c", c.authCfg}, roleArgs...)...)
+	kwSign(t, append([]string{"auth", "sign", "--format=files", "--user=" + user, "--route=shop-mysql", "--route-db-user=" + dbUser, "--out=" + out, "-c", c.authCfg}, roleArgs...)...)
 	return out
 }
 
@@ -119,7 +119,7 @@ func TestMySQLThroughASeparateAgent(t *testing.T) {
 	c := startMySQLCluster(t)
 	home := filepath.Join(c.dir, "home")
 	aliceID := filepath.Join(c.dir, "alice.id")
-	kw(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=alice", "--db-names=*", "--out="+aliceID, "-c", c.authCfg)
+	kwSign(t, "auth", "sign", "--user=alice", "--roles=access", "--db-users=alice", "--db-names=*", "--out="+aliceID, "-c", c.authCfg)
 	as := func(args ...string) (string, error) {
 		return kwAs(t, home, "", append([]string{"-i", aliceID, "--proxy", c.proxy}, args...)...)
 	}

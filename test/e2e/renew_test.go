@@ -40,7 +40,7 @@ func TestAgentRenewsItsHostCertificate(t *testing.T) {
 	hostPin := pinOf(kw(t, "status", "-c", authCfg), "host")
 
 	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", authCfg)), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", authCfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	added := kw(t, "users", "add", "alice", "--roles=access", "--db-users=*", "--db-names=*", "-c", authCfg)
@@ -53,7 +53,7 @@ func TestAgentRenewsItsHostCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	server := filepath.Join(dir, "server")
-	kw(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
+	kwSign(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
 	dbClientCAs := filepath.Join(dir, "db-client.cas")
 	if err := os.WriteFile(dbClientCAs, []byte(kw(t, "auth", "export", "--type=db-client", "-c", authCfg)), 0o644); err != nil {
 		t.Fatal(err)
@@ -78,9 +78,11 @@ func TestAgentRenewsItsHostCertificate(t *testing.T) {
 	}
 
 	// Renewal is due with a third of the lifetime left: at about 30 s.
-	waitFor(t, agentCertTTL+15*time.Second, "the agent's renewed host certificate on disk", func() bool {
+	// The agent writes the files, then logs the renewal: both are
+	// waited for.
+	waitFor(t, agentCertTTL+15*time.Second, "the agent's renewed host certificate on disk and in its log", func() bool {
 		c, err := parseLeaf(hostCrt)
-		return err == nil && c.NotAfter.After(first.NotAfter)
+		return err == nil && c.NotAfter.After(first.NotAfter) && strings.Contains(agentNode.logs(), "renewed the host certificate")
 	})
 	renewed := readLeaf(t, hostCrt)
 	if fi, err := os.Stat(filepath.Join(agentData, "agent", "host.key")); err != nil || fi.Mode().Perm() != 0o600 {
@@ -154,7 +156,7 @@ func TestAgentFollowsAHostAuthorityRotation(t *testing.T) {
 	a := startAllInOne(t)
 	const remote = "rotated-postgres"
 	token := filepath.Join(a.dir, "agent.token")
-	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "-c", a.cfg)), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "-c", a.cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, data := filepath.Join(a.dir, "agent.hcl"), filepath.Join(a.dir, "agent")
@@ -189,7 +191,7 @@ func TestAgentFollowsAHostAuthorityRotation(t *testing.T) {
 		t.Fatalf("agent logs:\n%s", agentNode.logs())
 	}
 	prefix := a.path("alice-rotated")
-	kw(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
+	kwSign(t, "auth", "sign", "--format=files", "--user=alice", "--roles=access", "--db-users=*", "--db-names=*",
 		"--route="+remote, "--route-db-user=postgres", "--out="+prefix, "-c", a.cfg)
 	kw(t, "auth", "rotate", "--type=host", "--phase=standby", "-c", a.cfg)
 	waitFor(t, 30*time.Second, "the proxy's certificate from the new host key after standby", func() bool {

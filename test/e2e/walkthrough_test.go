@@ -45,7 +45,7 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 	if !strings.HasPrefix(hostPin, "sha256:") {
 		t.Fatalf("no host pin in status:\n%s", status)
 	}
-	token := kw(t, "tokens", "add", "--type=db", "--format=text", "-c", authCfg)
+	token := kw(t, "tokens", "add", "--type=db", "--db-names=example-postgres", "--format=text", "-c", authCfg)
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 	}
 
 	server := filepath.Join(dir, "server")
-	kw(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
+	kwSign(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
 	dbClientCAs := filepath.Join(dir, "db-client.cas")
 	if err := os.WriteFile(dbClientCAs, []byte(kw(t, "auth", "export", "--type=db-client", "-c", authCfg)), 0o644); err != nil {
 		t.Fatal(err)
@@ -204,7 +204,7 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 		if err != nil || !strings.Contains(out, "alice") || !strings.Contains(out, "access,editor") {
 			t.Fatalf("users ls by an editor through the proxy: %v\n%s", err, out)
 		}
-		out, err = kwAs(t, home, "", "tokens", "add", "--type=db", "--format=text")
+		out, err = kwAs(t, home, "", "tokens", "add", "--type=db", "--db-names=*", "--format=text")
 		if err != nil || !strings.HasPrefix(out, "kw1.") {
 			t.Fatalf("tokens add by an editor through the proxy: %v\n%s", err, out)
 		}
@@ -234,7 +234,7 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 	})
 	t.Run("an expired or unknown token is refused", func(t *testing.T) {
 		expired := filepath.Join(dir, "expired.token")
-		if err := os.WriteFile(expired, []byte(kw(t, "tokens", "add", "--type=db", "--format=text", "--ttl=1s", "-c", authCfg)), 0o600); err != nil {
+		if err := os.WriteFile(expired, []byte(kw(t, "tokens", "add", "--type=db", "--db-names=*", "--format=text", "--ttl=1s", "-c", authCfg)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 10*time.Second, "the token to expire", func() bool {

@@ -50,7 +50,7 @@ func agentPath(ctx context.Context, e *env) (endpoint, error) {
 	if e.keyway == nil {
 		return endpoint{}, errors.New("the separate agent joins the all-in-one keyway, which did not start")
 	}
-	out, err := e.cluster.kw(ctx, "tokens", "add", "--type=db")
+	out, err := e.cluster.kw(ctx, "tokens", "add", "--type=db", "--db-names=*")
 	if err != nil {
 		return endpoint{}, err
 	}

@@ -104,6 +104,10 @@ func (c *cluster) issueCerts(ctx context.Context) (certs, error) {
 
 // userCert signs a user certificate routed to database as pgUser.
 func (c *cluster) userCert(ctx context.Context, user, database string, f certFiles) error {
+	// auth sign signs the stored user, so the user is stored first.
+	if _, err := c.kw(ctx, "users", "add", user, "--roles=access", "--db-users=*", "--db-names=*"); err != nil {
+		return err
+	}
 	_, err := c.kw(ctx, "auth", "sign", "--format=files", "--user="+user, "--roles=access",
 		"--db-users=*", "--db-names=*", "--route="+database, "--route-db-user="+pgUser, "--ttl=48h", "--out="+f.prefix)
 	return err

@@ -919,7 +919,10 @@ func (x *RegisterRequest) GetDatabases() []*Database {
 }
 
 type RegisterResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The databases of the request the agent was not granted, each with why:
+	// the proxy never routes a session to them. The agent logs them.
+	Refused       []*RefusedDatabase `protobuf:"bytes,1,rep,name=refused,proto3" json:"refused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -954,6 +957,66 @@ func (*RegisterResponse) Descriptor() ([]byte, []int) {
 	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{14}
 }
 
+func (x *RegisterResponse) GetRefused() []*RefusedDatabase {
+	if x != nil {
+		return x.Refused
+	}
+	return nil
+}
+
+// RefusedDatabase is a registration outside the agent's grant.
+type RefusedDatabase struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefusedDatabase) Reset() {
+	*x = RefusedDatabase{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefusedDatabase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefusedDatabase) ProtoMessage() {}
+
+func (x *RefusedDatabase) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefusedDatabase.ProtoReflect.Descriptor instead.
+func (*RefusedDatabase) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RefusedDatabase) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RefusedDatabase) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type AuthorizeRequest struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	ClientCertificates [][]byte               `protobuf:"bytes,1,rep,name=client_certificates,json=clientCertificates,proto3" json:"client_certificates,omitempty"`
@@ -971,7 +1034,7 @@ type AuthorizeRequest struct {
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1046,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[15]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1059,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{15}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AuthorizeRequest) GetClientCertificates() [][]byte {
@@ -1055,7 +1118,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1130,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[16]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1143,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AuthorizeResponse) GetAllow() bool {
@@ -1123,7 +1186,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1198,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[17]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1211,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Reason) GetEffect() string {
@@ -1194,7 +1257,7 @@ type SignDBClientRequest struct {
 
 func (x *SignDBClientRequest) Reset() {
 	*x = SignDBClientRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1269,7 @@ func (x *SignDBClientRequest) String() string {
 func (*SignDBClientRequest) ProtoMessage() {}
 
 func (x *SignDBClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[18]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1282,7 @@ func (x *SignDBClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignDBClientRequest.ProtoReflect.Descriptor instead.
 func (*SignDBClientRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{18}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SignDBClientRequest) GetDbUser() string {
@@ -1260,7 +1323,7 @@ type SignDBClientResponse struct {
 
 func (x *SignDBClientResponse) Reset() {
 	*x = SignDBClientResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1335,7 @@ func (x *SignDBClientResponse) String() string {
 func (*SignDBClientResponse) ProtoMessage() {}
 
 func (x *SignDBClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[19]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1348,7 @@ func (x *SignDBClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignDBClientResponse.ProtoReflect.Descriptor instead.
 func (*SignDBClientResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SignDBClientResponse) GetCertificate() []byte {
@@ -1312,7 +1375,7 @@ type RenewHostRequest struct {
 
 func (x *RenewHostRequest) Reset() {
 	*x = RenewHostRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1387,7 @@ func (x *RenewHostRequest) String() string {
 func (*RenewHostRequest) ProtoMessage() {}
 
 func (x *RenewHostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[20]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1400,7 @@ func (x *RenewHostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewHostRequest.ProtoReflect.Descriptor instead.
 func (*RenewHostRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RenewHostRequest) GetCsr() []byte {
@@ -1360,7 +1423,7 @@ type RenewHostResponse struct {
 
 func (x *RenewHostResponse) Reset() {
 	*x = RenewHostResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1435,7 @@ func (x *RenewHostResponse) String() string {
 func (*RenewHostResponse) ProtoMessage() {}
 
 func (x *RenewHostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[21]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1448,7 @@ func (x *RenewHostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewHostResponse.ProtoReflect.Descriptor instead.
 func (*RenewHostResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RenewHostResponse) GetCertificate() []byte {
@@ -1417,7 +1480,7 @@ type AuthoritiesRequest struct {
 
 func (x *AuthoritiesRequest) Reset() {
 	*x = AuthoritiesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1492,7 @@ func (x *AuthoritiesRequest) String() string {
 func (*AuthoritiesRequest) ProtoMessage() {}
 
 func (x *AuthoritiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[22]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1505,7 @@ func (x *AuthoritiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthoritiesRequest.ProtoReflect.Descriptor instead.
 func (*AuthoritiesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 type AuthoritiesResponse struct {
@@ -1459,7 +1522,7 @@ type AuthoritiesResponse struct {
 
 func (x *AuthoritiesResponse) Reset() {
 	*x = AuthoritiesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1534,7 @@ func (x *AuthoritiesResponse) String() string {
 func (*AuthoritiesResponse) ProtoMessage() {}
 
 func (x *AuthoritiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[23]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1547,7 @@ func (x *AuthoritiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthoritiesResponse.ProtoReflect.Descriptor instead.
 func (*AuthoritiesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AuthoritiesResponse) GetUserCas() [][]byte {
@@ -1519,7 +1582,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1594,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[24]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1607,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AuditRequest) GetEventsJson() [][]byte {
@@ -1569,7 +1632,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1644,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[25]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1657,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
 type DoRequest struct {
@@ -1609,7 +1672,7 @@ type DoRequest struct {
 
 func (x *DoRequest) Reset() {
 	*x = DoRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +1684,7 @@ func (x *DoRequest) String() string {
 func (*DoRequest) ProtoMessage() {}
 
 func (x *DoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[26]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,7 +1697,7 @@ func (x *DoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DoRequest.ProtoReflect.Descriptor instead.
 func (*DoRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DoRequest) GetMethod() string {
@@ -1668,7 +1731,7 @@ type DoResponse struct {
 
 func (x *DoResponse) Reset() {
 	*x = DoResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1743,7 @@ func (x *DoResponse) String() string {
 func (*DoResponse) ProtoMessage() {}
 
 func (x *DoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1756,7 @@ func (x *DoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DoResponse.ProtoReflect.Descriptor instead.
 func (*DoResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{27}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DoResponse) GetStatus() int32 {
@@ -1721,7 +1784,7 @@ type LabelSelector struct {
 
 func (x *LabelSelector) Reset() {
 	*x = LabelSelector{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1796,7 @@ func (x *LabelSelector) String() string {
 func (*LabelSelector) ProtoMessage() {}
 
 func (x *LabelSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1809,7 @@ func (x *LabelSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
 func (*LabelSelector) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{28}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LabelSelector) GetLabels() map[string]*LabelPatterns {
@@ -1765,7 +1828,7 @@ type LabelPatterns struct {
 
 func (x *LabelPatterns) Reset() {
 	*x = LabelPatterns{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +1840,7 @@ func (x *LabelPatterns) String() string {
 func (*LabelPatterns) ProtoMessage() {}
 
 func (x *LabelPatterns) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +1853,7 @@ func (x *LabelPatterns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatterns.ProtoReflect.Descriptor instead.
 func (*LabelPatterns) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LabelPatterns) GetPatterns() []string {
@@ -1810,7 +1873,7 @@ type WatchDatabasesRequest struct {
 
 func (x *WatchDatabasesRequest) Reset() {
 	*x = WatchDatabasesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +1885,7 @@ func (x *WatchDatabasesRequest) String() string {
 func (*WatchDatabasesRequest) ProtoMessage() {}
 
 func (x *WatchDatabasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +1898,7 @@ func (x *WatchDatabasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDatabasesRequest.ProtoReflect.Descriptor instead.
 func (*WatchDatabasesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WatchDatabasesRequest) GetSelectors() []*LabelSelector {
@@ -1855,7 +1918,7 @@ type WatchDatabasesResponse struct {
 
 func (x *WatchDatabasesResponse) Reset() {
 	*x = WatchDatabasesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +1930,7 @@ func (x *WatchDatabasesResponse) String() string {
 func (*WatchDatabasesResponse) ProtoMessage() {}
 
 func (x *WatchDatabasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +1943,7 @@ func (x *WatchDatabasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDatabasesResponse.ProtoReflect.Descriptor instead.
 func (*WatchDatabasesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WatchDatabasesResponse) GetDatabases() []*DatabaseDefinition {
@@ -1912,7 +1975,7 @@ type DatabaseDefinition struct {
 
 func (x *DatabaseDefinition) Reset() {
 	*x = DatabaseDefinition{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +1987,7 @@ func (x *DatabaseDefinition) String() string {
 func (*DatabaseDefinition) ProtoMessage() {}
 
 func (x *DatabaseDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2000,7 @@ func (x *DatabaseDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseDefinition.ProtoReflect.Descriptor instead.
 func (*DatabaseDefinition) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DatabaseDefinition) GetName() string {
@@ -2018,7 +2081,7 @@ type WatchProxiesRequest struct {
 
 func (x *WatchProxiesRequest) Reset() {
 	*x = WatchProxiesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2030,7 +2093,7 @@ func (x *WatchProxiesRequest) String() string {
 func (*WatchProxiesRequest) ProtoMessage() {}
 
 func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2043,7 +2106,7 @@ func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchProxiesRequest.ProtoReflect.Descriptor instead.
 func (*WatchProxiesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 type WatchProxiesResponse struct {
@@ -2055,7 +2118,7 @@ type WatchProxiesResponse struct {
 
 func (x *WatchProxiesResponse) Reset() {
 	*x = WatchProxiesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2130,7 @@ func (x *WatchProxiesResponse) String() string {
 func (*WatchProxiesResponse) ProtoMessage() {}
 
 func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2143,7 @@ func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchProxiesResponse.ProtoReflect.Descriptor instead.
 func (*WatchProxiesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{34}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WatchProxiesResponse) GetProxies() []*Proxy {
@@ -2104,7 +2167,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[35]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2179,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[35]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2192,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{35}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Proxy) GetAddr() string {
@@ -2218,8 +2281,12 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x19\n" +
 	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\"H\n" +
 	"\x0fRegisterRequest\x125\n" +
-	"\tdatabases\x18\x01 \x03(\v2\x17.keyway.api.v1.DatabaseR\tdatabases\"\x12\n" +
-	"\x10RegisterResponse\"\xd1\x01\n" +
+	"\tdatabases\x18\x01 \x03(\v2\x17.keyway.api.v1.DatabaseR\tdatabases\"L\n" +
+	"\x10RegisterResponse\x128\n" +
+	"\arefused\x18\x01 \x03(\v2\x1e.keyway.api.v1.RefusedDatabaseR\arefused\"=\n" +
+	"\x0fRefusedDatabase\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd1\x01\n" +
 	"\x10AuthorizeRequest\x12/\n" +
 	"\x13client_certificates\x18\x01 \x03(\fR\x12clientCertificates\x12\x1a\n" +
 	"\bdatabase\x18\x02 \x01(\tR\bdatabase\x12\x17\n" +
@@ -2337,7 +2404,7 @@ func file_keyway_api_v1_api_proto_rawDescGZIP() []byte {
 	return file_keyway_api_v1_api_proto_rawDescData
 }
 
-var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*PingRequest)(nil),                 // 0: keyway.api.v1.PingRequest
 	(*PingResponse)(nil),                // 1: keyway.api.v1.PingResponse
@@ -2354,79 +2421,81 @@ var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*DatabaseCertificateResponse)(nil), // 12: keyway.api.v1.DatabaseCertificateResponse
 	(*RegisterRequest)(nil),             // 13: keyway.api.v1.RegisterRequest
 	(*RegisterResponse)(nil),            // 14: keyway.api.v1.RegisterResponse
-	(*AuthorizeRequest)(nil),            // 15: keyway.api.v1.AuthorizeRequest
-	(*AuthorizeResponse)(nil),           // 16: keyway.api.v1.AuthorizeResponse
-	(*Reason)(nil),                      // 17: keyway.api.v1.Reason
-	(*SignDBClientRequest)(nil),         // 18: keyway.api.v1.SignDBClientRequest
-	(*SignDBClientResponse)(nil),        // 19: keyway.api.v1.SignDBClientResponse
-	(*RenewHostRequest)(nil),            // 20: keyway.api.v1.RenewHostRequest
-	(*RenewHostResponse)(nil),           // 21: keyway.api.v1.RenewHostResponse
-	(*AuthoritiesRequest)(nil),          // 22: keyway.api.v1.AuthoritiesRequest
-	(*AuthoritiesResponse)(nil),         // 23: keyway.api.v1.AuthoritiesResponse
-	(*AuditRequest)(nil),                // 24: keyway.api.v1.AuditRequest
-	(*AuditResponse)(nil),               // 25: keyway.api.v1.AuditResponse
-	(*DoRequest)(nil),                   // 26: keyway.api.v1.DoRequest
-	(*DoResponse)(nil),                  // 27: keyway.api.v1.DoResponse
-	(*LabelSelector)(nil),               // 28: keyway.api.v1.LabelSelector
-	(*LabelPatterns)(nil),               // 29: keyway.api.v1.LabelPatterns
-	(*WatchDatabasesRequest)(nil),       // 30: keyway.api.v1.WatchDatabasesRequest
-	(*WatchDatabasesResponse)(nil),      // 31: keyway.api.v1.WatchDatabasesResponse
-	(*DatabaseDefinition)(nil),          // 32: keyway.api.v1.DatabaseDefinition
-	(*WatchProxiesRequest)(nil),         // 33: keyway.api.v1.WatchProxiesRequest
-	(*WatchProxiesResponse)(nil),        // 34: keyway.api.v1.WatchProxiesResponse
-	(*Proxy)(nil),                       // 35: keyway.api.v1.Proxy
-	nil,                                 // 36: keyway.api.v1.Database.LabelsEntry
-	nil,                                 // 37: keyway.api.v1.Client.EnvEntry
-	nil,                                 // 38: keyway.api.v1.LabelSelector.LabelsEntry
-	nil,                                 // 39: keyway.api.v1.DatabaseDefinition.LabelsEntry
+	(*RefusedDatabase)(nil),             // 15: keyway.api.v1.RefusedDatabase
+	(*AuthorizeRequest)(nil),            // 16: keyway.api.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),           // 17: keyway.api.v1.AuthorizeResponse
+	(*Reason)(nil),                      // 18: keyway.api.v1.Reason
+	(*SignDBClientRequest)(nil),         // 19: keyway.api.v1.SignDBClientRequest
+	(*SignDBClientResponse)(nil),        // 20: keyway.api.v1.SignDBClientResponse
+	(*RenewHostRequest)(nil),            // 21: keyway.api.v1.RenewHostRequest
+	(*RenewHostResponse)(nil),           // 22: keyway.api.v1.RenewHostResponse
+	(*AuthoritiesRequest)(nil),          // 23: keyway.api.v1.AuthoritiesRequest
+	(*AuthoritiesResponse)(nil),         // 24: keyway.api.v1.AuthoritiesResponse
+	(*AuditRequest)(nil),                // 25: keyway.api.v1.AuditRequest
+	(*AuditResponse)(nil),               // 26: keyway.api.v1.AuditResponse
+	(*DoRequest)(nil),                   // 27: keyway.api.v1.DoRequest
+	(*DoResponse)(nil),                  // 28: keyway.api.v1.DoResponse
+	(*LabelSelector)(nil),               // 29: keyway.api.v1.LabelSelector
+	(*LabelPatterns)(nil),               // 30: keyway.api.v1.LabelPatterns
+	(*WatchDatabasesRequest)(nil),       // 31: keyway.api.v1.WatchDatabasesRequest
+	(*WatchDatabasesResponse)(nil),      // 32: keyway.api.v1.WatchDatabasesResponse
+	(*DatabaseDefinition)(nil),          // 33: keyway.api.v1.DatabaseDefinition
+	(*WatchProxiesRequest)(nil),         // 34: keyway.api.v1.WatchProxiesRequest
+	(*WatchProxiesResponse)(nil),        // 35: keyway.api.v1.WatchProxiesResponse
+	(*Proxy)(nil),                       // 36: keyway.api.v1.Proxy
+	nil,                                 // 37: keyway.api.v1.Database.LabelsEntry
+	nil,                                 // 38: keyway.api.v1.Client.EnvEntry
+	nil,                                 // 39: keyway.api.v1.LabelSelector.LabelsEntry
+	nil,                                 // 40: keyway.api.v1.DatabaseDefinition.LabelsEntry
 }
 var file_keyway_api_v1_api_proto_depIdxs = []int32{
-	36, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
+	37, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
 	8,  // 1: keyway.api.v1.Database.agents:type_name -> keyway.api.v1.DatabaseAgent
 	7,  // 2: keyway.api.v1.Database.client:type_name -> keyway.api.v1.Client
-	37, // 3: keyway.api.v1.Client.env:type_name -> keyway.api.v1.Client.EnvEntry
+	38, // 3: keyway.api.v1.Client.env:type_name -> keyway.api.v1.Client.EnvEntry
 	6,  // 4: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
 	6,  // 5: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
-	17, // 6: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
-	38, // 7: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
-	28, // 8: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
-	32, // 9: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
-	39, // 10: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
-	35, // 11: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
-	29, // 12: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
-	0,  // 13: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
-	2,  // 14: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
-	4,  // 15: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
-	9,  // 16: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
-	11, // 17: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
-	26, // 18: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
-	13, // 19: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
-	15, // 20: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
-	18, // 21: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
-	22, // 22: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
-	24, // 23: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
-	30, // 24: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
-	33, // 25: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
-	20, // 26: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
-	1,  // 27: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
-	3,  // 28: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
-	5,  // 29: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
-	10, // 30: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
-	12, // 31: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
-	27, // 32: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
-	14, // 33: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
-	16, // 34: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
-	19, // 35: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
-	23, // 36: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
-	25, // 37: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
-	31, // 38: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
-	34, // 39: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
-	21, // 40: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
-	27, // [27:41] is the sub-list for method output_type
-	13, // [13:27] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	15, // 6: keyway.api.v1.RegisterResponse.refused:type_name -> keyway.api.v1.RefusedDatabase
+	18, // 7: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
+	39, // 8: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
+	29, // 9: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
+	33, // 10: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
+	40, // 11: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
+	36, // 12: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
+	30, // 13: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
+	0,  // 14: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
+	2,  // 15: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
+	4,  // 16: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
+	9,  // 17: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
+	11, // 18: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
+	27, // 19: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
+	13, // 20: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
+	16, // 21: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
+	19, // 22: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
+	23, // 23: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
+	25, // 24: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
+	31, // 25: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
+	34, // 26: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
+	21, // 27: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
+	1,  // 28: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
+	3,  // 29: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
+	5,  // 30: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
+	10, // 31: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
+	12, // 32: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
+	28, // 33: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
+	14, // 34: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
+	17, // 35: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
+	20, // 36: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
+	24, // 37: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
+	26, // 38: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
+	32, // 39: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
+	35, // 40: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
+	22, // 41: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
+	28, // [28:42] is the sub-list for method output_type
+	14, // [14:28] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_keyway_api_v1_api_proto_init() }
@@ -2440,7 +2509,7 @@ func file_keyway_api_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_api_v1_api_proto_rawDesc), len(file_keyway_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
