@@ -675,7 +675,10 @@ type Database struct {
 	Uri    string            `protobuf:"bytes,3,opt,name=uri,proto3" json:"uri,omitempty"`
 	Labels map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Trust for the database server's certificate.
-	Trust         *ServerTrust `protobuf:"bytes,5,opt,name=trust,proto3" json:"trust,omitempty"`
+	Trust *ServerTrust `protobuf:"bytes,5,opt,name=trust,proto3" json:"trust,omitempty"`
+	// Reuse of server connections between client sessions; unset keeps
+	// none.
+	Pool          *DatabasePool `protobuf:"bytes,6,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -745,6 +748,79 @@ func (x *Database) GetTrust() *ServerTrust {
 	return nil
 }
 
+func (x *Database) GetPool() *DatabasePool {
+	if x != nil {
+		return x.Pool
+	}
+	return nil
+}
+
+// DatabasePool keeps server connections after a client session ends and
+// resets them for the next session of the same database user and
+// database.
+type DatabasePool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "session": a connection serves one client session at a time.
+	Mode string `protobuf:"bytes,1,opt,name=mode,proto3" json:"mode,omitempty"`
+	// Most idle connections kept for the database.
+	MaxIdle int32 `protobuf:"varint,2,opt,name=max_idle,json=maxIdle,proto3" json:"max_idle,omitempty"`
+	// How long an idle connection is kept, in milliseconds.
+	IdleTimeoutMs int64 `protobuf:"varint,3,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabasePool) Reset() {
+	*x = DatabasePool{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabasePool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabasePool) ProtoMessage() {}
+
+func (x *DatabasePool) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabasePool.ProtoReflect.Descriptor instead.
+func (*DatabasePool) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DatabasePool) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *DatabasePool) GetMaxIdle() int32 {
+	if x != nil {
+		return x.MaxIdle
+	}
+	return 0
+}
+
+func (x *DatabasePool) GetIdleTimeoutMs() int64 {
+	if x != nil {
+		return x.IdleTimeoutMs
+	}
+	return 0
+}
+
 type ServerTrust struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "verify-full" (default) or "verify-ca".
@@ -761,7 +837,7 @@ type ServerTrust struct {
 
 func (x *ServerTrust) Reset() {
 	*x = ServerTrust{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +849,7 @@ func (x *ServerTrust) String() string {
 func (*ServerTrust) ProtoMessage() {}
 
 func (x *ServerTrust) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[9]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +862,7 @@ func (x *ServerTrust) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerTrust.ProtoReflect.Descriptor instead.
 func (*ServerTrust) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{9}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ServerTrust) GetMode() string {
@@ -829,7 +905,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[10]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +917,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[10]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +930,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{10}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Refusal) GetKind() string {
@@ -879,7 +955,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[11]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +967,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[11]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +980,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{11}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{12}
 }
 
 type StatsResponse struct {
@@ -923,7 +999,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1011,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1024,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{12}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StatsResponse) GetSessionsTotal() uint64 {
@@ -1006,7 +1082,7 @@ type Counter struct {
 
 func (x *Counter) Reset() {
 	*x = Counter{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1094,7 @@ func (x *Counter) String() string {
 func (*Counter) ProtoMessage() {}
 
 func (x *Counter) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1107,7 @@ func (x *Counter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counter.ProtoReflect.Descriptor instead.
 func (*Counter) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{13}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Counter) GetName() string {
@@ -1075,7 +1151,7 @@ type Histogram struct {
 
 func (x *Histogram) Reset() {
 	*x = Histogram{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1163,7 @@ func (x *Histogram) String() string {
 func (*Histogram) ProtoMessage() {}
 
 func (x *Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1176,7 @@ func (x *Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Histogram.ProtoReflect.Descriptor instead.
 func (*Histogram) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{14}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Histogram) GetName() string {
@@ -1201,16 +1277,21 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	" \x01(\bR\tclientTls\x12?\n" +
 	"\x1chandshake_deadline_unix_nano\x18\v \x01(\x03R\x19handshakeDeadlineUnixNano\x12\x1b\n" +
 	"\trelay_for\x18\f \x01(\tR\brelayFor\x12\x18\n" +
-	"\apreface\x18\r \x01(\fR\apreface\"\xfc\x01\n" +
+	"\apreface\x18\r \x01(\fR\apreface\"\xb0\x02\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x10\n" +
 	"\x03uri\x18\x03 \x01(\tR\x03uri\x12>\n" +
 	"\x06labels\x18\x04 \x03(\v2&.keyway.plugin.v1.Database.LabelsEntryR\x06labels\x123\n" +
-	"\x05trust\x18\x05 \x01(\v2\x1d.keyway.plugin.v1.ServerTrustR\x05trust\x1a9\n" +
+	"\x05trust\x18\x05 \x01(\v2\x1d.keyway.plugin.v1.ServerTrustR\x05trust\x122\n" +
+	"\x04pool\x18\x06 \x01(\v2\x1e.keyway.plugin.v1.DatabasePoolR\x04pool\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"z\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"e\n" +
+	"\fDatabasePool\x12\x12\n" +
+	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x19\n" +
+	"\bmax_idle\x18\x02 \x01(\x05R\amaxIdle\x12&\n" +
+	"\x0fidle_timeout_ms\x18\x03 \x01(\x03R\ridleTimeoutMs\"z\n" +
 	"\vServerTrust\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x15\n" +
 	"\x06ca_pem\x18\x02 \x01(\fR\x05caPem\x12\x1f\n" +
@@ -1272,7 +1353,7 @@ func file_keyway_plugin_v1_protocol_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_plugin_v1_protocol_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
 	(PreambleAction)(0),           // 0: keyway.plugin.v1.PreambleAction
 	(*OpenHandoffRequest)(nil),    // 1: keyway.plugin.v1.OpenHandoffRequest
@@ -1284,43 +1365,45 @@ var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
 	(*CheckDatabaseResponse)(nil), // 7: keyway.plugin.v1.CheckDatabaseResponse
 	(*Session)(nil),               // 8: keyway.plugin.v1.Session
 	(*Database)(nil),              // 9: keyway.plugin.v1.Database
-	(*ServerTrust)(nil),           // 10: keyway.plugin.v1.ServerTrust
-	(*Refusal)(nil),               // 11: keyway.plugin.v1.Refusal
-	(*StatsRequest)(nil),          // 12: keyway.plugin.v1.StatsRequest
-	(*StatsResponse)(nil),         // 13: keyway.plugin.v1.StatsResponse
-	(*Counter)(nil),               // 14: keyway.plugin.v1.Counter
-	(*Histogram)(nil),             // 15: keyway.plugin.v1.Histogram
-	nil,                           // 16: keyway.plugin.v1.ClientSpec.EnvEntry
-	nil,                           // 17: keyway.plugin.v1.Database.LabelsEntry
-	nil,                           // 18: keyway.plugin.v1.Counter.LabelsEntry
-	nil,                           // 19: keyway.plugin.v1.Histogram.LabelsEntry
+	(*DatabasePool)(nil),          // 10: keyway.plugin.v1.DatabasePool
+	(*ServerTrust)(nil),           // 11: keyway.plugin.v1.ServerTrust
+	(*Refusal)(nil),               // 12: keyway.plugin.v1.Refusal
+	(*StatsRequest)(nil),          // 13: keyway.plugin.v1.StatsRequest
+	(*StatsResponse)(nil),         // 14: keyway.plugin.v1.StatsResponse
+	(*Counter)(nil),               // 15: keyway.plugin.v1.Counter
+	(*Histogram)(nil),             // 16: keyway.plugin.v1.Histogram
+	nil,                           // 17: keyway.plugin.v1.ClientSpec.EnvEntry
+	nil,                           // 18: keyway.plugin.v1.Database.LabelsEntry
+	nil,                           // 19: keyway.plugin.v1.Counter.LabelsEntry
+	nil,                           // 20: keyway.plugin.v1.Histogram.LabelsEntry
 }
 var file_keyway_plugin_v1_protocol_proto_depIdxs = []int32{
 	3,  // 0: keyway.plugin.v1.OpenHandoffResponse.spec:type_name -> keyway.plugin.v1.ProtocolSpec
 	4,  // 1: keyway.plugin.v1.ProtocolSpec.preambles:type_name -> keyway.plugin.v1.Preamble
 	5,  // 2: keyway.plugin.v1.ProtocolSpec.client:type_name -> keyway.plugin.v1.ClientSpec
 	0,  // 3: keyway.plugin.v1.Preamble.action:type_name -> keyway.plugin.v1.PreambleAction
-	16, // 4: keyway.plugin.v1.ClientSpec.env:type_name -> keyway.plugin.v1.ClientSpec.EnvEntry
+	17, // 4: keyway.plugin.v1.ClientSpec.env:type_name -> keyway.plugin.v1.ClientSpec.EnvEntry
 	9,  // 5: keyway.plugin.v1.CheckDatabaseRequest.database:type_name -> keyway.plugin.v1.Database
 	9,  // 6: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
-	11, // 7: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
-	17, // 8: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
-	10, // 9: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
-	14, // 10: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
-	15, // 11: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
-	18, // 12: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
-	19, // 13: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
-	1,  // 14: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
-	12, // 15: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
-	6,  // 16: keyway.plugin.v1.Protocol.CheckDatabase:input_type -> keyway.plugin.v1.CheckDatabaseRequest
-	2,  // 17: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
-	13, // 18: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
-	7,  // 19: keyway.plugin.v1.Protocol.CheckDatabase:output_type -> keyway.plugin.v1.CheckDatabaseResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	12, // 7: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
+	18, // 8: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
+	11, // 9: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
+	10, // 10: keyway.plugin.v1.Database.pool:type_name -> keyway.plugin.v1.DatabasePool
+	15, // 11: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
+	16, // 12: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
+	19, // 13: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
+	20, // 14: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
+	1,  // 15: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
+	13, // 16: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
+	6,  // 17: keyway.plugin.v1.Protocol.CheckDatabase:input_type -> keyway.plugin.v1.CheckDatabaseRequest
+	2,  // 18: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
+	14, // 19: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
+	7,  // 20: keyway.plugin.v1.Protocol.CheckDatabase:output_type -> keyway.plugin.v1.CheckDatabaseResponse
+	18, // [18:21] is the sub-list for method output_type
+	15, // [15:18] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_protocol_proto_init() }
@@ -1334,7 +1417,7 @@ func file_keyway_plugin_v1_protocol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_protocol_proto_rawDesc), len(file_keyway_plugin_v1_protocol_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
