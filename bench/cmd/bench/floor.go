@@ -29,7 +29,7 @@ const (
 // the all-in-one, two chained for a proxy with a separate agent.
 func floorOf(pathName string) string {
 	switch pathName {
-	case "keyway", noAuditName:
+	case "keyway", noAuditName, poolName:
 		return floor1Name
 	case "keyway-agent":
 		return floor2Name

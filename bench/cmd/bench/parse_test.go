@@ -226,3 +226,12 @@ func TestFloorRatios(t *testing.T) {
 		t.Fatalf("json %+v", js)
 	}
 }
+
+func TestPoolConfigHasAPoolBlock(t *testing.T) {
+	if !strings.Contains(poolConfig, `mode         = "session"`) || strings.Count(poolConfig, "%q") != 3 {
+		t.Fatalf("pool configuration:\n%s", poolConfig)
+	}
+	if !poolCells(cell{connect: true}) || poolCells(cell{}) {
+		t.Fatal("keyway-pool belongs in the -C cells only")
+	}
+}

@@ -34,6 +34,7 @@ func allPaths() []path {
 		{name: "keyway", start: keywayPath},
 		{name: "keyway-agent", start: agentPath},
 		{name: noAuditName, start: noAuditPath, only: noAuditCells},
+		{name: poolName, start: poolPath, only: poolCells},
 	}
 }
 
