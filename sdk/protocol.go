@@ -121,6 +121,24 @@ type Database struct {
 	URI    string
 	Labels map[string]string
 	Trust  ServerTrust
+	// Pool, when set, asks the plugin to keep server connections after a
+	// client session ends and reuse them for later sessions.
+	Pool *DatabasePool
+}
+
+// PoolModeSession is the pool mode in which a server connection serves
+// one client session at a time, reset between sessions.
+const PoolModeSession = "session"
+
+// DatabasePool is how a plugin keeps a database's server connections
+// between client sessions.
+type DatabasePool struct {
+	// Mode is PoolModeSession.
+	Mode string
+	// MaxIdle caps the idle connections kept for the database.
+	MaxIdle int
+	// IdleTimeout is how long an idle connection is kept.
+	IdleTimeout time.Duration
 }
 
 // Refusal is the host's reason for refusing a session.

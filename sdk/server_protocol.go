@@ -173,8 +173,12 @@ func databaseFromProto(d *pluginv1.Database) *Database {
 		return nil
 	}
 	t := d.GetTrust()
-	return &Database{
+	db := &Database{
 		Name: d.GetName(), Protocol: d.GetProtocol(), URI: d.GetUri(), Labels: d.GetLabels(),
 		Trust: ServerTrust{Mode: t.GetMode(), CAPEM: t.GetCaPem(), SystemPool: t.GetSystemPool(), ServerName: t.GetServerName()},
 	}
+	if p := d.GetPool(); p != nil {
+		db.Pool = &DatabasePool{Mode: p.GetMode(), MaxIdle: int(p.GetMaxIdle()), IdleTimeout: time.Duration(p.GetIdleTimeoutMs()) * time.Millisecond}
+	}
+	return db
 }

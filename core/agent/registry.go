@@ -82,6 +82,7 @@ func Describe(d config.Database) sdk.Database {
 	return sdk.Database{
 		Name: d.Name, Description: d.Description, Protocol: d.Protocol, URI: d.URI, Labels: d.Labels,
 		Trust: sdk.ServerTrust{Mode: d.Mode, SystemPool: d.TrustSystemCertPool, ServerName: d.ServerName},
+		Pool:  d.Pool.Settings(),
 	}
 }
 
@@ -241,8 +242,12 @@ func (r *Registry) List() []sdk.Database {
 
 // DatabaseToProto encodes a database for a plugin's Session.
 func DatabaseToProto(db sdk.Database) *pluginv1.Database {
-	return &pluginv1.Database{
+	out := &pluginv1.Database{
 		Name: db.Name, Protocol: db.Protocol, Uri: db.URI, Labels: db.Labels,
 		Trust: &pluginv1.ServerTrust{Mode: db.Trust.Mode, CaPem: db.Trust.CAPEM, SystemPool: db.Trust.SystemPool, ServerName: db.Trust.ServerName},
 	}
+	if p := db.Pool; p != nil {
+		out.Pool = &pluginv1.DatabasePool{Mode: p.Mode, MaxIdle: int32(p.MaxIdle), IdleTimeoutMs: p.IdleTimeout.Milliseconds()}
+	}
+	return out
 }

@@ -194,6 +194,9 @@ type Database struct {
 	Mode string `hcl:"mode,optional" json:"mode,omitempty"`
 	// ServerName overrides the name verified in the server's certificate.
 	ServerName string `hcl:"server_name,optional" json:"server_name,omitempty"`
+	// Pool, when present, keeps server connections between client
+	// sessions (see pool.go).
+	Pool *Pool `hcl:"pool,block" json:"pool,omitempty"`
 
 	DeclRange hcl.Range `hcl:",def_range" json:"-"`
 }

@@ -45,7 +45,7 @@ func databaseProblems(db Database, knownProtocol func(string) bool) []problem {
 	if db.Mode != "" && db.Mode != "verify-full" && db.Mode != "verify-ca" {
 		add("mode", "Invalid trust mode", fmt.Sprintf("Database %q: mode = %q; use verify-full or verify-ca.", db.Name, db.Mode))
 	}
-	return out
+	return append(out, poolProblems(db.Name, db.Pool)...)
 }
 
 // CheckDatabase checks a db resource as the auth service receives it: the

@@ -29,6 +29,9 @@ type Plugin struct {
 	certs   *dbsession.CertCache
 	cancels *cancels
 	bufs    *bufferPool
+	// pool keeps server connections between sessions of the databases
+	// that ask for it.
+	pool *serverPool
 }
 
 // settings is the applied configuration.
@@ -50,7 +53,7 @@ func (s settings) statements() bool { return s.dbEvents == sdk.AuditDBEventsAll 
 
 // New returns the plugin.
 func New() sdk.Plugin {
-	return &Plugin{certs: dbsession.NewCertCache(), cancels: newCancels(), bufs: newBufferPool()}
+	return &Plugin{certs: dbsession.NewCertCache(), cancels: newCancels(), bufs: newBufferPool(), pool: newServerPool()}
 }
 
 // Info describes the plugin.
@@ -117,6 +120,14 @@ func (p *Plugin) Health(context.Context) error {
 		return errors.New("not configured")
 	}
 	return nil
+}
+
+// conns is the pool of a database whose definition has one, or nil.
+func (p *Plugin) conns(settings *sdk.DatabasePool) *serverPool {
+	if settings == nil || settings.Mode != sdk.PoolModeSession {
+		return nil
+	}
+	return p.pool
 }
 
 func (p *Plugin) current() (sdk.Host, settings) {

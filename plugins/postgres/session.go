@@ -90,39 +90,63 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		refuse(resultError, stateInternal, "keyway: "+err.Error())
 		return
 	}
-	upstream, err := connect(ctx, s.Database, cert, cfg.dialTimeout)
-	if err != nil {
-		refuse(resultUnreachable, stateUnableToConnect, fmt.Sprintf("keyway cannot reach database %s at %s: %v", s.Database.Name, s.Database.URI, err))
-		return
-	}
-	defer func() { _ = upstream.Close() }()
 	params := map[string]string{}
 	for k, v := range startup.Parameters {
 		params[k] = v
 	}
 	params["user"], params["database"] = dbUser, dbName
-	var greeting bytes.Buffer
-	key, err := login(upstream, &greeting, params, s.Database.Name, dbUser, func(real cancelKey) cancelKey {
+	pool := s.Database.Pool
+	key := newPoolKey(s.Database, dbUser, dbName, params)
+	newKey := func(real cancelKey) cancelKey {
 		t := cancelTarget{db: *s.Database, cert: cert, real: real}
 		if cfg.sessions() {
 			t.aud = aud
 		}
 		return p.cancels.register(t, s.KeyTag)
-	})
-	if key != nil {
-		defer p.cancels.remove(*key)
 	}
-	if err != nil {
-		// The server's or keyway's explanation is in the greeting.
-		met.started(resultLoginFailed)
-		_, _ = client.Write(greeting.Bytes())
-		if cfg.sessions() {
-			e := aud.Event(sdk.AuditSessionStart, "T2000W", false)
-			e.Error = err.Error()
-			aud.Emit(e)
+	var greeting bytes.Buffer
+	sc := p.conns(pool).get(key)
+	if sc != nil {
+		k := newKey(sc.real)
+		defer p.cancels.remove(k)
+		_ = writeGreeting(&greeting, sc, k)
+	} else {
+		upstream, err := connect(ctx, s.Database, cert, cfg.dialTimeout)
+		if err != nil {
+			refuse(resultUnreachable, stateUnableToConnect, fmt.Sprintf("keyway cannot reach database %s at %s: %v", s.Database.Name, s.Database.URI, err))
+			return
 		}
-		return
+		sc = &serverConn{conn: upstream}
+		k, err := login(upstream, &greeting, params, s.Database.Name, dbUser, func(real cancelKey) cancelKey {
+			sc.real = real
+			return newKey(real)
+		})
+		if k != nil {
+			defer p.cancels.remove(*k)
+		}
+		if err != nil {
+			_ = upstream.Close()
+			// The server's or keyway's explanation is in the greeting.
+			met.started(resultLoginFailed)
+			_, _ = client.Write(greeting.Bytes())
+			if cfg.sessions() {
+				e := aud.Event(sdk.AuditSessionStart, "T2000W", false)
+				e.Error = err.Error()
+				aud.Emit(e)
+			}
+			return
+		}
+		sc.params = greetingParams(greeting.Bytes())
 	}
+	upstream := sc.conn
+	relayClient, relayUpstream, lease := relayConns(client, sc, p.conns(pool) != nil)
+	defer func() {
+		if lease != nil && lease.reusable() && reset(sc, cfg.dialTimeout) == nil {
+			p.conns(pool).put(key, sc, *pool)
+			return
+		}
+		_ = upstream.Close()
+	}()
 	// The session's record is durable before the client hears it started.
 	if cfg.sessions() {
 		if err := host.AuditDurable(ctx, aud.Event(sdk.AuditSessionStart, "T2000I", true)); err != nil {
@@ -144,11 +168,11 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	countIn := func(n int) { in.Add(int64(n)); s.CountFromClient(n) }
 	countOut := func(n int) { out.Add(int64(n)); s.CountToClient(n) }
 	s.EndWhenIdle(authz.IdleTimeout, fmt.Sprintf("keyway: the session sent nothing for %s, the idle_timeout of its roles, so it is closed", authz.IdleTimeout))
-	server, stopWatch := watchEnd(s, upstream)
+	server, stopWatch := watchEnd(s, relayUpstream)
 	if cfg.statements() {
-		relayAudited(newTracker(aud, cfg.maxParameter), p.bufs, countIn, countOut, client, upstream, server, s.EndReason)
+		relayAudited(newTracker(aud, cfg.maxParameter), p.bufs, countIn, countOut, relayClient, relayUpstream, server, s.EndReason)
 	} else {
-		relayPlain(p.bufs, countIn, countOut, client, upstream, server, s.EndReason)
+		relayPlain(p.bufs, countIn, countOut, relayClient, relayUpstream, server, s.EndReason)
 	}
 	stopWatch()
 	if cfg.sessions() {

@@ -41,6 +41,8 @@ type allInOneOptions struct {
 	pgSettings map[string]string
 	// extra ends the configuration, such as an audit block.
 	extra string
+	// dbExtra is added to the database block, such as a pool block.
+	dbExtra string
 }
 
 // startAllInOneWith is startAllInOne with options.
@@ -67,13 +69,14 @@ db {
     protocol = "postgres"
     uri      = %q
     labels   = { env = "dev" }
+    %s
   }
 }
 
 diag {
   listen = %q
 }
-`, c.data, proxyAddr, opts.proxyExtra, dbName, pg.Addr(), diagAddr) + opts.extra
+`, c.data, proxyAddr, opts.proxyExtra, dbName, pg.Addr(), opts.dbExtra, diagAddr) + opts.extra
 	if err := os.WriteFile(c.cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

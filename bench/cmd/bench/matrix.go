@@ -35,6 +35,10 @@ type row struct {
 	latencyMs float64
 	// ratio is tps relative to direct TLS in the same cell.
 	ratio float64
+	// floor names the floor path of a keyway path's topology, and
+	// floorRatio is tps relative to it in the same cell.
+	floor      string
+	floorRatio float64
 	// auditOnOff, on keyway's row, is its tps relative to
 	// keyway-noaudit's in the same cell: what session auditing costs.
 	auditOnOff float64
@@ -101,7 +105,11 @@ func cellRows(c cell, paths []readyPath, samples [][]sample, errs []error) []row
 		out = append(out, r)
 	}
 	var noAudit float64
+	tps := map[string]float64{}
 	for _, r := range out {
+		if r.ok {
+			tps[r.path] = r.tps
+		}
 		if r.ok && r.path == noAuditName {
 			noAudit = r.tps
 		}
@@ -109,6 +117,12 @@ func cellRows(c cell, paths []readyPath, samples [][]sample, errs []error) []row
 	for j := range out {
 		if out[j].ok && direct > 0 {
 			out[j].ratio = out[j].tps / direct
+		}
+		if f := floorOf(out[j].path); f != "" {
+			out[j].floor = f
+			if out[j].ok && tps[f] > 0 {
+				out[j].floorRatio = out[j].tps / tps[f]
+			}
 		}
 		if out[j].ok && out[j].path == "keyway" && noAudit > 0 {
 			out[j].auditOnOff = out[j].tps / noAudit

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -35,12 +34,20 @@ func noAuditCells(c cell) bool { return c.workload == "select-only" }
 // keyway's authorities, so the same user certificate reaches it and
 // PostgreSQL accepts its database certificates.
 func noAuditPath(ctx context.Context, e *env) (endpoint, error) {
+	return secondKeyway(ctx, e, noAuditName, noAuditConfig)
+}
+
+// secondKeyway starts another all-in-one keyway called name with config
+// (allInOneConfig's three verbs: listen address, database name, its
+// address), in a data directory of its own holding a copy of the first
+// keyway's authorities.
+func secondKeyway(ctx context.Context, e *env, name, config string) (endpoint, error) {
 	if e.keyway == nil {
-		return endpoint{}, errors.New("keyway-noaudit copies the all-in-one keyway's authorities, and that keyway did not start")
+		return endpoint{}, fmt.Errorf("%s copies the all-in-one keyway's authorities, and that keyway did not start", name)
 	}
-	dir := filepath.Join(e.dir, "noaudit")
+	dir := filepath.Join(e.dir, name)
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return endpoint{}, fmt.Errorf("keyway-noaudit directory: %w", err)
+		return endpoint{}, fmt.Errorf("%s directory: %w", name, err)
 	}
 	c := &cluster{bin: e.cluster.bin, dir: dir, cfg: filepath.Join(dir, "keyway.hcl"), data: filepath.Join(dir, "data")}
 	if err := copyTree(filepath.Join(e.cluster.data, "plugins"), filepath.Join(c.data, "plugins")); err != nil {
@@ -51,16 +58,16 @@ func noAuditPath(ctx context.Context, e *env) (endpoint, error) {
 		return endpoint{}, err
 	}
 	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := c.writeConfig(fmt.Sprintf(noAuditConfig, listen, keywayDB, e.pg.Addr())); err != nil {
+	if err := c.writeConfig(fmt.Sprintf(config, listen, keywayDB, e.pg.Addr())); err != nil {
 		return endpoint{}, err
 	}
-	p, err := startProcess(noAuditName, filepath.Join(dir, "keyway.log"), nil, c.bin, "start", "-c", c.cfg)
+	p, err := startProcess(name, filepath.Join(dir, "keyway.log"), nil, c.bin, "start", "-c", c.cfg)
 	if err != nil {
 		return endpoint{}, err
 	}
 	e.onClose(func() { p.stop(10 * time.Second) })
 	ep := userEndpoint("127.0.0.1", port, e.certs.user)
-	if err := p.waitUntil(ctx, 30*time.Second, "session through keyway-noaudit's proxy", ep.ping); err != nil {
+	if err := p.waitUntil(ctx, 30*time.Second, "session through "+name+"'s proxy", ep.ping); err != nil {
 		return endpoint{}, err
 	}
 	return ep, nil

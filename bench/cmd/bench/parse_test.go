@@ -193,3 +193,45 @@ func TestAuditOnOffRatio(t *testing.T) {
 		t.Fatalf("json %+v", js)
 	}
 }
+
+func TestFloorRatios(t *testing.T) {
+	paths := []readyPath{
+		{name: directName}, {name: floor1Name}, {name: floor2Name},
+		{name: "keyway"}, {name: "keyway-agent"}, {name: "pgbouncer"},
+	}
+	samples := [][]sample{{{tps: 1000}}, {{tps: 600}}, {{tps: 400}}, {{tps: 300}}, {{tps: 200}}, {{tps: 500}}}
+	rows := cellRows(cell{workload: "select-only", mode: "simple", clients: 8}, paths, samples, make([]error, len(paths)))
+	tests := []struct {
+		path  string
+		floor string
+		ratio float64
+	}{
+		{directName, "", 0}, {floor1Name, "", 0}, {floor2Name, "", 0},
+		{"keyway", floor1Name, 0.5}, {"keyway-agent", floor2Name, 0.5}, {"pgbouncer", "", 0},
+	}
+	for i, tt := range tests {
+		if r := rows[i]; r.path != tt.path || r.floor != tt.floor || r.floorRatio != tt.ratio {
+			t.Errorf("row %d: %+v, want floor %q ratio %v", i, r, tt.floor, tt.ratio)
+		}
+	}
+	var b strings.Builder
+	if err := printTable(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "floor_ratio") || !strings.Contains(out, "0.50 (floor-2hop)") {
+		t.Fatalf("table:\n%s", out)
+	}
+	js := toJSON(rows)
+	if js[3].Floor != floor1Name || js[3].FloorRatio == nil || *js[3].FloorRatio != 0.5 || js[0].FloorRatio != nil {
+		t.Fatalf("json %+v", js)
+	}
+}
+
+func TestPoolConfigHasAPoolBlock(t *testing.T) {
+	if !strings.Contains(poolConfig, `mode         = "session"`) || strings.Count(poolConfig, "%q") != 3 {
+		t.Fatalf("pool configuration:\n%s", poolConfig)
+	}
+	if !poolCells(cell{connect: true}) || poolCells(cell{}) {
+		t.Fatal("keyway-pool belongs in the -C cells only")
+	}
+}

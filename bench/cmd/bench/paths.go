@@ -23,15 +23,18 @@ type path struct {
 const directName = "direct-tls"
 
 // allPaths lists the paths in the order they start and run; direct TLS
-// first, and keyway before the agent, which joins it, and before
+// first, then the floors (bare relays bounding keyway's topologies), and keyway before the agent, which joins it, and before
 // keyway-noaudit, which copies its authorities.
 func allPaths() []path {
 	return []path{
 		{name: directName, start: directPath},
+		{name: floor1Name, start: floor1Path},
+		{name: floor2Name, start: floor2Path},
 		{name: "pgbouncer", start: pgbouncerPath},
 		{name: "keyway", start: keywayPath},
 		{name: "keyway-agent", start: agentPath},
 		{name: noAuditName, start: noAuditPath, only: noAuditCells},
+		{name: poolName, start: poolPath, only: poolCells},
 	}
 }
 

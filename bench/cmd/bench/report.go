@@ -14,7 +14,7 @@ import (
 // printTable writes the matrix, one row per path and cell.
 func printTable(w io.Writer, rows []row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tmode\tclients\tconnect\tpath\ttps\tlatency_ms\tratio\t")
+	fmt.Fprintln(tw, "workload\tmode\tclients\tconnect\tpath\ttps\tlatency_ms\tratio\tfloor_ratio\t")
 	for _, r := range rows {
 		connect := "no"
 		if r.connect {
@@ -22,14 +22,17 @@ func printTable(w io.Writer, rows []row) error {
 		}
 		// A row without numbers says why after the last column, which
 		// the alignment ignores.
-		tps, lat, ratio, note := "-", "-", "-", "  "+r.note
+		tps, lat, ratio, floorRatio, note := "-", "-", "-", "-", "  "+r.note
 		if r.ok {
 			tps, lat, ratio, note = fmt.Sprintf("%.1f", r.tps), fmt.Sprintf("%.3f", r.latencyMs), "n/a", ""
 			if r.ratio > 0 {
 				ratio = fmt.Sprintf("%.2f", r.ratio)
 			}
+			if r.floorRatio > 0 {
+				floorRatio = fmt.Sprintf("%.2f (%s)", r.floorRatio, r.floor)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.mode, r.clients, connect, r.path, tps, lat, ratio, note)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.mode, r.clients, connect, r.path, tps, lat, ratio, floorRatio, note)
 	}
 	return tw.Flush()
 }
@@ -78,6 +81,10 @@ type jsonRow struct {
 	TPS       *float64 `json:"tps"`
 	LatencyMs *float64 `json:"latency_ms"`
 	Ratio     *float64 `json:"ratio"`
+	// Floor names the floor of a keyway path's topology; FloorRatio is
+	// the path's tps over the floor's in the cell.
+	Floor      string   `json:"floor,omitempty"`
+	FloorRatio *float64 `json:"floor_ratio,omitempty"`
 	// AuditOnOff is keyway's tps over keyway-noaudit's in the cell.
 	AuditOnOff *float64 `json:"audit_on_off,omitempty"`
 	Note       string   `json:"note,omitempty"`
@@ -86,11 +93,14 @@ type jsonRow struct {
 func toJSON(rows []row) []jsonRow {
 	out := make([]jsonRow, len(rows))
 	for i, r := range rows {
-		j := jsonRow{Workload: r.workload, Mode: r.mode, Clients: r.clients, Connect: r.connect, Path: r.path, Note: r.note}
+		j := jsonRow{Workload: r.workload, Mode: r.mode, Clients: r.clients, Connect: r.connect, Path: r.path, Floor: r.floor, Note: r.note}
 		if r.ok {
 			j.TPS, j.LatencyMs = ptr(round(r.tps, 1)), ptr(round(r.latencyMs, 3))
 			if r.ratio > 0 {
 				j.Ratio = ptr(round(r.ratio, 3))
+			}
+			if r.floorRatio > 0 {
+				j.FloorRatio = ptr(round(r.floorRatio, 3))
 			}
 			if r.auditOnOff > 0 {
 				j.AuditOnOff = ptr(round(r.auditOnOff, 3))

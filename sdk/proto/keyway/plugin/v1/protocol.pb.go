@@ -903,7 +903,10 @@ type Database struct {
 	Uri    string            `protobuf:"bytes,3,opt,name=uri,proto3" json:"uri,omitempty"`
 	Labels map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Trust for the database server's certificate.
-	Trust         *ServerTrust `protobuf:"bytes,5,opt,name=trust,proto3" json:"trust,omitempty"`
+	Trust *ServerTrust `protobuf:"bytes,5,opt,name=trust,proto3" json:"trust,omitempty"`
+	// Reuse of server connections between client sessions; unset keeps
+	// none.
+	Pool          *DatabasePool `protobuf:"bytes,6,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -973,6 +976,79 @@ func (x *Database) GetTrust() *ServerTrust {
 	return nil
 }
 
+func (x *Database) GetPool() *DatabasePool {
+	if x != nil {
+		return x.Pool
+	}
+	return nil
+}
+
+// DatabasePool keeps server connections after a client session ends and
+// resets them for the next session of the same database user and
+// database.
+type DatabasePool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "session": a connection serves one client session at a time.
+	Mode string `protobuf:"bytes,1,opt,name=mode,proto3" json:"mode,omitempty"`
+	// Most idle connections kept for the database.
+	MaxIdle int32 `protobuf:"varint,2,opt,name=max_idle,json=maxIdle,proto3" json:"max_idle,omitempty"`
+	// How long an idle connection is kept, in milliseconds.
+	IdleTimeoutMs int64 `protobuf:"varint,3,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabasePool) Reset() {
+	*x = DatabasePool{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabasePool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabasePool) ProtoMessage() {}
+
+func (x *DatabasePool) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabasePool.ProtoReflect.Descriptor instead.
+func (*DatabasePool) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DatabasePool) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *DatabasePool) GetMaxIdle() int32 {
+	if x != nil {
+		return x.MaxIdle
+	}
+	return 0
+}
+
+func (x *DatabasePool) GetIdleTimeoutMs() int64 {
+	if x != nil {
+		return x.IdleTimeoutMs
+	}
+	return 0
+}
+
 type ServerTrust struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "verify-full" (default) or "verify-ca".
@@ -989,7 +1065,7 @@ type ServerTrust struct {
 
 func (x *ServerTrust) Reset() {
 	*x = ServerTrust{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1077,7 @@ func (x *ServerTrust) String() string {
 func (*ServerTrust) ProtoMessage() {}
 
 func (x *ServerTrust) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1090,7 @@ func (x *ServerTrust) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerTrust.ProtoReflect.Descriptor instead.
 func (*ServerTrust) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{13}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ServerTrust) GetMode() string {
@@ -1057,7 +1133,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1145,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1158,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{14}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Refusal) GetKind() string {
@@ -1107,7 +1183,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1195,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1208,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{15}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{16}
 }
 
 type StatsResponse struct {
@@ -1151,7 +1227,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[16]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1239,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[16]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1252,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{16}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StatsResponse) GetSessionsTotal() uint64 {
@@ -1234,7 +1310,7 @@ type Counter struct {
 
 func (x *Counter) Reset() {
 	*x = Counter{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[17]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1322,7 @@ func (x *Counter) String() string {
 func (*Counter) ProtoMessage() {}
 
 func (x *Counter) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[17]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1335,7 @@ func (x *Counter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counter.ProtoReflect.Descriptor instead.
 func (*Counter) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{17}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Counter) GetName() string {
@@ -1303,7 +1379,7 @@ type Histogram struct {
 
 func (x *Histogram) Reset() {
 	*x = Histogram{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[18]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1391,7 @@ func (x *Histogram) String() string {
 func (*Histogram) ProtoMessage() {}
 
 func (x *Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[18]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1404,7 @@ func (x *Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Histogram.ProtoReflect.Descriptor instead.
 func (*Histogram) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{18}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Histogram) GetName() string {
@@ -1444,16 +1520,21 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\apreface\x18\r \x01(\fR\apreface\x12\x17\n" +
 	"\akey_tag\x18\x0e \x01(\fR\x06keyTag\x12\x1a\n" +
 	"\bprotocol\x18\x0f \x01(\tR\bprotocol\x12G\n" +
-	"\fend_sessions\x18\x10 \x01(\v2$.keyway.plugin.v1.EndSessionsRequestR\vendSessions\"\xfc\x01\n" +
+	"\fend_sessions\x18\x10 \x01(\v2$.keyway.plugin.v1.EndSessionsRequestR\vendSessions\"\xb0\x02\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x10\n" +
 	"\x03uri\x18\x03 \x01(\tR\x03uri\x12>\n" +
 	"\x06labels\x18\x04 \x03(\v2&.keyway.plugin.v1.Database.LabelsEntryR\x06labels\x123\n" +
-	"\x05trust\x18\x05 \x01(\v2\x1d.keyway.plugin.v1.ServerTrustR\x05trust\x1a9\n" +
+	"\x05trust\x18\x05 \x01(\v2\x1d.keyway.plugin.v1.ServerTrustR\x05trust\x122\n" +
+	"\x04pool\x18\x06 \x01(\v2\x1e.keyway.plugin.v1.DatabasePoolR\x04pool\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"z\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"e\n" +
+	"\fDatabasePool\x12\x12\n" +
+	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x19\n" +
+	"\bmax_idle\x18\x02 \x01(\x05R\amaxIdle\x12&\n" +
+	"\x0fidle_timeout_ms\x18\x03 \x01(\x03R\ridleTimeoutMs\"z\n" +
 	"\vServerTrust\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x15\n" +
 	"\x06ca_pem\x18\x02 \x01(\fR\x05caPem\x12\x1f\n" +
@@ -1517,7 +1598,7 @@ func file_keyway_plugin_v1_protocol_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_plugin_v1_protocol_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
 	(PreambleAction)(0),            // 0: keyway.plugin.v1.PreambleAction
 	(*EndSessionsRequest)(nil),     // 1: keyway.plugin.v1.EndSessionsRequest
@@ -1533,48 +1614,50 @@ var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
 	(*CheckDatabaseResponse)(nil),  // 11: keyway.plugin.v1.CheckDatabaseResponse
 	(*Session)(nil),                // 12: keyway.plugin.v1.Session
 	(*Database)(nil),               // 13: keyway.plugin.v1.Database
-	(*ServerTrust)(nil),            // 14: keyway.plugin.v1.ServerTrust
-	(*Refusal)(nil),                // 15: keyway.plugin.v1.Refusal
-	(*StatsRequest)(nil),           // 16: keyway.plugin.v1.StatsRequest
-	(*StatsResponse)(nil),          // 17: keyway.plugin.v1.StatsResponse
-	(*Counter)(nil),                // 18: keyway.plugin.v1.Counter
-	(*Histogram)(nil),              // 19: keyway.plugin.v1.Histogram
-	nil,                            // 20: keyway.plugin.v1.ClientSpec.EnvEntry
-	nil,                            // 21: keyway.plugin.v1.Database.LabelsEntry
-	nil,                            // 22: keyway.plugin.v1.Counter.LabelsEntry
-	nil,                            // 23: keyway.plugin.v1.Histogram.LabelsEntry
+	(*DatabasePool)(nil),           // 14: keyway.plugin.v1.DatabasePool
+	(*ServerTrust)(nil),            // 15: keyway.plugin.v1.ServerTrust
+	(*Refusal)(nil),                // 16: keyway.plugin.v1.Refusal
+	(*StatsRequest)(nil),           // 17: keyway.plugin.v1.StatsRequest
+	(*StatsResponse)(nil),          // 18: keyway.plugin.v1.StatsResponse
+	(*Counter)(nil),                // 19: keyway.plugin.v1.Counter
+	(*Histogram)(nil),              // 20: keyway.plugin.v1.Histogram
+	nil,                            // 21: keyway.plugin.v1.ClientSpec.EnvEntry
+	nil,                            // 22: keyway.plugin.v1.Database.LabelsEntry
+	nil,                            // 23: keyway.plugin.v1.Counter.LabelsEntry
+	nil,                            // 24: keyway.plugin.v1.Histogram.LabelsEntry
 }
 var file_keyway_plugin_v1_protocol_proto_depIdxs = []int32{
 	7,  // 0: keyway.plugin.v1.OpenHandoffResponse.spec:type_name -> keyway.plugin.v1.ProtocolSpec
 	8,  // 1: keyway.plugin.v1.ProtocolSpec.preambles:type_name -> keyway.plugin.v1.Preamble
 	9,  // 2: keyway.plugin.v1.ProtocolSpec.client:type_name -> keyway.plugin.v1.ClientSpec
 	0,  // 3: keyway.plugin.v1.Preamble.action:type_name -> keyway.plugin.v1.PreambleAction
-	20, // 4: keyway.plugin.v1.ClientSpec.env:type_name -> keyway.plugin.v1.ClientSpec.EnvEntry
+	21, // 4: keyway.plugin.v1.ClientSpec.env:type_name -> keyway.plugin.v1.ClientSpec.EnvEntry
 	13, // 5: keyway.plugin.v1.CheckDatabaseRequest.database:type_name -> keyway.plugin.v1.Database
 	13, // 6: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
-	15, // 7: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
+	16, // 7: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
 	1,  // 8: keyway.plugin.v1.Session.end_sessions:type_name -> keyway.plugin.v1.EndSessionsRequest
-	21, // 9: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
-	14, // 10: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
-	18, // 11: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
-	19, // 12: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
-	22, // 13: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
-	23, // 14: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
-	5,  // 15: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
-	16, // 16: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
-	10, // 17: keyway.plugin.v1.Protocol.CheckDatabase:input_type -> keyway.plugin.v1.CheckDatabaseRequest
-	1,  // 18: keyway.plugin.v1.Protocol.EndSessions:input_type -> keyway.plugin.v1.EndSessionsRequest
-	3,  // 19: keyway.plugin.v1.Protocol.ActiveSessions:input_type -> keyway.plugin.v1.ActiveSessionsRequest
-	6,  // 20: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
-	17, // 21: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
-	11, // 22: keyway.plugin.v1.Protocol.CheckDatabase:output_type -> keyway.plugin.v1.CheckDatabaseResponse
-	2,  // 23: keyway.plugin.v1.Protocol.EndSessions:output_type -> keyway.plugin.v1.EndSessionsResponse
-	4,  // 24: keyway.plugin.v1.Protocol.ActiveSessions:output_type -> keyway.plugin.v1.ActiveSessionsResponse
-	20, // [20:25] is the sub-list for method output_type
-	15, // [15:20] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	22, // 9: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
+	15, // 10: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
+	14, // 11: keyway.plugin.v1.Database.pool:type_name -> keyway.plugin.v1.DatabasePool
+	19, // 12: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
+	20, // 13: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
+	23, // 14: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
+	24, // 15: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
+	5,  // 16: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
+	17, // 17: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
+	10, // 18: keyway.plugin.v1.Protocol.CheckDatabase:input_type -> keyway.plugin.v1.CheckDatabaseRequest
+	1,  // 19: keyway.plugin.v1.Protocol.EndSessions:input_type -> keyway.plugin.v1.EndSessionsRequest
+	3,  // 20: keyway.plugin.v1.Protocol.ActiveSessions:input_type -> keyway.plugin.v1.ActiveSessionsRequest
+	6,  // 21: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
+	18, // 22: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
+	11, // 23: keyway.plugin.v1.Protocol.CheckDatabase:output_type -> keyway.plugin.v1.CheckDatabaseResponse
+	2,  // 24: keyway.plugin.v1.Protocol.EndSessions:output_type -> keyway.plugin.v1.EndSessionsResponse
+	4,  // 25: keyway.plugin.v1.Protocol.ActiveSessions:output_type -> keyway.plugin.v1.ActiveSessionsResponse
+	21, // [21:26] is the sub-list for method output_type
+	16, // [16:21] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_protocol_proto_init() }
@@ -1588,7 +1671,7 @@ func file_keyway_plugin_v1_protocol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_protocol_proto_rawDesc), len(file_keyway_plugin_v1_protocol_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
