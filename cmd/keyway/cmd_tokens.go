@@ -17,7 +17,7 @@ func newTokensCmd() *cobra.Command {
 	var ttl time.Duration
 	var dbNames, dbLabels []string
 	add := &cobra.Command{
-		Use:   "add --type=db --db-names=NAME,... [--db-labels=KEY=VALUE,...] [--format=text] [--ttl=30m]",
+		Use:   "add --type=db [--db-names=NAME,...] [--db-labels=KEY=VALUE,...] [--format=text] [--ttl=30m]",
 		Short: "Create a single-use join token",
 		Long: `Create a join token for an agent. It can be used once, until it expires
 (30 minutes by default), and carries the pin of the cluster's host
@@ -28,8 +28,10 @@ The token grants what its agent may serve, for as long as the agent keeps
 its identity: the databases named by --db-names ('*' for every name), and
 the db resources (keyway create db) whose stored labels match every
 --db-labels pair. A database outside the grant is refused when the agent
-registers it, recorded in the audit log, and never routed to. At least one
-of the two flags is required.`,
+registers it, recorded in the audit log, and never routed to. Without
+either flag, the token grants the databases its agent registers first,
+except those another joined agent was granted by name: that first
+registration fixes the grant, so the agent cannot claim more later.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, _, err := adminClient(cmd, path)

@@ -9,6 +9,7 @@ import (
 
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/audit"
+	"github.com/keyway-dev/keyway/core/auth"
 	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/sdk"
 )
@@ -19,9 +20,11 @@ import (
 // and never routed to. A database with a stored db resource is kept with
 // the resource's labels, not the ones the agent claims. When the grant
 // or the db resources cannot be read, the agent serves nothing: a
-// grant that cannot be checked refuses.
+// grant that cannot be checked refuses. An agent whose token granted its
+// first claim has its grant fixed by the first registration that names
+// a database (auth.Service.ClaimGrant).
 func (a AgentService) Register(ctx context.Context, req *apiv1.RegisterRequest) (*apiv1.RegisterResponse, error) {
-	grant, err := a.S.Auth.HostGrant(ctx, a.Agent.Name)
+	grant, held, err := a.grant(ctx, req)
 	if err != nil {
 		a.Agent.SetDatabases(nil)
 		return nil, status.Error(codes.Unavailable, err.Error())
@@ -37,6 +40,9 @@ func (a AgentService) Register(ctx context.Context, req *apiv1.RegisterRequest) 
 			return nil, status.Error(codes.Unavailable, err.Error())
 		}
 		if err := grant.Check(d.GetName(), stored); err != nil {
+			if other, ok := held[d.GetName()]; ok {
+				err = fmt.Errorf("the agent %s was granted it, and a join token made without --db-names or --db-labels claims only databases no other agent was granted; grant it with keyway tokens add --type=db --db-names=%s", other, d.GetName())
+			}
 			reason := fmt.Sprintf("keyway refused the agent %s's registration of the database %s: %v; it routes no session there", a.Agent.Name, d.GetName(), err)
 			refused[d.GetName()] = reason
 			resp.Refused = append(resp.Refused, &apiv1.RefusedDatabase{Name: d.GetName(), Reason: reason})
@@ -71,4 +77,19 @@ func (a AgentService) storedDatabase(ctx context.Context, name string) (*config.
 		return nil, nil
 	}
 	return &d, nil
+}
+
+// grant is the agent's grant for this registration: the one its host
+// record keeps, or, on its first claim, the one the claim fixes, with
+// the names another agent holds.
+func (a AgentService) grant(ctx context.Context, req *apiv1.RegisterRequest) (auth.DBGrant, map[string]string, error) {
+	grant, err := a.S.Auth.HostGrant(ctx, a.Agent.Name)
+	if err != nil || !grant.FirstClaim || len(req.GetDatabases()) == 0 {
+		return grant, nil, err
+	}
+	names := make([]string, 0, len(req.GetDatabases()))
+	for _, d := range req.GetDatabases() {
+		names = append(names, d.GetName())
+	}
+	return a.S.Auth.ClaimGrant(ctx, a.Agent.Name, names)
 }

@@ -26,13 +26,21 @@ type DBGrant struct {
 	// Labels selects db resources (keyway create db) by their stored
 	// labels, with the meaning of a role's db_labels.
 	Labels access.LabelSelector `json:"labels,omitempty"`
+	// FirstClaim, on a token made without --db-names or --db-labels,
+	// grants the databases its agent registers first, except those
+	// another joined agent's grant names; that first registration then
+	// fixes Names (ClaimGrant) and FirstClaim is cleared.
+	FirstClaim bool `json:"first_claim,omitempty"`
 }
 
 // IsEmpty reports whether the grant allows nothing.
-func (g DBGrant) IsEmpty() bool { return len(g.Names) == 0 && len(g.Labels) == 0 }
+func (g DBGrant) IsEmpty() bool { return len(g.Names) == 0 && len(g.Labels) == 0 && !g.FirstClaim }
 
 // String describes the grant for messages: names=[a b] labels={env=prod}.
 func (g DBGrant) String() string {
+	if g.FirstClaim {
+		return "the databases its agent registers first that no other agent was granted"
+	}
 	if g.IsEmpty() {
 		return "no databases"
 	}
@@ -81,8 +89,12 @@ func (g DBGrant) Check(name string, stored *config.Database) error {
 
 // ParseGrant builds a grant from the flags of keyway tokens add: names
 // as a list and labels as KEY=VALUE pairs (a key given twice accepts
-// either value). It refuses empty names and malformed pairs.
+// either value). Without either, the grant is the agent's first claim.
+// It refuses empty names and malformed pairs.
 func ParseGrant(names, labels []string) (DBGrant, error) {
+	if len(names) == 0 && len(labels) == 0 {
+		return DBGrant{FirstClaim: true}, nil
+	}
 	var g DBGrant
 	for _, n := range names {
 		n = strings.TrimSpace(n)

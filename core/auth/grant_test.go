@@ -54,7 +54,7 @@ func TestParseGrant(t *testing.T) {
 		{[]string{""}, nil, "", true},
 		{nil, []string{"env"}, "", true},
 		{nil, []string{"=prod"}, "", true},
-		{nil, nil, "no databases", false},
+		{nil, nil, "the databases its agent registers first that no other agent was granted", false},
 	}
 	for _, tt := range tests {
 		g, err := ParseGrant(tt.names, tt.labels)

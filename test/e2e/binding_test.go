@@ -135,6 +135,26 @@ func TestAgentsServeOnlyTheirGrant(t *testing.T) {
 		t.Fatalf("sessions for bound-a by agent: %v; want both granted agents and never the intruder", served)
 	}
 
+	// A token made without grant flags (the walkthrough's) grants the
+	// agent's first claim: bound-d, which nobody was granted, is its
+	// own; bound-a, granted to first and second, is refused, saying how
+	// to grant it.
+	startBoundAgent(t, a, "claimer", nil, map[string]string{"bound-a": "dev", "bound-d": "dev"})
+	waitFor(t, 30*time.Second, "the claimer to serve bound-d", func() bool {
+		return slices.Equal(servingAgents(t, lister, a.proxy, "bound-d"), []string{"claimer"})
+	})
+	if got := servingAgents(t, lister, a.proxy, "bound-a"); !slices.Equal(got, []string{"first", "second"}) {
+		t.Fatalf("bound-a is served by %v after the claimer registered it; want first and second only", got)
+	}
+	waitFor(t, 10*time.Second, "the claimer's refusal of bound-a in the audit log", func() bool {
+		for _, e := range auditEvents(t, a.cfg) {
+			if e.Event == audit.AgentRefused && e.Target == "agent/claimer" && e.DBService == "bound-a" {
+				return strings.Contains(e.Error, "--db-names=bound-a")
+			}
+		}
+		return false
+	})
+
 	// A stored db resource's labels win over the ones its agents claim
 	// (env=dev): a role that reaches only env=prod lets bob in, one that
 	// reaches only env=dev keeps carol out.
