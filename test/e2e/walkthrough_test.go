@@ -45,7 +45,9 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 	if !strings.HasPrefix(hostPin, "sha256:") {
 		t.Fatalf("no host pin in status:\n%s", status)
 	}
-	token := kw(t, "tokens", "add", "--type=db", "--db-names=example-postgres", "--format=text", "-c", authCfg)
+	// The walkthrough's token names no grant: the agent's first
+	// registration (example-postgres) becomes its grant.
+	token := kw(t, "tokens", "add", "--type=db", "--format=text", "-c", authCfg)
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
 		t.Fatal(err)
