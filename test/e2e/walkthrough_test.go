@@ -86,9 +86,12 @@ func TestWalkthroughWithASeparateAgent(t *testing.T) {
 	}
 	agentNode := startNode(t, agentCfg, agentData)
 	// The agent's configuration names no cluster: it logs the one it
-	// joined.
-	if started := regexp.MustCompile(`keyway started: .*`).FindString(agentNode.logs()); !strings.Contains(started, "cluster=example ") {
-		t.Fatalf("the agent does not log the cluster it joined: %q", started)
+	// joined. Its stderr reaches the test through a pipe, so the line
+	// may arrive just after the admin socket answers.
+	started := regexp.MustCompile(`keyway started: .*`)
+	waitFor(t, 5*time.Second, "the agent's start line", func() bool { return started.MatchString(agentNode.logs()) })
+	if line := started.FindString(agentNode.logs()); !strings.Contains(line, "cluster=example ") {
+		t.Fatalf("the agent does not log the cluster it joined: %q", line)
 	}
 	if fi, err := os.Stat(filepath.Join(agentData, "agent", "host.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("agent key: %v %v", fi, err)
