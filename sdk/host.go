@@ -61,6 +61,18 @@ type Authorization struct {
 	// traffic from its client (the roles' idle_timeout); the plugin ends
 	// it then (Session.EndWhenIdle).
 	IdleTimeout time.Duration
+	// Refusal is the kind of a refusal that is not a denial by role
+	// (RefusalTooManySessions); "" otherwise.
+	Refusal string
+}
+
+// RefusalKind is the kind of refusal a session that is not allowed
+// gets: RefusalDenied unless the host named another.
+func (a Authorization) RefusalKind() string {
+	if a.Refusal != "" {
+		return a.Refusal
+	}
+	return RefusalDenied
 }
 
 // DatabaseCertificateRequest asks for a database client certificate.

@@ -73,7 +73,7 @@ func (h *hostClient) Authorize(ctx context.Context, req AuthorizeRequest) (Autho
 	if err != nil {
 		return Authorization{}, err
 	}
-	out := Authorization{Allow: resp.GetAllow(), Message: resp.GetMessage(), IdleTimeout: time.Duration(resp.GetIdleTimeoutMs()) * time.Millisecond}
+	out := Authorization{Allow: resp.GetAllow(), Message: resp.GetMessage(), IdleTimeout: time.Duration(resp.GetIdleTimeoutMs()) * time.Millisecond, Refusal: resp.GetRefusal()}
 	for _, r := range resp.GetReasons() {
 		out.Reasons = append(out.Reasons, Reason{Effect: r.GetEffect(), Role: r.GetRole(), Rule: r.GetRule(), Message: r.GetMessage()})
 	}

@@ -144,7 +144,7 @@ type DatabasePool struct {
 // Refusal is the host's reason for refusing a session.
 type Refusal struct {
 	// Kind is RefusalDenied, RefusalNotFound, RefusalUnavailable,
-	// RefusalInternal or RefusalPlaintext.
+	// RefusalInternal, RefusalPlaintext or RefusalTooManySessions.
 	Kind    string
 	Message string
 }
@@ -158,4 +158,7 @@ const (
 	// RefusalPlaintext is a client that did not ask for TLS; the plugin
 	// tells it how to connect in its protocol's terms.
 	RefusalPlaintext = "plaintext"
+	// RefusalTooManySessions is a user holding as many sessions as a
+	// role's max_connections allows; the client may retry later.
+	RefusalTooManySessions = "too_many_sessions"
 )

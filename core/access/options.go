@@ -14,6 +14,25 @@ type RoleOptions struct {
 	// a holder of the role (login, keyway auth sign), as a Go duration;
 	// "" for no cap.
 	MaxSessionTTL string `json:"max_session_ttl,omitempty"`
+	// MaxConnections caps the sessions a holder of the role may have at
+	// once through one proxy; 0 for no cap.
+	MaxConnections int `json:"max_connections,omitempty"`
+}
+
+// MaxConnections is the smallest max_connections among the roles named,
+// and the role that sets it; zero when none sets one.
+func MaxConnections(roles []Role, names []string) (int, string) {
+	limit, by := 0, ""
+	for _, r := range roles {
+		n := r.Options.MaxConnections
+		if n <= 0 || !slices.Contains(names, r.Name) {
+			continue
+		}
+		if limit == 0 || n < limit {
+			limit, by = n, r.Name
+		}
+	}
+	return limit, by
 }
 
 // IdleTimeout is the strictest idle_timeout among the roles named;

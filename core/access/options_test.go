@@ -30,3 +30,27 @@ func TestSessionTTLCap(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxConnections(t *testing.T) {
+	roles := []Role{
+		{Name: "access"},
+		{Name: "pair", Options: RoleOptions{MaxConnections: 2}},
+		{Name: "ten", Options: RoleOptions{MaxConnections: 10}},
+	}
+	tests := []struct {
+		held   []string
+		want   int
+		wantBy string
+	}{
+		{[]string{"access"}, 0, ""},
+		{[]string{"access", "ten"}, 10, "ten"},
+		{[]string{"ten", "pair"}, 2, "pair"},
+		{[]string{"unknown"}, 0, ""},
+	}
+	for _, tt := range tests {
+		got, by := MaxConnections(roles, tt.held)
+		if got != tt.want || by != tt.wantBy {
+			t.Fatalf("MaxConnections(%v) = %d by %q, want %d by %q", tt.held, got, by, tt.want, tt.wantBy)
+		}
+	}
+}

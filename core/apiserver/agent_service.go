@@ -77,17 +77,25 @@ func (a AgentService) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest
 		return &apiv1.AuthorizeResponse{Allow: false, Message: msg}, nil
 	}
 	d := a.S.Authorizer.AuthorizeIdentity(ctx, id, dbReq)
-	if d.Allow && a.remote() {
-		a.S.Grants.allow(req.GetSessionId(), req.GetDbUser())
-	}
-	if d.Allow && a.S.Live != nil {
-		a.S.Live.add(LiveSession{ID: req.GetSessionId(), Agent: agentName, Identity: id, Database: db,
-			Request: dbReq, NotAfter: leafNotAfter(dbReq.Chain), Stored: a.S.storedUser(ctx, id)}, a.S.now())
-	}
 	resp := &apiv1.AuthorizeResponse{Allow: d.Allow, Message: d.Message}
 	if d.Allow {
-		if roles, err := a.S.Authorizer.Roles.Roles(ctx); err == nil {
-			resp.IdleTimeoutMs = access.IdleTimeout(roles, id.Roles).Milliseconds()
+		roles, err := a.S.Authorizer.Roles.Roles(ctx)
+		if err != nil {
+			return &apiv1.AuthorizeResponse{Allow: false, Message: "keyway: cannot read the roles' session limits, so the session is refused: " + err.Error()}, nil
+		}
+		resp.IdleTimeoutMs = access.IdleTimeout(roles, id.Roles).Milliseconds()
+		if a.S.Live != nil {
+			limit, by := access.MaxConnections(roles, id.Roles)
+			live := LiveSession{ID: req.GetSessionId(), Agent: agentName, Identity: id, Database: db,
+				Request: dbReq, NotAfter: leafNotAfter(dbReq.Chain), Stored: a.S.storedUser(ctx, id)}
+			if !a.S.Live.admitUnder(ctx, live, limit, a.S.now()) {
+				return &apiv1.AuthorizeResponse{Allow: false, Refusal: sdk.RefusalTooManySessions, Message: fmt.Sprintf(
+					"keyway: %s already has %d sessions open through this proxy, the max_connections of the role %s; close one and connect again",
+					id.Name, limit, by)}, nil
+			}
+		}
+		if a.remote() {
+			a.S.Grants.allow(req.GetSessionId(), req.GetDbUser())
 		}
 	}
 	for _, r := range d.Reasons {

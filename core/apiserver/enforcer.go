@@ -75,7 +75,7 @@ func (e *Enforcer) Check(ctx context.Context) {
 		return
 	}
 	now := e.S.now()
-	sessions = e.prune(ctx, sessions, now)
+	sessions = e.prune(ctx, sessions, now, 2*time.Second)
 	locks, err := e.S.Auth.Locks(ctx)
 	if err != nil {
 		// New sessions are refused meanwhile (Authorize fails closed);
@@ -110,15 +110,24 @@ func (e *Enforcer) Check(ctx context.Context) {
 	}
 }
 
-// prune forgets the sessions that ended by themselves.
-func (e *Enforcer) prune(ctx context.Context, sessions []LiveSession, now time.Time) []LiveSession {
+// Running returns the sessions given that still run and forgets the
+// others, asking the plugins and the grants now: a limit is checked
+// against it (LiveSessions.Running). A session is in its plugin's list
+// before it asks to be authorised, so none is too young to be told.
+func (e *Enforcer) Running(ctx context.Context, sessions []LiveSession) []LiveSession {
+	return e.prune(ctx, sessions, e.S.now(), 0)
+}
+
+// prune forgets the sessions that ended by themselves. Sessions added
+// less than settle ago are kept without asking.
+func (e *Enforcer) prune(ctx context.Context, sessions []LiveSession, now time.Time, settle time.Duration) []LiveSession {
 	local := map[string]map[string]bool{}
 	var gone []string
 	out := sessions[:0]
 	for _, s := range sessions {
 		ended := false
 		switch {
-		case now.Sub(s.added) < 2*time.Second:
+		case now.Sub(s.added) < settle:
 			// Too young to be told from one still starting.
 		case s.Agent != "":
 			ended = e.S.Grants == nil || e.S.Grants.ended(s.ID)

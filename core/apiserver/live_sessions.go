@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -31,8 +32,15 @@ type LiveSession struct {
 
 // LiveSessions are the sessions this process authorised, by id.
 type LiveSessions struct {
-	mu sync.Mutex
-	m  map[string]*LiveSession
+	// Running, when set, returns those of the sessions given that still
+	// run, and forgets the others; admitUnder asks it before refusing.
+	Running func(ctx context.Context, sessions []LiveSession) []LiveSession
+
+	// admitting makes a count and the add after it one step, so that
+	// concurrent sessions cannot all pass one limit.
+	admitting sync.Mutex
+	mu        sync.Mutex
+	m         map[string]*LiveSession
 }
 
 // NewLiveSessions returns an empty set.
@@ -44,6 +52,39 @@ func (l *LiveSessions) add(s LiveSession, now time.Time) {
 	l.mu.Lock()
 	l.m[s.ID] = &s
 	l.mu.Unlock()
+}
+
+// admitUnder records s unless the user already holds limit sessions
+// that still run (limit 0: no limit), and reports whether it did. The
+// count is the sessions this process authorised: through each proxy, a
+// user holds at most limit.
+func (l *LiveSessions) admitUnder(ctx context.Context, s LiveSession, limit int, now time.Time) bool {
+	l.admitting.Lock()
+	defer l.admitting.Unlock()
+	if limit > 0 {
+		held := l.of(s.Identity)
+		if len(held) >= limit && l.Running != nil {
+			held = l.Running(ctx, held)
+		}
+		if len(held) >= limit {
+			return false
+		}
+	}
+	l.add(s, now)
+	return true
+}
+
+// of lists the sessions of one identity.
+func (l *LiveSessions) of(id identity.Identity) []LiveSession {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []LiveSession
+	for _, s := range l.m {
+		if s.Identity.Kind == id.Kind && s.Identity.Name == id.Name {
+			out = append(out, *s)
+		}
+	}
+	return out
 }
 
 // remove forgets sessions.

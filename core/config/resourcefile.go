@@ -44,6 +44,8 @@ type roleOptionsBlock struct {
 	// MaxSessionTTL caps the lifetime of the certificates signed for
 	// the role's holders, such as "8h".
 	MaxSessionTTL string `hcl:"max_session_ttl,optional"`
+	// MaxConnections caps a holder's sessions at once through a proxy.
+	MaxConnections *int `hcl:"max_connections,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
@@ -133,6 +135,13 @@ func loadRoles(blocks []roleBlock) ([]access.Role, hcl.Diagnostics) {
 		r := access.Role{Name: rb.Name, SpiffeIDs: rb.SpiffeIDs}
 		if o := rb.Options; o != nil {
 			r.Options = access.RoleOptions{IdleTimeout: o.IdleTimeout, MaxSessionTTL: o.MaxSessionTTL}
+			if o.MaxConnections != nil {
+				if *o.MaxConnections < 1 {
+					diags = append(diags, errorAt(o.DeclRange, "Invalid max_connections",
+						fmt.Sprintf("Role %q: max_connections = %d; give at least 1, or leave it out for no limit.", rb.Name, *o.MaxConnections)))
+				}
+				r.Options.MaxConnections = *o.MaxConnections
+			}
 			for _, opt := range []struct{ name, value, example string }{
 				{"idle_timeout", o.IdleTimeout, "15m"}, {"max_session_ttl", o.MaxSessionTTL, "8h"},
 			} {

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/keyway-dev/keyway/core/access"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -129,6 +130,8 @@ func TestLoadResourcesErrors(t *testing.T) {
 		{"database is not the block name", "database \"orders\" {\n" + ok + "}\n", `r.hcl:1:1: error: Unsupported block type`},
 		{"a bad role still fails the file", db(ok) + "role \"x\" {}\n", `error: Empty role`},
 		{"bad max_session_ttl", "role \"x\" {\n  allow {\n    admin = true\n  }\n  options {\n    max_session_ttl = \"soon\"\n  }\n}\n", `r.hcl:5:3: error: Invalid max_session_ttl: Role "x": max_session_ttl = "soon" is not a positive duration`},
+		{"max_connections of zero", "role \"x\" {\n  allow {\n    admin = true\n  }\n  options {\n    max_connections = 0\n  }\n}\n", `r.hcl:5:3: error: Invalid max_connections: Role "x": max_connections = 0; give at least 1`},
+		{"max_connections not a number", "role \"x\" {\n  allow {\n    admin = true\n  }\n  options {\n    max_connections = \"two\"\n  }\n}\n", `r.hcl:6:24: error: Unsuitable value type: Unsuitable value: a number is required`},
 		{"unknown role option", "role \"x\" {\n  allow {\n    admin = true\n  }\n  options {\n    max_lifetime = \"1h\"\n  }\n}\n", `error: Unsupported argument`},
 	}
 	for _, tt := range tests {
@@ -141,5 +144,26 @@ func TestLoadResourcesErrors(t *testing.T) {
 				t.Fatalf("errors:\n%s\nwant %q", errs, tt.want)
 			}
 		})
+	}
+}
+
+func TestLoadResourcesReadsRoleOptions(t *testing.T) {
+	set, errs, _ := loadResources(t, `role "contractors" {
+  allow {
+    db_users = ["readonly"]
+  }
+  options {
+    max_session_ttl = "8h"
+    idle_timeout    = "15m"
+    max_connections = 4
+  }
+}
+`)
+	if errs != "" {
+		t.Fatal(errs)
+	}
+	want := access.RoleOptions{MaxSessionTTL: "8h", IdleTimeout: "15m", MaxConnections: 4}
+	if len(set.Roles) != 1 || set.Roles[0].Options != want {
+		t.Fatalf("roles: %+v, want options %+v", set.Roles, want)
 	}
 }

@@ -160,7 +160,7 @@ func (h *hostBackend) Authorize(ctx context.Context, req *pluginv1.HostAuthorize
 	if err != nil {
 		return nil, status.Error(codes.Unavailable, status.Convert(err).Message())
 	}
-	out := &pluginv1.HostAuthorizeResponse{Allow: resp.GetAllow(), Message: resp.GetMessage(), IdleTimeoutMs: resp.GetIdleTimeoutMs()}
+	out := &pluginv1.HostAuthorizeResponse{Allow: resp.GetAllow(), Message: resp.GetMessage(), IdleTimeoutMs: resp.GetIdleTimeoutMs(), Refusal: resp.GetRefusal()}
 	for _, r := range resp.GetReasons() {
 		out.Reasons = append(out.Reasons, &pluginv1.Reason{Effect: r.GetEffect(), Role: r.GetRole(), Rule: r.GetRule(), Message: r.GetMessage()})
 	}

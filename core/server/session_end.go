@@ -23,10 +23,12 @@ const endAckTimeout = 5 * time.Second
 // or, through their tunnels, in agents'.
 func newEnforcer(n *node, api *apiserver.Server, tunnels *tunnel.Registry) *apiserver.Enforcer {
 	api.Live = apiserver.NewLiveSessions()
-	return &apiserver.Enforcer{
+	e := &apiserver.Enforcer{
 		S: api, Ender: sessionEnder{plugins: n.sup, tunnels: tunnels},
 		Logger: n.logger.Named("sessions"), KeepExpired: !n.cfg.Auth.EndsExpiredSessions(),
 	}
+	api.Live.Running = e.Running
+	return e
 }
 
 // sessionEnder ends sessions in the plugins of this process or, through

@@ -18,6 +18,7 @@ const (
 	stateProtocolViolation    = "08P01" // protocol_violation
 	stateFeatureNotSupported  = "0A000" // feature_not_supported
 	stateProgramLimitExceeded = "54000" // program_limit_exceeded
+	stateTooManyConnections   = "53300" // too_many_connections
 	stateInternal             = "XX000" // internal_error
 )
 
@@ -40,6 +41,8 @@ func refusalState(kind string) string {
 		return stateInvalidCatalog
 	case sdk.RefusalUnavailable:
 		return stateUnableToConnect
+	case sdk.RefusalTooManySessions:
+		return stateTooManyConnections
 	}
 	return stateInternal
 }

@@ -82,7 +82,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		return
 	}
 	if !authz.Allow {
-		refuse(resultDenied, stateInvalidAuthorization, authz.Message)
+		refuse(resultDenied, refusalState(authz.RefusalKind()), authz.Message)
 		return
 	}
 	cert, err := p.certs.Get(ctx, host, s.ID, s.Database.Name, dbUser)

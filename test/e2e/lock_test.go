@@ -319,3 +319,105 @@ func TestIdleSessionEnds(t *testing.T) {
 		t.Fatalf("an idle session ended with %s %q", state, msg)
 	}
 }
+
+// TestLockRefusesLoginAndDBLogin locks a user who has logged in: a new
+// login and a db login are refused with the lock's message, and both
+// work again after unlock.
+func TestLockRefusesLoginAndDBLogin(t *testing.T) {
+	a := startAllInOne(t)
+	added := kw(t, "users", "add", "dana", "--roles=access", "--db-users=*", "--db-names=*", "-c", a.cfg)
+	m := regexp.MustCompile(`(?m)^\s+([0-9a-f]{32})$`).FindStringSubmatch(added)
+	if m == nil {
+		t.Fatalf("no invite for dana:\n%s", added)
+	}
+	invite := a.path("dana.invite")
+	if err := os.WriteFile(invite, []byte(m[1]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pin := pinOf(kw(t, "status", "-c", a.cfg), "host")
+	home := t.TempDir()
+	const password = "correct horse battery\n"
+	login := func() (string, error) {
+		return kwAs(t, home, password, "login", "--proxy="+a.proxy, "--user=dana", "--ca-pin="+pin, "--password-stdin")
+	}
+	if out, err := kwAs(t, home, password, "login", "--proxy="+a.proxy, "--user=dana", "--ca-pin="+pin, "--invite-file="+invite, "--password-stdin"); err != nil {
+		t.Fatalf("first login: %v\n%s", err, out)
+	}
+	dbLogin := func() (string, error) { return kwAs(t, home, "", "db", "login", dbName, "--db-user=postgres") }
+
+	locked := kw(t, "lock", "--user=dana", "--message=account under review", "-c", a.cfg)
+	m = regexp.MustCompile(`^lock (\S+):`).FindStringSubmatch(locked)
+	if m == nil {
+		t.Fatalf("lock printed no id:\n%s", locked)
+	}
+	id := m[1]
+	for _, step := range []struct {
+		name string
+		run  func() (string, error)
+	}{{"login", login}, {"db login", dbLogin}} {
+		out, err := step.run()
+		if err == nil || !strings.Contains(out, "account under review") {
+			t.Fatalf("%s under a lock: %v\n%s\nwant a refusal with the lock's message", step.name, err, out)
+		}
+	}
+	if locks := kw(t, "locks", "ls", "-c", a.cfg); !strings.Contains(locks, id) || !strings.Contains(locks, "account under review") {
+		t.Fatalf("locks ls does not show the lock %s:\n%s", id, locks)
+	}
+	kw(t, "unlock", id, "-c", a.cfg)
+	if out, err := login(); err != nil {
+		t.Fatalf("login after unlock: %v\n%s", err, out)
+	}
+	if out, err := dbLogin(); err != nil {
+		t.Fatalf("db login after unlock: %v\n%s", err, out)
+	}
+}
+
+// TestMaxConnectionsRefusesBeyondTheLimit gives a user a role with
+// options { max_connections = 2 }: a third session at once is refused
+// with 53300 and a sentence naming the role, and once one closes the
+// next connects.
+func TestMaxConnectionsRefusesBeyondTheLimit(t *testing.T) {
+	a := startAllInOne(t)
+	roleFile := a.path("pair.hcl")
+	role := "role \"pair\" {\n  allow {\n    db_labels = { \"*\" = [\"*\"] }\n    db_users  = [\"*\"]\n    db_names  = [\"*\"]\n  }\n  options {\n    max_connections = 2\n  }\n}\n"
+	if err := os.WriteFile(roleFile, []byte(role), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kw(t, "create", "-f", roleFile, "-c", a.cfg)
+	prefix := a.userFiles(t, "erin", "--roles=pair", "--route-db-user=postgres")
+	var open []*pgx.Conn
+	for i := range 2 {
+		conn, err := a.pgxConnect(t, prefix, "postgres", "postgres")
+		if err != nil {
+			t.Fatalf("session %d of 2: %v", i+1, err)
+		}
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+		open = append(open, conn)
+	}
+	_, err := a.pgxConnect(t, prefix, "postgres", "postgres")
+	if err == nil {
+		t.Fatal("a third session was allowed under max_connections = 2")
+	}
+	if state, msg := sqlState(t, err); state != "53300" || !strings.Contains(msg, "max_connections of the role pair") {
+		t.Fatalf("the third session was refused with %s %q; want 53300 naming the role", state, msg)
+	}
+	if err := open[0].Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The plugin sees the close a moment after the client makes it: a
+	// refusal for the limit may come meanwhile, any other error not.
+	var conn *pgx.Conn
+	waitFor(t, 5*time.Second, "a session after one of two closed", func() bool {
+		conn, err = a.pgxConnect(t, prefix, "postgres", "postgres")
+		if err != nil {
+			if state, _ := sqlState(t, err); state != "53300" {
+				t.Fatalf("a session after one of two closed: %v", err)
+			}
+		}
+		return err == nil
+	})
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(context.Background(), "select 1"); err != nil {
+		t.Fatal(err)
+	}
+}

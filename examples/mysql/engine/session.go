@@ -138,6 +138,9 @@ func refusalError(r *sdk.Refusal) *wire.Error {
 // cluster's sentence, which names what was refused (the database user,
 // the logical database or the database).
 func denial(a sdk.Authorization) *wire.Error {
+	if a.RefusalKind() == sdk.RefusalTooManySessions {
+		return &wire.Error{Code: wire.ErTooManyUserConns, SQLState: "42000", Message: a.Message}
+	}
 	return &wire.Error{Code: wire.ErAccessDenied, SQLState: "28000", Message: a.Message}
 }
 

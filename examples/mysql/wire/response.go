@@ -34,6 +34,7 @@ const (
 	ErServerShutdown   uint16 = 1053 // SQLSTATE 08S01
 	ErPacketTooLarge   uint16 = 1153 // SQLSTATE 08S01
 	ErConnectionKilled uint16 = 1927 // SQLSTATE 70100
+	ErTooManyUserConns uint16 = 1203 // SQLSTATE 42000
 	ErSecureTransport  uint16 = 3159 // SQLSTATE HY000
 )
 

@@ -594,6 +594,9 @@ type HostAuthorizeResponse struct {
 	// When positive, the session ends after this long without traffic from
 	// its client (a role's idle_timeout).
 	IdleTimeoutMs int64 `protobuf:"varint,4,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
+	// Why a session that is not allowed was refused, when not by a role:
+	// "too_many_sessions" for a role's max_connections; "" for a denial.
+	Refusal       string `protobuf:"bytes,5,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -654,6 +657,13 @@ func (x *HostAuthorizeResponse) GetIdleTimeoutMs() int64 {
 		return x.IdleTimeoutMs
 	}
 	return 0
+}
+
+func (x *HostAuthorizeResponse) GetRefusal() string {
+	if x != nil {
+		return x.Refusal
+	}
+	return ""
 }
 
 type DatabaseCertificateRequest struct {
@@ -917,12 +927,13 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\adb_user\x18\x04 \x01(\tR\x06dbUser\x12\x17\n" +
 	"\adb_name\x18\x05 \x01(\tR\x06dbName\x12\x1f\n" +
 	"\vclient_addr\x18\x06 \x01(\tR\n" +
-	"clientAddr\"\xa3\x01\n" +
+	"clientAddr\"\xbd\x01\n" +
 	"\x15HostAuthorizeResponse\x12\x14\n" +
 	"\x05allow\x18\x01 \x01(\bR\x05allow\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x122\n" +
 	"\areasons\x18\x03 \x03(\v2\x18.keyway.plugin.v1.ReasonR\areasons\x12&\n" +
-	"\x0fidle_timeout_ms\x18\x04 \x01(\x03R\ridleTimeoutMs\"p\n" +
+	"\x0fidle_timeout_ms\x18\x04 \x01(\x03R\ridleTimeoutMs\x12\x18\n" +
+	"\arefusal\x18\x05 \x01(\tR\arefusal\"p\n" +
 	"\x1aDatabaseCertificateRequest\x12\x1a\n" +
 	"\bdatabase\x18\x01 \x01(\tR\bdatabase\x12\x17\n" +
 	"\adb_user\x18\x02 \x01(\tR\x06dbUser\x12\x1d\n" +

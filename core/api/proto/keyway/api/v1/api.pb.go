@@ -1112,6 +1112,9 @@ type AuthorizeResponse struct {
 	// When positive, the session ends after this long without traffic from
 	// its client (the strictest idle_timeout of the roles that allowed it).
 	IdleTimeoutMs int64 `protobuf:"varint,4,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
+	// Why a session that is not allowed was refused, when not by a role:
+	// "too_many_sessions" for a role's max_connections; "" for a denial.
+	Refusal       string `protobuf:"bytes,5,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1172,6 +1175,13 @@ func (x *AuthorizeResponse) GetIdleTimeoutMs() int64 {
 		return x.IdleTimeoutMs
 	}
 	return 0
+}
+
+func (x *AuthorizeResponse) GetRefusal() string {
+	if x != nil {
+		return x.Refusal
+	}
+	return ""
 }
 
 type Reason struct {
@@ -2295,12 +2305,13 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\vclient_addr\x18\x05 \x01(\tR\n" +
 	"clientAddr\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x06 \x01(\tR\tsessionId\"\x9c\x01\n" +
+	"session_id\x18\x06 \x01(\tR\tsessionId\"\xb6\x01\n" +
 	"\x11AuthorizeResponse\x12\x14\n" +
 	"\x05allow\x18\x01 \x01(\bR\x05allow\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12/\n" +
 	"\areasons\x18\x03 \x03(\v2\x15.keyway.api.v1.ReasonR\areasons\x12&\n" +
-	"\x0fidle_timeout_ms\x18\x04 \x01(\x03R\ridleTimeoutMs\"b\n" +
+	"\x0fidle_timeout_ms\x18\x04 \x01(\x03R\ridleTimeoutMs\x12\x18\n" +
+	"\arefusal\x18\x05 \x01(\tR\arefusal\"b\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x06effect\x18\x01 \x01(\tR\x06effect\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
