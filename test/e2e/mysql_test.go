@@ -25,6 +25,7 @@ import (
 type mysqlCluster struct {
 	dir, proxy, mysqlPort, authCfg string
 	maria                          *mariadbtest.Server
+	agent                          *node
 }
 
 // mysqlPluginBlock loads the example plugin by path and checksum.
@@ -78,7 +79,7 @@ func startMySQLCluster(t *testing.T) *mysqlCluster {
 	kw(t, "db", "configure", "create", "-o", agentCfg, "--token="+token, "--proxy="+c.proxy, "--data-dir="+agentData,
 		"--name=shop-mysql", "--protocol=mysql", "--uri="+c.maria.Addr(), "--labels=env=dev")
 	appendTo(t, agentCfg, mysqlPluginBlock(t))
-	startNode(t, agentCfg, agentData)
+	c.agent = startNode(t, agentCfg, agentData)
 	return c
 }
 
@@ -163,6 +164,44 @@ func TestMySQLThroughASeparateAgent(t *testing.T) {
 		out, err = c.mariadb("", "alice", "select 1")
 		if err == nil || !strings.Contains(out, "ERROR 1045 (28000)") || !strings.Contains(out, "only over TLS") {
 			t.Fatalf("a client without TLS: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("roles by labels and traits", func(t *testing.T) {
+		roles := filepath.Join(c.dir, "mysql-roles.hcl")
+		if err := os.WriteFile(roles, []byte(`role "mysql-dev" {
+  allow {
+    db_labels = { env = ["dev"] }
+    db_users  = ["{{internal.db_users}}"]
+    db_names  = ["shop"]
+  }
+}
+role "mysql-prod" {
+  allow {
+    db_labels = { env = ["prod"] }
+    db_users  = ["*"]
+    db_names  = ["*"]
+  }
+}
+`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		kw(t, "create", "-f", roles, "-c", c.authCfg)
+		// carol's stored traits name the db user alice; dave's role
+		// reaches only databases labelled env=prod.
+		kw(t, "users", "add", "carol", "--roles=mysql-dev", "--db-users=alice", "-c", c.authCfg)
+		kw(t, "users", "add", "dave", "--roles=mysql-prod", "--db-users=alice", "-c", c.authCfg)
+		if out, err := c.mariadb(c.files(t, "carol", "alice"), "alice", "select current_user()", "-D", "shop"); err != nil || out != "alice@%" {
+			t.Fatalf("carol as the db user her traits name: %v\n%s", err, out)
+		}
+		for _, tt := range []struct{ user, dbUser, why string }{
+			{"carol", "bob", "a db user her traits do not name"},
+			{"dave", "alice", "a database outside his role's labels"},
+		} {
+			out, err := c.mariadb(c.files(t, tt.user, tt.dbUser), tt.dbUser, "select 1", "-D", "shop")
+			if err == nil || !strings.Contains(out, "ERROR 1045 (28000)") || !strings.Contains(out, tt.user) {
+				t.Fatalf("%s, %s: %v\n%s", tt.user, tt.why, err, out)
+			}
 		}
 	})
 
