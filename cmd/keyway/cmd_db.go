@@ -248,7 +248,7 @@ func newDBLogoutCmd() *cobra.Command {
 		Short: "Delete the certificates of one database, or of all",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			prof, _, err := dbSession(cmd)
+			prof, _, err := withHome(localSession(cmd))
 			if err != nil {
 				return err
 			}

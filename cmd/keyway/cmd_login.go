@@ -114,7 +114,11 @@ that nobody learns from it which accounts exist.`,
 			if err := prof.Save(resp.GetCertificate(), keyPEM); err != nil {
 				return err
 			}
-			return printStatus(cmd, prof)
+			cert, err := prof.Certificate()
+			if err != nil {
+				return err
+			}
+			return printStatus(cmd, prof, cert)
 		},
 	}
 	fl := cmd.Flags()

@@ -27,9 +27,22 @@ SubjectPublicKeyInfo) of its trusted certificates and its rotation phase.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			loggedIn := false
-			if home, err := client.Home(); err == nil && !cmd.Flags().Changed("config") {
+			if id, _ := cmd.Flags().GetString("identity"); id != "" {
+				prof, cert, err := localSession(cmd)
+				if err != nil {
+					return err
+				}
+				if err := printStatus(cmd, prof, cert); err != nil {
+					return err
+				}
+				loggedIn = true
+			} else if home, err := client.Home(); err == nil && !cmd.Flags().Changed("config") {
 				if prof, err := client.LoadProfile(home); err == nil {
-					if err := printStatus(cmd, prof); err != nil {
+					cert, err := prof.Certificate()
+					if err != nil {
+						return err
+					}
+					if err := printStatus(cmd, prof, cert); err != nil {
 						return err
 					}
 					loggedIn = true

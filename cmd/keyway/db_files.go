@@ -30,7 +30,12 @@ func (f dbFiles) cas() string  { return f.prefix + ".cas" }
 // logins: a profile from an identity file has no directory of its own, so
 // its logins go under keyway's home.
 func dbSession(cmd *cobra.Command) (*client.Profile, tls.Certificate, error) {
-	prof, cert, err := userSession(cmd)
+	return withHome(userSession(cmd))
+}
+
+// withHome gives a session from an identity file the home directory of
+// keyway login, where database logins are kept.
+func withHome(prof *client.Profile, cert tls.Certificate, err error) (*client.Profile, tls.Certificate, error) {
 	if err != nil {
 		return nil, tls.Certificate{}, err
 	}

@@ -17,10 +17,20 @@ import (
 // userSession returns who the command runs as: the identity file given
 // with -i (and --proxy), or the profile of keyway login.
 func userSession(cmd *cobra.Command) (*client.Profile, tls.Certificate, error) {
+	return session(cmd, true)
+}
+
+// localSession is userSession for a command that reaches no proxy
+// (status, db logout): with -i it needs no --proxy.
+func localSession(cmd *cobra.Command) (*client.Profile, tls.Certificate, error) {
+	return session(cmd, false)
+}
+
+func session(cmd *cobra.Command, needProxy bool) (*client.Profile, tls.Certificate, error) {
 	idFile, _ := cmd.Flags().GetString("identity")
 	proxyAddr, _ := cmd.Flags().GetString("proxy")
 	if idFile != "" {
-		if proxyAddr == "" {
+		if proxyAddr == "" && needProxy {
 			return nil, tls.Certificate{}, fmt.Errorf("with -i, give the proxy too: --proxy=HOST:PORT")
 		}
 		return client.FromIdentityFile(idFile, proxyAddr)
@@ -40,11 +50,7 @@ func userSession(cmd *cobra.Command) (*client.Profile, tls.Certificate, error) {
 }
 
 // printStatus shows who is logged in, with roles, traits and expiry.
-func printStatus(cmd *cobra.Command, prof *client.Profile) error {
-	cert, err := prof.Certificate()
-	if err != nil {
-		return err
-	}
+func printStatus(cmd *cobra.Command, prof *client.Profile, cert tls.Certificate) error {
 	leaf, err := x509.ParseCertificate(cert.Certificate[0])
 	if err != nil {
 		return err

@@ -153,8 +153,10 @@ func provision(ctx context.Context, opts Options) (*process, error) {
 }
 
 // run serves every part under one errgroup until ctx ends or a part
-// fails, and waits for all of them.
-func (p *process) run(ctx context.Context) error {
+// fails, and waits for all of them. ready, when set, is called once
+// every part was started on sockets provision bound, so a client
+// connecting from then on is served.
+func (p *process) run(ctx context.Context, ready func()) error {
 	n := p.n
 	// Logged before the admin socket answers, so that whoever waits for
 	// it finds the line.
@@ -182,6 +184,9 @@ func (p *process) run(ctx context.Context) error {
 		g.Go(func() error { return p.proxy.Run(gctx) })
 	}
 	g.Go(func() error { return p.listeners.Run(gctx) })
+	if ready != nil {
+		ready()
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		n.logger.Info("shutting down")

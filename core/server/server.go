@@ -24,6 +24,9 @@ type Options struct {
 	Version  string
 	// Policy overrides the supervisor's default restart policy.
 	Policy supervisor.Policy
+	// Ready, when set, is called once every part serves: the admin
+	// socket, the public ports and the plugins answer from then on.
+	Ready func()
 }
 
 // Run provisions the process, then serves until ctx ends, then shuts
@@ -46,7 +49,7 @@ func Run(ctx context.Context, opts Options) error {
 		p.stop()
 		return err
 	}
-	err = p.run(ctx)
+	err = p.run(ctx, opts.Ready)
 	p.stop()
 	return err
 }
