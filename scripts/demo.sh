@@ -75,8 +75,8 @@ printf '\033[2m$ keyway start -c %s &   (log: %s)\033[0m\n' "$demo/auth.hcl" "$d
 wait_ready "$demo/auth" "${pids[-1]}" "$demo/auth.log"
 run "$K" status -c "$demo/auth.hcl"
 pin=$("$K" status -c "$demo/auth.hcl" | awk '$1=="host" {print $3}')
-printf '\033[2m$ keyway tokens add --type=db --db-names=example-postgres --format=text > token\033[0m\n'
-"$K" tokens add --type=db --db-names=example-postgres --format=text -c "$demo/auth.hcl" >"$demo/token"
+printf '\033[2m$ keyway tokens add --type=db --db-names=example-postgres,example-mariadb --format=text > token\033[0m\n'
+"$K" tokens add --type=db --db-names=example-postgres,example-mariadb --format=text -c "$demo/auth.hcl" >"$demo/token"
 chmod 600 "$demo/token"
 run "$K" users add alice --roles=access --db-users='*' --db-names='*' -c "$demo/auth.hcl" | tee "$demo/users.out"
 grep -oE '^ +[0-9a-f]{32}$' "$demo/users.out" | tr -d ' ' >"$demo/invite"
