@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Names the benchmark uses on both sides of the proxy.
@@ -96,18 +97,44 @@ func (c *cluster) issueCerts(ctx context.Context) (certs, error) {
 			return certs{}, err
 		}
 	}
-	if err := c.userCert(ctx, "alice", keywayDB, cs.user); err != nil {
+	// auth sign signs only stored users, and both commands ask a running
+	// keyway.
+	err := c.withAuth(ctx, func() error {
+		if _, err := c.kw(ctx, "users", "add", "alice", "--roles=access", "--db-users=*", "--db-names=*"); err != nil {
+			return err
+		}
+		return c.userCert(ctx, "alice", keywayDB, cs.user)
+	})
+	if err != nil {
 		return certs{}, err
 	}
 	return cs, nil
 }
 
-// userCert signs a user certificate routed to database as pgUser.
-func (c *cluster) userCert(ctx context.Context, user, database string, f certFiles) error {
-	// auth sign signs the stored user, so the user is stored first.
-	if _, err := c.kw(ctx, "users", "add", user, "--roles=access", "--db-users=*", "--db-names=*"); err != nil {
+// withAuth runs f while an auth-only keyway serves the cluster's data
+// directory, for the commands that ask a running keyway.
+func (c *cluster) withAuth(ctx context.Context, f func() error) error {
+	if err := c.writeConfig("auth {}\n"); err != nil {
 		return err
 	}
+	ready := c.path("setup.ready")
+	p, err := startProcess("keyway (auth, for the setup commands)", c.path("setup.log"), nil, c.bin, "start", "-c", c.cfg, "--ready-file="+ready)
+	if err != nil {
+		return err
+	}
+	defer p.stop(10 * time.Second)
+	if err := p.waitUntil(ctx, 30*time.Second, "its ready file", func(context.Context) error {
+		_, err := os.Stat(ready)
+		return err
+	}); err != nil {
+		return err
+	}
+	return f()
+}
+
+// userCert signs a user certificate for the stored user, routed to
+// database as pgUser.
+func (c *cluster) userCert(ctx context.Context, user, database string, f certFiles) error {
 	_, err := c.kw(ctx, "auth", "sign", "--format=files", "--user="+user, "--roles=access",
 		"--db-users=*", "--db-names=*", "--route="+database, "--route-db-user="+pgUser, "--ttl=48h", "--out="+f.prefix)
 	return err
