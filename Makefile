@@ -5,17 +5,21 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 TOOLS   := $(CURDIR)/bin/tools
-# Every Go module in the repository: the core, the SDK, the example plugins.
-MODULES := . sdk examples/tcprelay examples/mysql
+# Every Go module in the repository: the core, the SDK, the example
+# plugins, the image builder.
+MODULES := . sdk examples/tcprelay examples/mysql deploy/image
 
 .PHONY: prereqs-test prereqs-demo prereqs-bench
-.PHONY: help build test check fmt vet staticcheck deps neutral proto proto-check demo clean bench fuzz fuzz-ci
+.PHONY: help build image test check fmt vet staticcheck deps neutral proto proto-check demo clean bench fuzz fuzz-ci
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/keyway
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/keyway ./cmd/keyway
+
+image: build ## build keyway's container image, bin/keyway-image.tar, without a container daemon (docker load or podman load reads it)
+	cd deploy/image && $(GO) run . -keyway $(CURDIR)/bin/keyway -version $(VERSION) -out $(CURDIR)/bin/keyway-image.tar
 
 # The Debian packages each purpose needs, installed when missing.
 prereqs-test prereqs-demo prereqs-bench:
