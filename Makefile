@@ -6,11 +6,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 TOOLS   := $(CURDIR)/bin/tools
 # Every Go module in the repository: the core, the SDK, the example
-# plugins, the image builder.
-MODULES := . sdk examples/tcprelay examples/mysql deploy/image
+# plugins, the image builder, the chart checker.
+MODULES := . sdk examples/tcprelay examples/mysql deploy/image deploy/helmcheck
 
 .PHONY: prereqs-test prereqs-demo prereqs-bench
-.PHONY: help build image test check fmt vet staticcheck deps neutral proto proto-check demo clean bench fuzz fuzz-ci
+.PHONY: help build image helm-check test check fmt vet staticcheck deps neutral proto proto-check demo clean bench fuzz fuzz-ci
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,6 +20,13 @@ build: ## build bin/keyway
 
 image: build ## build keyway's container image, bin/keyway-image.tar, without a container daemon (docker load or podman load reads it)
 	cd deploy/image && $(GO) run . -keyway $(CURDIR)/bin/keyway -version $(VERSION) -out $(CURDIR)/bin/keyway-image.tar
+
+# helm and the chart checker, pinned in deploy/helmcheck's module.
+$(TOOLS)/helm $(TOOLS)/helmcheck: deploy/helmcheck/go.mod deploy/helmcheck/go.sum deploy/helmcheck/main.go
+	cd deploy/helmcheck && $(GO) build -o $(TOOLS)/helm helm.sh/helm/v4/cmd/helm && $(GO) build -o $(TOOLS)/helmcheck .
+
+helm-check: $(TOOLS)/helm $(TOOLS)/helmcheck ## lint and render the Helm charts, check the objects against the Kubernetes API types and the committed renderings
+	@scripts/helm-check.sh
 
 # The Debian packages each purpose needs, installed when missing.
 prereqs-test prereqs-demo prereqs-bench:

@@ -62,9 +62,34 @@ func LoadIdentity(dataDir string) (Identity, bool, error) {
 	return Identity{Cert: cert, HostCAs: pemCerts(casPEM), Cluster: strings.TrimSpace(string(cluster))}, true, nil
 }
 
-// Join exchanges the token in tokenFile for a host certificate, checking
-// the proxy against the pin the token carries, and stores the identity.
+// TokenPath is the file holding the join token of the agent hostName:
+// tokenFile itself, or, when tokenFile is a directory, the file in it
+// named after the agent. A directory serves replicas that share one
+// configuration, each joining with a token of its own (a Kubernetes
+// Secret with a key per pod name, mounted as a directory).
+func TokenPath(tokenFile, hostName string) (string, error) {
+	fi, err := os.Stat(tokenFile)
+	if err != nil {
+		return "", fmt.Errorf("reading the join token: %w", err)
+	}
+	if !fi.IsDir() {
+		return tokenFile, nil
+	}
+	path := filepath.Join(tokenFile, hostName)
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("token_file %s is a directory without a token for this agent: add a file named %s (the agent's name) holding its join token", tokenFile, hostName)
+	}
+	return path, nil
+}
+
+// Join exchanges the token in tokenFile (see TokenPath) for a host
+// certificate, checking the proxy against the pin the token carries, and
+// stores the identity.
 func Join(ctx context.Context, proxyAddr, tokenFile, dataDir, hostName string) (Identity, error) {
+	tokenFile, err := TokenPath(tokenFile, hostName)
+	if err != nil {
+		return Identity{}, err
+	}
 	raw, err := os.ReadFile(tokenFile)
 	if err != nil {
 		return Identity{}, fmt.Errorf("reading the join token: %w", err)

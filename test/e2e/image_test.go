@@ -4,10 +4,17 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,9 +176,10 @@ func inImage(root, user string, args ...string) *exec.Cmd {
 
 // TestImageRunsKeywayAndAnAgent builds the container image without a
 // daemon, unpacks it and runs keyway from it as the image's non-root
-// user, as a container runtime would: version, config validate of an
-// agent's configuration, and an agent that joins a cluster and serves a
-// database that psql-like clients reach through the proxy.
+// user, as a container runtime would: version, config validate of the
+// Helm charts' rendered configurations and of an agent's, and an agent
+// that joins a cluster and serves a database that clients reach through
+// the proxy.
 func TestImageRunsKeywayAndAnAgent(t *testing.T) {
 	cfg, root := unpackImage(t, buildImage(t))
 	if cfg.OS != "linux" || cfg.Config.User != "65532:65532" || strings.Join(cfg.Config.Entrypoint, " ") != "/usr/local/bin/keyway" ||
@@ -184,6 +192,31 @@ func TestImageRunsKeywayAndAnAgent(t *testing.T) {
 	out, err := inImage(root, user, "/usr/local/bin/keyway", "version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "plugin API") {
 		t.Fatalf("keyway version in the image: %v\n%s", err, out)
+	}
+
+	// The Helm charts' configurations, as make helm-check renders them
+	// with their ci values, pass keyway's own validation in the image,
+	// with the files they name in place.
+	etc := filepath.Join(root, "etc", "keyway")
+	for _, dir := range []string{"trust/orders", "ca", "etcd"} {
+		if err := os.MkdirAll(filepath.Join(etc, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeImageCA(t, filepath.Join(etc, "trust", "orders", "ca"))
+	for _, ca := range []string{"user", "host", "db", "db-client"} {
+		writeImageCA(t, filepath.Join(etc, "ca", ca))
+	}
+	writeImageCA(t, filepath.Join(etc, "etcd", "ca"))
+	writeImageCA(t, filepath.Join(etc, "etcd", "tls"))
+	for _, chart := range []string{"keyway-agent", "keyway-cluster"} {
+		hcl := renderedConfig(t, filepath.Join("..", "..", "deploy", "helm", chart, "ci", "rendered.yaml"))
+		if err := os.WriteFile(filepath.Join(etc, chart+".hcl"), []byte(hcl), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := inImage(root, user, "/usr/local/bin/keyway", "config", "validate", "-c", "/etc/keyway/"+chart+".hcl").CombinedOutput(); err != nil {
+			t.Fatalf("config validate of the %s chart's configuration in the image: %v\n%s\n%s", chart, err, out, hcl)
+		}
 	}
 
 	a := startAllInOne(t)
@@ -256,5 +289,58 @@ db {
 	}
 	if fi, err := os.Stat(filepath.Join(root, "var", "lib", "keyway", "agent", "host.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("the agent's key in the image: %v %v", fi, err)
+	}
+}
+
+// renderedConfig is the keyway.hcl of the ConfigMap in a chart's
+// rendering: the lines of its block scalar, less their indentation.
+func renderedConfig(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n  keyway.hcl: |\n")
+	if !ok {
+		t.Fatalf("%s has no ConfigMap with keyway.hcl", path)
+	}
+	var out strings.Builder
+	for _, line := range strings.Split(rest, "\n") {
+		if line != "" && !strings.HasPrefix(line, "    ") {
+			break
+		}
+		out.WriteString(strings.TrimPrefix(line, "    ") + "\n")
+	}
+	return out.String()
+}
+
+// writeImageCA writes a self-signed CA certificate and its key as
+// PREFIX.crt and PREFIX.key, readable by the image's user.
+func writeImageCA(t *testing.T, prefix string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: filepath.Base(prefix) + " CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, block := range map[string]*pem.Block{prefix + ".crt": {Type: "CERTIFICATE", Bytes: der}, prefix + ".key": {Type: "PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(path, 65532, 65532); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
