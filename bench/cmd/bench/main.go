@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, out, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	paths, err := startPaths(ctx, e, allPaths())
+	paths, err := startPaths(ctx, e, selectPaths(allPaths(), o.paths))
 	if err != nil {
 		return err
 	}

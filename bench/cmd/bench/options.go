@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ type options struct {
 	scale int
 	// clients are the client counts (-c) of the matrix.
 	clients []int
+	// paths, when set, are the only paths run besides direct TLS (and
+	// keyway, which the other keyway paths need).
+	paths []string
 	// sessions is the number of idle sessions for the RSS measurement.
 	sessions int
 	// streamBytes is the size of the result streamed through each path.
@@ -56,7 +60,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.SetOutput(stderr)
 	fs.BoolVar(&quick, "quick", quick, "short run for development (also BENCH_QUICK=1)")
 	var (
-		keyway, pgbench, pgbouncer, out, clients string
+		keyway, pgbench, pgbouncer, out, clients, paths string
 		duration                                 time.Duration
 		runs, scale, sessions, streamMB          int
 	)
@@ -65,6 +69,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&pgbouncer, "pgbouncer", "", "pgbouncer binary (default /usr/sbin/pgbouncer)")
 	fs.StringVar(&out, "out", "", "JSON results file (default bench/results/latest.json)")
 	fs.StringVar(&clients, "clients", "", "comma-separated client counts (default 1,8,32)")
+	fs.StringVar(&paths, "paths", "", "comma-separated paths to run besides direct-tls, for a focused comparison (default: all)")
 	fs.DurationVar(&duration, "T", 0, "duration of each pgbench run, whole seconds (default 10s, quick 2s)")
 	fs.IntVar(&runs, "runs", 0, "runs of each path per cell; the median is reported (default 3, quick 1)")
 	fs.IntVar(&scale, "scale", 0, "pgbench scale factor (default 10, quick 1)")
@@ -93,6 +98,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		}
 		o.clients = cs
 	}
+	if paths != "" {
+		o.paths = strings.Split(paths, ",")
+	}
 	return o, o.validate()
 }
 
@@ -110,6 +118,11 @@ func (o options) validate() error {
 		return fmt.Errorf("-stream-mb: at least one row of %d bytes", rowBytes)
 	case len(o.clients) == 0:
 		return fmt.Errorf("-clients: at least one client count")
+	}
+	for _, name := range o.paths {
+		if !slices.ContainsFunc(allPaths(), func(p path) bool { return p.name == name }) {
+			return fmt.Errorf("-paths: no path is named %q", name)
+		}
 	}
 	return nil
 }

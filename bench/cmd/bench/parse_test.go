@@ -235,3 +235,30 @@ func TestPoolConfigHasAPoolBlock(t *testing.T) {
 		t.Fatal("keyway-pool belongs in the -C cells only")
 	}
 }
+
+func TestSelectPaths(t *testing.T) {
+	names := func(ps []path) string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.name)
+		}
+		return strings.Join(out, ",")
+	}
+	tests := []struct {
+		asked []string
+		want  string
+	}{
+		{nil, names(allPaths())},
+		{[]string{"pgbouncer"}, "direct-tls,pgbouncer"},
+		{[]string{"keyway-noaudit"}, "direct-tls,keyway,keyway-noaudit"},
+		{[]string{"keyway-agent", "floor-2hop"}, "direct-tls,floor-2hop,keyway,keyway-agent"},
+	}
+	for _, tt := range tests {
+		if got := names(selectPaths(allPaths(), tt.asked)); got != tt.want {
+			t.Errorf("selectPaths(%v) = %s, want %s", tt.asked, got, tt.want)
+		}
+	}
+	if _, err := parseOptions([]string{"-paths", "keyway,nope"}, func(string) string { return "" }, new(strings.Builder)); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("an unknown path: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,29 @@ func allPaths() []path {
 		{name: noAuditName, start: noAuditPath, only: noAuditCells},
 		{name: poolName, start: poolPath, only: poolCells},
 	}
+}
+
+// selectPaths keeps the paths named (all when none is), direct TLS,
+// which every ratio needs, and keyway when another keyway path is kept,
+// since those start from it.
+func selectPaths(all []path, names []string) []path {
+	if len(names) == 0 {
+		return all
+	}
+	keep := map[string]bool{directName: true}
+	for _, n := range names {
+		keep[n] = true
+		if strings.HasPrefix(n, "keyway-") {
+			keep["keyway"] = true
+		}
+	}
+	var out []path
+	for _, p := range all {
+		if keep[p.name] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // readyPath is a path after its start: an endpoint, or why it has none.
