@@ -35,6 +35,10 @@ func (t ServerTrust) ClientConfig(addr string, cert tls.Certificate) (*tls.Confi
 	if err != nil {
 		return nil, err
 	}
+	return t.clientConfig(addr, cert, roots)
+}
+
+func (t ServerTrust) clientConfig(addr string, cert tls.Certificate, roots *x509.CertPool) (*tls.Config, error) {
 	name := t.ServerName
 	if name == "" {
 		host, _, err := net.SplitHostPort(addr)

@@ -32,6 +32,8 @@ type Plugin struct {
 	// pool keeps server connections between sessions of the databases
 	// that ask for it.
 	pool *serverPool
+	// trust keeps the databases' parsed CA pools, shared by sessions.
+	trust *sdk.TrustCache
 }
 
 // settings is the applied configuration.
@@ -53,7 +55,7 @@ func (s settings) statements() bool { return s.dbEvents == sdk.AuditDBEventsAll 
 
 // New returns the plugin.
 func New() sdk.Plugin {
-	return &Plugin{certs: dbsession.NewCertCache(), cancels: newCancels(), bufs: newBufferPool(), pool: newServerPool()}
+	return &Plugin{certs: dbsession.NewCertCache(), cancels: newCancels(), bufs: newBufferPool(), pool: newServerPool(), trust: new(sdk.TrustCache)}
 }
 
 // Info describes the plugin.

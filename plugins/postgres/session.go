@@ -111,7 +111,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		defer p.cancels.remove(k)
 		_ = writeGreeting(&greeting, sc, k)
 	} else {
-		upstream, err := connect(ctx, s.Database, cert, cfg.dialTimeout)
+		upstream, err := connect(ctx, p.trust, s.Database, cert, cfg.dialTimeout)
 		if err != nil {
 			refuse(resultUnreachable, stateUnableToConnect, fmt.Sprintf("keyway cannot reach database %s at %s: %v", s.Database.Name, s.Database.URI, err))
 			return

@@ -15,9 +15,10 @@ import (
 )
 
 // connect dials the database, asks it for TLS and completes the handshake
-// with cert, verifying the server per the database's trust settings.
-func connect(ctx context.Context, db *sdk.Database, cert tls.Certificate, timeout time.Duration) (*tls.Conn, error) {
-	cfg, err := db.Trust.ClientConfig(db.URI, cert)
+// with cert, verifying the server per the database's trust settings
+// (their pool from trust, when given).
+func connect(ctx context.Context, trust *sdk.TrustCache, db *sdk.Database, cert tls.Certificate, timeout time.Duration) (*tls.Conn, error) {
+	cfg, err := trust.ClientConfig(db.Trust, db.URI, cert)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,8 @@ type Plugin struct {
 	cfg   settings
 	certs *dbsession.CertCache
 	conns *connections
+	// trust keeps the databases' parsed CA pools, shared by sessions.
+	trust *sdk.TrustCache
 }
 
 // settings is the applied configuration.
@@ -38,7 +40,7 @@ func (s settings) statements() bool { return s.dbEvents == sdk.AuditDBEventsAll 
 
 // New returns the plugin.
 func New() *Plugin {
-	return &Plugin{certs: dbsession.NewCertCache(), conns: newConnections()}
+	return &Plugin{certs: dbsession.NewCertCache(), conns: newConnections(), trust: new(sdk.TrustCache)}
 }
 
 // Info describes the plugin.

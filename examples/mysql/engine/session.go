@@ -71,7 +71,7 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 		refuse(&wire.Error{Code: 1105, SQLState: "HY000", Message: "keyway: " + err.Error()})
 		return
 	}
-	up, err := dialUpstream(ctx, s.Database, cert, loginUpstream{
+	up, err := dialUpstream(ctx, p.trust, s.Database, cert, loginUpstream{
 		DBUser: dbUser, DBName: dbName, Capabilities: cl.login.Capabilities,
 		Charset: cl.login.Charset, Attributes: cl.login.Attributes,
 	}, cfg.dialTimeout)

@@ -50,9 +50,9 @@ func (e *errUpstreamRefused) Error() string {
 // TLS with the db-client certificate (whose subject is CN=the database
 // user) and logs in without a password: MariaDB checks the subject
 // (REQUIRE SUBJECT). It returns *errUpstreamRefused when the server says
-// no.
-func dialUpstream(ctx context.Context, db *sdk.Database, cert tls.Certificate, l loginUpstream, timeout time.Duration) (*upstream, error) {
-	cfg, err := db.Trust.ClientConfig(db.URI, cert)
+// no. trust keeps the databases' parsed CA pools between sessions.
+func dialUpstream(ctx context.Context, trust *sdk.TrustCache, db *sdk.Database, cert tls.Certificate, l loginUpstream, timeout time.Duration) (*upstream, error) {
+	cfg, err := trust.ClientConfig(db.Trust, db.URI, cert)
 	if err != nil {
 		return nil, err
 	}
