@@ -73,19 +73,7 @@ diag {
 // startNodeCmd is startNode with the command that runs keyway start.
 func startNodeCmd(t *testing.T, cfgPath, dataDir string, cmd *exec.Cmd) *node {
 	t.Helper()
-	n := &node{t: t, cfgPath: cfgPath, dataDir: dataDir, exited: make(chan struct{}), cmd: cmd}
-	n.cmd.Stderr = lockedWriter{n}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = n.cmd.Wait(); close(n.exited) }()
-	t.Cleanup(func() {
-		_ = n.cmd.Process.Kill()
-		<-n.exited
-		if t.Failed() {
-			t.Logf("keyway stderr:\n%s", n.logs())
-		}
-	})
+	n := launchNode(t, cfgPath, dataDir, cmd)
 	c := admin.NewClient(admin.SocketPath(dataDir))
 	deadline := time.Now().Add(30 * time.Second)
 	for {

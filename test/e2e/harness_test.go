@@ -55,20 +55,7 @@ func writeConfig(t *testing.T, body string) (path, dataDir string) {
 // startNode runs keyway start and waits until its admin socket answers.
 func startNode(t *testing.T, cfgPath, dataDir string) *node {
 	t.Helper()
-	n := &node{t: t, cfgPath: cfgPath, dataDir: dataDir, exited: make(chan struct{})}
-	n.cmd = exec.Command(built.keyway, "start", "-c", cfgPath)
-	n.cmd.Stderr = lockedWriter{n}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = n.cmd.Wait(); close(n.exited) }()
-	t.Cleanup(func() {
-		_ = n.cmd.Process.Kill()
-		<-n.exited
-		if t.Failed() {
-			t.Logf("keyway stderr:\n%s", n.logs())
-		}
-	})
+	n := launchNode(t, cfgPath, dataDir, exec.Command(built.keyway, "start", "-c", cfgPath))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c := admin.NewClient(admin.SocketPath(dataDir))
@@ -84,6 +71,27 @@ func startNode(t *testing.T, cfgPath, dataDir string) *node {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// launchNode starts cmd, a keyway start, keeping its stderr, and kills
+// it when the test ends (showing its stderr if the test failed). It does
+// not wait for keyway to serve.
+func launchNode(t *testing.T, cfgPath, dataDir string, cmd *exec.Cmd) *node {
+	t.Helper()
+	n := &node{t: t, cfgPath: cfgPath, dataDir: dataDir, exited: make(chan struct{}), cmd: cmd}
+	n.cmd.Stderr = lockedWriter{n}
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = n.cmd.Wait(); close(n.exited) }()
+	t.Cleanup(func() {
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+		if t.Failed() {
+			t.Logf("keyway stderr:\n%s", n.logs())
+		}
+	})
+	return n
 }
 
 func (n *node) logs() string {

@@ -247,25 +247,7 @@ db {
 		t.Fatalf("config validate in the image: %v\n%s", err, out)
 	}
 
-	agent := &node{t: t, exited: make(chan struct{})}
-	agent.cmd = inImage(root, user, "/usr/local/bin/keyway", "start", "-c", "/etc/keyway/keyway.hcl")
-	agent.cmd.Stderr = lockedWriter{agent}
-	if err := agent.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = agent.cmd.Wait(); close(agent.exited) }()
-	t.Cleanup(func() {
-		_ = agent.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-agent.exited:
-		case <-time.After(20 * time.Second):
-			_ = agent.cmd.Process.Kill()
-			<-agent.exited
-		}
-		if t.Failed() {
-			t.Logf("the image's agent's stderr:\n%s", agent.logs())
-		}
-	})
+	agent := launchNode(t, "", "", inImage(root, user, "/usr/local/bin/keyway", "start", "-c", "/etc/keyway/keyway.hcl"))
 
 	alice := a.userFiles(t, "alice", "--roles=access", "--db-users=*", "--db-names=*", "--route=image-postgres", "--route-db-user=postgres")
 	var got string

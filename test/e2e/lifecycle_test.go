@@ -22,20 +22,7 @@ import (
 func TestAdminSocketIsUpBeforeThePublicPort(t *testing.T) {
 	proxyAddr := freeAddr(t)
 	cfg, dataDir := writeConfig(t, "auth {}\n\nproxy {\n  listen = \""+proxyAddr+"\"\n}\n")
-	n := &node{t: t, cfgPath: cfg, dataDir: dataDir, exited: make(chan struct{})}
-	n.cmd = exec.Command(built.keyway, "start", "-c", cfg)
-	n.cmd.Stderr = lockedWriter{n}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = n.cmd.Wait(); close(n.exited) }()
-	t.Cleanup(func() {
-		_ = n.cmd.Process.Kill()
-		<-n.exited
-		if t.Failed() {
-			t.Logf("keyway stderr:\n%s", n.logs())
-		}
-	})
+	n := launchNode(t, cfg, dataDir, exec.Command(built.keyway, "start", "-c", cfg))
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -74,20 +61,7 @@ func TestReadyFileAnnouncesAServingProcess(t *testing.T) {
 	if err := os.WriteFile(ready, []byte("1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{t: t, cfgPath: cfg, dataDir: dataDir, exited: make(chan struct{})}
-	n.cmd = exec.Command(built.keyway, "start", "-c", cfg, "--ready-file="+ready)
-	n.cmd.Stderr = lockedWriter{n}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = n.cmd.Wait(); close(n.exited) }()
-	t.Cleanup(func() {
-		_ = n.cmd.Process.Kill()
-		<-n.exited
-		if t.Failed() {
-			t.Logf("keyway stderr:\n%s", n.logs())
-		}
-	})
+	n := launchNode(t, cfg, dataDir, exec.Command(built.keyway, "start", "-c", cfg, "--ready-file="+ready))
 
 	want := strconv.Itoa(n.cmd.Process.Pid) + "\n"
 	waitFor(t, 20*time.Second, "the ready file with keyway's pid", func() bool {
