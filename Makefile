@@ -87,6 +87,7 @@ FUZZ_TARGETS := \
 	.:./plugins/postgres:FuzzStartupMessageRoundTrip \
 	.:./plugins/postgres:FuzzReceiveStartup \
 	.:./plugins/postgres:FuzzTracker \
+	sdk:.:FuzzAppendJSON \
 	sdk:./identity:FuzzFromCertificate \
 	sdk:./identity:FuzzDecodeExtension \
 	sdk:./identity:FuzzEncodeRoundTrip \

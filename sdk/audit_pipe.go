@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -84,16 +83,19 @@ var processAuditPipe = sync.OnceValue(func() *auditPipe {
 func (p *auditPipe) enqueue(ctx context.Context, events []AuditEvent) (AuditTicket, error) {
 	p.once.Do(func() { go p.flusher() })
 	var frames []byte
-	for _, e := range events {
-		b, err := json.Marshal(e)
-		if err != nil {
+	for i := range events {
+		// The frame's length goes before the event once it is known.
+		start := len(frames)
+		frames = append(frames, 0, 0, 0, 0)
+		var err error
+		if frames, err = events[i].appendJSON(frames); err != nil {
 			return 0, fmt.Errorf("encoding audit event: %w", err)
 		}
-		if len(b) > MaxAuditFrame {
-			return 0, fmt.Errorf("audit event of %d bytes exceeds %d", len(b), MaxAuditFrame)
+		n := len(frames) - start - 4
+		if n > MaxAuditFrame {
+			return 0, fmt.Errorf("audit event of %d bytes exceeds %d", n, MaxAuditFrame)
 		}
-		frames = binary.BigEndian.AppendUint32(frames, uint32(len(b)))
-		frames = append(frames, b...)
+		binary.BigEndian.PutUint32(frames[start:], uint32(n))
 	}
 	n := uint64(len(events))
 	for {
