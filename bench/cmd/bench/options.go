@@ -61,8 +61,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&quick, "quick", quick, "short run for development (also BENCH_QUICK=1)")
 	var (
 		keyway, pgbench, pgbouncer, out, clients, paths string
-		duration                                 time.Duration
-		runs, scale, sessions, streamMB          int
+		duration                                        time.Duration
+		runs, scale, sessions, streamMB                 int
 	)
 	fs.StringVar(&keyway, "keyway", "", "keyway binary to benchmark (default: build bin/keyway)")
 	fs.StringVar(&pgbench, "pgbench", "", "pgbench binary (default /usr/bin/pgbench)")
