@@ -51,7 +51,7 @@ that nobody learns from it which accounts exist.`,
 			if !p.stdinT && !passwordStdin {
 				return fmt.Errorf("stdin is not a terminal: pass --password-stdin to read the password from it")
 			}
-			hostCAs, cluster, err := trustProxy(ctx, cmd, p, proxyAddr, host, pin)
+			hostCAs, err := trustProxy(ctx, cmd, p, proxyAddr, host, pin)
 			if err != nil {
 				return err
 			}
@@ -110,7 +110,6 @@ that nobody learns from it which accounts exist.`,
 				return err
 			}
 			prof := &client.Profile{Dir: home, Proxy: proxyAddr, Proxies: resp.GetProxyAddrs(), User: user, Cluster: resp.GetClusterName(), HostCAs: resp.GetHostCas(), DBCAs: resp.GetDbCas()}
-			_ = cluster
 			if err := prof.Save(resp.GetCertificate(), keyPEM); err != nil {
 				return err
 			}
@@ -151,25 +150,25 @@ func choosePassword(p *prompter) (string, error) {
 
 // trustProxy fetches the cluster's host authority and checks it against
 // the pin, or asks the person at the terminal to confirm it.
-func trustProxy(ctx context.Context, cmd *cobra.Command, p *prompter, addr, host, pin string) ([][]byte, string, error) {
+func trustProxy(ctx context.Context, cmd *cobra.Command, p *prompter, addr, host, pin string) ([][]byte, error) {
 	var cfg *tls.Config
 	if pin != "" {
 		cfg = authority.PinnedTLS(pin, host, tunnel.ALPNAPI)
 	} else {
 		if !p.stdinT {
-			return nil, "", errors.New("pass --ca-pin=sha256:... (keyway status on the auth host prints it) to trust the proxy without a terminal")
+			return nil, errors.New("pass --ca-pin=sha256:... (keyway status on the auth host prints it) to trust the proxy without a terminal")
 		}
 		// Shown to the person before anything else is sent.
 		cfg = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host, NextProtos: []string{tunnel.ALPNAPI}, InsecureSkipVerify: true}
 	}
 	conn, err := agent.DialAPI(ctx, addr, cfg)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	defer func() { _ = conn.Close() }()
 	resp, err := apiv1.NewAuthClient(conn).Ping(ctx, &apiv1.PingRequest{})
 	if err != nil {
-		return nil, "", fmt.Errorf("reaching the proxy at %s: %s", addr, status.Convert(err).Message())
+		return nil, fmt.Errorf("reaching the proxy at %s: %s", addr, status.Convert(err).Message())
 	}
 	if pin == "" {
 		var pins []string
@@ -180,13 +179,13 @@ func trustProxy(ctx context.Context, cmd *cobra.Command, p *prompter, addr, host
 		fmt.Fprintf(cmd.ErrOrStderr(), "The proxy at %s serves cluster %q with host authority %s.\n", addr, resp.GetClusterName(), strings.Join(pins, ", "))
 		answer, err := p.ask("Trust it? Compare with keyway status on the auth host [y/N]: ")
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		if !strings.EqualFold(strings.TrimSpace(answer), "y") {
-			return nil, "", errors.New("not trusted; nothing was sent")
+			return nil, errors.New("not trusted; nothing was sent")
 		}
 	}
-	return resp.GetHostCas(), resp.GetClusterName(), nil
+	return resp.GetHostCas(), nil
 }
 
 func newLogoutCmd() *cobra.Command {
