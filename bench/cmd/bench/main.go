@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, out, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mem := measureMemory(ctx, e, endpointOf(paths, directName))
+	mem := measureMemory(ctx, e, endpointOf(paths, directName), endpointOf(paths, floor1Name))
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

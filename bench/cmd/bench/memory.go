@@ -6,11 +6,12 @@ import (
 )
 
 // measureMemory runs the memory measurements through the keyway path:
-// RSS per idle session, then a large result over direct TLS and through
+// RSS per idle session, then a large result over direct TLS, through
+// floor-1hop when it runs (the rate a bare relay reaches), and through
 // keyway with keyway's RSS sampled. They run before the pgbench matrix,
 // so keyway's heap has not yet grown with the matrix's traffic. A failed
 // measurement is recorded and the others still run.
-func measureMemory(ctx context.Context, e *env, direct endpoint) memoryReport {
+func measureMemory(ctx context.Context, e *env, direct, floor endpoint) memoryReport {
 	var m memoryReport
 	fail := func(what string, err error) { m.Errors = append(m.Errors, fmt.Sprintf("%s: %v", what, err)) }
 	if e.keyway == nil {
@@ -28,11 +29,18 @@ func measureMemory(ctx context.Context, e *env, direct endpoint) memoryReport {
 	} else {
 		m.Idle = &r
 	}
-	fmt.Fprintf(e.log, "streaming %d MB over direct TLS and through keyway\n", e.opts.streamBytes/1_000_000)
+	fmt.Fprintf(e.log, "streaming %d MB over direct TLS, floor-1hop and keyway\n", e.opts.streamBytes/1_000_000)
 	if r, err := measureStream(ctx, directName, direct, e.opts.streamBytes); err != nil {
 		fail("streaming over direct TLS", err)
 	} else {
 		m.Stream = append(m.Stream, r)
+	}
+	if floor.host != "" {
+		if r, err := measureStream(ctx, floor1Name, floor, e.opts.streamBytes); err != nil {
+			fail("streaming through floor-1hop", err)
+		} else {
+			m.Stream = append(m.Stream, r)
+		}
 	}
 	if r, err := measureStream(ctx, "keyway", e.keywayEndpoint, e.opts.streamBytes, e.keyway.pid(), plugin); err != nil {
 		fail("streaming through keyway", err)

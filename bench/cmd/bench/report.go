@@ -145,8 +145,17 @@ func printMemory(w io.Writer, m memoryReport) {
 	}
 	if len(m.Stream) > 0 {
 		fmt.Fprintf(w, "\nStreaming one large result (select repeat('x', %d) from generate_series):\n", rowBytes)
+		var direct float64
+		for _, s := range m.Stream {
+			if s.Path == directName {
+				direct = s.mbPerSecond()
+			}
+		}
 		for _, s := range m.Stream {
 			fmt.Fprintf(w, "  %-12s %s in %.2f s, %.0f MB/s", s.Path, mbString(s.Bytes), s.Seconds, s.mbPerSecond())
+			if direct > 0 && s.Path != directName {
+				fmt.Fprintf(w, " (%.2f of direct)", s.mbPerSecond()/direct)
+			}
 			if s.PeakKiB > 0 {
 				fmt.Fprintf(w, ", keyway+plugin RSS %s before, peak %s", mib(s.BaseKiB), mib(s.PeakKiB))
 			}
