@@ -35,6 +35,8 @@ for purpose in "$@"; do
 		add /usr/bin/prlimit util-linux
 		add /usr/bin/curl curl
 		add /usr/bin/git git
+		# The container image test puts the system's CA bundle in the image.
+		add /etc/ssl/certs/ca-certificates.crt ca-certificates
 		;;
 	bench)
 		add /usr/lib/postgresql/15/bin/initdb postgresql-15
