@@ -140,6 +140,16 @@ func (p *auditPipe) wait(ctx context.Context, t AuditTicket) error {
 		if p.written.Load() >= uint64(t) {
 			return nil
 		}
+		// Taking the turn first, without waiting, leaves ctx alone:
+		// a bound that starts when waited on (dbsession) then costs
+		// nothing.
+		select {
+		case p.turn <- struct{}{}:
+			p.writeQueued()
+			<-p.turn
+			continue
+		default:
+		}
 		select {
 		case p.turn <- struct{}{}:
 			p.writeQueued()

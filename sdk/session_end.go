@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,10 +31,13 @@ const (
 	EndIdle = "idle"
 )
 
-// ending is the end signal of one session: the first reason wins.
+// ending is the end signal of one session: the first reason wins. It is
+// a context, so that what waits for the end (AfterEnd) needs no
+// goroutine of its own while the session lasts.
 type ending struct {
 	once   sync.Once
-	ch     chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
 	reason EndReason
 	// lastClient is when the client last sent something, or the plugin
 	// last reported the session waiting for it (unix nano).
@@ -43,7 +48,8 @@ type ending struct {
 }
 
 func newEnding(now time.Time) *ending {
-	e := &ending{ch: make(chan struct{})}
+	e := &ending{}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.lastClient.Store(now.UnixNano())
 	return e
 }
@@ -56,7 +62,19 @@ func (s *Session) Ending() <-chan struct{} {
 	if s.end == nil {
 		return nil
 	}
-	return s.end.ch
+	return s.end.ctx.Done()
+}
+
+// AfterEnd arranges for f to run in its own goroutine once the session
+// ends: when keyway ends it (see Ending), or after ServeSession returned.
+// Unlike a goroutine waiting on Ending, it costs an idle session no
+// stack. stop cancels the call and reports whether it did so before f
+// started. A session that was not handed over by the host never ends.
+func (s *Session) AfterEnd(f func()) (stop func() bool) {
+	if s.end == nil {
+		return func() bool { return true }
+	}
+	return context.AfterFunc(s.end.ctx, f)
 }
 
 // EndReason is why the session is being ended; the zero EndReason while
@@ -66,7 +84,7 @@ func (s *Session) EndReason() EndReason {
 		return EndReason{}
 	}
 	select {
-	case <-s.end.ch:
+	case <-s.end.ctx.Done():
 		return s.end.reason
 	default:
 		return EndReason{}
@@ -82,7 +100,7 @@ func (s *Session) End(r EndReason) bool {
 	won := false
 	s.end.once.Do(func() {
 		s.end.reason = r
-		close(s.end.ch)
+		s.end.cancel()
 		won = true
 	})
 	return won
@@ -103,33 +121,32 @@ func (s *Session) Waiting() {
 // EndWhenIdle ends the session with EndIdle once its client has sent
 // nothing for d while it was not waiting for an answer (see Waiting),
 // counting what the plugin reports with CountFromClient.
-// It returns at once; the watch stops when the session ends. d <= 0 does
-// nothing.
+// It returns at once; the watch is a timer, not a goroutine, and stops
+// when the session ends. d <= 0 does nothing.
 func (s *Session) EndWhenIdle(d time.Duration, message string) {
 	if d <= 0 || s.end == nil {
 		return
 	}
-	go func() {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.end.ch:
-				return
-			case now := <-t.C:
-				if s.end.busy.Load() {
-					t.Reset(d)
-					continue
-				}
-				idle := now.Sub(time.Unix(0, s.end.lastClient.Load()))
-				if idle >= d {
-					s.End(EndReason{Kind: EndIdle, Message: message})
-					return
-				}
-				t.Reset(d - idle)
-			}
+	e := s.end
+	// The timer starts once t is set, which its function reads.
+	var t *time.Timer
+	t = time.AfterFunc(time.Duration(math.MaxInt64), func() {
+		if e.ctx.Err() != nil {
+			return
 		}
-	}()
+		if e.busy.Load() {
+			t.Reset(d)
+			return
+		}
+		idle := time.Since(time.Unix(0, e.lastClient.Load()))
+		if idle >= d {
+			s.End(EndReason{Kind: EndIdle, Message: message})
+			return
+		}
+		t.Reset(d - idle)
+	})
+	t.Reset(d)
+	s.AfterEnd(func() { t.Stop() })
 }
 
 // liveSessions are the sessions a protocol plugin serves now, by id.

@@ -99,3 +99,40 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestAfterEndRunsOnceTheSessionEnds runs the callback when keyway ends
+// the session, with the reason in place, and not once it was stopped.
+func TestAfterEndRunsOnceTheSessionEnds(t *testing.T) {
+	tests := []struct {
+		name    string
+		stop    bool
+		wantRun bool
+	}{
+		{name: "ended by keyway", wantRun: true},
+		{name: "stopped before the end", stop: true, wantRun: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Session{end: newEnding(time.Now())}
+			got := make(chan EndReason, 1)
+			stop := s.AfterEnd(func() { got <- s.EndReason() })
+			if tc.stop && !stop() {
+				t.Fatal("stop reported the callback as started before the session ended")
+			}
+			s.End(EndReason{Kind: EndLocked, Message: "locked"})
+			select {
+			case r := <-got:
+				if !tc.wantRun {
+					t.Fatalf("the callback ran after stop, with %+v", r)
+				}
+				if r.Kind != EndLocked {
+					t.Fatalf("the callback saw the reason %+v, want kind %q", r, EndLocked)
+				}
+			case <-time.After(200 * time.Millisecond):
+				if tc.wantRun {
+					t.Fatal("the callback did not run after the session ended")
+				}
+			}
+		})
+	}
+}

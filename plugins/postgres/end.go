@@ -80,18 +80,12 @@ func (e *endReader) atBoundary(b bool) { e.boundary = b }
 func (e *endReader) isEnded() bool     { return e.ended.Load() }
 
 // watchEnd ends the server's side of the relay when keyway ends the
-// session; stop releases the watch once the relay returned.
+// session; stop releases the watch once the relay returned. The watch
+// is a callback, so an idle session keeps no goroutine for it.
 func watchEnd(s *sdk.Session, upstream net.Conn) (src *endReader, stop func()) {
 	src = &endReader{conn: upstream, ready: s.Waiting}
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-s.Ending():
-			src.end()
-		case <-done:
-		}
-	}()
-	return src, func() { close(done) }
+	cancel := s.AfterEnd(src.end)
+	return src, func() { cancel() }
 }
 
 // endState and endMessage are what the client is told when keyway ends

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,9 +17,9 @@ const (
 	// relayBuffer is a write buffer, lent only while there is something
 	// to send.
 	relayBuffer = 8 << 10
-	// readBuffer is what each direction holds for reading whole the small
-	// messages; larger reads go straight to the write buffer, and TLS
-	// keeps its own record buffer.
+	// readBuffer is what each direction borrows for reading whole the
+	// small messages while they flow (lazyReader); larger reads go
+	// straight to the write buffer, and TLS keeps its own record buffer.
 	readBuffer = 2 << 10
 	// wholeMessage bounds the client messages read whole to be decoded;
 	// larger ones are decoded while they stream through, with the same
@@ -35,13 +34,14 @@ const (
 
 // frameHandler passes one message of n body bytes from r to w; hdr is its
 // header, not yet written.
-type frameHandler func(hdr []byte, n int64, r *bufio.Reader, w *lazyWriter) error
+type frameHandler func(hdr []byte, n int64, r *lazyReader, w *lazyWriter) error
 
 // relayFrames copies PostgreSQL messages from src to dst through handle,
 // counting bytes. It flushes whenever src has nothing more buffered, so
 // small messages travel together.
 func relayFrames(src io.Reader, dst io.Writer, bufs *bufferPool, handle frameHandler, count func(int)) error {
-	r := bufio.NewReaderSize(src, readBuffer)
+	r := newLazyReader(src, bufs)
+	defer r.release()
 	w := &lazyWriter{dst: dst, pool: bufs}
 	in, _ := src.(interruptible)
 	var hdr [5]byte
@@ -89,7 +89,7 @@ func relayFrames(src io.Reader, dst io.Writer, bufs *bufferPool, handle frameHan
 // server cannot answer a message the tracker has not seen; one the
 // tracker refuses never reaches the server whole.
 func relayFromClient(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker, count func(int)) error {
-	return relayFrames(src, dst, bufs, func(hdr []byte, n int64, r *bufio.Reader, w *lazyWriter) error {
+	return relayFrames(src, dst, bufs, func(hdr []byte, n int64, r *lazyReader, w *lazyWriter) error {
 		typ := hdr[0]
 		if !decodesBody(typ) {
 			if err := t.fromClient(request{typ: typ}); err != nil {
@@ -142,7 +142,7 @@ func relayFromClient(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker,
 // DataRow and CopyData, the bulk of a result, change nothing the tracker
 // follows and pass untouched.
 func relayFromServer(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker, count func(int)) error {
-	return relayFrames(src, dst, bufs, func(hdr []byte, n int64, r *bufio.Reader, w *lazyWriter) error {
+	return relayFrames(src, dst, bufs, func(hdr []byte, n int64, r *lazyReader, w *lazyWriter) error {
 		typ := hdr[0]
 		var prefix []byte
 		switch typ {
@@ -278,7 +278,7 @@ func relayPlain(bufs *bufferPool, countIn, countOut func(int), client, upstream 
 }
 
 // passFrame passes a message on unread.
-func passFrame(hdr []byte, n int64, r *bufio.Reader, w *lazyWriter) error {
+func passFrame(hdr []byte, n int64, r *lazyReader, w *lazyWriter) error {
 	if _, err := w.Write(hdr); err != nil {
 		return err
 	}

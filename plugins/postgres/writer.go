@@ -5,15 +5,22 @@ import (
 	"sync"
 )
 
-// bufferPool lends write buffers to relays while they have something to
-// send; an idle session holds none.
-type bufferPool struct{ p sync.Pool }
+// bufferPool lends relays their buffers: write buffers while they have
+// something to send, read buffers while they hold unread bytes. An idle
+// session holds none.
+type bufferPool struct{ p, reads sync.Pool }
 
 func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any {
-		b := make([]byte, 0, relayBuffer)
-		return &b
-	}}}
+	return &bufferPool{
+		p: sync.Pool{New: func() any {
+			b := make([]byte, 0, relayBuffer)
+			return &b
+		}},
+		reads: sync.Pool{New: func() any {
+			b := make([]byte, readBuffer)
+			return &b
+		}},
+	}
 }
 
 // lazyWriter buffers writes to dst in a borrowed buffer and gives the

@@ -69,9 +69,9 @@ func (a *Audit) Durable(ctx context.Context, events ...sdk.AuditEvent) error {
 // (OnRefused), logged in the host's log, and fails the next Recorded:
 // never dropped silently.
 func (a *Audit) Emit(e sdk.AuditEvent) {
-	ctx, cancel := context.WithTimeout(context.Background(), sessionAuditWait)
-	defer cancel()
-	t, err := a.host.AuditQueued(ctx, e)
+	wait := newBoundedWait(sessionAuditWait)
+	defer wait.stop()
+	t, err := a.host.AuditQueued(wait, e)
 	if err != nil {
 		if a.OnRefused != nil {
 			a.OnRefused(1)
@@ -97,9 +97,9 @@ func (a *Audit) Recorded() error {
 	if t <= a.accepted.Load() {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), sessionAuditWait)
-	defer cancel()
-	if err := a.host.AuditWait(ctx, sdk.AuditTicket(t)); err != nil {
+	wait := newBoundedWait(sessionAuditWait)
+	defer wait.stop()
+	if err := a.host.AuditWait(wait, sdk.AuditTicket(t)); err != nil {
 		return fmt.Errorf("keyway could not record the session's statements in its audit log: %w", err)
 	}
 	raise(&a.accepted, t)
