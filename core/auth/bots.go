@@ -12,7 +12,7 @@ import (
 )
 
 // ErrBotNotFound means no bot of that name is stored.
-var ErrBotNotFound = errors.New("no such bot")
+var ErrBotNotFound = WithKind(ErrNotFound, errors.New("no such bot"))
 
 // Bot is a machine identity's record: the roles and traits its
 // certificates (keyway auth sign --bot=NAME) carry. A bot has no
@@ -28,15 +28,15 @@ type Bot struct {
 // AddBot stores a bot; its name follows the rules of user names.
 func (s *Service) AddBot(ctx context.Context, b Bot, now time.Time) error {
 	if !userName.MatchString(b.Name) {
-		return fmt.Errorf("%q is not a valid bot name: use lower-case letters, digits, '.', '_' and '-'", b.Name)
+		return WithKind(ErrInvalid, fmt.Errorf("%q is not a valid bot name: use lower-case letters, digits, '.', '_' and '-'", b.Name))
 	}
 	if len(b.Roles) == 0 {
-		return fmt.Errorf("the bot %s needs at least one role (--roles)", b.Name)
+		return WithKind(ErrInvalid, fmt.Errorf("the bot %s needs at least one role (--roles)", b.Name))
 	}
 	b.Created = now
 	err := s.putJSON(ctx, botsPrefix+b.Name, b, state.PutOptions{IfAbsent: true})
 	if errors.Is(err, state.ErrConflict) {
-		err = fmt.Errorf("the bot %s already exists; remove it first with keyway bots rm %s", b.Name, b.Name)
+		err = WithKind(ErrExists, fmt.Errorf("the bot %s already exists; remove it first with keyway bots rm %s", b.Name, b.Name))
 	}
 	s.record(ctx, audit.UserCreate, "T1001I", err, audit.Event{Target: "bot/" + b.Name})
 	return err

@@ -17,7 +17,9 @@ import (
 // config.CheckDatabase first.
 func (s *Service) PutDatabase(ctx context.Context, db config.Database) error {
 	err := config.CheckDatabase(db)
-	if err == nil {
+	if err != nil {
+		err = WithKind(ErrInvalid, err)
+	} else {
 		err = s.putJSON(ctx, databasesPrefix+db.Name, db, state.PutOptions{})
 	}
 	s.record(ctx, audit.DBCreate, "T9100I", err, audit.Event{Target: "db/" + db.Name, DBService: db.Name})
@@ -29,7 +31,7 @@ func (s *Service) PutDatabase(ctx context.Context, db config.Database) error {
 func (s *Service) RemoveDatabase(ctx context.Context, name string) error {
 	err := s.State.Delete(ctx, databasesPrefix+name, 0)
 	if errors.Is(err, state.ErrNotFound) {
-		err = fmt.Errorf("no db resource named %s", name)
+		err = WithKind(ErrNotFound, fmt.Errorf("no db resource named %s", name))
 	}
 	s.record(ctx, audit.DBDelete, "T9101I", err, audit.Event{Target: "db/" + name, DBService: name})
 	return err

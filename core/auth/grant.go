@@ -99,7 +99,7 @@ func ParseGrant(names, labels []string) (DBGrant, error) {
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if n == "" {
-			return DBGrant{}, errors.New("an empty database name in --db-names; list names separated by commas, or * for every name")
+			return DBGrant{}, WithKind(ErrInvalid, errors.New("an empty database name in --db-names; list names separated by commas, or * for every name"))
 		}
 		if !slices.Contains(g.Names, n) {
 			g.Names = append(g.Names, n)
@@ -108,7 +108,7 @@ func ParseGrant(names, labels []string) (DBGrant, error) {
 	for _, kv := range labels {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		if !ok || k == "" || v == "" {
-			return DBGrant{}, fmt.Errorf("the label %q in --db-labels is not KEY=VALUE (for example env=prod)", kv)
+			return DBGrant{}, WithKind(ErrInvalid, fmt.Errorf("the label %q in --db-labels is not KEY=VALUE (for example env=prod)", kv))
 		}
 		if g.Labels == nil {
 			g.Labels = access.LabelSelector{}

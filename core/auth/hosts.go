@@ -71,7 +71,7 @@ func (s *Service) ReleaseHostName(ctx context.Context, name string) {
 func (s *Service) RemoveHost(ctx context.Context, name string) error {
 	err := s.State.Delete(ctx, hostsPrefix+name, 0)
 	if errors.Is(err, state.ErrNotFound) {
-		err = fmt.Errorf("no joined agent named %s", name)
+		err = WithKind(ErrNotFound, fmt.Errorf("no joined agent named %s", name))
 	}
 	s.record(ctx, audit.HostDelete, "T3003I", err, audit.Event{Target: "host/" + name})
 	return err

@@ -93,7 +93,7 @@ func (l Lock) Sentence() string {
 }
 
 // ErrBadLock is wrapped by errors about a lock request.
-var ErrBadLock = errors.New("invalid lock")
+var ErrBadLock = WithKind(ErrInvalid, errors.New("invalid lock"))
 
 // AddLock stores a lock for ttl (0: until unlocked). A user or role it
 // names must exist; the lock's id is returned in it.
@@ -171,7 +171,7 @@ func (s *Service) RemoveLock(ctx context.Context, id string) error {
 	var l Lock
 	_, found, err := s.getJSON(ctx, LocksPrefix+id, &l)
 	if err == nil && !found {
-		err = fmt.Errorf("%w: no lock has the id %s (keyway locks ls lists them)", ErrBadLock, id)
+		err = WithKind(ErrNotFound, fmt.Errorf("no lock has the id %s (keyway locks ls lists them)", id))
 	}
 	if err == nil {
 		err = s.State.Delete(ctx, LocksPrefix+id, 0)

@@ -86,7 +86,7 @@ func TestLocks(t *testing.T) {
 	if err := s.RemoveLock(ctx, user.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveLock(ctx, user.ID); !errors.Is(err, ErrBadLock) {
+	if err := s.RemoveLock(ctx, user.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("removing it again: %v", err)
 	}
 }

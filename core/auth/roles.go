@@ -15,7 +15,7 @@ import (
 // PutRole creates or replaces a role. Built-in roles cannot be replaced.
 func (s *Service) PutRole(ctx context.Context, r access.Role) error {
 	if isBuiltin(r.Name) {
-		return fmt.Errorf("role %s is built in and cannot be replaced", r.Name)
+		return WithKind(ErrInvalid, fmt.Errorf("role %s is built in and cannot be replaced", r.Name))
 	}
 	err := s.putJSON(ctx, rolesPrefix+r.Name, r, state.PutOptions{})
 	s.record(ctx, audit.RoleCreate, "T9000I", err, audit.Event{Target: r.Name})
@@ -25,11 +25,11 @@ func (s *Service) PutRole(ctx context.Context, r access.Role) error {
 // RemoveRole deletes a role.
 func (s *Service) RemoveRole(ctx context.Context, name string) error {
 	if isBuiltin(name) {
-		return fmt.Errorf("role %s is built in and cannot be removed", name)
+		return WithKind(ErrInvalid, fmt.Errorf("role %s is built in and cannot be removed", name))
 	}
 	err := s.State.Delete(ctx, rolesPrefix+name, 0)
 	if errors.Is(err, state.ErrNotFound) {
-		err = fmt.Errorf("no role named %s", name)
+		err = WithKind(ErrNotFound, fmt.Errorf("no role named %s", name))
 	}
 	s.record(ctx, audit.RoleDelete, "T9001I", err, audit.Event{Target: name})
 	return err

@@ -53,7 +53,7 @@ func (s *Service) ResolveSubject(ctx context.Context, kind, name string, n Narro
 		}
 		sub.Roles, sub.DBUsers, sub.DBNames = b.Roles, b.DBUsers, b.DBNames
 	default:
-		return Subject{}, fmt.Errorf("unknown identity kind %q: user or bot", kind)
+		return Subject{}, WithKind(ErrInvalid, fmt.Errorf("unknown identity kind %q: user or bot", kind))
 	}
 	// The cap follows the roles the record holds, so that narrowing
 	// cannot drop the role that sets it.
@@ -88,7 +88,7 @@ func narrow(kind, name, what string, held, asked []string, wildcard bool) ([]str
 		if have == "" {
 			have = "none"
 		}
-		return nil, fmt.Errorf("the %s %s does not hold the %s %q (it holds: %s); auth sign may only narrow what is stored, so change the stored record first", kind, name, what, v, have)
+		return nil, WithKind(ErrInvalid, fmt.Errorf("the %s %s does not hold the %s %q (it holds: %s); auth sign may only narrow what is stored, so change the stored record first", kind, name, what, v, have))
 	}
 	return asked, nil
 }

@@ -41,10 +41,10 @@ type Token struct {
 // joining agent can verify the proxy before it sends the token.
 func (s *Service) AddToken(ctx context.Context, typ string, grant DBGrant, ttl time.Duration, hostPin string, now time.Time) (string, Token, error) {
 	if typ != "db" {
-		return "", Token{}, fmt.Errorf("unknown token type %q: the only type is db", typ)
+		return "", Token{}, WithKind(ErrInvalid, fmt.Errorf("unknown token type %q: the only type is db", typ))
 	}
 	if grant.IsEmpty() {
-		return "", Token{}, errors.New("a db join token must grant the databases its agent may serve: give --db-names=NAME,... and/or --db-labels=KEY=VALUE,... (--db-names='*' grants every name)")
+		return "", Token{}, WithKind(ErrInvalid, errors.New("a db join token must grant the databases its agent may serve: give --db-names=NAME,... and/or --db-labels=KEY=VALUE,... (--db-names='*' grants every name)"))
 	}
 	if ttl <= 0 {
 		ttl = DefaultTokenTTL
@@ -146,5 +146,5 @@ func (s *Service) RemoveToken(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	return fmt.Errorf("no join token with id %s (keyway tokens ls lists them)", id)
+	return WithKind(ErrNotFound, fmt.Errorf("no join token with id %s (keyway tokens ls lists them)", id))
 }

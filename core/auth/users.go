@@ -26,8 +26,8 @@ const (
 
 // Errors of user operations; their text is meant for the person asking.
 var (
-	ErrUserExists   = errors.New("user already exists")
-	ErrUserNotFound = errors.New("no such user")
+	ErrUserExists   = WithKind(ErrExists, errors.New("user already exists"))
+	ErrUserNotFound = WithKind(ErrNotFound, errors.New("no such user"))
 )
 
 var userName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -56,7 +56,7 @@ type Invite struct {
 // AddUser creates a user with an invite.
 func (s *Service) AddUser(ctx context.Context, u User, inviteTTL time.Duration, now time.Time) (Invite, error) {
 	if !userName.MatchString(u.Name) {
-		return Invite{}, fmt.Errorf("%q is not a valid user name: use lower-case letters, digits, '.', '_' and '-'", u.Name)
+		return Invite{}, WithKind(ErrInvalid, fmt.Errorf("%q is not a valid user name: use lower-case letters, digits, '.', '_' and '-'", u.Name))
 	}
 	if inviteTTL <= 0 {
 		inviteTTL = DefaultInviteTTL
