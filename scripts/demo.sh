@@ -42,9 +42,9 @@ trap cleanup EXIT
 rm -rf "$demo" && mkdir -p "$demo"
 export KEYWAY_HOME=$demo/alice-home
 
-wait_ready() { # data dir, pid, log
+wait_ready() { # ready file (keyway start --ready-file), pid, log
 	for _ in $(seq 1 300); do
-		curl -fsS --unix-socket "$1/keyway.sock" http://keyway/v1/ready >/dev/null 2>&1 && return 0
+		[ -e "$1" ] && return 0
 		if ! kill -0 "$2" 2>/dev/null; then
 			echo "keyway exited; its log:" >&2
 			cat "$3" >&2
@@ -69,10 +69,10 @@ run "$K" configure -o "$demo/auth.hcl" --cluster-name=example --data-dir="$demo/
 sed -i "s|^proxy {\$|proxy {\n  protocol \"mysql\" {\n    listen = \"$mysqlproxy\"\n  }|" "$demo/auth.hcl"
 printf '\n%s\n' "$plugin_block" >>"$demo/auth.hcl"
 run cat "$demo/auth.hcl"
-"$K" start -c "$demo/auth.hcl" >"$demo/auth.log" 2>&1 &
+"$K" start -c "$demo/auth.hcl" --ready-file="$demo/auth.ready" >"$demo/auth.log" 2>&1 &
 pids+=($!)
-printf '\033[2m$ keyway start -c %s &   (log: %s)\033[0m\n' "$demo/auth.hcl" "$demo/auth.log"
-wait_ready "$demo/auth" "${pids[-1]}" "$demo/auth.log"
+printf '\033[2m$ keyway start -c %s --ready-file=%s &   (log: %s)\033[0m\n' "$demo/auth.hcl" "$demo/auth.ready" "$demo/auth.log"
+wait_ready "$demo/auth.ready" "${pids[-1]}" "$demo/auth.log"
 run "$K" status -c "$demo/auth.hcl"
 pin=$("$K" status -c "$demo/auth.hcl" | awk '$1=="host" {print $3}')
 printf '\033[2m$ keyway tokens add --type=db --db-names=example-postgres,example-mariadb --format=text > token\033[0m\n'
@@ -136,10 +136,10 @@ sed -i '$ d' "$demo/agent.hcl"
 printf '\n  database "example-mariadb" {\n    protocol = "mysql"\n    uri      = "127.0.0.1:%s"\n    labels   = { env = "dev" }\n  }\n}\n\n%s\n' $mariaport "$plugin_block" >>"$demo/agent.hcl"
 run cat "$demo/agent.hcl"
 run "$K" install systemd -o "$demo/keyway.service" -c "$demo/agent.hcl"
-"$K" start -c "$demo/agent.hcl" >"$demo/agent.log" 2>&1 &
+"$K" start -c "$demo/agent.hcl" --ready-file="$demo/agent.ready" >"$demo/agent.log" 2>&1 &
 pids+=($!)
-printf '\033[2m$ keyway start -c %s &   (log: %s)\033[0m\n' "$demo/agent.hcl" "$demo/agent.log"
-wait_ready "$demo/agent" "${pids[-1]}" "$demo/agent.log"
+printf '\033[2m$ keyway start -c %s --ready-file=%s &   (log: %s)\033[0m\n' "$demo/agent.hcl" "$demo/agent.ready" "$demo/agent.log"
+wait_ready "$demo/agent.ready" "${pids[-1]}" "$demo/agent.log"
 
 step "User alice: first login redeems the invite and sets her password"
 printf '\033[2m$ keyway login --proxy=%s --user=alice --ca-pin=%s --invite-file=invite --password-stdin\033[0m\n' $proxy "$pin"

@@ -20,7 +20,6 @@ for purpose in "$@"; do
 		add /usr/bin/mariadb-install-db mariadb-server
 		add /usr/bin/mariadb mariadb-client
 		add /usr/bin/mariadb-admin mariadb-client
-		add /usr/bin/curl curl
 		;;
 	test)
 		add /usr/lib/postgresql/15/bin/initdb postgresql-15

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,10 @@ func adminClient(cmd *cobra.Command, path string) (*admin.Client, *config.Config
 	}
 	c := admin.NewClient(admin.SocketPath(cfg.DataDir))
 	if err := c.Ready(cmd.Context()); err != nil {
+		_ = c.Close()
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, nil, err
+		}
 		return nil, nil, fmt.Errorf("keyway is not running with %s (no answer on %s): start it with keyway start -c %s", path, admin.SocketPath(cfg.DataDir), path)
 	}
 	return c, cfg, nil
@@ -50,5 +55,5 @@ func remoteAdmin(cmd *cobra.Command) (*admin.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return admin.NewRemoteClient(client.AdminTransport{Conn: conn}), nil
+	return admin.NewRemoteClient(conn), nil
 }

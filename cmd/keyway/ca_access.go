@@ -23,8 +23,9 @@ import (
 func openCA(ctx context.Context, cfg *config.Config) (ca authority.CA, stop func(), err error) {
 	client := admin.NewClient(admin.SocketPath(cfg.DataDir))
 	if client.Ready(ctx) == nil {
-		return client, func() {}, nil
+		return client, func() { _ = client.Close() }, nil
 	}
+	_ = client.Close()
 	b, err := builtins()
 	if err != nil {
 		return nil, nil, err

@@ -46,7 +46,9 @@ enough to report who they are and to check their configuration.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			rows, err := admin.NewClient(admin.SocketPath(cfg.DataDir)).Plugins(ctx)
+			c := admin.NewClient(admin.SocketPath(cfg.DataDir))
+			rows, err := c.Plugins(ctx)
+			_ = c.Close()
 			if err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "keyway is not running with %s; launching its plugins to list them\n", path)
 				if rows, err = probePlugins(ctx, cfg); err != nil {

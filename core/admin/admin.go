@@ -1,20 +1,21 @@
-// Package admin serves the local administration socket of a running
-// keyway process: a Unix socket under the data directory, mode 0600, with
-// a small JSON API that the CLI on the same host uses.
+// Package admin is the admin API of a running keyway (core/api's
+// admin.proto): its gRPC services over a Source, which every keyway
+// serves on its local admin socket (a Unix socket under the data
+// directory, mode 0600) and whose services of the cluster's records the
+// proxy serves to remote administrators; and the Client the CLI calls
+// them with.
 package admin
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
+	"github.com/keyway-dev/keyway/core/audit"
+	"github.com/keyway-dev/keyway/core/auth"
+	"github.com/keyway-dev/keyway/core/authority"
 	"github.com/keyway-dev/keyway/core/supervisor"
+	"github.com/keyway-dev/keyway/sdk"
 )
 
 // SocketName is the admin socket's file name inside the data directory.
@@ -22,6 +23,19 @@ const SocketName = "keyway.sock"
 
 // SocketPath returns the admin socket of the data directory dir.
 func SocketPath(dir string) string { return filepath.Join(dir, SocketName) }
+
+// ErrNoAuthRole refuses an operation on the cluster's records in a
+// keyway process that does not run the auth role.
+var ErrNoAuthRole = errors.New("this keyway process has no auth role")
+
+// Source is what the admin API serves: the running process's plugins,
+// its CA and, with the auth role, the cluster's records. A Source may
+// also be an AuditSource, a ProcessSource and an AccessChecker.
+type Source interface {
+	Plugins(ctx context.Context) []Plugin
+	CASource
+	AuthSource
+}
 
 // Plugin is one row of the plugin listing.
 type Plugin struct {
@@ -32,132 +46,48 @@ type Plugin struct {
 	BytesToClient   *uint64 `json:"bytes_to_client,omitempty"`
 }
 
-// Source is what the admin socket serves: the running process's plugins
-// and its CA.
-type Source interface {
-	Plugins(ctx context.Context) []Plugin
-	CASource
-	AuthSource
+// CASource gives the admin API the running CA plugin.
+type CASource interface {
+	CA(ctx context.Context) (authority.CA, error)
 }
 
-// Server is the admin socket's HTTP server.
-type Server struct {
-	srv  *http.Server
-	ln   net.Listener
-	path string
+// AuthSource gives the admin API the auth role's records; Auth returns
+// nil in processes without the auth role.
+type AuthSource interface {
+	Auth() *auth.Service
+	HostPin(ctx context.Context) (string, error)
 }
 
-// Listen creates the socket under dir, replacing a stale one.
-func Listen(dir string, src Source) (*Server, error) {
-	sock, err := Bind(dir)
-	if err != nil {
-		return nil, err
-	}
-	return sock.Server(src), nil
+// AuditSource gives the admin API the audit log; AuditSearcher returns
+// nil in a process that keeps none.
+type AuditSource interface {
+	AuditSearcher() audit.Searcher
 }
 
-// Socket is the admin socket, bound but not yet answering: a command that
-// connects waits in the socket's backlog until Server serves it. Binding
-// it before the process's public ports lets scripts that start keyway run
-// an admin command as soon as a public port answers.
-type Socket struct {
-	ln   net.Listener
-	path string
+// ProcessSource is implemented by sources that report on their process.
+type ProcessSource interface {
+	Process() Process
 }
 
-// Bind creates the socket under dir, replacing a stale one, with mode
-// 0600.
-func Bind(dir string) (*Socket, error) {
-	path := SocketPath(dir)
-	if err := removeStale(path); err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("listening on admin socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		_ = ln.Close()
-		return nil, fmt.Errorf("restricting admin socket: %w", err)
-	}
-	return &Socket{ln: ln, path: path}, nil
+// Process is what a running keyway reports of itself as a process.
+type Process struct {
+	// OpenFilesSoft and OpenFilesHard are its RLIMIT_NOFILE; zero where
+	// the system has none.
+	OpenFilesSoft uint64 `json:"open_files_soft"`
+	OpenFilesHard uint64 `json:"open_files_hard"`
+	// OpenFiles is how many descriptors it holds; -1 when unknown.
+	OpenFiles int `json:"open_files"`
 }
 
-// Server answers on the socket with src's admin API once its Serve runs.
-func (s *Socket) Server(src Source) *Server {
-	return &Server{srv: &http.Server{Handler: NewHandler(src), ReadHeaderTimeout: 5 * time.Second}, ln: s.ln, path: s.path}
+// AccessChecker answers keyway access check.
+type AccessChecker interface {
+	CheckAccess(ctx context.Context, req CheckRequest) (sdk.Authorization, error)
 }
 
-// Close closes a socket that never served and removes it.
-func (s *Socket) Close() {
-	_ = s.ln.Close()
-	_ = os.Remove(s.path)
-}
-
-// NewHandler is the admin API: served on the socket, and, for the
-// paths RemotePath allows, through the cluster API to editors.
-func NewHandler(src Source) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/plugins", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, src.Plugins(r.Context()))
-	})
-	handleCA(mux, src)
-	handleAuth(mux, src)
-	handleLocks(mux, src)
-	handleAccess(mux, src)
-	if as, ok := src.(AuditSource); ok {
-		handleAudit(mux, as)
-	}
-	if ps, ok := src.(ProcessSource); ok {
-		handleProcess(mux, ps)
-	}
-	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("ready\n"))
-	})
-	return mux
-}
-
-// RemotePath reports whether an admin API path may be used remotely:
-// users, join tokens, roles, db resources, locks, access checks and the audit
-// log, not the host's plugins or its CA.
-func RemotePath(path string) bool {
-	for _, p := range []string{"/v1/users", "/v1/tokens", "/v1/roles", "/v1/databases", "/v1/locks", "/v1/access/", "/v1/audit", "/v1/ready"} {
-		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") || strings.HasPrefix(path, p+"?") {
-			return true
-		}
-	}
-	return false
-}
-
-// removeStale deletes a socket left by a process that is gone, and refuses
-// to start next to one that still answers.
-func removeStale(path string) error {
-	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		_ = c.Close()
-		return fmt.Errorf("another keyway is running with this data directory (its admin socket %s answers)", path)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("removing stale admin socket: %w", err)
-	}
-	return nil
-}
-
-// Serve answers requests until Shutdown.
-func (s *Server) Serve() error {
-	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// Shutdown stops the server and removes the socket.
-func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
-	// The socket is closed also when Serve never ran.
-	_ = s.ln.Close()
-	_ = os.Remove(s.path)
-	return err
+// CheckRequest asks what the cluster would decide for a user.
+type CheckRequest struct {
+	User     string `json:"user"`
+	Database string `json:"database"`
+	DBUser   string `json:"db_user"`
+	DBName   string `json:"db_name"`
 }

@@ -3,12 +3,14 @@ package admin
 import (
 	"context"
 	"errors"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/keyway-dev/keyway/core/audit"
 	"github.com/keyway-dev/keyway/core/audit/file"
@@ -46,10 +48,14 @@ func serve(t *testing.T, src Source) *Client {
 	}
 	go func() { _ = srv.Serve() }()
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return NewClient(SocketPath(dir))
+	c := NewClient(SocketPath(dir))
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
-func TestAuditEndpoint(t *testing.T) {
+// TestAuditSearch searches a log through the admin socket with each
+// filter.
+func TestAuditSearch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit", file.DefaultFileName)
 	sink, err := file.Open(file.Options{Path: path, Cluster: "c"})
 	if err != nil {
@@ -100,28 +106,27 @@ func TestAuditEndpoint(t *testing.T) {
 	}
 }
 
-func TestAuditEndpointErrors(t *testing.T) {
+// TestAuditSearchErrors checks the refusals: no log kept, a log file
+// missing, a negative limit.
+func TestAuditSearchErrors(t *testing.T) {
 	none := serve(t, auditOnly{})
-	if _, err := none.Audit(context.Background(), audit.Filter{}); err == nil || !strings.Contains(err.Error(), "keeps no audit log") {
-		t.Fatalf("without a log: %v", err)
-	}
 	missing := serve(t, auditOnly{path: filepath.Join(t.TempDir(), "events.log")})
-	if _, err := missing.Audit(context.Background(), audit.Filter{}); err == nil || !strings.Contains(err.Error(), "no audit log at") {
-		t.Fatalf("missing file: %v", err)
-	}
-}
-
-func TestParseAuditFilter(t *testing.T) {
-	since := time.Date(2030, 1, 1, 0, 0, 0, 5, time.UTC)
-	f := audit.Filter{Type: "t", User: "u", DB: "d", Since: since, Limit: 7}
-	got, err := parseAuditFilter(auditQuery(f))
-	if err != nil || got.Type != f.Type || got.User != f.User || got.DB != f.DB || !got.Since.Equal(since) || got.Limit != 7 {
-		t.Fatalf("round trip: %+v, %v", got, err)
-	}
-	for _, q := range []string{"since=yesterday", "limit=x", "limit=-1"} {
-		v, _ := url.ParseQuery(q)
-		if _, err := parseAuditFilter(v); err == nil {
-			t.Fatalf("%s accepted", q)
-		}
+	for _, tt := range []struct {
+		name string
+		c    *Client
+		f    audit.Filter
+		code codes.Code
+		want string
+	}{
+		{"no log", none, audit.Filter{}, codes.FailedPrecondition, "keeps no audit log"},
+		{"missing file", missing, audit.Filter{}, codes.NotFound, "no audit log at"},
+		{"negative limit", missing, audit.Filter{Limit: -1}, codes.InvalidArgument, "is not a number of events"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.c.Audit(context.Background(), tt.f)
+			if status.Code(err) != tt.code || err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v (%s), want %s saying %q", err, status.Code(err), tt.code, tt.want)
+			}
+		})
 	}
 }

@@ -1,181 +1,174 @@
 package admin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"net"
-	"net/http"
-	"net/url"
+	"strings"
+	"sync"
+	"time"
 
-	"github.com/keyway-dev/keyway/core/access"
-	"github.com/keyway-dev/keyway/core/auth"
-	"github.com/keyway-dev/keyway/core/config"
-
-	"github.com/keyway-dev/keyway/sdk"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
-// Client talks to a running keyway's admin socket. It implements
-// authority.CA by forwarding to the running CA plugin.
+// Client calls a running keyway's admin API: on its admin socket
+// (NewClient) or through the proxy's cluster API as a logged-in
+// administrator (NewRemoteClient). It implements authority.CA by
+// forwarding to the running CA plugin. Its errors are sentences for the
+// person running the command; status.Code reads their gRPC code.
 type Client struct {
-	hc *http.Client
+	// cc carries the calls and explains their failures.
+	cc   grpc.ClientConnInterface
+	conn *grpc.ClientConn
 }
 
-// NewRemoteClient returns a client whose requests travel by rt: the
-// cluster API's Admin service, for a logged-in editor.
-func NewRemoteClient(rt http.RoundTripper) *Client {
-	return &Client{hc: &http.Client{Transport: rt}}
-}
-
-// NewClient returns a client for the socket at path.
+// NewClient returns a client for the admin socket at path. Nothing is
+// dialled until the first call.
 func NewClient(path string) *Client {
-	return &Client{hc: &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		},
-	}}}
-}
-
-// Plugins lists the running process's plugins.
-func (c *Client) Plugins(ctx context.Context) ([]Plugin, error) {
-	var out []Plugin
-	return out, c.do(ctx, http.MethodGet, "/v1/plugins", nil, &out)
-}
-
-// Ready returns nil once the process serves.
-func (c *Client) Ready(ctx context.Context) error {
-	return c.do(ctx, http.MethodGet, "/v1/ready", nil, nil)
-}
-
-// Authorities lists the CA's authorities.
-func (c *Client) Authorities(ctx context.Context) ([]sdk.AuthorityState, error) {
-	var out []sdk.AuthorityState
-	return out, c.do(ctx, http.MethodGet, "/v1/ca/authorities", nil, &out)
-}
-
-// Sign signs through the running CA plugin.
-func (c *Client) Sign(ctx context.Context, req sdk.SignRequest) (sdk.SignResponse, error) {
-	var out sdk.SignResponse
-	return out, c.do(ctx, http.MethodPost, "/v1/ca/sign", req, &out)
-}
-
-// Rotate rotates an authority of the running CA plugin.
-func (c *Client) Rotate(ctx context.Context, req sdk.RotateRequest) (sdk.AuthorityState, error) {
-	var out sdk.AuthorityState
-	return out, c.do(ctx, http.MethodPost, "/v1/ca/rotate", req, &out)
-}
-
-func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body bytes.Buffer
-	if in != nil {
-		if err := json.NewEncoder(&body).Encode(in); err != nil {
-			return err
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://keyway"+path, &body)
+	d := &socketDialer{path: path}
+	conn, err := grpc.NewClient("passthrough:///keyway-admin",
+		grpc.WithContextDialer(d.dial),
+		// The socket's mode 0600 is its access control.
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// A local socket is retried soon: a command that waits for a
+		// keyway to start should not wait out a network's backoff.
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
+			BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second,
+		}}),
+	)
 	if err != nil {
-		return err
+		return &Client{cc: failedConn{fmt.Errorf("a client for the admin socket %s: %w", path, err)}}
 	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return ue.Err
-		}
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		var eb errorBody
-		if json.NewDecoder(resp.Body).Decode(&eb) == nil && eb.Error != "" {
-			return errors.New(eb.Error)
-		}
-		return fmt.Errorf("admin socket answered %s", resp.Status)
-	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
+	return &Client{cc: explained{cc: conn, explain: d.explain}, conn: conn}
+}
+
+// NewRemoteClient returns a client whose calls travel over conn, a
+// connection to the proxy's cluster API authenticated as a logged-in
+// user. The client owns conn: Close closes it.
+func NewRemoteClient(conn *grpc.ClientConn) *Client {
+	proxy := strings.TrimPrefix(conn.Target(), "passthrough:///")
+	explain := func(st *status.Status) error { return remoteError(st, proxy) }
+	return &Client{cc: explained{cc: conn, explain: explain}, conn: conn}
+}
+
+// Close releases the client's connection.
+func (c *Client) Close() error {
+	if c.conn == nil {
 		return nil
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return c.conn.Close()
 }
 
-// AddUser creates a user and returns the invite.
-func (c *Client) AddUser(ctx context.Context, req UserRequest) (UserInvite, error) {
-	var out UserInvite
-	return out, c.do(ctx, http.MethodPost, "/v1/users", req, &out)
+// explained is a connection whose failed calls return explain's error.
+// The admin API has no streams.
+type explained struct {
+	cc      grpc.ClientConnInterface
+	explain func(*status.Status) error
 }
 
-// Users lists the users.
-func (c *Client) Users(ctx context.Context) ([]auth.User, error) {
-	var out []auth.User
-	return out, c.do(ctx, http.MethodGet, "/v1/users", nil, &out)
+func (e explained) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if err := e.cc.Invoke(ctx, method, args, reply, opts...); err != nil {
+		return e.explain(status.Convert(err))
+	}
+	return nil
 }
 
-// UpdateUser changes a user's roles and traits.
-func (c *Client) UpdateUser(ctx context.Context, req UserRequest) (auth.User, error) {
-	var out auth.User
-	return out, c.do(ctx, http.MethodPatch, "/v1/users/"+url.PathEscape(req.Name), req, &out)
+func (e explained) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return e.cc.NewStream(ctx, desc, method, opts...)
 }
 
-// RemoveUser deletes a user.
-func (c *Client) RemoveUser(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/users/"+url.PathEscape(name), nil, nil)
+// failedConn fails every call with err.
+type failedConn struct{ err error }
+
+func (f failedConn) Invoke(context.Context, string, any, any, ...grpc.CallOption) error { return f.err }
+
+func (f failedConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+	return nil, f.err
 }
 
-// AddToken creates a join token.
-func (c *Client) AddToken(ctx context.Context, req TokenRequest) (TokenResponse, error) {
-	var out TokenResponse
-	return out, c.do(ctx, http.MethodPost, "/v1/tokens", req, &out)
+// callError is a failed call: the server's sentence, and a hint where
+// one helps.
+type callError struct {
+	st   *status.Status
+	hint string
 }
 
-// Tokens lists unused join tokens.
-func (c *Client) Tokens(ctx context.Context) ([]auth.Token, error) {
-	var out []auth.Token
-	return out, c.do(ctx, http.MethodGet, "/v1/tokens", nil, &out)
+func (e *callError) Error() string {
+	if e.hint == "" {
+		return e.st.Message()
+	}
+	return e.st.Message() + " (" + e.hint + ")"
 }
 
-// RemoveToken deletes a join token.
-func (c *Client) RemoveToken(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/tokens/"+url.PathEscape(id), nil, nil)
+// GRPCStatus lets status.Code read the call's code.
+func (e *callError) GRPCStatus() *status.Status { return e.st }
+
+// remoteError explains the failure of a call made through the proxy.
+func remoteError(st *status.Status, proxy string) error {
+	switch st.Code() {
+	case codes.Unavailable:
+		return &callError{st: st, hint: "asked through the proxy " + proxy}
+	case codes.PermissionDenied:
+		return &callError{st: st, hint: "remote administration needs a role that allows the admin action, such as editor"}
+	case codes.Unimplemented:
+		return &callError{st: st, hint: "the proxy " + proxy + " does not serve this: bots, agents' names, plugins and the CA are administered on the auth host, through its admin socket (-c)"}
+	}
+	return &callError{st: st}
 }
 
-// PutRole creates or replaces a role.
-func (c *Client) PutRole(ctx context.Context, r access.Role) error {
-	return c.do(ctx, http.MethodPut, "/v1/roles/"+url.PathEscape(r.Name), r, nil)
+// socketDialer dials the admin socket and remembers how the last dial
+// went, so that a failed call can tell a socket that does not answer
+// from a keyway that answered with an error.
+type socketDialer struct {
+	path string
+	mu   sync.Mutex
+	last error
 }
 
-// Roles lists the roles.
-func (c *Client) Roles(ctx context.Context) ([]access.Role, error) {
-	var out []access.Role
-	return out, c.do(ctx, http.MethodGet, "/v1/roles", nil, &out)
+func (d *socketDialer) dial(ctx context.Context, _ string) (net.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, "unix", d.path)
+	d.mu.Lock()
+	d.last = err
+	d.mu.Unlock()
+	return c, err
 }
 
-// RemoveRole deletes a role.
-func (c *Client) RemoveRole(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/roles/"+url.PathEscape(name), nil, nil)
+// explain turns a failed call's status into the error returned: when
+// the socket did not answer, a socketError that says so.
+func (d *socketDialer) explain(st *status.Status) error {
+	d.mu.Lock()
+	last := d.last
+	d.mu.Unlock()
+	if st.Code() == codes.Unavailable && last != nil {
+		return &socketError{path: d.path, err: last, st: st}
+	}
+	return &callError{st: st}
 }
 
-// RemoveAgent frees a joined agent's host name.
-func (c *Client) RemoveAgent(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/agents/"+url.PathEscape(name), nil, nil)
+// socketError is a call that found no keyway answering on the admin
+// socket. It wraps the dial's error, so errors.Is tells a missing socket
+// (fs.ErrNotExist) and a forbidden one (fs.ErrPermission).
+type socketError struct {
+	path string
+	err  error
+	st   *status.Status
 }
 
-// PutDatabase creates or replaces a db resource.
-func (c *Client) PutDatabase(ctx context.Context, db config.Database) error {
-	return c.do(ctx, http.MethodPut, "/v1/databases/"+url.PathEscape(db.Name), db, nil)
+func (e *socketError) Error() string {
+	if errors.Is(e.err, fs.ErrPermission) {
+		return fmt.Sprintf("cannot open the admin socket %s: permission denied (run this command as the user keyway runs as, or as root)", e.path)
+	}
+	return fmt.Sprintf("keyway does not answer on its admin socket %s: is keyway running? (%v)", e.path, e.err)
 }
 
-// Databases lists the db resources.
-func (c *Client) Databases(ctx context.Context) ([]config.Database, error) {
-	var out []config.Database
-	return out, c.do(ctx, http.MethodGet, "/v1/databases", nil, &out)
-}
+func (e *socketError) Unwrap() error { return e.err }
 
-// RemoveDatabase deletes a db resource.
-func (c *Client) RemoveDatabase(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/databases/"+url.PathEscape(name), nil, nil)
-}
+// GRPCStatus lets status.Code read the call's code, Unavailable.
+func (e *socketError) GRPCStatus() *status.Status { return e.st }

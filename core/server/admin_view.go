@@ -50,7 +50,7 @@ func (v adminView) CA(ctx context.Context) (authority.CA, error) {
 // with their current roles and traits may do with a database.
 func (v adminView) CheckAccess(ctx context.Context, req admin.CheckRequest) (sdk.Authorization, error) {
 	if v.api == nil {
-		return sdk.Authorization{}, fmt.Errorf("this keyway process has no auth role")
+		return sdk.Authorization{}, admin.ErrNoAuthRole
 	}
 	u, err := v.auth.GetUser(ctx, req.User)
 	if err != nil {
@@ -62,7 +62,7 @@ func (v adminView) CheckAccess(ctx context.Context, req admin.CheckRequest) (sdk
 	}
 	db, found := v.api.Databases.Get(ctx, req.Database)
 	if !found {
-		return sdk.Authorization{}, fmt.Errorf("database %s is not registered in this cluster", req.Database)
+		return sdk.Authorization{}, auth.WithKind(auth.ErrNotFound, fmt.Errorf("database %s is not registered in this cluster", req.Database))
 	}
 	return v.api.Authorizer.AuthorizeIdentity(ctx, identity.Identity{
 		ID: id, Kind: identity.KindUser, Name: u.Name, Roles: u.Roles, DBUsers: u.DBUsers, DBNames: u.DBNames,

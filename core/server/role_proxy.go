@@ -106,7 +106,7 @@ func newProxyRole(ctx context.Context, n *node, p proxyParts) (*proxyRole, error
 	r.apiGRPC = grpc.NewServer(append(apiServerOptions(cfg.Handshake(), cfg.APIIdle()), p.api.UnaryLimits(), p.api.StreamLimits())...)
 	apiv1.RegisterAuthServer(r.apiGRPC, apiserver.AuthService{S: p.api})
 	apiv1.RegisterUserServer(r.apiGRPC, apiserver.UserService{S: p.api})
-	apiv1.RegisterAdminServer(r.apiGRPC, apiserver.AdminService{S: p.api, Handler: admin.NewHandler(p.admin)})
+	apiserver.RegisterAdmin(r.apiGRPC, p.api, p.admin)
 
 	r.proxy = &proxy.Proxy{
 		Logger: logger, Certificate: cert.cert.Load,

@@ -7,6 +7,7 @@
 // Package keyway.api.v1 is keyway's cluster API: what clients, agents and
 // administrators call on the proxy's public address, over TLS with the
 // ALPN protocol "keyway-api" (and, for agents, inside their tunnel).
+// admin.proto holds the admin API, which the cluster API serves in part.
 
 package apiv1
 
@@ -1670,119 +1671,6 @@ func (*AuditResponse) Descriptor() ([]byte, []int) {
 	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
-type DoRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Method string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
-	// Path and query of the admin API, e.g. "/v1/users".
-	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	Body          []byte `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DoRequest) Reset() {
-	*x = DoRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DoRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DoRequest) ProtoMessage() {}
-
-func (x *DoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use DoRequest.ProtoReflect.Descriptor instead.
-func (*DoRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{27}
-}
-
-func (x *DoRequest) GetMethod() string {
-	if x != nil {
-		return x.Method
-	}
-	return ""
-}
-
-func (x *DoRequest) GetPath() string {
-	if x != nil {
-		return x.Path
-	}
-	return ""
-}
-
-func (x *DoRequest) GetBody() []byte {
-	if x != nil {
-		return x.Body
-	}
-	return nil
-}
-
-type DoResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Status        int32                  `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
-	Body          []byte                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DoResponse) Reset() {
-	*x = DoResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DoResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DoResponse) ProtoMessage() {}
-
-func (x *DoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use DoResponse.ProtoReflect.Descriptor instead.
-func (*DoResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{28}
-}
-
-func (x *DoResponse) GetStatus() int32 {
-	if x != nil {
-		return x.Status
-	}
-	return 0
-}
-
-func (x *DoResponse) GetBody() []byte {
-	if x != nil {
-		return x.Body
-	}
-	return nil
-}
-
 // LabelSelector selects databases by their labels: every label named must
 // match one of its patterns (the meaning of a role's db_labels).
 type LabelSelector struct {
@@ -1794,7 +1682,7 @@ type LabelSelector struct {
 
 func (x *LabelSelector) Reset() {
 	*x = LabelSelector{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1694,7 @@ func (x *LabelSelector) String() string {
 func (*LabelSelector) ProtoMessage() {}
 
 func (x *LabelSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1707,7 @@ func (x *LabelSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
 func (*LabelSelector) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LabelSelector) GetLabels() map[string]*LabelPatterns {
@@ -1838,7 +1726,7 @@ type LabelPatterns struct {
 
 func (x *LabelPatterns) Reset() {
 	*x = LabelPatterns{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1850,7 +1738,7 @@ func (x *LabelPatterns) String() string {
 func (*LabelPatterns) ProtoMessage() {}
 
 func (x *LabelPatterns) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1863,7 +1751,7 @@ func (x *LabelPatterns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatterns.ProtoReflect.Descriptor instead.
 func (*LabelPatterns) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LabelPatterns) GetPatterns() []string {
@@ -1883,7 +1771,7 @@ type WatchDatabasesRequest struct {
 
 func (x *WatchDatabasesRequest) Reset() {
 	*x = WatchDatabasesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +1783,7 @@ func (x *WatchDatabasesRequest) String() string {
 func (*WatchDatabasesRequest) ProtoMessage() {}
 
 func (x *WatchDatabasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +1796,7 @@ func (x *WatchDatabasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDatabasesRequest.ProtoReflect.Descriptor instead.
 func (*WatchDatabasesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{31}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WatchDatabasesRequest) GetSelectors() []*LabelSelector {
@@ -1928,7 +1816,7 @@ type WatchDatabasesResponse struct {
 
 func (x *WatchDatabasesResponse) Reset() {
 	*x = WatchDatabasesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +1828,7 @@ func (x *WatchDatabasesResponse) String() string {
 func (*WatchDatabasesResponse) ProtoMessage() {}
 
 func (x *WatchDatabasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +1841,7 @@ func (x *WatchDatabasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDatabasesResponse.ProtoReflect.Descriptor instead.
 func (*WatchDatabasesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchDatabasesResponse) GetDatabases() []*DatabaseDefinition {
@@ -1985,7 +1873,7 @@ type DatabaseDefinition struct {
 
 func (x *DatabaseDefinition) Reset() {
 	*x = DatabaseDefinition{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +1885,7 @@ func (x *DatabaseDefinition) String() string {
 func (*DatabaseDefinition) ProtoMessage() {}
 
 func (x *DatabaseDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +1898,7 @@ func (x *DatabaseDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseDefinition.ProtoReflect.Descriptor instead.
 func (*DatabaseDefinition) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DatabaseDefinition) GetName() string {
@@ -2091,7 +1979,7 @@ type WatchProxiesRequest struct {
 
 func (x *WatchProxiesRequest) Reset() {
 	*x = WatchProxiesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2103,7 +1991,7 @@ func (x *WatchProxiesRequest) String() string {
 func (*WatchProxiesRequest) ProtoMessage() {}
 
 func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2116,7 +2004,7 @@ func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchProxiesRequest.ProtoReflect.Descriptor instead.
 func (*WatchProxiesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{34}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 type WatchProxiesResponse struct {
@@ -2128,7 +2016,7 @@ type WatchProxiesResponse struct {
 
 func (x *WatchProxiesResponse) Reset() {
 	*x = WatchProxiesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[35]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2140,7 +2028,7 @@ func (x *WatchProxiesResponse) String() string {
 func (*WatchProxiesResponse) ProtoMessage() {}
 
 func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[35]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2153,7 +2041,7 @@ func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchProxiesResponse.ProtoReflect.Descriptor instead.
 func (*WatchProxiesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{35}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WatchProxiesResponse) GetProxies() []*Proxy {
@@ -2177,7 +2065,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[36]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2077,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[36]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2090,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{36}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Proxy) GetAddr() string {
@@ -2341,15 +2229,7 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\vevents_json\x18\x01 \x03(\fR\n" +
 	"eventsJson\x12\x18\n" +
 	"\adurable\x18\x02 \x01(\bR\adurable\"\x0f\n" +
-	"\rAuditResponse\"K\n" +
-	"\tDoRequest\x12\x16\n" +
-	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\x12\x12\n" +
-	"\x04body\x18\x03 \x01(\fR\x04body\"8\n" +
-	"\n" +
-	"DoResponse\x12\x16\n" +
-	"\x06status\x18\x01 \x01(\x05R\x06status\x12\x12\n" +
-	"\x04body\x18\x02 \x01(\fR\x04body\"\xaa\x01\n" +
+	"\rAuditResponse\"\xaa\x01\n" +
 	"\rLabelSelector\x12@\n" +
 	"\x06labels\x18\x01 \x03(\v2(.keyway.api.v1.LabelSelector.LabelsEntryR\x06labels\x1aW\n" +
 	"\vLabelsEntry\x12\x10\n" +
@@ -2390,9 +2270,7 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\x04Join\x12\x1a.keyway.api.v1.JoinRequest\x1a\x1b.keyway.api.v1.JoinResponse2\xd0\x01\n" +
 	"\x04User\x12Z\n" +
 	"\rListDatabases\x12#.keyway.api.v1.ListDatabasesRequest\x1a$.keyway.api.v1.ListDatabasesResponse\x12l\n" +
-	"\x13DatabaseCertificate\x12).keyway.api.v1.DatabaseCertificateRequest\x1a*.keyway.api.v1.DatabaseCertificateResponse2B\n" +
-	"\x05Admin\x129\n" +
-	"\x02Do\x12\x18.keyway.api.v1.DoRequest\x1a\x19.keyway.api.v1.DoResponse2\xa3\x05\n" +
+	"\x13DatabaseCertificate\x12).keyway.api.v1.DatabaseCertificateRequest\x1a*.keyway.api.v1.DatabaseCertificateResponse2\xa3\x05\n" +
 	"\x05Agent\x12K\n" +
 	"\bRegister\x12\x1e.keyway.api.v1.RegisterRequest\x1a\x1f.keyway.api.v1.RegisterResponse\x12N\n" +
 	"\tAuthorize\x12\x1f.keyway.api.v1.AuthorizeRequest\x1a .keyway.api.v1.AuthorizeResponse\x12W\n" +
@@ -2415,7 +2293,7 @@ func file_keyway_api_v1_api_proto_rawDescGZIP() []byte {
 	return file_keyway_api_v1_api_proto_rawDescData
 }
 
-var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*PingRequest)(nil),                 // 0: keyway.api.v1.PingRequest
 	(*PingResponse)(nil),                // 1: keyway.api.v1.PingResponse
@@ -2444,66 +2322,62 @@ var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*AuthoritiesResponse)(nil),         // 24: keyway.api.v1.AuthoritiesResponse
 	(*AuditRequest)(nil),                // 25: keyway.api.v1.AuditRequest
 	(*AuditResponse)(nil),               // 26: keyway.api.v1.AuditResponse
-	(*DoRequest)(nil),                   // 27: keyway.api.v1.DoRequest
-	(*DoResponse)(nil),                  // 28: keyway.api.v1.DoResponse
-	(*LabelSelector)(nil),               // 29: keyway.api.v1.LabelSelector
-	(*LabelPatterns)(nil),               // 30: keyway.api.v1.LabelPatterns
-	(*WatchDatabasesRequest)(nil),       // 31: keyway.api.v1.WatchDatabasesRequest
-	(*WatchDatabasesResponse)(nil),      // 32: keyway.api.v1.WatchDatabasesResponse
-	(*DatabaseDefinition)(nil),          // 33: keyway.api.v1.DatabaseDefinition
-	(*WatchProxiesRequest)(nil),         // 34: keyway.api.v1.WatchProxiesRequest
-	(*WatchProxiesResponse)(nil),        // 35: keyway.api.v1.WatchProxiesResponse
-	(*Proxy)(nil),                       // 36: keyway.api.v1.Proxy
-	nil,                                 // 37: keyway.api.v1.Database.LabelsEntry
-	nil,                                 // 38: keyway.api.v1.Client.EnvEntry
-	nil,                                 // 39: keyway.api.v1.LabelSelector.LabelsEntry
-	nil,                                 // 40: keyway.api.v1.DatabaseDefinition.LabelsEntry
+	(*LabelSelector)(nil),               // 27: keyway.api.v1.LabelSelector
+	(*LabelPatterns)(nil),               // 28: keyway.api.v1.LabelPatterns
+	(*WatchDatabasesRequest)(nil),       // 29: keyway.api.v1.WatchDatabasesRequest
+	(*WatchDatabasesResponse)(nil),      // 30: keyway.api.v1.WatchDatabasesResponse
+	(*DatabaseDefinition)(nil),          // 31: keyway.api.v1.DatabaseDefinition
+	(*WatchProxiesRequest)(nil),         // 32: keyway.api.v1.WatchProxiesRequest
+	(*WatchProxiesResponse)(nil),        // 33: keyway.api.v1.WatchProxiesResponse
+	(*Proxy)(nil),                       // 34: keyway.api.v1.Proxy
+	nil,                                 // 35: keyway.api.v1.Database.LabelsEntry
+	nil,                                 // 36: keyway.api.v1.Client.EnvEntry
+	nil,                                 // 37: keyway.api.v1.LabelSelector.LabelsEntry
+	nil,                                 // 38: keyway.api.v1.DatabaseDefinition.LabelsEntry
 }
 var file_keyway_api_v1_api_proto_depIdxs = []int32{
-	37, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
+	35, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
 	8,  // 1: keyway.api.v1.Database.agents:type_name -> keyway.api.v1.DatabaseAgent
 	7,  // 2: keyway.api.v1.Database.client:type_name -> keyway.api.v1.Client
-	38, // 3: keyway.api.v1.Client.env:type_name -> keyway.api.v1.Client.EnvEntry
+	36, // 3: keyway.api.v1.Client.env:type_name -> keyway.api.v1.Client.EnvEntry
 	6,  // 4: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
 	6,  // 5: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
 	15, // 6: keyway.api.v1.RegisterResponse.refused:type_name -> keyway.api.v1.RefusedDatabase
 	18, // 7: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
-	39, // 8: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
-	29, // 9: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
-	33, // 10: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
-	40, // 11: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
-	36, // 12: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
-	30, // 13: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
+	37, // 8: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
+	27, // 9: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
+	31, // 10: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
+	38, // 11: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
+	34, // 12: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
+	28, // 13: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
 	0,  // 14: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
 	2,  // 15: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
 	4,  // 16: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
 	9,  // 17: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
 	11, // 18: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
-	27, // 19: keyway.api.v1.Admin.Do:input_type -> keyway.api.v1.DoRequest
-	13, // 20: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
-	16, // 21: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
-	19, // 22: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
-	23, // 23: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
-	25, // 24: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
-	31, // 25: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
-	34, // 26: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
-	21, // 27: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
-	1,  // 28: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
-	3,  // 29: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
-	5,  // 30: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
-	10, // 31: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
-	12, // 32: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
-	28, // 33: keyway.api.v1.Admin.Do:output_type -> keyway.api.v1.DoResponse
-	14, // 34: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
-	17, // 35: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
-	20, // 36: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
-	24, // 37: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
-	26, // 38: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
-	32, // 39: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
-	35, // 40: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
-	22, // 41: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
-	28, // [28:42] is the sub-list for method output_type
-	14, // [14:28] is the sub-list for method input_type
+	13, // 19: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
+	16, // 20: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
+	19, // 21: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
+	23, // 22: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
+	25, // 23: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
+	29, // 24: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
+	32, // 25: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
+	21, // 26: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
+	1,  // 27: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
+	3,  // 28: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
+	5,  // 29: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
+	10, // 30: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
+	12, // 31: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
+	14, // 32: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
+	17, // 33: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
+	20, // 34: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
+	24, // 35: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
+	26, // 36: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
+	30, // 37: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
+	33, // 38: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
+	22, // 39: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
+	27, // [27:40] is the sub-list for method output_type
+	14, // [14:27] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -2520,9 +2394,9 @@ func file_keyway_api_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_api_v1_api_proto_rawDesc), len(file_keyway_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   39,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   3,
 		},
 		GoTypes:           file_keyway_api_v1_api_proto_goTypes,
 		DependencyIndexes: file_keyway_api_v1_api_proto_depIdxs,

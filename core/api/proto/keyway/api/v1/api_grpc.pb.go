@@ -7,6 +7,7 @@
 // Package keyway.api.v1 is keyway's cluster API: what clients, agents and
 // administrators call on the proxy's public address, over TLS with the
 // ALPN protocol "keyway-api" (and, for agents, inside their tunnel).
+// admin.proto holds the admin API, which the cluster API serves in part.
 
 package apiv1
 
@@ -354,116 +355,6 @@ var User_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DatabaseCertificate",
 			Handler:    _User_DatabaseCertificate_Handler,
-		},
-	},
-	Streams:  []grpc.StreamDesc{},
-	Metadata: "keyway/api/v1/api.proto",
-}
-
-const (
-	Admin_Do_FullMethodName = "/keyway.api.v1.Admin/Do"
-)
-
-// AdminClient is the client API for Admin service.
-//
-// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
-//
-// Admin lets a logged-in user whose roles allow the admin action manage
-// users, join tokens and roles remotely. Each call carries one request of
-// the auth host's admin API (docs/architecture.md, the admin socket).
-type AdminClient interface {
-	Do(ctx context.Context, in *DoRequest, opts ...grpc.CallOption) (*DoResponse, error)
-}
-
-type adminClient struct {
-	cc grpc.ClientConnInterface
-}
-
-func NewAdminClient(cc grpc.ClientConnInterface) AdminClient {
-	return &adminClient{cc}
-}
-
-func (c *adminClient) Do(ctx context.Context, in *DoRequest, opts ...grpc.CallOption) (*DoResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DoResponse)
-	err := c.cc.Invoke(ctx, Admin_Do_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// AdminServer is the server API for Admin service.
-// All implementations must embed UnimplementedAdminServer
-// for forward compatibility.
-//
-// Admin lets a logged-in user whose roles allow the admin action manage
-// users, join tokens and roles remotely. Each call carries one request of
-// the auth host's admin API (docs/architecture.md, the admin socket).
-type AdminServer interface {
-	Do(context.Context, *DoRequest) (*DoResponse, error)
-	mustEmbedUnimplementedAdminServer()
-}
-
-// UnimplementedAdminServer must be embedded to have
-// forward compatible implementations.
-//
-// NOTE: this should be embedded by value instead of pointer to avoid a nil
-// pointer dereference when methods are called.
-type UnimplementedAdminServer struct{}
-
-func (UnimplementedAdminServer) Do(context.Context, *DoRequest) (*DoResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method Do not implemented")
-}
-func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
-func (UnimplementedAdminServer) testEmbeddedByValue()               {}
-
-// UnsafeAdminServer may be embedded to opt out of forward compatibility for this service.
-// Use of this interface is not recommended, as added methods to AdminServer will
-// result in compilation errors.
-type UnsafeAdminServer interface {
-	mustEmbedUnimplementedAdminServer()
-}
-
-func RegisterAdminServer(s grpc.ServiceRegistrar, srv AdminServer) {
-	// If the following call pancis, it indicates UnimplementedAdminServer was
-	// embedded by pointer and is nil.  This will cause panics if an
-	// unimplemented method is ever invoked, so we test this at initialization
-	// time to prevent it from happening at runtime later due to I/O.
-	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
-		t.testEmbeddedByValue()
-	}
-	s.RegisterService(&Admin_ServiceDesc, srv)
-}
-
-func _Admin_Do_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(DoRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(AdminServer).Do(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Admin_Do_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AdminServer).Do(ctx, req.(*DoRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-// Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
-// It's only intended for direct use with grpc.RegisterService,
-// and not to be introspected or modified (even as a copy)
-var Admin_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "keyway.api.v1.Admin",
-	HandlerType: (*AdminServer)(nil),
-	Methods: []grpc.MethodDesc{
-		{
-			MethodName: "Do",
-			Handler:    _Admin_Do_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
