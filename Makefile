@@ -10,10 +10,10 @@ TOOLS   := $(CURDIR)/bin/tools
 MODULES := . sdk examples/tcprelay examples/mysql deploy/image deploy/helmcheck
 
 .PHONY: prereqs-test prereqs-demo prereqs-bench
-.PHONY: help build image helm-check test check fmt vet staticcheck deps neutral proto proto-check demo clean bench fuzz fuzz-ci
+.PHONY: help build image helm-check test check fmt vet staticcheck deps neutral proto proto-check proto-breaking proto-release demo clean bench fuzz fuzz-ci
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 build: ## build bin/keyway
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/keyway ./cmd/keyway
@@ -38,7 +38,7 @@ test: prereqs-test ## run every test of every module (installs PostgreSQL, etcd 
 		(cd $$m && $(GO) test -count=1 -timeout 20m ./...) || exit 1; \
 	done
 
-check: fmt vet staticcheck deps neutral proto-check ## gofmt, go vet, staticcheck, dependency directions, generated code
+check: fmt vet staticcheck deps neutral proto-check proto-breaking ## gofmt, go vet, staticcheck, dependency directions, generated code, API compatibility
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -65,6 +65,24 @@ proto: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regene
 
 proto-check: proto ## fail when committed generated code differs from a fresh generation
 	@test -z "$$(git status --porcelain -- sdk/proto core/api/proto)" || (git status --short -- sdk/proto core/api/proto; echo "generated code is stale: run make proto and commit"; exit 1)
+
+# api-release/ holds the protos of the last release, one buf image per
+# module (sdk/ for plugins, core/api for clients, agents and
+# administrators), and proto-breaking holds the protos to them with buf
+# breaking, so that a change that would break a released plugin, agent or
+# CLI fails make check. A release runs make proto-release and commits
+# the images with it. There is no release yet: the first baseline was
+# taken once the admin API became typed services (the generic Admin.Do
+# call it replaced never shipped).
+API_RELEASE := $(CURDIR)/api-release
+
+proto-release: $(TOOLS)/buf ## record sdk/ and core/api's protos as released: the baseline of proto-breaking (a release commits it)
+	cd sdk && $(TOOLS)/buf build --exclude-source-info -o $(API_RELEASE)/sdk.binpb
+	cd core/api && $(TOOLS)/buf build --exclude-source-info -o $(API_RELEASE)/core-api.binpb
+
+proto-breaking: $(TOOLS)/buf ## fail when sdk/ or core/api's protos break their released baseline in api-release/
+	cd sdk && $(TOOLS)/buf breaking --against $(API_RELEASE)/sdk.binpb
+	cd core/api && $(TOOLS)/buf breaking --against $(API_RELEASE)/core-api.binpb
 
 demo: build prereqs-demo ## the walkthrough: auth+proxy, PostgreSQL, a separate agent, a user with psql
 	@scripts/demo.sh
