@@ -20,7 +20,13 @@ const adminRequest = "admin.request"
 // services that remote administrators may call (admin.RegisterRemote)
 // for src, each call admitted by the admin guard of s.
 func RegisterAdmin(reg grpc.ServiceRegistrar, s *Server, src admin.Source) {
-	g := adminGuard{caller: s.caller, authorize: s.Authorizer.AuthorizeAdmin, record: s.record}
+	g := adminGuard{
+		caller: s.caller,
+		authorize: func(ctx context.Context, id identity.Identity) (sdk.Authorization, error) {
+			return s.Authorizer.AuthorizeAdmin(ctx, id)
+		},
+		record: s.record,
+	}
 	admin.RegisterRemote(reg, src, g.admit)
 }
 
