@@ -61,9 +61,10 @@ func newAuditPipe(w io.Writer) *auditPipe {
 	return &auditPipe{w: w, turn: make(chan struct{}, 1), flush: make(chan struct{}, 1), changed: make(chan struct{})}
 }
 
-// processAuditPipe is the audit pipe the host gave this process, nil when
-// it gave none.
-var processAuditPipe = sync.OnceValue(func() *auditPipe {
+// processAuditPipe is where this process's audit events go to the host
+// that started it: the audit ring when the host gave one, else the audit
+// pipe; nil when it gave neither.
+var processAuditPipe = sync.OnceValue(func() auditSender {
 	fd, err := strconv.Atoi(os.Getenv(EnvAuditFD))
 	if err != nil || fd < 3 {
 		return nil
@@ -75,27 +76,39 @@ var processAuditPipe = sync.OnceValue(func() *auditPipe {
 	if err != nil {
 		return nil
 	}
+	if r := openAuditRing(conn); r != nil {
+		return r
+	}
 	return newAuditPipe(conn)
 })
+
+// appendFrames appends each event's frame (its length, then its JSON) to
+// dst.
+func appendFrames(dst []byte, events []AuditEvent) ([]byte, error) {
+	for i := range events {
+		// The frame's length goes before the event once it is known.
+		start := len(dst)
+		dst = append(dst, 0, 0, 0, 0)
+		var err error
+		if dst, err = events[i].appendJSON(dst); err != nil {
+			return dst, fmt.Errorf("encoding audit event: %w", err)
+		}
+		n := len(dst) - start - 4
+		if n > MaxAuditFrame {
+			return dst, fmt.Errorf("audit event of %d bytes exceeds %d", n, MaxAuditFrame)
+		}
+		binary.BigEndian.PutUint32(dst[start:], uint32(n))
+	}
+	return dst, nil
+}
 
 // enqueue queues events and returns the number of the last. Past
 // pipeQueue unwritten events it writes them first: backpressure, not loss.
 func (p *auditPipe) enqueue(ctx context.Context, events []AuditEvent) (AuditTicket, error) {
 	p.once.Do(func() { go p.flusher() })
-	var frames []byte
-	for i := range events {
-		// The frame's length goes before the event once it is known.
-		start := len(frames)
-		frames = append(frames, 0, 0, 0, 0)
-		var err error
-		if frames, err = events[i].appendJSON(frames); err != nil {
-			return 0, fmt.Errorf("encoding audit event: %w", err)
-		}
-		n := len(frames) - start - 4
-		if n > MaxAuditFrame {
-			return 0, fmt.Errorf("audit event of %d bytes exceeds %d", n, MaxAuditFrame)
-		}
-		binary.BigEndian.PutUint32(frames[start:], uint32(n))
+	frames, err := appendFrames(nil, events)
+	if err != nil {
+		return 0, err
 	}
 	n := uint64(len(events))
 	for {

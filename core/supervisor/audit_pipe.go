@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/auditring"
 )
 
 // Reading audit pipes.
@@ -50,20 +51,21 @@ func newAuditPipe() (host net.Conn, plugin *os.File, err error) {
 	return host, os.NewFile(uintptr(fds[1]), "audit-pipe"), nil
 }
 
-// readAuditPipe records the events a plugin writes into its audit pipe
-// until the plugin's end is closed: when the plugin exits, however it
-// dies, what it wrote before is still in the socket and is recorded. The
-// plugin's sessions wait only for the write, so events are recorded in
-// batches gathered for up to pipeLinger, as they were when they came over
-// gRPC. A batch the audit log refuses is tried again and the pipe is not
-// read meanwhile, so the plugin's sessions feel the backpressure instead
-// of events being lost.
-func readAuditPipe(conn net.Conn, backend auditRecorder, logger hclog.Logger) {
+// readAuditPipe records the events a plugin writes into its audit pipe,
+// or into its audit ring (ringMem, nil when it has none) if it announces
+// one, until the plugin's end of the pipe is closed: when the plugin
+// exits, however it dies, what it wrote before is still in the socket or
+// the ring and is recorded. The plugin's sessions wait at most for the
+// write, so events are recorded in batches gathered for up to
+// pipeLinger, as they were when they came over gRPC. A batch the audit
+// log refuses is tried again and the pipe is not read meanwhile, so the
+// plugin's sessions feel the backpressure instead of events being lost.
+func readAuditPipe(conn net.Conn, ringMem []byte, backend auditRecorder, logger hclog.Logger) {
 	events := make(chan []byte, pipeQueue)
 	go func() {
 		defer close(events)
 		defer func() { _ = conn.Close() }()
-		err := readAuditFrames(bufio.NewReaderSize(conn, 64<<10), events, logger)
+		err := readAuditStream(bufio.NewReaderSize(conn, 64<<10), ringMem, events, logger)
 		switch {
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			// Only a write the plugin never finished, so nothing it told
@@ -81,6 +83,30 @@ func readAuditPipe(conn net.Conn, backend auditRecorder, logger hclog.Logger) {
 		}
 		recordBatch(backend, batch, logger)
 	}
+}
+
+// readAuditStream reads the frames of the pipe, or of the ring once the
+// plugin announces it in the pipe, until the plugin ends.
+func readAuditStream(pipe *bufio.Reader, ringMem []byte, events chan<- []byte, logger hclog.Logger) error {
+	if ringMem == nil {
+		return readAuditFrames(pipe, events, logger)
+	}
+	hello, err := pipe.Peek(len(auditring.Hello))
+	if err != nil || [4]byte(hello) != auditring.Hello {
+		if errors.Is(err, io.EOF) && len(hello) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return err
+		}
+		return readAuditFrames(pipe, events, logger)
+	}
+	_, _ = pipe.Discard(len(hello))
+	ring, err := auditring.NewReader(ringMem, pipe)
+	if err != nil {
+		return err
+	}
+	return readAuditFrames(bufio.NewReaderSize(ring, 64<<10), events, logger)
 }
 
 // readAuditFrames passes each event of the pipe on until it ends.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/keyway-dev/keyway/sdk/auditring"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
@@ -79,44 +80,67 @@ func TestAuditPipeIsRecorded(t *testing.T) {
 		{"a refused batch is tried again", 2, nil, false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			host, plugin, err := newAuditPipe()
-			if err != nil {
-				t.Fatal(err)
+		for _, ring := range []bool{false, true} {
+			name := tt.name + " (pipe)"
+			if ring {
+				name = tt.name + " (ring)"
 			}
-			pluginConn, err := net.FileConn(plugin)
-			_ = plugin.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = pluginConn.Close() }()
-			backend := &pipeBackend{refuse: tt.refuse}
-			done := make(chan struct{})
-			go func() { readAuditPipe(host, backend, hclog.NewNullLogger()); close(done) }()
-			if _, err := pluginConn.Write(append(slices.Clone(all), tt.tail...)); err != nil {
-				t.Fatal(err)
-			}
-			if tt.close {
-				_ = pluginConn.Close()
-				select {
-				case <-done:
-				case <-time.After(10 * time.Second):
-					t.Fatal("the reader did not end with the plugin's end of the pipe")
-				}
-			}
-			deadline := time.Now().Add(10 * time.Second)
-			for len(backend.recorded()) < len(events) && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-			}
-			if got := backend.recorded(); !slices.Equal(got, events) {
-				t.Fatalf("recorded %q, want %q", got, events)
-			}
-			backend.mu.Lock()
-			attempts := backend.attempts
-			backend.mu.Unlock()
-			if attempts <= tt.refuse {
-				t.Fatalf("%d attempts to record, want more than the %d refused", attempts, tt.refuse)
-			}
-		})
+			t.Run(name, func(t *testing.T) { testAuditPipe(t, all, events, tt.refuse, tt.tail, tt.close, ring) })
+		}
+	}
+}
+
+// testAuditPipe writes all and tail as a plugin would, into the pipe or
+// into the ring, and checks that events are recorded.
+func testAuditPipe(t *testing.T, all []byte, events []string, refuse int, tail []byte, closeEnd, ring bool) {
+	host, plugin, err := newAuditPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pluginConn, err := net.FileConn(plugin)
+	_ = plugin.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pluginConn.Close() }()
+	mem, ringFile, err := auditring.Create(64 << 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ringFile.Close() }()
+	backend := &pipeBackend{refuse: refuse}
+	done := make(chan struct{})
+	go func() { readAuditPipe(host, mem, backend, hclog.NewNullLogger()); close(done) }()
+	write := func(b []byte) error { _, err := pluginConn.Write(b); return err }
+	if ring {
+		w, err := auditring.Open(ringFile, pluginConn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write = func(b []byte) error { return w.Write(context.Background(), b) }
+	}
+	if err := write(append(slices.Clone(all), tail...)); err != nil {
+		t.Fatal(err)
+	}
+	if closeEnd {
+		_ = pluginConn.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the reader did not end with the plugin's end of the pipe")
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(backend.recorded()) < len(events) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := backend.recorded(); !slices.Equal(got, events) {
+		t.Fatalf("recorded %q, want %q", got, events)
+	}
+	backend.mu.Lock()
+	attempts := backend.attempts
+	backend.mu.Unlock()
+	if attempts <= refuse {
+		t.Fatalf("%d attempts to record, want more than the %d refused", attempts, refuse)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/keyway-dev/keyway/core/config"
 	"github.com/keyway-dev/keyway/sdk"
+	"github.com/keyway-dev/keyway/sdk/auditring"
 	"github.com/keyway-dev/keyway/sdk/handoff"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
@@ -103,15 +104,29 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 		if err != nil {
 			return nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 		}
+		// Where it can, the plugin writes them into shared memory
+		// instead, and the socket only wakes the reader.
+		ringMem, ringFile, ringErr := auditring.Create(auditring.DefaultCapacity)
+		if ringErr != nil {
+			logger.Debug("the plugin's audit events go through its audit pipe", "reason", ringErr)
+		}
 		go func() {
 			defer close(auditDone)
-			readAuditPipe(pipe, env.host, logger)
+			readAuditPipe(pipe, ringMem, env.host, logger)
+			if ringMem != nil {
+				_ = auditring.Unmap(ringMem)
+			}
 		}()
 		// The child has its own copy once started; without ours, the
 		// reader sees the end of the pipe when the child exits.
 		defer func() { _ = pluginEnd.Close() }()
 		cmd.ExtraFiles = []*os.File{pluginEnd}
 		cmd.Env = append(cmd.Env, sdk.EnvAuditFD+"=3")
+		if ringFile != nil {
+			defer func() { _ = ringFile.Close() }()
+			cmd.ExtraFiles = append(cmd.ExtraFiles, ringFile)
+			cmd.Env = append(cmd.Env, sdk.EnvAuditRingFD+"=4")
+		}
 	}
 	startTimeout := cmp.Or(spec.StartTimeout, env.startTimeout, env.timeout)
 	client := plugin.NewClient(&plugin.ClientConfig{
