@@ -32,7 +32,6 @@ for purpose in "$@"; do
 		add /usr/bin/mariadb mariadb-client
 		add /usr/bin/mariadb-admin mariadb-client
 		add /usr/bin/prlimit util-linux
-		add /usr/bin/curl curl
 		add /usr/bin/git git
 		# The container image test puts the system's CA bundle in the image.
 		add /etc/ssl/certs/ca-certificates.crt ca-certificates

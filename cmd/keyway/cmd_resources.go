@@ -37,12 +37,18 @@ func newCreateCmd() *cobra.Command {
     ca_cert_file = "/etc/keyway/orders-ca.pem"      # optional; or trust_system_cert_pool = true
     mode         = "verify-full"                    # optional; or verify-ca
     server_name  = "orders.internal"                # optional
+    pool {                                          # optional: reuse server connections
+      mode         = "session"
+      max_idle     = 20                             # optional
+      idle_timeout = "5m"                           # optional
+    }
   }
 
 A db is served by every agent whose db block has a resources selector
 matching its labels (resources { labels = { env = "dev" } }), without a
 change to the agent's configuration. ca_cert_file is read here and its
-certificates are stored with the db.
+certificates are stored with the db. A pool block means what it means in
+an agent's database block.
 
 Mistakes are refused with their file, line and column. An existing role or
 db of the same name is replaced. Changes apply at once, without a restart.`,

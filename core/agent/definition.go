@@ -7,22 +7,39 @@ import (
 )
 
 // DefinitionToProto encodes a db resource for the Agent API's
-// WatchDatabases.
+// WatchDatabases. The pool block goes as written, so that the agent
+// applies its defaults as it does to a database block's.
 func DefinitionToProto(db config.Database) *apiv1.DatabaseDefinition {
-	return &apiv1.DatabaseDefinition{
+	out := &apiv1.DatabaseDefinition{
 		Name: db.Name, Description: db.Description, Protocol: db.Protocol, Uri: db.URI, Labels: db.Labels,
 		CaCertFile: db.CACertFile, CaCertPem: db.CACertPEM, TrustSystemCertPool: db.TrustSystemCertPool,
 		Mode: db.Mode, ServerName: db.ServerName,
 	}
+	if p := db.Pool; p != nil {
+		out.Pool = &apiv1.DatabaseDefinitionPool{Mode: p.Mode, IdleTimeout: p.IdleTimeout}
+		if p.MaxIdle != nil {
+			n := int32(*p.MaxIdle)
+			out.Pool.MaxIdle = &n
+		}
+	}
+	return out
 }
 
 // DefinitionFromProto decodes a db resource from WatchDatabases.
 func DefinitionFromProto(d *apiv1.DatabaseDefinition) config.Database {
-	return config.Database{
+	db := config.Database{
 		Name: d.GetName(), Description: d.GetDescription(), Protocol: d.GetProtocol(), URI: d.GetUri(), Labels: d.GetLabels(),
 		CACertFile: d.GetCaCertFile(), CACertPEM: d.GetCaCertPem(), TrustSystemCertPool: d.GetTrustSystemCertPool(),
 		Mode: d.GetMode(), ServerName: d.GetServerName(),
 	}
+	if p := d.GetPool(); p != nil {
+		db.Pool = &config.Pool{Mode: p.GetMode(), IdleTimeout: p.GetIdleTimeout()}
+		if p.MaxIdle != nil {
+			n := int(p.GetMaxIdle())
+			db.Pool.MaxIdle = &n
+		}
+	}
+	return db
 }
 
 // SelectorsToProto encodes an agent's resources selectors.

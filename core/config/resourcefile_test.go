@@ -80,6 +80,11 @@ db "billing" {
   protocol               = "postgres"
   uri                    = "billing:5432"
   trust_system_cert_pool = true
+  pool {
+    mode         = "session"
+    max_idle     = 5
+    idle_timeout = "1m"
+  }
 }
 `)
 	if errs != "" {
@@ -105,6 +110,9 @@ db "billing" {
 	if billing.Name != "billing" || !billing.TrustSystemCertPool || billing.CACertPEM != "" {
 		t.Fatalf("billing: %+v", billing)
 	}
+	if p := billing.Pool; orders.Pool != nil || p == nil || p.Mode != "session" || p.MaxIdle == nil || *p.MaxIdle != 5 || p.IdleTimeout != "1m" {
+		t.Fatalf("pools: orders %+v, billing %+v; want none and the billing block's", orders.Pool, billing.Pool)
+	}
 	if err := CheckDatabase(orders); err != nil {
 		t.Fatalf("what create -f loads must pass the auth service's check: %v", err)
 	}
@@ -126,6 +134,7 @@ func TestLoadResourcesErrors(t *testing.T) {
 		{"missing CA file", db(ok + "  ca_cert_file = \"DIR/none.pem\"\n"), `r.hcl:4:18: error: Unusable CA file: db "orders": ca_cert_file`},
 		{"CA file that is a key", db(ok + "  ca_cert_file = \"DIR/key.pem\"\n"), `it holds a PRIVATE KEY block`},
 		{"labels of the wrong type", db(ok + "  labels = { env = [\"dev\"] }\n"), `r.hcl:4:12: error: Unsuitable value type: Unsuitable value: element "env": string required`},
+		{"bad pool mode", db(ok + "  pool {\n    mode = \"transaction\"\n  }\n"), `r.hcl:1:1: error: Invalid pool mode: Database "orders": pool mode = "transaction"`},
 		{"duplicate db", db(ok) + db(ok), `r.hcl:5:1: error: Duplicate db: db "orders" is already defined at`},
 		{"database is not the block name", "database \"orders\" {\n" + ok + "}\n", `r.hcl:1:1: error: Unsupported block type`},
 		{"a bad role still fails the file", db(ok) + "role \"x\" {}\n", `error: Empty role`},

@@ -1865,8 +1865,11 @@ type DatabaseDefinition struct {
 	CaCertPem           string `protobuf:"bytes,7,opt,name=ca_cert_pem,json=caCertPem,proto3" json:"ca_cert_pem,omitempty"`
 	TrustSystemCertPool bool   `protobuf:"varint,8,opt,name=trust_system_cert_pool,json=trustSystemCertPool,proto3" json:"trust_system_cert_pool,omitempty"`
 	// "verify-full" (the default when empty) or "verify-ca".
-	Mode          string `protobuf:"bytes,9,opt,name=mode,proto3" json:"mode,omitempty"`
-	ServerName    string `protobuf:"bytes,10,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"`
+	Mode       string `protobuf:"bytes,9,opt,name=mode,proto3" json:"mode,omitempty"`
+	ServerName string `protobuf:"bytes,10,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"`
+	// The db resource's pool block, as written; unset for no pool. The
+	// agent applies the defaults, as it does to a database block's.
+	Pool          *DatabaseDefinitionPool `protobuf:"bytes,11,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1971,6 +1974,79 @@ func (x *DatabaseDefinition) GetServerName() string {
 	return ""
 }
 
+func (x *DatabaseDefinition) GetPool() *DatabaseDefinitionPool {
+	if x != nil {
+		return x.Pool
+	}
+	return nil
+}
+
+// DatabaseDefinitionPool is a db resource's pool block: server
+// connections kept between client sessions.
+type DatabaseDefinitionPool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "session", the only mode.
+	Mode string `protobuf:"bytes,1,opt,name=mode,proto3" json:"mode,omitempty"`
+	// The most idle connections kept; unset for the default.
+	MaxIdle *int32 `protobuf:"varint,2,opt,name=max_idle,json=maxIdle,proto3,oneof" json:"max_idle,omitempty"`
+	// How long an idle connection is kept, as a duration such as "5m";
+	// empty for the default.
+	IdleTimeout   string `protobuf:"bytes,3,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseDefinitionPool) Reset() {
+	*x = DatabaseDefinitionPool{}
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseDefinitionPool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseDefinitionPool) ProtoMessage() {}
+
+func (x *DatabaseDefinitionPool) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseDefinitionPool.ProtoReflect.Descriptor instead.
+func (*DatabaseDefinitionPool) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DatabaseDefinitionPool) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *DatabaseDefinitionPool) GetMaxIdle() int32 {
+	if x != nil && x.MaxIdle != nil {
+		return *x.MaxIdle
+	}
+	return 0
+}
+
+func (x *DatabaseDefinitionPool) GetIdleTimeout() string {
+	if x != nil {
+		return x.IdleTimeout
+	}
+	return ""
+}
+
 type WatchProxiesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1979,7 +2055,7 @@ type WatchProxiesRequest struct {
 
 func (x *WatchProxiesRequest) Reset() {
 	*x = WatchProxiesRequest{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1991,7 +2067,7 @@ func (x *WatchProxiesRequest) String() string {
 func (*WatchProxiesRequest) ProtoMessage() {}
 
 func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[32]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2004,7 +2080,7 @@ func (x *WatchProxiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchProxiesRequest.ProtoReflect.Descriptor instead.
 func (*WatchProxiesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{32}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 type WatchProxiesResponse struct {
@@ -2016,7 +2092,7 @@ type WatchProxiesResponse struct {
 
 func (x *WatchProxiesResponse) Reset() {
 	*x = WatchProxiesResponse{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2104,7 @@ func (x *WatchProxiesResponse) String() string {
 func (*WatchProxiesResponse) ProtoMessage() {}
 
 func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[33]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2117,7 @@ func (x *WatchProxiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchProxiesResponse.ProtoReflect.Descriptor instead.
 func (*WatchProxiesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{33}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WatchProxiesResponse) GetProxies() []*Proxy {
@@ -2065,7 +2141,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2077,7 +2153,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_api_proto_msgTypes[34]
+	mi := &file_keyway_api_v1_api_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2090,7 +2166,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{34}
+	return file_keyway_api_v1_api_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Proxy) GetAddr() string {
@@ -2240,7 +2316,7 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\x15WatchDatabasesRequest\x12:\n" +
 	"\tselectors\x18\x01 \x03(\v2\x1c.keyway.api.v1.LabelSelectorR\tselectors\"Y\n" +
 	"\x16WatchDatabasesResponse\x12?\n" +
-	"\tdatabases\x18\x01 \x03(\v2!.keyway.api.v1.DatabaseDefinitionR\tdatabases\"\xa6\x03\n" +
+	"\tdatabases\x18\x01 \x03(\v2!.keyway.api.v1.DatabaseDefinitionR\tdatabases\"\xe1\x03\n" +
 	"\x12DatabaseDefinition\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1a\n" +
@@ -2254,10 +2330,16 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\x04mode\x18\t \x01(\tR\x04mode\x12\x1f\n" +
 	"\vserver_name\x18\n" +
 	" \x01(\tR\n" +
-	"serverName\x1a9\n" +
+	"serverName\x129\n" +
+	"\x04pool\x18\v \x01(\v2%.keyway.api.v1.DatabaseDefinitionPoolR\x04pool\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x15\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"|\n" +
+	"\x16DatabaseDefinitionPool\x12\x12\n" +
+	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x1e\n" +
+	"\bmax_idle\x18\x02 \x01(\x05H\x00R\amaxIdle\x88\x01\x01\x12!\n" +
+	"\fidle_timeout\x18\x03 \x01(\tR\vidleTimeoutB\v\n" +
+	"\t_max_idle\"\x15\n" +
 	"\x13WatchProxiesRequest\"F\n" +
 	"\x14WatchProxiesResponse\x12.\n" +
 	"\aproxies\x18\x01 \x03(\v2\x14.keyway.api.v1.ProxyR\aproxies\"4\n" +
@@ -2293,7 +2375,7 @@ func file_keyway_api_v1_api_proto_rawDescGZIP() []byte {
 	return file_keyway_api_v1_api_proto_rawDescData
 }
 
-var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_keyway_api_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*PingRequest)(nil),                 // 0: keyway.api.v1.PingRequest
 	(*PingResponse)(nil),                // 1: keyway.api.v1.PingResponse
@@ -2327,60 +2409,62 @@ var file_keyway_api_v1_api_proto_goTypes = []any{
 	(*WatchDatabasesRequest)(nil),       // 29: keyway.api.v1.WatchDatabasesRequest
 	(*WatchDatabasesResponse)(nil),      // 30: keyway.api.v1.WatchDatabasesResponse
 	(*DatabaseDefinition)(nil),          // 31: keyway.api.v1.DatabaseDefinition
-	(*WatchProxiesRequest)(nil),         // 32: keyway.api.v1.WatchProxiesRequest
-	(*WatchProxiesResponse)(nil),        // 33: keyway.api.v1.WatchProxiesResponse
-	(*Proxy)(nil),                       // 34: keyway.api.v1.Proxy
-	nil,                                 // 35: keyway.api.v1.Database.LabelsEntry
-	nil,                                 // 36: keyway.api.v1.Client.EnvEntry
-	nil,                                 // 37: keyway.api.v1.LabelSelector.LabelsEntry
-	nil,                                 // 38: keyway.api.v1.DatabaseDefinition.LabelsEntry
+	(*DatabaseDefinitionPool)(nil),      // 32: keyway.api.v1.DatabaseDefinitionPool
+	(*WatchProxiesRequest)(nil),         // 33: keyway.api.v1.WatchProxiesRequest
+	(*WatchProxiesResponse)(nil),        // 34: keyway.api.v1.WatchProxiesResponse
+	(*Proxy)(nil),                       // 35: keyway.api.v1.Proxy
+	nil,                                 // 36: keyway.api.v1.Database.LabelsEntry
+	nil,                                 // 37: keyway.api.v1.Client.EnvEntry
+	nil,                                 // 38: keyway.api.v1.LabelSelector.LabelsEntry
+	nil,                                 // 39: keyway.api.v1.DatabaseDefinition.LabelsEntry
 }
 var file_keyway_api_v1_api_proto_depIdxs = []int32{
-	35, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
+	36, // 0: keyway.api.v1.Database.labels:type_name -> keyway.api.v1.Database.LabelsEntry
 	8,  // 1: keyway.api.v1.Database.agents:type_name -> keyway.api.v1.DatabaseAgent
 	7,  // 2: keyway.api.v1.Database.client:type_name -> keyway.api.v1.Client
-	36, // 3: keyway.api.v1.Client.env:type_name -> keyway.api.v1.Client.EnvEntry
+	37, // 3: keyway.api.v1.Client.env:type_name -> keyway.api.v1.Client.EnvEntry
 	6,  // 4: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
 	6,  // 5: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
 	15, // 6: keyway.api.v1.RegisterResponse.refused:type_name -> keyway.api.v1.RefusedDatabase
 	18, // 7: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
-	37, // 8: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
+	38, // 8: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
 	27, // 9: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
 	31, // 10: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
-	38, // 11: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
-	34, // 12: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
-	28, // 13: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
-	0,  // 14: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
-	2,  // 15: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
-	4,  // 16: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
-	9,  // 17: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
-	11, // 18: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
-	13, // 19: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
-	16, // 20: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
-	19, // 21: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
-	23, // 22: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
-	25, // 23: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
-	29, // 24: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
-	32, // 25: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
-	21, // 26: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
-	1,  // 27: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
-	3,  // 28: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
-	5,  // 29: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
-	10, // 30: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
-	12, // 31: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
-	14, // 32: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
-	17, // 33: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
-	20, // 34: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
-	24, // 35: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
-	26, // 36: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
-	30, // 37: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
-	33, // 38: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
-	22, // 39: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
-	27, // [27:40] is the sub-list for method output_type
-	14, // [14:27] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	39, // 11: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
+	32, // 12: keyway.api.v1.DatabaseDefinition.pool:type_name -> keyway.api.v1.DatabaseDefinitionPool
+	35, // 13: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
+	28, // 14: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
+	0,  // 15: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
+	2,  // 16: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
+	4,  // 17: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
+	9,  // 18: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
+	11, // 19: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
+	13, // 20: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
+	16, // 21: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
+	19, // 22: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
+	23, // 23: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
+	25, // 24: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
+	29, // 25: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
+	33, // 26: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
+	21, // 27: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
+	1,  // 28: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
+	3,  // 29: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
+	5,  // 30: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
+	10, // 31: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
+	12, // 32: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
+	14, // 33: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
+	17, // 34: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
+	20, // 35: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
+	24, // 36: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
+	26, // 37: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
+	30, // 38: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
+	34, // 39: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
+	22, // 40: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
+	28, // [28:41] is the sub-list for method output_type
+	15, // [15:28] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_keyway_api_v1_api_proto_init() }
@@ -2388,13 +2472,14 @@ func file_keyway_api_v1_api_proto_init() {
 	if File_keyway_api_v1_api_proto != nil {
 		return
 	}
+	file_keyway_api_v1_api_proto_msgTypes[32].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_api_v1_api_proto_rawDesc), len(file_keyway_api_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
