@@ -8,10 +8,18 @@ import (
 	"time"
 )
 
-// relayBuffer is each direction's copy buffer: one TLS record. TLS
+// Relay buffers. A direction reads into a small array of its own while
+// it may wait for its peer, and borrows a full buffer (one TLS record)
+// only while bytes flow: an idle session holds no large buffer. (TLS
 // connections and Unix sockets offer no ReadFrom, so io.Copy would hold
-// 32 KiB per direction for a session's whole life.
-const relayBuffer = 16 << 10
+// 32 KiB per direction for a session's whole life.)
+const (
+	relayWaitBuffer = 1 << 10
+	relayBuffer     = 16 << 10
+)
+
+// relayBuffers lends the buffers of flowing directions.
+var relayBuffers = sync.Pool{New: func() any { b := make([]byte, relayBuffer); return &b }}
 
 // HalfCloseWriteTimeout bounds each write of a relay after one of its
 // directions has ended: the side that sent the end of its stream has
@@ -46,9 +54,7 @@ type relay struct {
 
 // copy moves src to dst until src ends or either fails.
 func (r *relay) copy(dst, src net.Conn) {
-	// The writer type hides dst's ReadFrom, so the buffer bounds memory.
-	_, err := io.CopyBuffer(boundedWriter{dst: dst, r: r}, src, make([]byte, relayBuffer))
-	if err != nil {
+	if err := copyLazily(boundedWriter{dst: dst, r: r}, src); err != nil {
 		r.closeBoth()
 		return
 	}
@@ -57,6 +63,39 @@ func (r *relay) copy(dst, src net.Conn) {
 		// The other direction writes into src; a write already blocked
 		// there gets the bound too (setting a deadline wakes it).
 		_ = src.SetWriteDeadline(time.Now().Add(HalfCloseWriteTimeout))
+	}
+}
+
+// copyLazily copies src to dst until src ends, reading into a small array
+// of its own after a read that drained src (the next may wait), and into
+// a lent buffer after one that filled its buffer (more is likely there).
+// Each read is written before the next, so nothing waits in a buffer
+// while the relay waits for more.
+func copyLazily(dst io.Writer, src io.Reader) error {
+	var own [relayWaitBuffer]byte
+	flowing := false
+	for {
+		buf, lent := own[:], (*[]byte)(nil)
+		if flowing {
+			lent = relayBuffers.Get().(*[]byte)
+			buf = *lent
+		}
+		n, err := src.Read(buf)
+		flowing = n == len(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				err = werr
+			}
+		}
+		if lent != nil {
+			relayBuffers.Put(lent)
+		}
+		switch {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		}
 	}
 }
 

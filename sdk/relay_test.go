@@ -181,3 +181,90 @@ func TestRelayKeepsHalfClose(t *testing.T) {
 	}
 	waitDone(t, done, time.Second, "both directions ended")
 }
+
+// chunkReader returns its chunks one per Read, each whole when the
+// caller's buffer allows, as a TLS connection returns records, then
+// io.EOF. Before each chunk after the first it waits on next, if set.
+type chunkReader struct {
+	chunks [][]byte
+	next   chan struct{}
+	read   int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	if c.next != nil && c.read > 0 {
+		<-c.next
+	}
+	n := copy(p, c.chunks[0])
+	c.chunks[0] = c.chunks[0][n:]
+	if len(c.chunks[0]) == 0 {
+		c.chunks = c.chunks[1:]
+		c.read++
+	}
+	return n, nil
+}
+
+func TestCopyLazilyCopiesEveryByte(t *testing.T) {
+	tests := []struct {
+		name  string
+		sizes []int
+	}{
+		{"small messages", []int{5, 60, 300, 1}},
+		{"exactly the wait buffer", []int{relayWaitBuffer, relayWaitBuffer, 3}},
+		{"records larger than either buffer", []int{relayBuffer + 1, 100 << 10, 7}},
+		{"a burst then small ones", []int{relayBuffer, relayBuffer, relayBuffer, 10, 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want []byte
+			src := &chunkReader{}
+			for i, n := range tt.sizes {
+				c := bytes.Repeat([]byte{byte('a' + i)}, n)
+				src.chunks = append(src.chunks, c)
+				want = append(want, c...)
+			}
+			var got bytes.Buffer
+			if err := copyLazily(&got, src); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("copied %d bytes that differ from the %d read", got.Len(), len(want))
+			}
+		})
+	}
+}
+
+// signalWriter tells wrote about each write.
+type signalWriter struct{ wrote chan []byte }
+
+func (w signalWriter) Write(p []byte) (int, error) {
+	w.wrote <- bytes.Clone(p)
+	return len(p), nil
+}
+
+func TestCopyLazilyWritesBeforeReadingAgain(t *testing.T) {
+	// A peer that waits for the answer to its message before it sends
+	// the next: a copy that held the message while reading again would
+	// never deliver it.
+	for _, n := range []int{10, relayWaitBuffer, relayBuffer} {
+		src := &chunkReader{chunks: [][]byte{make([]byte, n), []byte("next")}, next: make(chan struct{})}
+		dst := signalWriter{wrote: make(chan []byte, 4)}
+		done := make(chan error, 1)
+		go func() { done <- copyLazily(dst, src) }()
+		for got := 0; got < n; {
+			select {
+			case b := <-dst.wrote:
+				got += len(b)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%d bytes of a %d-byte message were written before the next read", got, n)
+			}
+		}
+		close(src.next)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -84,5 +84,6 @@ func agentPath(ctx context.Context, e *env) (endpoint, error) {
 	if err := p.waitUntil(ctx, 30*time.Second, "session through the agent's tunnel", ep.ping); err != nil {
 		return endpoint{}, err
 	}
+	e.agent, e.agentEndpoint = p, ep
 	return ep, nil
 }

@@ -23,6 +23,10 @@ type env struct {
 	keyway *process
 	// keywayEndpoint is how a user reaches the database through it.
 	keywayEndpoint endpoint
+	// agent is the separate agent's process once its path started, and
+	// agentEndpoint how a user reaches its database.
+	agent         *process
+	agentEndpoint endpoint
 	// log receives progress lines.
 	log     io.Writer
 	closers []func()

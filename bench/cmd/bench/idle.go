@@ -9,45 +9,58 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// idleResult is keyway's memory per idle session.
+// idleResult is keyway's memory per idle session on one path.
 type idleResult struct {
-	Sessions int `json:"sessions"`
-	// Before and After are RSS in KiB with none and with all sessions
-	// open, for the keyway process and its postgres plugin.
-	KeywayBeforeKiB int64 `json:"keyway_before_kib"`
-	KeywayAfterKiB  int64 `json:"keyway_after_kib"`
-	PluginBeforeKiB int64 `json:"plugin_before_kib"`
-	PluginAfterKiB  int64 `json:"plugin_after_kib"`
+	// Path names the topology: "keyway" (all-in-one) or "keyway-agent".
+	Path     string `json:"path"`
+	Sessions int    `json:"sessions"`
+	// Processes are keyway's processes on the path, each with its RSS
+	// before and after the sessions opened.
+	Processes []processRSS `json:"processes"`
 	// OpenSeconds is how long opening all sessions took.
 	OpenSeconds float64 `json:"open_seconds"`
 }
 
-// perSessionKiB is the growth of keyway and its plugin per session.
-func (r idleResult) perSessionKiB() (keyway, plugin, total float64) {
-	n := float64(r.Sessions)
-	keyway = float64(r.KeywayAfterKiB-r.KeywayBeforeKiB) / n
-	plugin = float64(r.PluginAfterKiB-r.PluginBeforeKiB) / n
-	return keyway, plugin, keyway + plugin
+// processRSS is one process's RSS in KiB with none and with all sessions
+// open.
+type processRSS struct {
+	Name      string `json:"name"`
+	pid       int
+	BeforeKiB int64 `json:"before_kib"`
+	AfterKiB  int64 `json:"after_kib"`
+}
+
+// perSessionKiB is the process's growth per session.
+func (p processRSS) perSessionKiB(sessions int) float64 {
+	return float64(p.AfterKiB-p.BeforeKiB) / float64(sessions)
+}
+
+// totalKiB is the growth per session of all the path's processes.
+func (r idleResult) totalKiB() float64 {
+	var t float64
+	for _, p := range r.Processes {
+		t += p.perSessionKiB(r.Sessions)
+	}
+	return t
 }
 
 // openers is how many sessions are opened at once.
 const openers = 8
 
-// measureIdle opens n idle sessions through keyway and reads the RSS of
-// keyway and its postgres plugin before and after. One session is opened
-// and closed first, so one-time setup (the plugin's database certificate,
-// the policy) is not counted per session.
-func measureIdle(ctx context.Context, keyway, plugin int, ep endpoint, n int) (idleResult, error) {
+// measureIdle opens n idle sessions through ep and reads the RSS of
+// procs before and after. The endpoint is pinged first, so one-time
+// setup (the plugin's database certificate, the policy) is not counted
+// per session.
+func measureIdle(ctx context.Context, path string, procs []processRSS, ep endpoint, n int) (idleResult, error) {
 	if err := ep.ping(ctx); err != nil {
 		return idleResult{}, err
 	}
-	r := idleResult{Sessions: n}
+	r := idleResult{Path: path, Sessions: n, Processes: procs}
 	var err error
-	if r.KeywayBeforeKiB, err = rssKiB(keyway); err != nil {
-		return r, err
-	}
-	if r.PluginBeforeKiB, err = rssKiB(plugin); err != nil {
-		return r, err
+	for i := range r.Processes {
+		if r.Processes[i].BeforeKiB, err = rssKiB(r.Processes[i].pid); err != nil {
+			return r, err
+		}
 	}
 	t0 := time.Now()
 	conns, err := openSessions(ctx, ep, n)
@@ -56,11 +69,10 @@ func measureIdle(ctx context.Context, keyway, plugin int, ep endpoint, n int) (i
 		return r, err
 	}
 	r.OpenSeconds = time.Since(t0).Seconds()
-	if r.KeywayAfterKiB, err = rssKiB(keyway); err != nil {
-		return r, err
-	}
-	if r.PluginAfterKiB, err = rssKiB(plugin); err != nil {
-		return r, err
+	for i := range r.Processes {
+		if r.Processes[i].AfterKiB, err = rssKiB(r.Processes[i].pid); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }

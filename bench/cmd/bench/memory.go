@@ -24,10 +24,19 @@ func measureMemory(ctx context.Context, e *env, direct, floor endpoint) memoryRe
 		return m
 	}
 	fmt.Fprintf(e.log, "opening %d idle sessions through keyway\n", e.opts.sessions)
-	if r, err := measureIdle(ctx, e.keyway.pid(), plugin, e.keywayEndpoint, e.opts.sessions); err != nil {
+	procs := []processRSS{{Name: "keyway", pid: e.keyway.pid()}, {Name: "plugin", pid: plugin}}
+	if r, err := measureIdle(ctx, "keyway", procs, e.keywayEndpoint, e.opts.sessions); err != nil {
 		fail("idle sessions", err)
 	} else {
-		m.Idle = &r
+		m.Idle = append(m.Idle, r)
+	}
+	if e.agent != nil {
+		fmt.Fprintf(e.log, "opening %d idle sessions through keyway's separate agent\n", e.opts.sessions)
+		if r, err := measureAgentIdle(ctx, e); err != nil {
+			fail("idle sessions through the agent", err)
+		} else {
+			m.Idle = append(m.Idle, r)
+		}
 	}
 	fmt.Fprintf(e.log, "streaming %d MB over direct TLS, floor-1hop and keyway\n", e.opts.streamBytes/1_000_000)
 	if r, err := measureStream(ctx, directName, direct, e.opts.streamBytes); err != nil {
@@ -48,4 +57,16 @@ func measureMemory(ctx context.Context, e *env, direct, floor endpoint) memoryRe
 		m.Stream = append(m.Stream, r)
 	}
 	return m
+}
+
+// measureAgentIdle measures idle sessions through the separate agent: the
+// proxy's process (the all-in-one keyway, whose own plugin takes no part),
+// the agent's process and the agent's postgres plugin.
+func measureAgentIdle(ctx context.Context, e *env) (idleResult, error) {
+	plugin, err := pluginChild(e.agent.pid(), "postgres")
+	if err != nil {
+		return idleResult{}, fmt.Errorf("the agent's postgres plugin: %w", err)
+	}
+	procs := []processRSS{{Name: "proxy", pid: e.keyway.pid()}, {Name: "agent", pid: e.agent.pid()}, {Name: "agent plugin", pid: plugin}}
+	return measureIdle(ctx, "keyway-agent", procs, e.agentEndpoint, e.opts.sessions)
 }

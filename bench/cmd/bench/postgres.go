@@ -10,10 +10,12 @@ import (
 )
 
 // maxConnections is PostgreSQL's max_connections for a run: every idle
-// session of the memory measurement holds a backend through keyway, and
-// pgbouncer may keep a pool of its own open meanwhile.
+// session of the memory measurements holds a backend through keyway (the
+// backends of the all-in-one's sessions may still be exiting when those
+// through the agent open), and pgbouncer may keep a pool of its own open
+// meanwhile.
 func maxConnections(o options) int {
-	return max(300, o.sessions+2*o.maxClients()+50)
+	return max(300, 2*o.sessions+2*o.maxClients()+50)
 }
 
 // startPostgres starts PostgreSQL with TLS and certificate

@@ -128,7 +128,7 @@ func writeJSON(path string, v any) error {
 
 // memoryReport is bench/results/memory.json.
 type memoryReport struct {
-	Idle   *idleResult    `json:"idle,omitempty"`
+	Idle   []idleResult   `json:"idle,omitempty"`
 	Stream []streamResult `json:"stream,omitempty"`
 	// Errors say which measurement failed, and why.
 	Errors []string `json:"errors,omitempty"`
@@ -136,12 +136,12 @@ type memoryReport struct {
 
 // printMemory writes the idle-session and streaming measurements.
 func printMemory(w io.Writer, m memoryReport) {
-	if r := m.Idle; r != nil {
-		k, p, t := r.perSessionKiB()
-		fmt.Fprintf(w, "\nIdle sessions through keyway: %d (opened in %.1f s)\n", r.Sessions, r.OpenSeconds)
-		fmt.Fprintf(w, "  keyway  RSS %s -> %s, %.1f KiB per session\n", mib(r.KeywayBeforeKiB), mib(r.KeywayAfterKiB), k)
-		fmt.Fprintf(w, "  plugin  RSS %s -> %s, %.1f KiB per session\n", mib(r.PluginBeforeKiB), mib(r.PluginAfterKiB), p)
-		fmt.Fprintf(w, "  total   %.1f KiB per idle session\n", t)
+	for _, r := range m.Idle {
+		fmt.Fprintf(w, "\nIdle sessions through %s: %d (opened in %.1f s)\n", r.Path, r.Sessions, r.OpenSeconds)
+		for _, p := range r.Processes {
+			fmt.Fprintf(w, "  %-12s RSS %s -> %s, %.1f KiB per session\n", p.Name, mib(p.BeforeKiB), mib(p.AfterKiB), p.perSessionKiB(r.Sessions))
+		}
+		fmt.Fprintf(w, "  %-12s %.1f KiB per idle session\n", "total", r.totalKiB())
 	}
 	if len(m.Stream) > 0 {
 		fmt.Fprintf(w, "\nStreaming one large result (select repeat('x', %d) from generate_series):\n", rowBytes)
