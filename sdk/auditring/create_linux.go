@@ -7,6 +7,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// mapFlags maps a ring shared, with its pages in memory from the start:
+// the ring's memory is a fixed cost of each plugin, not one that grows
+// with the first sessions' events.
+const mapFlags = unix.MAP_SHARED | unix.MAP_POPULATE
+
 // Create makes a ring whose data area holds capacity bytes (a power of
 // two) in an anonymous memory file. It returns the mapping, for
 // NewReader, and the file, whose descriptor goes to the plugin; the
@@ -26,7 +31,7 @@ func Create(capacity int) (mem []byte, f *os.File, err error) {
 		_ = f.Close()
 		return nil, nil, fmt.Errorf("sizing the audit ring: %w", err)
 	}
-	mem, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, mapFlags)
 	if err != nil {
 		_ = f.Close()
 		return nil, nil, fmt.Errorf("mapping the audit ring: %w", err)

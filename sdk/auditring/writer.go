@@ -34,7 +34,7 @@ func Open(f *os.File, bell io.Writer) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit ring: %w", err)
 	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, mapFlags)
 	if err != nil {
 		return nil, fmt.Errorf("mapping the audit ring: %w", err)
 	}
