@@ -40,8 +40,11 @@ type Plugin struct {
 type settings struct {
 	startupTimeout time.Duration
 	dialTimeout    time.Duration
-	maxParameter   int
-	cluster        string
+	// clientWriteTimeout ends a session whose client takes none of what
+	// it is sent for this long.
+	clientWriteTimeout time.Duration
+	maxParameter       int
+	cluster            string
 	// dbEvents is what the audit log records of sessions:
 	// sdk.AuditDBEventsAll, AuditDBEventsSessions or AuditDBEventsNone.
 	dbEvents string
@@ -68,12 +71,14 @@ func (*Plugin) ConfigSchema() sdk.Schema {
 	return sdk.Schema{Attributes: []sdk.Attribute{
 		{Name: "startup_timeout", Type: sdk.TypeString, Description: "how long a client may take to send its StartupMessage (default 10s)"},
 		{Name: "dial_timeout", Type: sdk.TypeString, Description: "how long to wait for the database to accept a connection (default 10s)"},
+		{Name: "client_write_timeout", Type: sdk.TypeString, Description: "how long a client may take none of what it is sent before its session is closed (default 2m)"},
 	}}
 }
 
 type config struct {
-	StartupTimeout *string `json:"startup_timeout"`
-	DialTimeout    *string `json:"dial_timeout"`
+	StartupTimeout     *string `json:"startup_timeout"`
+	DialTimeout        *string `json:"dial_timeout"`
+	ClientWriteTimeout *string `json:"client_write_timeout"`
 }
 
 // Configure applies the settings and keeps the host for authorisation
@@ -84,7 +89,10 @@ func (p *Plugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 		return err
 	}
 	var diags sdk.Diagnostics
-	s := settings{startupTimeout: 10 * time.Second, dialTimeout: 10 * time.Second, maxParameter: req.AuditMaxParameterBytes, cluster: req.ClusterName}
+	s := settings{
+		startupTimeout: 10 * time.Second, dialTimeout: 10 * time.Second, clientWriteTimeout: 2 * time.Minute,
+		maxParameter: req.AuditMaxParameterBytes, cluster: req.ClusterName,
+	}
 	if s.maxParameter <= 0 {
 		s.maxParameter = 4096
 	}
@@ -105,6 +113,7 @@ func (p *Plugin) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 	}
 	parse("startup_timeout", c.StartupTimeout, &s.startupTimeout)
 	parse("dial_timeout", c.DialTimeout, &s.dialTimeout)
+	parse("client_write_timeout", c.ClientWriteTimeout, &s.clientWriteTimeout)
 	if err := diags.Err(); err != nil {
 		return err
 	}

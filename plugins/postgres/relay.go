@@ -225,7 +225,7 @@ func (r recordedWriter) Write(p []byte) (int, error) {
 //
 // server is upstream's reading side; when keyway ends the session it
 // stops between two messages and the client is told why (end).
-func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn, server io.Reader, end func() sdk.EndReason) {
+func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn, server io.Reader, end func() sdk.EndReason) *stalledError {
 	var wg sync.WaitGroup
 	var refused error
 	wg.Go(func() {
@@ -248,11 +248,26 @@ func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), cli
 		_ = upstream.Close()
 		_ = client.Close()
 	}
+	stalled := endIfStalled(err, client, upstream)
 	wg.Wait()
 	if refused != nil {
 		fatal(recordedWriter{w: client, a: t.a}, stateProgramLimitExceeded, refused.Error(), "")
 	}
 	sdk.CloseWrite(client)
+	return stalled
+}
+
+// endIfStalled closes both connections when err is a client that took
+// nothing for its write timeout: the client's own direction would
+// otherwise wait for it for ever. It returns that error, else nil.
+func endIfStalled(err error, client, upstream net.Conn) *stalledError {
+	var stalled *stalledError
+	if !errors.As(err, &stalled) {
+		return nil
+	}
+	_ = upstream.Close()
+	_ = client.Close()
+	return stalled
 }
 
 // relayPlain runs the session both ways without decoding its messages,
@@ -260,7 +275,7 @@ func relayAudited(t *tracker, bufs *bufferPool, countIn, countOut func(int), cli
 // side is still cut at message boundaries, so that when keyway ends the
 // session (server stops with errSessionEnded) its error reaches the
 // client whole.
-func relayPlain(bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn, server io.Reader, end func() sdk.EndReason) {
+func relayPlain(bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn, server io.Reader, end func() sdk.EndReason) *stalledError {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_, _ = io.CopyBuffer(countingWriter{upstream, countIn}, client, make([]byte, relayBuffer))
@@ -273,8 +288,10 @@ func relayPlain(bufs *bufferPool, countIn, countOut func(int), client, upstream 
 		_ = upstream.Close()
 		_ = client.Close()
 	}
+	stalled := endIfStalled(err, client, upstream)
 	sdk.CloseWrite(client)
 	wg.Wait()
+	return stalled
 }
 
 // passFrame passes a message on unread.

@@ -169,15 +169,22 @@ func (p *Plugin) ServeSession(ctx context.Context, s *sdk.Session) {
 	countOut := func(n int) { out.Add(int64(n)); s.CountToClient(n) }
 	s.EndWhenIdle(authz.IdleTimeout, fmt.Sprintf("keyway: the session sent nothing for %s, the idle_timeout of its roles, so it is closed", authz.IdleTimeout))
 	server, stopWatch := watchEnd(s, relayUpstream)
+	// A client that stops reading ends its session after the write
+	// timeout, rather than holding it with the server's answer blocked.
+	relayClient = newStallGuard(relayClient, cfg.clientWriteTimeout)
+	var stalled *stalledError
 	if cfg.statements() {
-		relayAudited(newTracker(aud, cfg.maxParameter), p.bufs, countIn, countOut, relayClient, relayUpstream, server, s.EndReason)
+		stalled = relayAudited(newTracker(aud, cfg.maxParameter), p.bufs, countIn, countOut, relayClient, relayUpstream, server, s.EndReason)
 	} else {
-		relayPlain(p.bufs, countIn, countOut, relayClient, relayUpstream, server, s.EndReason)
+		stalled = relayPlain(p.bufs, countIn, countOut, relayClient, relayUpstream, server, s.EndReason)
 	}
 	stopWatch()
 	if cfg.sessions() {
 		end := aud.Event(sdk.AuditSessionEnd, "T2004I", true)
 		end.DurationMS, end.BytesIn, end.BytesOut = time.Since(started).Milliseconds(), in.Load(), out.Load()
+		if stalled != nil {
+			end.Error = stalled.Error()
+		}
 		aud.Emit(end)
 	}
 }
