@@ -87,7 +87,10 @@ func (s *protocolServer) serveClientTLS(raw net.Conn, meta *pluginv1.Session) {
 		sess.Database = databaseFromProto(resp.GetDatabase())
 		sess.KeyTag = resp.GetKeyTag()
 	}
-	s.run(sess)
+	// The session runs on a goroutine of its own: this one's stack, grown
+	// by the handshake, ends here instead of staying with the session for
+	// as long as it is open.
+	go s.run(sess)
 }
 
 // relayElsewhere passes a session the host routes to another plugin or an
