@@ -29,4 +29,14 @@ type issuer struct {
 	signer crypto.Signer
 	// chain is cert's DER followed by its parents, if any.
 	chain [][]byte
+	// release, if set, is called once the signing is done: until then
+	// the key is not destroyed.
+	release func()
+}
+
+// done says the signing with the issuer's key has ended.
+func (i issuer) done() {
+	if i.release != nil {
+		i.release()
+	}
 }

@@ -41,7 +41,13 @@ type keyring struct {
 	now   func() time.Time
 	store keyStore
 
-	mu sync.Mutex
+	// signing is held for reading from the moment a signing picks its
+	// key until the certificate is made; a rotation that drops a key
+	// takes it, after mu, before destroying the key, so that no signing
+	// under way loses its key (a PKCS#11 token refuses it). It comes
+	// before mu.
+	signing sync.RWMutex
+	mu      sync.Mutex
 	// chains holds each authority's keys. During a rotation the first
 	// is the key that remains at standby (the new one, or the old one
 	// during a rollback) and the second is the other.
@@ -97,6 +103,7 @@ func (k *keyring) issuer(a sdk.Authority, server bool) (issuer, error) {
 	if err := checkAuthority(a); err != nil {
 		return issuer{}, err
 	}
+	k.signing.RLock()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	chain := k.chains[a]
@@ -113,10 +120,12 @@ func (k *keyring) issuer(a sdk.Authority, server bool) (issuer, error) {
 		other := chain[1-i]
 		cross, err := k.crossLocked(key, other)
 		if err != nil {
+			k.signing.RUnlock()
 			return issuer{}, err
 		}
 		iss.chain = [][]byte{cross, other.cert.Raw}
 	}
+	iss.release = k.signing.RUnlock
 	return iss, nil
 }
 
@@ -181,6 +190,18 @@ func (k *keyring) rotate(req sdk.RotateRequest) (sdk.AuthorityState, error) {
 			return sdk.AuthorityState{}, fmt.Errorf("rotating the %s authority: %w", a, err)
 		}
 	}
+	var dropped *caKey
+	defer func() {
+		// Once mu is released (the deferred unlock below runs first),
+		// and the signings that picked the dropped key are done.
+		if dropped != nil {
+			k.signing.Lock()
+			defer k.signing.Unlock()
+			// The index no longer names the key; a failed removal
+			// leaves an orphan that does no harm.
+			_ = k.store.removeKey(a, dropped)
+		}
+	}()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err := sdk.CheckPhaseChange(a, k.rots[a].Phase, req.Phase); err != nil {
@@ -198,7 +219,7 @@ func (k *keyring) rotate(req sdk.RotateRequest) (sdk.AuthorityState, error) {
 	for b, r := range k.rots {
 		rots[b] = r
 	}
-	var dropped *caKey
+	var drop *caKey
 	switch req.Phase {
 	case sdk.PhaseInit:
 		old := *k.chains[a][0]
@@ -214,7 +235,7 @@ func (k *keyring) rotate(req sdk.RotateRequest) (sdk.AuthorityState, error) {
 		r.Phase = sdk.PhaseRollback
 		rots[a] = r
 	case sdk.PhaseStandby:
-		dropped = k.chains[a][1]
+		drop = k.chains[a][1]
 		chains[a] = k.chains[a][:1:1]
 		delete(rots, a)
 	default:
@@ -229,11 +250,7 @@ func (k *keyring) rotate(req sdk.RotateRequest) (sdk.AuthorityState, error) {
 		return sdk.AuthorityState{}, fmt.Errorf("rotating the %s authority to phase %s: %w", a, req.Phase, err)
 	}
 	k.chains, k.rots = chains, rots
-	if dropped != nil {
-		// The index no longer names the key; a failed removal leaves
-		// an orphan that does no harm.
-		_ = k.store.removeKey(a, dropped)
-	}
+	dropped = drop
 	return k.stateLocked(a), nil
 }
 

@@ -25,6 +25,7 @@ func (v *vault) Sign(_ context.Context, req sdk.SignRequest) (sdk.SignResponse, 
 	if err != nil {
 		return sdk.SignResponse{}, fmt.Errorf("signing with the %s authority: %w", req.Authority, err)
 	}
+	defer iss.done()
 	der, err := signLeaf(iss, req)
 	if err != nil {
 		return sdk.SignResponse{}, fmt.Errorf("signing with the %s authority: %w", req.Authority, err)
