@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"sync"
 	"testing"
+
+	"github.com/keyway-dev/keyway/core/tunnel"
 )
 
 func TestCurrentIdentityIsReadAtEachDial(t *testing.T) {
@@ -14,7 +16,7 @@ func TestCurrentIdentityIsReadAtEachDial(t *testing.T) {
 	holder := NewCurrentIdentity(Identity{Cert: oldCert, HostCAs: [][]byte{oldCA.cert.Raw}, Cluster: "c"})
 	c := &TunnelClient{ProxyAddr: "127.0.0.1:1", Identity: holder}
 
-	before, err := c.tlsConfig()
+	before, err := c.tlsConfig(tunnel.ALPNTunnel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func TestCurrentIdentityIsReadAtEachDial(t *testing.T) {
 		t.Fatal("the handshake presents the old certificate")
 	}
 	// The host authorities are read at each dial.
-	after, err := c.tlsConfig()
+	after, err := c.tlsConfig(tunnel.ALPNTunnel)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func (c *TunnelClient) Run(ctx context.Context) {
 // the proxy published when known. An address learnt from the state
 // backend is never trusted without this. It is built at each dial and
 // presents the certificate held at the handshake.
-func (c *TunnelClient) tlsConfig() (*tls.Config, error) {
+func (c *TunnelClient) tlsConfig(alpn string) (*tls.Config, error) {
 	host, _, err := net.SplitHostPort(c.ProxyAddr)
 	if err != nil {
 		return nil, fmt.Errorf("proxy address %q: %w", c.ProxyAddr, err)
@@ -104,23 +104,33 @@ func (c *TunnelClient) tlsConfig() (*tls.Config, error) {
 	cluster := c.Identity.Get().Cluster
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: host,
-		GetClientCertificate: c.Identity.Certificate, NextProtos: []string{tunnel.ALPNTunnel},
+		GetClientCertificate: c.Identity.Certificate, NextProtos: []string{alpn},
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return authority.VerifyProxyIdentity(cs.PeerCertificates, cluster, want)
 		},
 	}, nil
 }
 
-// once runs one tunnel until it breaks.
-func (c *TunnelClient) once(ctx context.Context) error {
-	cfg, err := c.tlsConfig()
+// dial opens a mutual-TLS connection to the proxy for the ALPN protocol
+// alpn.
+func (c *TunnelClient) dial(ctx context.Context, alpn string) (net.Conn, error) {
+	cfg, err := c.tlsConfig(alpn)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d := tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 10 * time.Second}}
 	raw, err := d.DialContext(ctx, "tcp", c.ProxyAddr)
 	if err != nil {
-		return fmt.Errorf("dialing the proxy: %w", err)
+		return nil, fmt.Errorf("dialing the proxy: %w", err)
+	}
+	return raw, nil
+}
+
+// once runs one tunnel until it breaks.
+func (c *TunnelClient) once(ctx context.Context) error {
+	raw, err := c.dial(ctx, tunnel.ALPNTunnel)
+	if err != nil {
+		return err
 	}
 	sess, err := tunnel.Client(raw)
 	if err != nil {
@@ -152,6 +162,7 @@ func (c *TunnelClient) once(ctx context.Context) error {
 	if c.Proxies != nil {
 		go c.watchProxies(lctx, client)
 	}
+	go c.keepWarm(lctx)
 	c.Logger.Info("tunnel to the proxy is up", "proxy", c.ProxyAddr, "databases", len(c.Registry.List()))
 	if c.Connected != nil {
 		c.Connected()
@@ -254,7 +265,7 @@ func (c *TunnelClient) register(ctx context.Context, client apiv1.AgentClient) e
 	return nil
 }
 
-// serve reads a session's header and delivers it.
+// serve reads a session's header from a tunnel stream and delivers it.
 func (c *TunnelClient) serve(ctx context.Context, stream net.Conn) {
 	defer func() { _ = stream.Close() }()
 	_ = stream.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -264,6 +275,12 @@ func (c *TunnelClient) serve(ctx context.Context, stream net.Conn) {
 		return
 	}
 	_ = stream.SetReadDeadline(time.Time{})
+	c.handle(ctx, stream, meta)
+}
+
+// handle delivers a session whose header was read, from a tunnel stream
+// or a data connection.
+func (c *TunnelClient) handle(ctx context.Context, stream net.Conn, meta *pluginv1.Session) {
 	if meta.GetEndSessions() != nil {
 		// Not a session: the proxy asks to end some this agent serves.
 		c.Deliver(ctx, stream, meta)

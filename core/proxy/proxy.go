@@ -83,6 +83,9 @@ type Proxy struct {
 	API func(conn *tls.Conn)
 	// Tunnel serves an agent's tunnel connection.
 	Tunnel func(conn *tls.Conn)
+	// Data takes a data connection an agent dialled for a session to
+	// come (tunnel.ALPNData); it owns the connection from then on.
+	Data func(conn *tls.Conn)
 	// Metrics counts sessions and times handshakes.
 	Metrics Metrics
 	// HandClientTLS, when set, offers a connection before TLS to this
@@ -385,13 +388,14 @@ func (p *Proxy) pipe(client net.Conn, target Target, sess *Session, release func
 }
 
 // serveKeywayTLS completes TLS for keyway's own protocols and dispatches
-// by ALPN: the API, or an agent's tunnel. It reports whether the
+// by ALPN: the API, an agent's tunnel or data connection, or a
+// keyway-db session. It reports whether the
 // connection was handed over to a server that now owns it. The API's
 // server holds a connection to its own deadlines from then on (see
 // core/server's API options); a tunnel's handler checks the agent's
 // certificate at once.
 func (p *Proxy) serveKeywayTLS(raw net.Conn, release func()) bool {
-	tc := tls.Server(raw, p.serverTLS([]string{tunnel.ALPNAPI, tunnel.ALPNTunnel, tunnel.ALPNDB}))
+	tc := tls.Server(raw, p.serverTLS([]string{tunnel.ALPNAPI, tunnel.ALPNTunnel, tunnel.ALPNData, tunnel.ALPNDB}))
 	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
@@ -413,6 +417,13 @@ func (p *Proxy) serveKeywayTLS(raw net.Conn, release func()) bool {
 			release()
 			p.Tunnel(tc)
 			return false
+		}
+	case tunnel.ALPNData:
+		if p.Data != nil {
+			_ = raw.SetDeadline(time.Time{})
+			release()
+			p.Data(tc)
+			return true
 		}
 	case tunnel.ALPNDB:
 		p.serveDB(tc, release)

@@ -118,6 +118,7 @@ func newProxyRole(ctx context.Context, n *node, p proxyParts) (*proxyRole, error
 		Metrics:          n.metrics,
 		API:              func(c *tls.Conn) { r.apiLn.Deliver(c) },
 		Tunnel:           r.serveTunnel,
+		Data:             r.parkData,
 	}
 	if p.gate != nil {
 		serving, err := newServingCert(ctx, p.api.CA, cert, logger)
@@ -240,6 +241,22 @@ func (r *proxyRole) serveTunnel(c *tls.Conn) {
 	_ = gs.Serve(sess)
 	gs.Stop()
 	r.logger.Info("agent disconnected", "agent", name)
+}
+
+// parkData checks an agent's host certificate and keeps its data
+// connection for a session to that agent; it closes the connection when
+// the agent has no tunnel here or enough parked.
+func (r *proxyRole) parkData(c *tls.Conn) {
+	name, err := r.verifyHost(context.Background(), c.ConnectionState().PeerCertificates)
+	if err != nil {
+		r.logger.Warn("refusing a data connection", "client", c.RemoteAddr().String(), "error", err)
+		_ = c.Close()
+		return
+	}
+	if !r.tunnels.Park(name, c) {
+		r.logger.Debug("closing a data connection the agent does not need", "agent", name)
+		_ = c.Close()
+	}
 }
 
 // verifyHost checks a chain against the host authority and returns the

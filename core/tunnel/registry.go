@@ -25,6 +25,8 @@ type Agent struct {
 	// refused are the registrations outside the agent's grant, with why.
 	refused map[string]string
 	joined  time.Time
+	// data are the connections the agent dialled for sessions to come.
+	data parked
 }
 
 // SetRefused records the registrations refused to the agent and returns
@@ -84,9 +86,17 @@ func (a *Agent) SetDatabases(dbs []sdk.Database) {
 	a.mu.Unlock()
 }
 
-// OpenSession opens a stream to the agent for a client session and
-// writes its header.
+// OpenSession sends a client session to the agent: on a data connection
+// the agent dialled ahead when one is parked, else on a new stream of
+// its tunnel, which starts with the session's header either way.
 func (a *Agent) OpenSession(ctx context.Context, s *pluginv1.Session) (net.Conn, error) {
+	header, err := encodeHeader(s)
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: %w", a.Name, err)
+	}
+	if c := a.openData(ctx, header); c != nil {
+		return c, nil
+	}
 	stream, err := a.session.OpenStream()
 	if err != nil {
 		return nil, fmt.Errorf("agent %s: %w", a.Name, err)
@@ -94,7 +104,7 @@ func (a *Agent) OpenSession(ctx context.Context, s *pluginv1.Session) (net.Conn,
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = stream.SetWriteDeadline(deadline)
 	}
-	if err := WriteHeader(stream, s); err != nil {
+	if _, err := stream.Write(header); err != nil {
 		_ = stream.Close()
 		return nil, fmt.Errorf("agent %s: %w", a.Name, err)
 	}
@@ -121,11 +131,13 @@ func (r *Registry) Add(name string, s *yamux.Session) *Agent {
 	return a
 }
 
-// Remove forgets a tunnel.
+// Remove forgets a tunnel and closes the data connections its agent
+// parked.
 func (r *Registry) Remove(a *Agent) {
 	r.mu.Lock()
 	delete(r.agents, a)
 	r.mu.Unlock()
+	a.data.drop()
 }
 
 // Find returns a connected agent serving the database. Sessions are

@@ -2,7 +2,8 @@
 // long-lived mutual-TLS connection that the agent dials to the proxy, so
 // the database network needs no inbound port. yamux multiplexes it: the
 // agent opens streams for its gRPC calls to the cluster API, the proxy
-// opens one stream per client session, which starts with a Session header.
+// opens one stream per client session, which starts with a Session header,
+// unless a data connection the agent dialled ahead (ALPNData) is parked.
 package tunnel
 
 import (
@@ -50,16 +51,15 @@ func Client(conn net.Conn) (*yamux.Session, error) {
 	return yamux.Client(conn, yamuxConfig())
 }
 
-// WriteHeader starts a session stream with its metadata.
-func WriteHeader(w io.Writer, s *pluginv1.Session) error {
+// encodeHeader frames a session's metadata: its length, then the message.
+func encodeHeader(s *pluginv1.Session) ([]byte, error) {
 	b, err := proto.Marshal(s)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hdr := make([]byte, 4, 4+len(b))
 	binary.BigEndian.PutUint32(hdr, uint32(len(b)))
-	_, err = w.Write(append(hdr, b...))
-	return err
+	return append(hdr, b...), nil
 }
 
 // ReadHeader reads a session stream's metadata.

@@ -1,0 +1,109 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// dataConn is a data connection's two ends: the one the proxy parks and
+// the agent's.
+func dataConn(t *testing.T) (proxyEnd, agentEnd net.Conn) {
+	t.Helper()
+	a, b := net.Pipe()
+	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+	return a, b
+}
+
+func TestSessionsTakeParkedDataConnections(t *testing.T) {
+	r := NewRegistry()
+	a := r.Add("agent-1", session(t))
+	proxyEnd, agentEnd := dataConn(t)
+	if !r.Park("agent-1", proxyEnd) {
+		t.Fatal("the agent's data connection was refused")
+	}
+
+	got := make(chan *pluginv1.Session, 1)
+	go func() {
+		s, err := ReadHeader(agentEnd)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- s
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := a.OpenSession(ctx, &pluginv1.Session{Id: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != proxyEnd {
+		t.Fatalf("the session took %T; want the parked data connection", c)
+	}
+	if s := <-got; s.GetId() != "s1" {
+		t.Fatalf("the agent read session %q; want s1", s.GetId())
+	}
+
+	// None is parked now: the next session takes a tunnel stream.
+	c2, err := a.OpenSession(ctx, &pluginv1.Session{Id: "s2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2 == proxyEnd {
+		t.Fatal("a data connection served two sessions")
+	}
+	_ = c2.Close()
+}
+
+func TestParkRefuses(t *testing.T) {
+	r := NewRegistry()
+	a := r.Add("agent-1", session(t))
+	if c, _ := dataConn(t); r.Park("agent-2", c) {
+		t.Fatal("a data connection of an agent without a tunnel was parked")
+	}
+	for i := range maxParked {
+		if c, _ := dataConn(t); !r.Park("agent-1", c) {
+			t.Fatalf("connection %d of %d was refused", i+1, maxParked)
+		}
+	}
+	if c, _ := dataConn(t); r.Park("agent-1", c) {
+		t.Fatalf("more than %d connections were parked for one agent", maxParked)
+	}
+
+	// Removing the tunnel closes what was parked and refuses more.
+	first := a.data.conns[0]
+	r.Remove(a)
+	if _, err := first.Write([]byte{0}); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("writing to a parked connection after its tunnel went: %v; want it closed", err)
+	}
+	if !a.data.closed || len(a.data.conns) != 0 {
+		t.Fatal("the removed agent still holds parked connections")
+	}
+	if c, _ := dataConn(t); r.Park("agent-1", c) {
+		t.Fatal("a data connection was parked for a removed tunnel")
+	}
+}
+
+func TestABrokenDataConnectionFallsBackToTheTunnel(t *testing.T) {
+	r := NewRegistry()
+	a := r.Add("agent-1", session(t))
+	proxyEnd, agentEnd := dataConn(t)
+	r.Park("agent-1", proxyEnd)
+	_ = agentEnd.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := a.OpenSession(ctx, &pluginv1.Session{Id: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	if c == proxyEnd {
+		t.Fatal("the session took a data connection whose agent end was closed")
+	}
+}
