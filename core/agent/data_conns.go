@@ -8,17 +8,20 @@ import (
 	"github.com/keyway-dev/keyway/core/tunnel"
 )
 
-// keepWarm keeps tunnel.WarmData data connections dialled to the proxy
+// keepWarm keeps c.DataConns data connections dialled to the proxy
 // while the tunnel lasts: each waits for the header of a session the
 // proxy sends on it, and each one taken, or lost, is dialled again. A
 // proxy that refuses them (an older keyway, or one that parks enough)
 // is tried again after a growing delay; its sessions keep coming
 // through the tunnel.
 func (c *TunnelClient) keepWarm(ctx context.Context) {
+	if c.DataConns <= 0 {
+		return
+	}
 	// slots holds one value per connection to dial: true when the last
 	// one in that slot carried a session, false when it was refused.
-	slots := make(chan bool, tunnel.WarmData)
-	for range tunnel.WarmData {
+	slots := make(chan bool, c.DataConns)
+	for range c.DataConns {
 		slots <- true
 	}
 	backoff := 100 * time.Millisecond

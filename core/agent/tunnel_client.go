@@ -42,6 +42,10 @@ type TunnelClient struct {
 	// Proxies, if set, receives the cluster's proxies each time this
 	// proxy reports them.
 	Proxies func([]KnownProxy)
+	// DataConns is how many data connections (tunnel.ALPNData) the agent
+	// keeps dialled to the proxy for sessions to come; with none, every
+	// session comes through the tunnel.
+	DataConns int
 	// Keep, if set, is asked after the tunnel breaks whether to dial
 	// again; Run returns when it says no.
 	Keep func() bool

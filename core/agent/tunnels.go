@@ -28,6 +28,9 @@ type Tunnels struct {
 	Remote   *Remote
 	Deliver  Deliver
 	Logger   hclog.Logger
+	// DataConns is how many data connections each tunnel keeps
+	// (TunnelClient.DataConns).
+	DataConns int
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -135,7 +138,7 @@ func (t *Tunnels) link(addr string) {
 	defer t.running.Done()
 	c := &TunnelClient{
 		ProxyAddr: addr, Identity: t.Identity, Registry: t.Registry, Remote: t.Remote,
-		Deliver: t.Deliver, Logger: t.Logger,
+		Deliver: t.Deliver, Logger: t.Logger, DataConns: t.DataConns,
 		HostID:       func() string { return t.hostID(addr) },
 		Proxies:      t.learn,
 		Keep:         func() bool { return t.keep(addr) },

@@ -162,13 +162,34 @@ type DB struct {
 	TokenFile string `hcl:"token_file,optional"`
 	// AgentName is the agent's host name in the cluster
 	// (spiffe://CLUSTER/host/NAME); the machine's host name by default.
-	AgentName string     `hcl:"agent_name,optional"`
-	Databases []Database `hcl:"database,block"`
+	AgentName string `hcl:"agent_name,optional"`
+	// DataConnections is how many connections the agent keeps dialled
+	// to each proxy for sessions to come; DefaultDataConnections when
+	// unset, 0 sends every session through the tunnel.
+	DataConnections *int       `hcl:"data_connections,optional"`
+	Databases       []Database `hcl:"database,block"`
 	// Resources select the cluster's db resources that this agent
 	// serves besides its own database blocks.
 	Resources []Resources `hcl:"resources,block"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// Bounds of an agent's data connections (db { data_connections }).
+const (
+	DefaultDataConnections = 4
+	// MaxDataConnections is the most a proxy parks for one agent
+	// (core/tunnel's MaxParked).
+	MaxDataConnections = 16
+)
+
+// DataConns returns how many data connections the agent keeps dialled
+// to each proxy.
+func (d *DB) DataConns() int {
+	if d.DataConnections == nil {
+		return DefaultDataConnections
+	}
+	return *d.DataConnections
 }
 
 // Database is one database: a database block of an agent's

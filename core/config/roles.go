@@ -102,6 +102,10 @@ func (c *Config) checkDB(body hcl.Body, builtins []string) hcl.Diagnostics {
 			diags = append(diags, errorAt(c.DB.DeclRange, "Invalid proxy address", fmt.Sprintf("proxy_addr = %q is not HOST:PORT (%v).", c.DB.ProxyAddr, err)))
 		}
 	}
+	if n := c.DB.DataConnections; n != nil && (*n < 0 || *n > MaxDataConnections) {
+		diags = append(diags, errorAt(nestedAttrRange(body, c.DB.DeclRange, "data_connections"), "Invalid data connections",
+			fmt.Sprintf("data_connections = %d must be from 0 (every session through the tunnel) to %d.", *n, MaxDataConnections)))
+	}
 	seen := map[string]bool{}
 	known := func(p string) bool { return c.Plugin(p) != nil || slices.Contains(builtins, p) }
 	for _, db := range c.DB.Databases {

@@ -114,7 +114,7 @@ func newAgentRole(n *node, p agentParts) *agentRole {
 		current := agent.NewCurrentIdentity(p.id)
 		a.tunnels = &agent.Tunnels{
 			Seed: n.cfg.DB.ProxyAddr, Identity: current, DataDir: n.cfg.DataDir, Registry: p.local, Remote: p.remote,
-			Logger: logger, Deliver: a.deliver,
+			Logger: logger, Deliver: a.deliver, DataConns: n.cfg.DB.DataConns(),
 		}
 		a.renewer = &agent.Renewer{DataDir: n.cfg.DataDir, Identity: current, Remote: p.remote, Logger: logger}
 	}

@@ -9,22 +9,19 @@ import (
 
 // ALPNData carries one session from the proxy to an agent on a TLS
 // connection of its own, outside the tunnel's multiplexing: the agent
-// dials a few ahead of need (WarmData), the proxy parks them, and a
+// dials a few ahead of need, the proxy parks them, and a
 // session takes one and writes its header there as it would on a
 // tunnel stream. Its bytes then cross no framing and no goroutine of the
 // tunnel's, and sessions do not queue behind each other on one
 // connection.
 const ALPNData = "keyway-data"
 
-// WarmData is how many data connections an agent keeps dialled to each
-// proxy it has a tunnel to, waiting for sessions. A session that finds
-// none parked goes through the tunnel instead; the agent dials one more
-// each time one is taken.
-const WarmData = 4
-
-// maxParked bounds the data connections a proxy parks for one agent, so
-// that an agent cannot hold the proxy's descriptors with idle ones.
-const maxParked = 2 * WarmData
+// MaxParked bounds the data connections a proxy parks for one agent,
+// so that an agent cannot hold the proxy's descriptors with idle ones.
+// An agent keeps db { data_connections } dialled to each proxy, at most
+// as many (core/config's MaxDataConnections); a session that finds none
+// parked goes through the tunnel instead.
+const MaxParked = 16
 
 // parked are the data connections an agent dialled to this proxy that
 // no session took yet.
@@ -41,7 +38,7 @@ type parked struct {
 func (p *parked) park(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || len(p.conns) >= maxParked {
+	if p.closed || len(p.conns) >= MaxParked {
 		return false
 	}
 	p.conns = append(p.conns, c)

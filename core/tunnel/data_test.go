@@ -66,13 +66,13 @@ func TestParkRefuses(t *testing.T) {
 	if c, _ := dataConn(t); r.Park("agent-2", c) {
 		t.Fatal("a data connection of an agent without a tunnel was parked")
 	}
-	for i := range maxParked {
+	for i := range MaxParked {
 		if c, _ := dataConn(t); !r.Park("agent-1", c) {
-			t.Fatalf("connection %d of %d was refused", i+1, maxParked)
+			t.Fatalf("connection %d of %d was refused", i+1, MaxParked)
 		}
 	}
 	if c, _ := dataConn(t); r.Park("agent-1", c) {
-		t.Fatalf("more than %d connections were parked for one agent", maxParked)
+		t.Fatalf("more than %d connections were parked for one agent", MaxParked)
 	}
 
 	// Removing the tunnel closes what was parked and refuses more.

@@ -95,6 +95,9 @@ func serverCertificate(t *testing.T, addr, casFile string) *x509.Certificate {
 // postgres plugin completes clients' TLS, beside an agent in its own
 // process serving another database: a session for the agent's database
 // is relayed by the plugin through the core into the agent's tunnel.
+// The agent keeps no data connections, so that every session takes a
+// stream of the tunnel: the path that sessions fall back to when none
+// is parked.
 func TestPluginTLSRelaysSessionsForAgents(t *testing.T) {
 	a := startAllInOne(t)
 	const remote = "remote-postgres"
@@ -103,7 +106,7 @@ func TestPluginTLSRelaysSessionsForAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, data := filepath.Join(a.dir, "agent.hcl"), filepath.Join(a.dir, "agent")
-	body := fmt.Sprintf("data_dir = %q\n\ndb {\n  proxy_addr = %q\n  token_file = %q\n  agent_name = \"remote\"\n\n  database %q {\n    protocol = \"postgres\"\n    uri      = %q\n  }\n}\n",
+	body := fmt.Sprintf("data_dir = %q\n\ndb {\n  proxy_addr = %q\n  token_file = %q\n  agent_name = \"remote\"\n  data_connections = 0\n\n  database %q {\n    protocol = \"postgres\"\n    uri      = %q\n  }\n}\n",
 		data, a.proxy, token, remote, a.pg.Addr())
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
