@@ -21,6 +21,23 @@ func load(t *testing.T, src string) (*Config, string) {
 	return cfg, FormatDiagnostics(diags)
 }
 
+// loadCase loads src and, when wantErr is set, checks that the load was
+// refused with it and returns nil; otherwise the load must succeed.
+func loadCase(t *testing.T, src, wantErr string) *Config {
+	t.Helper()
+	cfg, errs := load(t, src)
+	if wantErr != "" {
+		if cfg != nil || !strings.Contains(errs, wantErr) {
+			t.Fatalf("errors:\n%s\nwant %q", errs, wantErr)
+		}
+		return nil
+	}
+	if errs != "" {
+		t.Fatal(errs)
+	}
+	return cfg
+}
+
 const head = "cluster_name = \"c\"\ndata_dir = \"/d\"\n"
 
 func TestLoadValid(t *testing.T) {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -19,15 +18,9 @@ func TestDataConnections(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, errs := load(t, head+"db {\n  proxy_addr = \"p:1\"\n  "+tt.attr+"\n}\n")
-			if tt.err != "" {
-				if cfg != nil || !strings.Contains(errs, tt.err) {
-					t.Fatalf("errors:\n%s\nwant %q", errs, tt.err)
-				}
+			cfg := loadCase(t, head+"db {\n  proxy_addr = \"p:1\"\n  "+tt.attr+"\n}\n", tt.err)
+			if cfg == nil {
 				return
-			}
-			if errs != "" {
-				t.Fatal(errs)
 			}
 			if got := cfg.DB.DataConns(); got != tt.want {
 				t.Fatalf("data connections %d; want %d", got, tt.want)

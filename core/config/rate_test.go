@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -23,15 +22,9 @@ func TestRateLimits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := head + "auth {\n  authz_plugin = \"postgres\"\n  " + tt.auth + "\n}\nproxy {\n  listen = \"127.0.0.1:3080\"\n  " + tt.proxy + "\n}\n"
-			cfg, errs := load(t, body)
-			if tt.err != "" {
-				if cfg != nil || !strings.Contains(errs, tt.err) {
-					t.Fatalf("errors:\n%s\nwant %q", errs, tt.err)
-				}
+			cfg := loadCase(t, body, tt.err)
+			if cfg == nil {
 				return
-			}
-			if errs != "" {
-				t.Fatal(errs)
 			}
 			if got := cfg.Auth.LoginLimit(); got != tt.login {
 				t.Fatalf("login rate %+v, want %+v", got, tt.login)

@@ -406,23 +406,17 @@ func (p *Proxy) serveKeywayTLS(raw net.Conn, release func()) bool {
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case tunnel.ALPNAPI:
 		if p.API != nil {
-			_ = raw.SetDeadline(time.Time{})
-			release()
-			p.API(tc)
+			handOver(raw, release, tc, p.API)
 			return true
 		}
 	case tunnel.ALPNTunnel:
 		if p.Tunnel != nil {
-			_ = raw.SetDeadline(time.Time{})
-			release()
-			p.Tunnel(tc)
+			handOver(raw, release, tc, p.Tunnel)
 			return false
 		}
 	case tunnel.ALPNData:
 		if p.Data != nil {
-			_ = raw.SetDeadline(time.Time{})
-			release()
-			p.Data(tc)
+			handOver(raw, release, tc, p.Data)
 			return true
 		}
 	case tunnel.ALPNDB:
@@ -431,6 +425,14 @@ func (p *Proxy) serveKeywayTLS(raw net.Conn, release func()) bool {
 	}
 	p.Logger.Debug("closing TLS connection without a known protocol", "client", raw.RemoteAddr().String(), "alpn", tc.ConnectionState().NegotiatedProtocol)
 	return false
+}
+
+// handOver clears the handshake's deadline, takes the connection out of
+// the caps on unauthenticated ones and gives it to serve.
+func handOver(raw net.Conn, release func(), tc *tls.Conn, serve func(*tls.Conn)) {
+	_ = raw.SetDeadline(time.Time{})
+	release()
+	serve(tc)
 }
 
 // serveDB serves a keyway-db session, of any protocol: the route is in
