@@ -252,27 +252,67 @@ func (r *Remote) EmitDurable(ctx context.Context, events ...audit.Event) error {
 }
 
 func (r *Remote) sendAudit(ctx context.Context, durable bool, events []audit.Event) error {
-	// One request per session, in the order of the batch: a batch mixes
-	// sessions that different proxies routed.
-	var order []string
-	reqs := map[string]*apiv1.AuditRequest{}
+	objects := make([][]byte, 0, len(events))
+	sessions := make([]string, 0, len(events))
 	for _, e := range events {
 		b, err := json.Marshal(e)
 		if err != nil {
 			return fmt.Errorf("encoding an audit event: %w", err)
 		}
-		req, ok := reqs[e.SessionID]
-		if !ok {
-			req = &apiv1.AuditRequest{Durable: durable}
-			reqs[e.SessionID] = req
-			order = append(order, e.SessionID)
-		}
-		req.EventsJson = append(req.EventsJson, b)
+		objects = append(objects, b)
+		sessions = append(sessions, e.SessionID)
 	}
-	for _, sid := range order {
-		req := reqs[sid]
-		err := r.sessionCall(ctx, sid, func(c apiv1.AgentClient) error {
-			_, err := c.Audit(ctx, req)
+	return r.sendObjects(ctx, durable, objects, sessions)
+}
+
+// EmitJSON sends a plugin's audit events as the plugin encoded them, as
+// Emit (or EmitDurable) does: only each event's session id is read, to
+// find the proxy that routed it, which decodes and checks every event.
+func (r *Remote) EmitJSON(ctx context.Context, durable bool, objects [][]byte) error {
+	sessions := make([]string, len(objects))
+	for i, b := range objects {
+		var head struct {
+			SessionID string `json:"sid"`
+		}
+		if err := json.Unmarshal(b, &head); err != nil {
+			return fmt.Errorf("decoding an audit event: %w", err)
+		}
+		sessions[i] = head.SessionID
+	}
+	return r.sendObjects(ctx, durable, objects, sessions)
+}
+
+// sendObjects sends encoded events, sessions[i] being the session of
+// objects[i], in one request for each proxy that routed some of them
+// (and one through any tunnel for sessions the agent does not know), in
+// the order the batch first names them; each session's events keep
+// their order.
+func (r *Remote) sendObjects(ctx context.Context, durable bool, objects [][]byte, sessions []string) error {
+	type group struct {
+		proxy, session string
+		req            *apiv1.AuditRequest
+	}
+	var groups []*group
+	r.mu.RLock()
+	for i, b := range objects {
+		proxy := r.routeLocked(sessions[i])
+		var g *group
+		for _, x := range groups {
+			if x.proxy == proxy {
+				g = x
+				break
+			}
+		}
+		if g == nil {
+			g = &group{proxy: proxy, session: sessions[i], req: &apiv1.AuditRequest{Durable: durable}}
+			groups = append(groups, g)
+		}
+		g.req.EventsJson = append(g.req.EventsJson, b)
+	}
+	r.mu.RUnlock()
+	for _, g := range groups {
+		err := r.viaProxy(ctx, g.proxy, g.session, func(c apiv1.AgentClient) error {
+			_, err := c.Audit(ctx, g.req)
 			return err
 		})
 		if err != nil {

@@ -1,9 +1,13 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -134,19 +138,32 @@ func TestRemoteSendsASessionsCallsThroughItsTunnel(t *testing.T) {
 	r.Attach("a:1", oldest)
 	detach := r.Attach("b:1", routing)
 	end := r.BindSession("s-b", "b:1")
+	r.BindSession("s-b2", "b:1")
 	if _, err := r.Authorize(t.Context(), &apiv1.AuthorizeRequest{SessionId: "s-b"}); err != nil {
 		t.Fatalf("Authorize: %v", err)
 	}
 	err := r.Emit(t.Context(),
 		audit.Event{Event: audit.SessionStart, SessionID: "s-b", Index: 1},
 		audit.Event{Event: audit.SessionStart, SessionID: "s-other", Index: 1},
+		audit.Event{Event: audit.SessionStart, SessionID: "s-b2", Index: 1},
 		audit.Event{Event: audit.SessionQuery, SessionID: "s-b", Index: 2},
 	)
 	if err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
-	if len(routing.audits) != 1 || len(routing.audits[0]) != 2 {
-		t.Fatalf("the routing proxy got batches %q, want one with s-b's two events", routing.audits)
+	if len(routing.audits) != 1 || len(routing.audits[0]) != 3 {
+		t.Fatalf("the routing proxy got batches %q, want one with the three events of the two sessions it routed", routing.audits)
+	}
+	var order []string
+	for _, b := range routing.audits[0] {
+		var e audit.Event
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatal(err)
+		}
+		order = append(order, fmt.Sprintf("%s/%d", e.SessionID, e.Index))
+	}
+	if got := strings.Join(order, " "); got != "s-b/1 s-b2/1 s-b/2" {
+		t.Fatalf("the routing proxy got %s; want the batch's order", got)
 	}
 	if len(oldest.audits) != 1 || len(oldest.audits[0]) != 1 {
 		t.Fatalf("the oldest tunnel got batches %q, want one with the unbound session's event", oldest.audits)
@@ -156,5 +173,36 @@ func TestRemoteSendsASessionsCallsThroughItsTunnel(t *testing.T) {
 	err = r.Emit(t.Context(), audit.Event{Event: audit.SessionEnd, SessionID: "s-b", Index: 3})
 	if status.Code(err) != codes.Unavailable || len(oldest.audits) != 1 {
 		t.Fatalf("an ended session's event with its proxy gone: %v, oldest tunnel batches %d; want Unavailable and nothing sent elsewhere", err, len(oldest.audits))
+	}
+}
+
+// TestRemoteSendsPluginEventsAsEncoded checks that a plugin's events go
+// to the proxy that routed their session as the plugin encoded them, and
+// that an event that is not JSON is refused before anything is sent.
+func TestRemoteSendsPluginEventsAsEncoded(t *testing.T) {
+	var r Remote
+	oldest, routing := &fakeAgentClient{}, &fakeAgentClient{}
+	r.Attach("a:1", oldest)
+	r.Attach("b:1", routing)
+	r.BindSession("s-b", "b:1")
+	objects := [][]byte{
+		[]byte(`{"event":"session.query","sid":"s-b","ei":2,"query":"select 1"}`),
+		[]byte(`{"event":"session.start","sid":"s-other","ei":1}`),
+	}
+	if err := r.EmitJSON(t.Context(), true, objects); err != nil {
+		t.Fatalf("EmitJSON: %v", err)
+	}
+	if len(routing.audits) != 1 || !bytes.Equal(routing.audits[0][0], objects[0]) {
+		t.Fatalf("the routing proxy got %q; want the plugin's bytes of s-b's event", routing.audits)
+	}
+	if len(oldest.audits) != 1 || !bytes.Equal(oldest.audits[0][0], objects[1]) {
+		t.Fatalf("the oldest tunnel got %q; want the unbound session's event", oldest.audits)
+	}
+	err := r.EmitJSON(t.Context(), false, [][]byte{objects[0], []byte(`{"sid":`)})
+	if err == nil || !strings.Contains(err.Error(), "decoding an audit event") {
+		t.Fatalf("EmitJSON with a broken event: %v; want a decoding error", err)
+	}
+	if len(routing.audits) != 1 {
+		t.Fatalf("a batch with a broken event was sent in part: %q", routing.audits)
 	}
 }

@@ -64,22 +64,37 @@ func (r *Remote) BindSession(id, proxy string) (end func()) {
 // with codes.Unavailable: no other proxy would accept it.
 func (r *Remote) sessionCall(ctx context.Context, sessionID string, fn func(apiv1.AgentClient) error) error {
 	r.mu.RLock()
-	route := r.sessions[sessionID]
+	proxy := r.routeLocked(sessionID)
+	r.mu.RUnlock()
+	return r.viaProxy(ctx, proxy, sessionID, fn)
+}
+
+// routeLocked returns the proxy that routed a session, "" when the agent
+// does not know it; r.mu is held.
+func (r *Remote) routeLocked(sessionID string) string {
+	if route := r.sessions[sessionID]; route != nil {
+		return route.proxy
+	}
+	return ""
+}
+
+// viaProxy runs fn through the tunnel of proxy, which routed sessionID;
+// through any tunnel when proxy is "".
+func (r *Remote) viaProxy(ctx context.Context, proxy, sessionID string, fn func(apiv1.AgentClient) error) error {
+	if proxy == "" {
+		return r.call(ctx, fn)
+	}
+	r.mu.RLock()
 	var link *remoteLink
-	if route != nil {
-		for _, l := range r.links {
-			if l.proxy == route.proxy {
-				link = l
-				break
-			}
+	for _, l := range r.links {
+		if l.proxy == proxy {
+			link = l
+			break
 		}
 	}
 	r.mu.RUnlock()
-	if route == nil {
-		return r.call(ctx, fn)
-	}
 	if link == nil {
-		return status.Errorf(codes.Unavailable, "the tunnel to the proxy %s, which routed session %s, is down", route.proxy, sessionID)
+		return status.Errorf(codes.Unavailable, "the tunnel to the proxy %s, which routed session %s, is down", proxy, sessionID)
 	}
 	return fn(link.client)
 }
