@@ -231,11 +231,11 @@ func (p *Proxy) handle(conn net.Conn, release func()) {
 			if _, err := conn.Write(m.preamble.Reply); err != nil {
 				return
 			}
-			p.serveTLS(conn, m.protocol, release)
+			handedOver = p.serveTLS(conn, m.protocol, release)
 		case sdk.PreambleOutOfBand:
 			p.outOfBand(conn, m.protocol, bytes, keyTagOf(m.preamble, bytes))
 		case sdk.PreamblePlaintext:
-			p.handRaw(conn, m.protocol, bytes, release, &sdk.Refusal{Kind: sdk.RefusalPlaintext,
+			handedOver = p.handRaw(conn, m.protocol, bytes, release, &sdk.Refusal{Kind: sdk.RefusalPlaintext,
 				Message: "keyway accepts connections only over TLS: connect with the certificate from keyway db login, or through keyway proxy db"})
 		}
 		return
@@ -247,9 +247,10 @@ func (p *Proxy) handle(conn net.Conn, release func()) {
 // session. A plugin that completes TLS itself gets the connection as it
 // is instead: it holds its own descriptor, and the proxy's copy is closed
 // on return; the plugin holds the client to the same handshake deadline.
-func (p *Proxy) serveTLS(raw net.Conn, protocol string, release func()) {
+// It reports whether a relay took the connection (see pipe).
+func (p *Proxy) serveTLS(raw net.Conn, protocol string, release func()) bool {
 	if took, err := p.handBeforeTLS(raw, protocol); took || err != nil {
-		return
+		return false
 	}
 	tc := tls.Server(raw, p.serverTLS(nil))
 	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
@@ -258,16 +259,15 @@ func (p *Proxy) serveTLS(raw net.Conn, protocol string, release func()) {
 	if err := tc.HandshakeContext(ctx); err != nil {
 		p.Logger.Debug("TLS handshake failed", "client", raw.RemoteAddr().String(), "error", err)
 		p.Metrics.IncrCounterWithLabels([]string{"proxy", "sessions"}, 1, []metrics.Label{{Name: "result", Value: "handshake_failed"}})
-		return
+		return false
 	}
 	p.Metrics.MeasureSinceWithLabels([]string{"proxy", "handshake"}, start, []metrics.Label{{Name: "protocol", Value: protocol}})
 	sess := newSession(raw, peerChain(tc))
 	target, refusal := p.Admit(ctx, sess)
 	if refusal != nil {
-		p.refuseTLS(tc, sess, protocol, release, refusal)
-		return
+		return p.refuseTLS(tc, sess, protocol, release, refusal)
 	}
-	p.pipe(tc, target, sess, release)
+	return p.pipe(tc, target, sess, release)
 }
 
 // serverTLS is the proxy's TLS configuration, offering alpn.
@@ -322,14 +322,14 @@ func (p *Proxy) refused(kind, msg string) *sdk.Refusal {
 
 // refuseTLS hands a refused TLS session to the plugin of its protocol
 // so it reports the refusal in the protocol.
-func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, protocol string, release func(), refusal *sdk.Refusal) {
+func (p *Proxy) refuseTLS(tc *tls.Conn, sess *Session, protocol string, release func(), refusal *sdk.Refusal) bool {
 	target, err := p.Routes.Protocol(protocol)
 	if err != nil {
 		p.Logger.Error("cannot report a refusal", "protocol", protocol, "error", err)
-		return
+		return false
 	}
 	sess.Refusal = refusal
-	p.pipe(tc, target, sess, release)
+	return p.pipe(tc, target, sess, release)
 }
 
 // outOfBand passes a request outside any session, such as a cancel
@@ -358,32 +358,43 @@ func (p *Proxy) outOfBand(conn net.Conn, protocol string, msg, tag []byte) {
 
 // handRaw hands a plaintext connection to its protocol's plugin, with
 // the bytes already read as the prefix and a refusal to word.
-func (p *Proxy) handRaw(conn net.Conn, protocol string, prefix []byte, release func(), refusal *sdk.Refusal) {
+func (p *Proxy) handRaw(conn net.Conn, protocol string, prefix []byte, release func(), refusal *sdk.Refusal) bool {
 	target, err := p.Routes.Protocol(protocol)
 	if err != nil {
 		p.Logger.Error("cannot hand a plaintext connection to its protocol plugin", "protocol", protocol, "error", err)
-		return
+		return false
 	}
 	sess := newSession(conn, nil)
 	sess.Prefix = bytes.Clone(prefix)
 	sess.Refusal = refusal
-	p.pipe(conn, target, sess, release)
+	return p.pipe(conn, target, sess, release)
 }
 
-// pipe connects the client stream to its target and copies between them
-// until either side ends. The session is handed over, and leaves the
-// caps on unauthenticated connections, once its target took it.
-func (p *Proxy) pipe(client net.Conn, target Target, sess *Session, release func()) {
+// pipe connects the client stream to its target and starts a relay
+// between them; it reports whether it did, and the relay then owns and
+// closes both. The session is handed over, and leaves the caps on
+// unauthenticated connections, once its target took it.
+func (p *Proxy) pipe(client net.Conn, target Target, sess *Session, release func()) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	peer, err := target.Open(ctx, sess)
 	cancel()
 	if err != nil {
 		p.Logger.Error("cannot hand the session on", "session", sess.ID, "error", err)
-		return
+		return false
 	}
-	defer func() { _ = peer.Close() }()
 	_ = client.SetDeadline(time.Time{})
 	release()
+	go relay(client, peer)
+	return true
+}
+
+// relay copies between a session's two connections until both
+// directions end, then closes them. It runs on a goroutine of its own,
+// started once the session's setup is done: the goroutine that ran the
+// TLS handshake and the admission grew its stack for them, and an idle
+// session would otherwise hold that stack for its whole life.
+func relay(client, peer net.Conn) {
+	defer func() { _ = client.Close(); _ = peer.Close() }()
 	sdk.Relay(client, peer)
 }
 
@@ -420,8 +431,7 @@ func (p *Proxy) serveKeywayTLS(raw net.Conn, release func()) bool {
 			return true
 		}
 	case tunnel.ALPNDB:
-		p.serveDB(tc, release)
-		return false
+		return p.serveDB(tc, release)
 	}
 	p.Logger.Debug("closing TLS connection without a known protocol", "client", raw.RemoteAddr().String(), "alpn", tc.ConnectionState().NegotiatedProtocol)
 	return false
@@ -438,29 +448,31 @@ func handOver(raw net.Conn, release func(), tc *tls.Conn, serve func(*tls.Conn))
 // serveDB serves a keyway-db session, of any protocol: the route is in
 // the client's certificate, the proxy answers with its admission, and
 // the session's bytes then flow to the database's plugin as they would
-// after the protocol's own TLS.
-func (p *Proxy) serveDB(tc *tls.Conn, release func()) {
+// after the protocol's own TLS. It reports whether a relay took the
+// connection (see pipe).
+func (p *Proxy) serveDB(tc *tls.Conn, release func()) bool {
 	sess := newSession(tc, peerChain(tc))
 	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
 	defer cancel()
 	target, refusal := p.Admit(ctx, sess)
 	if refusal != nil {
 		_ = tunnel.WriteAdmission(tc, refusal.Message)
-		return
+		return false
 	}
 	peer, err := target.Open(ctx, sess)
 	if err != nil {
 		p.Logger.Error("cannot hand the session on", "session", sess.ID, "error", err)
 		_ = tunnel.WriteAdmission(tc, "keyway: database "+sess.Database.Name+" is unavailable: "+err.Error())
-		return
+		return false
 	}
-	defer func() { _ = peer.Close() }()
 	if err := tunnel.WriteAdmission(tc, ""); err != nil {
-		return
+		_ = peer.Close()
+		return false
 	}
 	_ = tc.SetDeadline(time.Time{})
 	release()
-	sdk.Relay(tc, peer)
+	go relay(tc, peer)
+	return true
 }
 
 // ServeOwnPort accepts the connections of a protocol whose clients reach
