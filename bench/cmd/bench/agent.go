@@ -41,16 +41,31 @@ func hasAgentMode(ctx context.Context, bin string) bool {
 	return exec.CommandContext(ctx, bin, "tokens", "add", "--help").Run() == nil
 }
 
-// agentPath runs a second keyway process with only the agent role, which
-// tunnels to the all-in-one keyway's proxy. It needs the keyway path.
+// gatewayConfig is the proxy a separate agent joins: auth and proxy in
+// one process with no database of its own, as a deployment's public
+// proxy runs. Its sessions all go to agents.
+const gatewayConfig = `auth {}
+
+proxy {
+  listen = %q
+}
+`
+
+// agentPath runs two more keyway processes: a proxy with no database of
+// its own (auth and proxy, holding a copy of the all-in-one keyway's
+// authorities) and an agent that joins it with a token and serves the
+// same PostgreSQL. It needs the keyway path, whose authorities it copies.
 func agentPath(ctx context.Context, e *env) (endpoint, error) {
 	if !hasAgentMode(ctx, e.cluster.bin) {
 		return endpoint{}, errUnavailable
 	}
-	if e.keyway == nil {
-		return endpoint{}, errors.New("the separate agent joins the all-in-one keyway, which did not start")
+	gw, gwProc, port, err := copyKeyway(ctx, e, "keyway-agent-proxy", func(listen string) string {
+		return fmt.Sprintf(gatewayConfig, listen)
+	})
+	if err != nil {
+		return endpoint{}, err
 	}
-	out, err := e.cluster.kw(ctx, "tokens", "add", "--type=db", "--db-names=*")
+	out, err := gw.kw(ctx, "tokens", "add", "--type=db", "--db-names=*")
 	if err != nil {
 		return endpoint{}, err
 	}
@@ -67,7 +82,7 @@ func agentPath(ctx context.Context, e *env) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("writing the join token: %w", err)
 	}
 	agent := &cluster{bin: e.cluster.bin, dir: dir, cfg: filepath.Join(dir, "keyway.hcl"), data: filepath.Join(dir, "data")}
-	proxy := fmt.Sprintf("%s:%d", e.keywayEndpoint.host, e.keywayEndpoint.port)
+	proxy := fmt.Sprintf("127.0.0.1:%d", port)
 	if err := agent.writeConfig(fmt.Sprintf(agentConfig, proxy, tokenFile, agentDB, e.pg.Addr())); err != nil {
 		return endpoint{}, err
 	}
@@ -80,10 +95,10 @@ func agentPath(ctx context.Context, e *env) (endpoint, error) {
 		return endpoint{}, err
 	}
 	e.onClose(func() { p.stop(10 * time.Second) })
-	ep := userEndpoint(e.keywayEndpoint.host, e.keywayEndpoint.port, user)
+	ep := userEndpoint("127.0.0.1", port, user)
 	if err := p.waitUntil(ctx, 30*time.Second, "session through the agent's tunnel", ep.ping); err != nil {
 		return endpoint{}, err
 	}
-	e.agent, e.agentEndpoint = p, ep
+	e.agent, e.agentProxy, e.agentEndpoint = p, gwProc, ep
 	return ep, nil
 }

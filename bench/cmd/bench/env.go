@@ -19,13 +19,16 @@ type env struct {
 	certs   certs
 	pg      *pgtest.Server
 	// keyway is the all-in-one keyway process, once its path started;
-	// the memory measurements read its RSS, the agent path joins it.
+	// the memory measurements read its RSS, the other keyway paths copy
+	// its authorities.
 	keyway *process
 	// keywayEndpoint is how a user reaches the database through it.
 	keywayEndpoint endpoint
-	// agent is the separate agent's process once its path started, and
+	// agent is the separate agent's process once its path started,
+	// agentProxy the proxy it joined (no database of its own), and
 	// agentEndpoint how a user reaches its database.
 	agent         *process
+	agentProxy    *process
 	agentEndpoint endpoint
 	// log receives progress lines.
 	log     io.Writer

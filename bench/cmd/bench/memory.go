@@ -60,13 +60,13 @@ func measureMemory(ctx context.Context, e *env, direct, floor endpoint) memoryRe
 }
 
 // measureAgentIdle measures idle sessions through the separate agent: the
-// proxy's process (the all-in-one keyway, whose own plugin takes no part),
-// the agent's process and the agent's postgres plugin.
+// proxy's process (which serves no database, so no plugin of its own takes
+// part), the agent's process and the agent's postgres plugin.
 func measureAgentIdle(ctx context.Context, e *env) (idleResult, error) {
 	plugin, err := pluginChild(e.agent.pid(), "postgres")
 	if err != nil {
 		return idleResult{}, fmt.Errorf("the agent's postgres plugin: %w", err)
 	}
-	procs := []processRSS{{Name: "proxy", pid: e.keyway.pid()}, {Name: "agent", pid: e.agent.pid()}, {Name: "agent plugin", pid: plugin}}
+	procs := []processRSS{{Name: "proxy", pid: e.agentProxy.pid()}, {Name: "agent", pid: e.agent.pid()}, {Name: "agent plugin", pid: plugin}}
 	return measureIdle(ctx, "keyway-agent", procs, e.agentEndpoint, e.opts.sessions)
 }

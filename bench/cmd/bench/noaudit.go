@@ -42,35 +42,56 @@ func noAuditPath(ctx context.Context, e *env) (endpoint, error) {
 // address), in a data directory of its own holding a copy of the first
 // keyway's authorities.
 func secondKeyway(ctx context.Context, e *env, name, config string) (endpoint, error) {
-	if e.keyway == nil {
-		return endpoint{}, fmt.Errorf("%s copies the all-in-one keyway's authorities, and that keyway did not start", name)
-	}
-	dir := filepath.Join(e.dir, name)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return endpoint{}, fmt.Errorf("%s directory: %w", name, err)
-	}
-	c := &cluster{bin: e.cluster.bin, dir: dir, cfg: filepath.Join(dir, "keyway.hcl"), data: filepath.Join(dir, "data")}
-	if err := copyTree(filepath.Join(e.cluster.data, "plugins"), filepath.Join(c.data, "plugins")); err != nil {
-		return endpoint{}, fmt.Errorf("copying the authorities: %w", err)
-	}
-	port, err := freePort()
+	_, p, port, err := copyKeyway(ctx, e, name, func(listen string) string {
+		return fmt.Sprintf(config, listen, keywayDB, e.pg.Addr())
+	})
 	if err != nil {
 		return endpoint{}, err
 	}
-	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := c.writeConfig(fmt.Sprintf(config, listen, keywayDB, e.pg.Addr())); err != nil {
-		return endpoint{}, err
-	}
-	p, err := startProcess(name, filepath.Join(dir, "keyway.log"), nil, c.bin, "start", "-c", c.cfg)
-	if err != nil {
-		return endpoint{}, err
-	}
-	e.onClose(func() { p.stop(10 * time.Second) })
 	ep := userEndpoint("127.0.0.1", port, e.certs.user)
 	if err := p.waitUntil(ctx, 30*time.Second, "session through "+name+"'s proxy", ep.ping); err != nil {
 		return endpoint{}, err
 	}
 	return ep, nil
+}
+
+// copyKeyway starts a keyway process called name in a data directory of
+// its own holding a copy of the first keyway's authorities, so the same
+// user certificates reach it and PostgreSQL accepts its database
+// certificates. config returns its configuration's roles for the proxy's
+// listen address. It returns once the process wrote its ready file.
+func copyKeyway(ctx context.Context, e *env, name string, config func(listen string) string) (*cluster, *process, int, error) {
+	if e.keyway == nil {
+		return nil, nil, 0, fmt.Errorf("%s copies the all-in-one keyway's authorities, and that keyway did not start", name)
+	}
+	dir := filepath.Join(e.dir, name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, nil, 0, fmt.Errorf("%s directory: %w", name, err)
+	}
+	c := &cluster{bin: e.cluster.bin, dir: dir, cfg: filepath.Join(dir, "keyway.hcl"), data: filepath.Join(dir, "data")}
+	if err := copyTree(filepath.Join(e.cluster.data, "plugins"), filepath.Join(c.data, "plugins")); err != nil {
+		return nil, nil, 0, fmt.Errorf("copying the authorities: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if err := c.writeConfig(config(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))); err != nil {
+		return nil, nil, 0, err
+	}
+	ready := filepath.Join(dir, "ready")
+	p, err := startProcess(name, filepath.Join(dir, "keyway.log"), nil, c.bin, "start", "-c", c.cfg, "--ready-file="+ready)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	e.onClose(func() { p.stop(10 * time.Second) })
+	if err := p.waitUntil(ctx, 30*time.Second, "its ready file", func(context.Context) error {
+		_, err := os.Stat(ready)
+		return err
+	}); err != nil {
+		return nil, nil, 0, err
+	}
+	return c, p, port, nil
 }
 
 // copyTree copies the directory src to dst, keeping file modes.

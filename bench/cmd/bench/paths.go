@@ -24,8 +24,8 @@ type path struct {
 const directName = "direct-tls"
 
 // allPaths lists the paths in the order they start and run; direct TLS
-// first, then the floors (bare relays bounding keyway's topologies), and keyway before the agent, which joins it, and before
-// keyway-noaudit, which copies its authorities.
+// first, then the floors (bare relays bounding keyway's topologies), and
+// keyway before the agent and keyway-noaudit, which copy its authorities.
 func allPaths() []path {
 	return []path{
 		{name: directName, start: directPath},
