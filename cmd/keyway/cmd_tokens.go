@@ -12,12 +12,12 @@ import (
 )
 
 func newTokensCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "tokens", Short: "Manage one-time join tokens for agents"}
+	cmd := &cobra.Command{Use: "tokens", Short: "Manage one-time join tokens for agents and proxies"}
 	var path, typ, format string
 	var ttl time.Duration
 	var dbNames, dbLabels []string
 	add := &cobra.Command{
-		Use:   "add --type=db [--db-names=NAME,...] [--db-labels=KEY=VALUE,...] [--format=text] [--ttl=30m]",
+		Use:   "add --type=db|proxy [--db-names=NAME,...] [--db-labels=KEY=VALUE,...] [--format=text] [--ttl=30m]",
 		Short: "Create a single-use join token",
 		Long: `Create a join token for an agent. It can be used once, until it expires
 (30 minutes by default), and carries the pin of the cluster's host
@@ -31,7 +31,11 @@ the db resources (keyway create db) whose stored labels match every
 registers it, recorded in the audit log, and never routed to. Without
 either flag, the token grants the databases its agent registers first,
 except those another joined agent was granted by name: that first
-registration fixes the grant, so the agent cannot claim more later.`,
+registration fixes the grant, so the agent cannot claim more later.
+
+--type=proxy makes a token for a proxy that runs without the auth role
+(proxy { auth_addrs, token_file }): it grants no databases, and the host
+it joins may call the auth service's port as a proxy.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, _, err := adminClient(cmd, path)
@@ -46,13 +50,18 @@ registration fixes the grant, so the agent cannot claim more later.`,
 				_, err = fmt.Fprintln(cmd.OutOrStdout(), resp.Token)
 				return err
 			}
+			if resp.Record.Type == "proxy" {
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "join token (id %s, type proxy, expires %s):\n%s\n\nOn the proxy host: save it in a 0600 file and name it in proxy { token_file }.\n",
+					resp.Record.ID, resp.Record.Expires.Local().Format(time.RFC3339), resp.Token)
+				return err
+			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "join token (id %s, type %s, grants %s, expires %s):\n%s\n\nOn the agent host: keyway db configure create --token=FILE ...\n",
 				resp.Record.ID, resp.Record.Type, grantText(resp.Record.Grant), resp.Record.Expires.Local().Format(time.RFC3339), resp.Token)
 			return err
 		},
 	}
 	configFlag(add, &path)
-	add.Flags().StringVar(&typ, "type", "db", "token type: db")
+	add.Flags().StringVar(&typ, "type", "db", "token type: db (an agent) or proxy (a proxy without the auth role)")
 	add.Flags().StringVar(&format, "format", "", "text prints only the token")
 	add.Flags().DurationVar(&ttl, "ttl", 30*time.Minute, "how long the token can be used")
 	add.Flags().StringSliceVar(&dbNames, "db-names", nil, "database names the agent may serve ('*' for every name)")

@@ -32,7 +32,7 @@ func joinedAgent(t *testing.T, svc *auth.Service, name string, grant auth.DBGran
 			t.Fatal(err)
 		}
 		secret, _, _ := auth.ParseToken(tok)
-		if err := svc.JoinHost(ctx, secret, name, time.Hour, now); err != nil {
+		if _, err := svc.JoinHost(ctx, secret, name, time.Hour, now); err != nil {
 			t.Fatal(err)
 		}
 	}

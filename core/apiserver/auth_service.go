@@ -79,7 +79,7 @@ func (a AuthService) Login(ctx context.Context, req *apiv1.LoginRequest) (resp *
 // for a host name no joined agent holds: two agents under one name would
 // share one identity, each able to act for the other's sessions.
 func (a AuthService) Join(ctx context.Context, req *apiv1.JoinRequest) (*apiv1.JoinResponse, error) {
-	if err := a.S.Auth.JoinHost(ctx, req.GetToken(), req.GetHostName(), a.S.hostTTL(), a.S.now()); err != nil {
+	if _, err := a.S.Auth.JoinHost(ctx, req.GetToken(), req.GetHostName(), a.S.hostTTL(), a.S.now()); err != nil {
 		code := codes.PermissionDenied
 		if errors.Is(err, auth.ErrHostNameTaken) {
 			code = codes.AlreadyExists

@@ -28,13 +28,22 @@ type Host struct {
 	// Grant is what the agent's join token let it serve; renewals keep
 	// it.
 	Grant *DBGrant `json:"grant,omitempty"`
+	// Role is TokenProxy for a proxy that joined with a proxy token,
+	// empty for a database agent.
+	Role string `json:"role,omitempty"`
 }
 
 // ClaimHostName records a joining agent's host name, for as long as the
 // certificate it is about to get (ttl); it fails with ErrHostNameTaken,
 // in a sentence that says what to do, when a joined agent holds it.
 func (s *Service) ClaimHostName(ctx context.Context, name string, grant *DBGrant, ttl time.Duration, now time.Time) error {
-	h := Host{Name: name, Joined: now, Expires: now.Add(ttl), Grant: grant}
+	return s.claimHost(ctx, Host{Name: name, Joined: now, Expires: now.Add(ttl), Grant: grant}, ttl)
+}
+
+// claimHost records a joining host's claim on its name; see
+// ClaimHostName.
+func (s *Service) claimHost(ctx context.Context, h Host, ttl time.Duration) error {
+	name := h.Name
 	err := s.putJSON(ctx, hostsPrefix+name, h, state.PutOptions{IfAbsent: true, TTL: ttl})
 	if !errors.Is(err, state.ErrConflict) {
 		return err
@@ -81,17 +90,35 @@ func (s *Service) RemoveHost(ctx context.Context, name string) error {
 // grant, then consumes the token: only a token holder hears whether a
 // name is taken, and a name that is taken leaves the token unused, so
 // the operator can join again under another name with it.
-func (s *Service) JoinHost(ctx context.Context, secret, name string, ttl time.Duration, now time.Time) error {
-	tok, err := s.CheckToken(ctx, secret, "db", now)
+//
+// It returns the token's type: a proxy token joins a proxy (Host.Role),
+// any other a database agent with the token's grant.
+func (s *Service) JoinHost(ctx context.Context, secret, name string, ttl time.Duration, now time.Time) (string, error) {
+	tok, err := s.CheckToken(ctx, secret, "", now)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := s.ClaimHostName(ctx, name, tok.Grant, ttl, now); err != nil {
-		return err
+	h := Host{Name: name, Joined: now, Expires: now.Add(ttl), Grant: tok.Grant}
+	if tok.Type == TokenProxy {
+		h.Grant, h.Role = nil, TokenProxy
 	}
-	if err := s.ConsumeToken(ctx, secret, "db", name, now); err != nil {
+	if err := s.claimHost(ctx, h, ttl); err != nil {
+		return "", err
+	}
+	if err := s.ConsumeToken(ctx, secret, tok.Type, name, now); err != nil {
 		s.ReleaseHostName(ctx, name)
-		return err
+		return "", err
 	}
-	return nil
+	return tok.Type, nil
+}
+
+// IsProxy reports whether the host called name joined as a proxy, with
+// a proxy token.
+func (s *Service) IsProxy(ctx context.Context, name string) (bool, error) {
+	var h Host
+	_, found, err := s.getJSON(ctx, hostsPrefix+name, &h)
+	if err != nil {
+		return false, fmt.Errorf("reading the host record of %s: %w", name, err)
+	}
+	return found && h.Role == TokenProxy, nil
 }

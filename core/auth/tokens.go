@@ -22,6 +22,14 @@ const (
 	tokenVersion = "kw1"
 )
 
+// Join token types.
+const (
+	// TokenDB joins a database agent, with the databases it may serve.
+	TokenDB = "db"
+	// TokenProxy joins a proxy that runs without the auth role.
+	TokenProxy = "proxy"
+)
+
 // Token is a join token's record. The secret itself is never stored.
 type Token struct {
 	ID      string    `json:"id"`
@@ -40,10 +48,16 @@ type Token struct {
 // carries the secret and the pin of the cluster's host authority, so the
 // joining agent can verify the proxy before it sends the token.
 func (s *Service) AddToken(ctx context.Context, typ string, grant DBGrant, ttl time.Duration, hostPin string, now time.Time) (string, Token, error) {
-	if typ != "db" {
-		return "", Token{}, WithKind(ErrInvalid, fmt.Errorf("unknown token type %q: the only type is db", typ))
+	switch typ {
+	case TokenDB:
+	case TokenProxy:
+		if !grant.IsEmpty() {
+			return "", Token{}, WithKind(ErrInvalid, errors.New("a proxy join token grants no databases: drop --db-names and --db-labels"))
+		}
+	default:
+		return "", Token{}, WithKind(ErrInvalid, fmt.Errorf("unknown token type %q: use db (an agent) or proxy (a proxy without the auth role)", typ))
 	}
-	if grant.IsEmpty() {
+	if typ == TokenDB && grant.IsEmpty() {
 		return "", Token{}, WithKind(ErrInvalid, errors.New("a db join token must grant the databases its agent may serve: give --db-names=NAME,... and/or --db-labels=KEY=VALUE,... (--db-names='*' grants every name)"))
 	}
 	if ttl <= 0 {
@@ -51,9 +65,13 @@ func (s *Service) AddToken(ctx context.Context, typ string, grant DBGrant, ttl t
 	}
 	secret := newSecret(16)
 	hash := hashSecret(secret)
-	t := Token{ID: hash[:12], Type: typ, Created: now, Expires: now.Add(ttl), Grant: &grant}
+	t := Token{ID: hash[:12], Type: typ, Created: now, Expires: now.Add(ttl)}
+	reason := "joins a proxy"
+	if typ == TokenDB {
+		t.Grant, reason = &grant, "grants "+grant.String()
+	}
 	err := s.putJSON(ctx, tokensPrefix+hash, t, state.PutOptions{IfAbsent: true, TTL: ttl + tokenGrace})
-	s.record(ctx, audit.TokenCreate, "T3001I", err, audit.Event{Target: t.ID, Reason: "grants " + grant.String()})
+	s.record(ctx, audit.TokenCreate, "T3001I", err, audit.Event{Target: t.ID, Reason: reason})
 	if err != nil {
 		return "", Token{}, err
 	}
@@ -110,7 +128,7 @@ func usable(t Token, found bool, typ string, now time.Time) error {
 		return fmt.Errorf("the join token %s was already used at %s by %s; tokens are single use", t.ID, t.UsedAt.UTC().Format(time.RFC3339), t.UsedBy)
 	case now.After(t.Expires):
 		return fmt.Errorf("the join token %s expired at %s; create a new one with keyway tokens add", t.ID, t.Expires.UTC().Format(time.RFC3339))
-	case t.Type != typ:
+	case typ != "" && t.Type != typ:
 		return fmt.Errorf("the join token %s is for %s, not %s", t.ID, t.Type, typ)
 	}
 	return nil

@@ -53,6 +53,14 @@ type Auth struct {
 	// DisconnectExpiredCert ends a live session when its client
 	// certificate expires; true when unset.
 	DisconnectExpiredCert *bool `hcl:"disconnect_expired_cert,optional"`
+	// Listen is the HOST:PORT of the auth service's own port, where
+	// proxies without the auth role (proxy { auth_addrs }) join and
+	// call the cluster API; unset, the auth service has no port of its
+	// own and serves only the proxy of its process.
+	Listen string `hcl:"listen,optional"`
+	// PublicAddr is the HOST:PORT proxies dial to reach Listen; its host
+	// is in the auth service's certificate. Defaults to Listen.
+	PublicAddr string `hcl:"public_addr,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
@@ -97,9 +105,23 @@ type Proxy struct {
 	// their own, where the proxy hands each connection to the protocol's
 	// plugin before TLS.
 	Protocols []ProxyProtocol `hcl:"protocol,block"`
+	// AuthAddrs are the auth service's ports (auth { listen }) that a
+	// proxy without an auth block in its process joins and calls, tried
+	// in order.
+	AuthAddrs []string `hcl:"auth_addrs,optional"`
+	// TokenFile holds the proxy token (keyway tokens add --type=proxy)
+	// a proxy without an auth block joins with on its first start.
+	TokenFile string `hcl:"token_file,optional"`
+	// Name is the host name a proxy without an auth block joins with;
+	// the machine's host name by default.
+	Name string `hcl:"name,optional"`
 
 	DeclRange hcl.Range `hcl:",def_range"`
 }
+
+// Remote reports whether the proxy runs without the auth role in its
+// process and calls the auth service at AuthAddrs.
+func (p *Proxy) Remote() bool { return p != nil && len(p.AuthAddrs) > 0 }
 
 // ProxyProtocol is a protocol's own port on the proxy.
 type ProxyProtocol struct {
@@ -301,11 +323,11 @@ var (
 // check applies the rules the schema cannot express.
 func (c *Config) check(body hcl.Body, builtins []string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if c.ClusterName == "" && c.DB != nil && c.DB.ProxyAddr != "" && c.Auth == nil {
-		// An agent learns its cluster's name when it joins.
+	if c.ClusterName == "" && c.Auth == nil && (c.DB != nil && c.DB.ProxyAddr != "" || c.Proxy.Remote()) {
+		// An agent or a proxy learns its cluster's name when it joins.
 	} else if c.ClusterName == "" {
 		diags = append(diags, attrError(body, "cluster_name", "Missing cluster name",
-			"cluster_name is required; only an agent that joins through a proxy (db block with proxy_addr) learns it when it joins."))
+			"cluster_name is required; only an agent that joins through a proxy (db block with proxy_addr) or a proxy that joins the auth service (proxy block with auth_addrs) learns it when it joins."))
 	} else if !namePattern.MatchString(c.ClusterName) {
 		diags = append(diags, attrError(body, "cluster_name",
 			"Invalid cluster name",
@@ -334,6 +356,7 @@ func (c *Config) check(body hcl.Body, builtins []string) hcl.Diagnostics {
 	diags = append(diags, c.checkDiag(body)...)
 	diags = append(diags, c.checkState(body)...)
 	diags = append(diags, c.checkAudit(body)...)
+	diags = append(diags, c.checkSplitRoles(body)...)
 	return diags
 }
 

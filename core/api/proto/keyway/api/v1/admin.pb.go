@@ -3943,7 +3943,10 @@ type GetProcessResponse struct {
 	OpenFilesSoft uint64 `protobuf:"varint,1,opt,name=open_files_soft,json=openFilesSoft,proto3" json:"open_files_soft,omitempty"`
 	OpenFilesHard uint64 `protobuf:"varint,2,opt,name=open_files_hard,json=openFilesHard,proto3" json:"open_files_hard,omitempty"`
 	// Descriptors in use; -1 when unknown.
-	OpenFiles     int64 `protobuf:"varint,3,opt,name=open_files,json=openFiles,proto3" json:"open_files,omitempty"`
+	OpenFiles int64 `protobuf:"varint,3,opt,name=open_files,json=openFiles,proto3" json:"open_files,omitempty"`
+	// The cluster's proxies, as they announced themselves; empty in a
+	// process without the auth role.
+	Proxies       []*ProxyStatus `protobuf:"bytes,4,rep,name=proxies,proto3" json:"proxies,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3999,6 +4002,94 @@ func (x *GetProcessResponse) GetOpenFiles() int64 {
 	return 0
 }
 
+func (x *GetProcessResponse) GetProxies() []*ProxyStatus {
+	if x != nil {
+		return x.Proxies
+	}
+	return nil
+}
+
+// ProxyStatus is one of the cluster's proxies and its health.
+type ProxyStatus struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Addr    string                 `protobuf:"bytes,1,opt,name=addr,proto3" json:"addr,omitempty"`
+	HostId  string                 `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	Version string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	// Why the proxy cannot take new sessions, as it last reported; empty
+	// while it can.
+	Problem string `protobuf:"bytes,4,opt,name=problem,proto3" json:"problem,omitempty"`
+	// Whether the proxy runs without the auth role, announced over the
+	// auth service's port.
+	Remote        bool `protobuf:"varint,5,opt,name=remote,proto3" json:"remote,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProxyStatus) Reset() {
+	*x = ProxyStatus{}
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProxyStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProxyStatus) ProtoMessage() {}
+
+func (x *ProxyStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProxyStatus.ProtoReflect.Descriptor instead.
+func (*ProxyStatus) Descriptor() ([]byte, []int) {
+	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *ProxyStatus) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *ProxyStatus) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *ProxyStatus) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ProxyStatus) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
+func (x *ProxyStatus) GetRemote() bool {
+	if x != nil {
+		return x.Remote
+	}
+	return false
+}
+
 // AuthorityState is the set of certificates trusted for an authority.
 type AuthorityState struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -4020,7 +4111,7 @@ type AuthorityState struct {
 
 func (x *AuthorityState) Reset() {
 	*x = AuthorityState{}
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[67]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4032,7 +4123,7 @@ func (x *AuthorityState) String() string {
 func (*AuthorityState) ProtoMessage() {}
 
 func (x *AuthorityState) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[67]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4045,7 +4136,7 @@ func (x *AuthorityState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorityState.ProtoReflect.Descriptor instead.
 func (*AuthorityState) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{67}
+	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *AuthorityState) GetAuthority() Authority {
@@ -4098,7 +4189,7 @@ type ListAuthoritiesRequest struct {
 
 func (x *ListAuthoritiesRequest) Reset() {
 	*x = ListAuthoritiesRequest{}
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[68]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4110,7 +4201,7 @@ func (x *ListAuthoritiesRequest) String() string {
 func (*ListAuthoritiesRequest) ProtoMessage() {}
 
 func (x *ListAuthoritiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[68]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4123,7 +4214,7 @@ func (x *ListAuthoritiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthoritiesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuthoritiesRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{68}
+	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{69}
 }
 
 type ListAuthoritiesResponse struct {
@@ -4135,7 +4226,7 @@ type ListAuthoritiesResponse struct {
 
 func (x *ListAuthoritiesResponse) Reset() {
 	*x = ListAuthoritiesResponse{}
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[69]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4147,7 +4238,7 @@ func (x *ListAuthoritiesResponse) String() string {
 func (*ListAuthoritiesResponse) ProtoMessage() {}
 
 func (x *ListAuthoritiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[69]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4160,7 +4251,7 @@ func (x *ListAuthoritiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthoritiesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuthoritiesResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{69}
+	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ListAuthoritiesResponse) GetAuthorities() []*AuthorityState {
@@ -4183,7 +4274,7 @@ type CertificateExtension struct {
 
 func (x *CertificateExtension) Reset() {
 	*x = CertificateExtension{}
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[70]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4195,7 +4286,7 @@ func (x *CertificateExtension) String() string {
 func (*CertificateExtension) ProtoMessage() {}
 
 func (x *CertificateExtension) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[70]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4208,7 +4299,7 @@ func (x *CertificateExtension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateExtension.ProtoReflect.Descriptor instead.
 func (*CertificateExtension) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{70}
+	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CertificateExtension) GetOid() string {
@@ -4252,7 +4343,7 @@ type SignCertificateRequest struct {
 
 func (x *SignCertificateRequest) Reset() {
 	*x = SignCertificateRequest{}
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[71]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4264,7 +4355,7 @@ func (x *SignCertificateRequest) String() string {
 func (*SignCertificateRequest) ProtoMessage() {}
 
 func (x *SignCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[71]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4277,7 +4368,7 @@ func (x *SignCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignCertificateRequest.ProtoReflect.Descriptor instead.
 func (*SignCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{71}
+	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *SignCertificateRequest) GetAuthority() Authority {
@@ -4361,7 +4452,7 @@ type SignCertificateResponse struct {
 
 func (x *SignCertificateResponse) Reset() {
 	*x = SignCertificateResponse{}
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[72]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4373,7 +4464,7 @@ func (x *SignCertificateResponse) String() string {
 func (*SignCertificateResponse) ProtoMessage() {}
 
 func (x *SignCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[72]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4386,7 +4477,7 @@ func (x *SignCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignCertificateResponse.ProtoReflect.Descriptor instead.
 func (*SignCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{72}
+	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *SignCertificateResponse) GetCertificate() []byte {
@@ -4419,7 +4510,7 @@ type RotateAuthorityRequest struct {
 
 func (x *RotateAuthorityRequest) Reset() {
 	*x = RotateAuthorityRequest{}
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[73]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4431,7 +4522,7 @@ func (x *RotateAuthorityRequest) String() string {
 func (*RotateAuthorityRequest) ProtoMessage() {}
 
 func (x *RotateAuthorityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[73]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4444,7 +4535,7 @@ func (x *RotateAuthorityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAuthorityRequest.ProtoReflect.Descriptor instead.
 func (*RotateAuthorityRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{73}
+	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *RotateAuthorityRequest) GetAuthority() Authority {
@@ -4484,7 +4575,7 @@ type RotateAuthorityResponse struct {
 
 func (x *RotateAuthorityResponse) Reset() {
 	*x = RotateAuthorityResponse{}
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[74]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4496,7 +4587,7 @@ func (x *RotateAuthorityResponse) String() string {
 func (*RotateAuthorityResponse) ProtoMessage() {}
 
 func (x *RotateAuthorityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_api_v1_admin_proto_msgTypes[74]
+	mi := &file_keyway_api_v1_admin_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4509,7 +4600,7 @@ func (x *RotateAuthorityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAuthorityResponse.ProtoReflect.Descriptor instead.
 func (*RotateAuthorityResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{74}
+	return file_keyway_api_v1_admin_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *RotateAuthorityResponse) GetState() *AuthorityState {
@@ -4801,12 +4892,19 @@ const file_keyway_api_v1_admin_proto_rawDesc = "" +
 	"\x10_sessions_activeB\x14\n" +
 	"\x12_bytes_from_clientB\x12\n" +
 	"\x10_bytes_to_client\"\x13\n" +
-	"\x11GetProcessRequest\"\x83\x01\n" +
+	"\x11GetProcessRequest\"\xb9\x01\n" +
 	"\x12GetProcessResponse\x12&\n" +
 	"\x0fopen_files_soft\x18\x01 \x01(\x04R\ropenFilesSoft\x12&\n" +
 	"\x0fopen_files_hard\x18\x02 \x01(\x04R\ropenFilesHard\x12\x1d\n" +
 	"\n" +
-	"open_files\x18\x03 \x01(\x03R\topenFiles\"\x91\x02\n" +
+	"open_files\x18\x03 \x01(\x03R\topenFiles\x124\n" +
+	"\aproxies\x18\x04 \x03(\v2\x1a.keyway.api.v1.ProxyStatusR\aproxies\"\x86\x01\n" +
+	"\vProxyStatus\x12\x12\n" +
+	"\x04addr\x18\x01 \x01(\tR\x04addr\x12\x17\n" +
+	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x12\x18\n" +
+	"\aproblem\x18\x04 \x01(\tR\aproblem\x12\x16\n" +
+	"\x06remote\x18\x05 \x01(\bR\x06remote\"\x91\x02\n" +
 	"\x0eAuthorityState\x126\n" +
 	"\tauthority\x18\x01 \x01(\x0e2\x18.keyway.api.v1.AuthorityR\tauthority\x12\"\n" +
 	"\fcertificates\x18\x02 \x03(\fR\fcertificates\x12\x14\n" +
@@ -4913,7 +5011,7 @@ func file_keyway_api_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_api_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keyway_api_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
+var file_keyway_api_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 79)
 var file_keyway_api_v1_admin_proto_goTypes = []any{
 	(Authority)(0),                         // 0: keyway.api.v1.Authority
 	(*StringList)(nil),                     // 1: keyway.api.v1.StringList
@@ -4983,29 +5081,30 @@ var file_keyway_api_v1_admin_proto_goTypes = []any{
 	(*PluginStatus)(nil),                   // 65: keyway.api.v1.PluginStatus
 	(*GetProcessRequest)(nil),              // 66: keyway.api.v1.GetProcessRequest
 	(*GetProcessResponse)(nil),             // 67: keyway.api.v1.GetProcessResponse
-	(*AuthorityState)(nil),                 // 68: keyway.api.v1.AuthorityState
-	(*ListAuthoritiesRequest)(nil),         // 69: keyway.api.v1.ListAuthoritiesRequest
-	(*ListAuthoritiesResponse)(nil),        // 70: keyway.api.v1.ListAuthoritiesResponse
-	(*CertificateExtension)(nil),           // 71: keyway.api.v1.CertificateExtension
-	(*SignCertificateRequest)(nil),         // 72: keyway.api.v1.SignCertificateRequest
-	(*SignCertificateResponse)(nil),        // 73: keyway.api.v1.SignCertificateResponse
-	(*RotateAuthorityRequest)(nil),         // 74: keyway.api.v1.RotateAuthorityRequest
-	(*RotateAuthorityResponse)(nil),        // 75: keyway.api.v1.RotateAuthorityResponse
-	nil,                                    // 76: keyway.api.v1.RoleRule.DbLabelsEntry
-	nil,                                    // 77: keyway.api.v1.DatabaseGrant.LabelsEntry
-	nil,                                    // 78: keyway.api.v1.DatabaseResource.LabelsEntry
-	(*timestamppb.Timestamp)(nil),          // 79: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 80: google.protobuf.Duration
-	(*Reason)(nil),                         // 81: keyway.api.v1.Reason
-	(*LabelPatterns)(nil),                  // 82: keyway.api.v1.LabelPatterns
+	(*ProxyStatus)(nil),                    // 68: keyway.api.v1.ProxyStatus
+	(*AuthorityState)(nil),                 // 69: keyway.api.v1.AuthorityState
+	(*ListAuthoritiesRequest)(nil),         // 70: keyway.api.v1.ListAuthoritiesRequest
+	(*ListAuthoritiesResponse)(nil),        // 71: keyway.api.v1.ListAuthoritiesResponse
+	(*CertificateExtension)(nil),           // 72: keyway.api.v1.CertificateExtension
+	(*SignCertificateRequest)(nil),         // 73: keyway.api.v1.SignCertificateRequest
+	(*SignCertificateResponse)(nil),        // 74: keyway.api.v1.SignCertificateResponse
+	(*RotateAuthorityRequest)(nil),         // 75: keyway.api.v1.RotateAuthorityRequest
+	(*RotateAuthorityResponse)(nil),        // 76: keyway.api.v1.RotateAuthorityResponse
+	nil,                                    // 77: keyway.api.v1.RoleRule.DbLabelsEntry
+	nil,                                    // 78: keyway.api.v1.DatabaseGrant.LabelsEntry
+	nil,                                    // 79: keyway.api.v1.DatabaseResource.LabelsEntry
+	(*timestamppb.Timestamp)(nil),          // 80: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 81: google.protobuf.Duration
+	(*Reason)(nil),                         // 82: keyway.api.v1.Reason
+	(*LabelPatterns)(nil),                  // 83: keyway.api.v1.LabelPatterns
 }
 var file_keyway_api_v1_admin_proto_depIdxs = []int32{
-	79, // 0: keyway.api.v1.UserRecord.created:type_name -> google.protobuf.Timestamp
-	79, // 1: keyway.api.v1.UserRecord.invite_expires:type_name -> google.protobuf.Timestamp
-	79, // 2: keyway.api.v1.UserRecord.locked_until:type_name -> google.protobuf.Timestamp
-	80, // 3: keyway.api.v1.AddUserRequest.invite_ttl:type_name -> google.protobuf.Duration
+	80, // 0: keyway.api.v1.UserRecord.created:type_name -> google.protobuf.Timestamp
+	80, // 1: keyway.api.v1.UserRecord.invite_expires:type_name -> google.protobuf.Timestamp
+	80, // 2: keyway.api.v1.UserRecord.locked_until:type_name -> google.protobuf.Timestamp
+	81, // 3: keyway.api.v1.AddUserRequest.invite_ttl:type_name -> google.protobuf.Duration
 	2,  // 4: keyway.api.v1.AddUserResponse.user:type_name -> keyway.api.v1.UserRecord
-	79, // 5: keyway.api.v1.AddUserResponse.invite_expires:type_name -> google.protobuf.Timestamp
+	80, // 5: keyway.api.v1.AddUserResponse.invite_expires:type_name -> google.protobuf.Timestamp
 	2,  // 6: keyway.api.v1.ListUsersResponse.users:type_name -> keyway.api.v1.UserRecord
 	1,  // 7: keyway.api.v1.UpdateUserRequest.roles:type_name -> keyway.api.v1.StringList
 	1,  // 8: keyway.api.v1.UpdateUserRequest.db_users:type_name -> keyway.api.v1.StringList
@@ -5014,116 +5113,117 @@ var file_keyway_api_v1_admin_proto_depIdxs = []int32{
 	12, // 11: keyway.api.v1.Role.allow:type_name -> keyway.api.v1.RoleRule
 	12, // 12: keyway.api.v1.Role.deny:type_name -> keyway.api.v1.RoleRule
 	13, // 13: keyway.api.v1.Role.options:type_name -> keyway.api.v1.RoleOptions
-	76, // 14: keyway.api.v1.RoleRule.db_labels:type_name -> keyway.api.v1.RoleRule.DbLabelsEntry
+	77, // 14: keyway.api.v1.RoleRule.db_labels:type_name -> keyway.api.v1.RoleRule.DbLabelsEntry
 	11, // 15: keyway.api.v1.PutRoleRequest.role:type_name -> keyway.api.v1.Role
 	11, // 16: keyway.api.v1.ListRolesResponse.roles:type_name -> keyway.api.v1.Role
-	79, // 17: keyway.api.v1.JoinToken.created:type_name -> google.protobuf.Timestamp
-	79, // 18: keyway.api.v1.JoinToken.expires:type_name -> google.protobuf.Timestamp
-	79, // 19: keyway.api.v1.JoinToken.used_at:type_name -> google.protobuf.Timestamp
+	80, // 17: keyway.api.v1.JoinToken.created:type_name -> google.protobuf.Timestamp
+	80, // 18: keyway.api.v1.JoinToken.expires:type_name -> google.protobuf.Timestamp
+	80, // 19: keyway.api.v1.JoinToken.used_at:type_name -> google.protobuf.Timestamp
 	21, // 20: keyway.api.v1.JoinToken.grant:type_name -> keyway.api.v1.DatabaseGrant
-	77, // 21: keyway.api.v1.DatabaseGrant.labels:type_name -> keyway.api.v1.DatabaseGrant.LabelsEntry
-	80, // 22: keyway.api.v1.AddTokenRequest.ttl:type_name -> google.protobuf.Duration
+	78, // 21: keyway.api.v1.DatabaseGrant.labels:type_name -> keyway.api.v1.DatabaseGrant.LabelsEntry
+	81, // 22: keyway.api.v1.AddTokenRequest.ttl:type_name -> google.protobuf.Duration
 	20, // 23: keyway.api.v1.AddTokenResponse.record:type_name -> keyway.api.v1.JoinToken
 	20, // 24: keyway.api.v1.ListTokensResponse.tokens:type_name -> keyway.api.v1.JoinToken
-	78, // 25: keyway.api.v1.DatabaseResource.labels:type_name -> keyway.api.v1.DatabaseResource.LabelsEntry
+	79, // 25: keyway.api.v1.DatabaseResource.labels:type_name -> keyway.api.v1.DatabaseResource.LabelsEntry
 	29, // 26: keyway.api.v1.DatabaseResource.pool:type_name -> keyway.api.v1.DatabaseResourcePool
 	28, // 27: keyway.api.v1.PutDatabaseResourceRequest.database:type_name -> keyway.api.v1.DatabaseResource
 	28, // 28: keyway.api.v1.ListDatabaseResourcesResponse.databases:type_name -> keyway.api.v1.DatabaseResource
 	36, // 29: keyway.api.v1.Lock.target:type_name -> keyway.api.v1.LockTarget
-	79, // 30: keyway.api.v1.Lock.created:type_name -> google.protobuf.Timestamp
-	79, // 31: keyway.api.v1.Lock.expires:type_name -> google.protobuf.Timestamp
+	80, // 30: keyway.api.v1.Lock.created:type_name -> google.protobuf.Timestamp
+	80, // 31: keyway.api.v1.Lock.expires:type_name -> google.protobuf.Timestamp
 	36, // 32: keyway.api.v1.AddLockRequest.target:type_name -> keyway.api.v1.LockTarget
-	80, // 33: keyway.api.v1.AddLockRequest.ttl:type_name -> google.protobuf.Duration
+	81, // 33: keyway.api.v1.AddLockRequest.ttl:type_name -> google.protobuf.Duration
 	37, // 34: keyway.api.v1.AddLockResponse.lock:type_name -> keyway.api.v1.Lock
 	37, // 35: keyway.api.v1.ListLocksResponse.locks:type_name -> keyway.api.v1.Lock
-	79, // 36: keyway.api.v1.SearchEventsRequest.since:type_name -> google.protobuf.Timestamp
+	80, // 36: keyway.api.v1.SearchEventsRequest.since:type_name -> google.protobuf.Timestamp
 	46, // 37: keyway.api.v1.SearchEventsResponse.events:type_name -> keyway.api.v1.AuditEvent
-	79, // 38: keyway.api.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	79, // 39: keyway.api.v1.AuditEvent.grace_ends:type_name -> google.protobuf.Timestamp
-	81, // 40: keyway.api.v1.CheckAccessResponse.reasons:type_name -> keyway.api.v1.Reason
-	80, // 41: keyway.api.v1.CheckAccessResponse.idle_timeout:type_name -> google.protobuf.Duration
-	79, // 42: keyway.api.v1.BotRecord.created:type_name -> google.protobuf.Timestamp
+	80, // 38: keyway.api.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	80, // 39: keyway.api.v1.AuditEvent.grace_ends:type_name -> google.protobuf.Timestamp
+	82, // 40: keyway.api.v1.CheckAccessResponse.reasons:type_name -> keyway.api.v1.Reason
+	81, // 41: keyway.api.v1.CheckAccessResponse.idle_timeout:type_name -> google.protobuf.Duration
+	80, // 42: keyway.api.v1.BotRecord.created:type_name -> google.protobuf.Timestamp
 	49, // 43: keyway.api.v1.AddBotResponse.bot:type_name -> keyway.api.v1.BotRecord
 	49, // 44: keyway.api.v1.ListBotsResponse.bots:type_name -> keyway.api.v1.BotRecord
 	58, // 45: keyway.api.v1.ResolveSubjectResponse.subject:type_name -> keyway.api.v1.Subject
-	80, // 46: keyway.api.v1.Subject.max_ttl:type_name -> google.protobuf.Duration
+	81, // 46: keyway.api.v1.Subject.max_ttl:type_name -> google.protobuf.Duration
 	65, // 47: keyway.api.v1.ListPluginsResponse.plugins:type_name -> keyway.api.v1.PluginStatus
-	0,  // 48: keyway.api.v1.AuthorityState.authority:type_name -> keyway.api.v1.Authority
-	79, // 49: keyway.api.v1.AuthorityState.grace_ends:type_name -> google.protobuf.Timestamp
-	79, // 50: keyway.api.v1.AuthorityState.started:type_name -> google.protobuf.Timestamp
-	68, // 51: keyway.api.v1.ListAuthoritiesResponse.authorities:type_name -> keyway.api.v1.AuthorityState
-	0,  // 52: keyway.api.v1.SignCertificateRequest.authority:type_name -> keyway.api.v1.Authority
-	71, // 53: keyway.api.v1.SignCertificateRequest.extensions:type_name -> keyway.api.v1.CertificateExtension
-	79, // 54: keyway.api.v1.SignCertificateRequest.not_before:type_name -> google.protobuf.Timestamp
-	79, // 55: keyway.api.v1.SignCertificateRequest.not_after:type_name -> google.protobuf.Timestamp
-	0,  // 56: keyway.api.v1.RotateAuthorityRequest.authority:type_name -> keyway.api.v1.Authority
-	80, // 57: keyway.api.v1.RotateAuthorityRequest.grace:type_name -> google.protobuf.Duration
-	68, // 58: keyway.api.v1.RotateAuthorityResponse.state:type_name -> keyway.api.v1.AuthorityState
-	82, // 59: keyway.api.v1.RoleRule.DbLabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
-	82, // 60: keyway.api.v1.DatabaseGrant.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
-	3,  // 61: keyway.api.v1.Users.AddUser:input_type -> keyway.api.v1.AddUserRequest
-	5,  // 62: keyway.api.v1.Users.ListUsers:input_type -> keyway.api.v1.ListUsersRequest
-	7,  // 63: keyway.api.v1.Users.UpdateUser:input_type -> keyway.api.v1.UpdateUserRequest
-	9,  // 64: keyway.api.v1.Users.RemoveUser:input_type -> keyway.api.v1.RemoveUserRequest
-	14, // 65: keyway.api.v1.Roles.PutRole:input_type -> keyway.api.v1.PutRoleRequest
-	16, // 66: keyway.api.v1.Roles.ListRoles:input_type -> keyway.api.v1.ListRolesRequest
-	18, // 67: keyway.api.v1.Roles.RemoveRole:input_type -> keyway.api.v1.RemoveRoleRequest
-	22, // 68: keyway.api.v1.Tokens.AddToken:input_type -> keyway.api.v1.AddTokenRequest
-	24, // 69: keyway.api.v1.Tokens.ListTokens:input_type -> keyway.api.v1.ListTokensRequest
-	26, // 70: keyway.api.v1.Tokens.RemoveToken:input_type -> keyway.api.v1.RemoveTokenRequest
-	30, // 71: keyway.api.v1.DatabaseResources.PutDatabaseResource:input_type -> keyway.api.v1.PutDatabaseResourceRequest
-	32, // 72: keyway.api.v1.DatabaseResources.ListDatabaseResources:input_type -> keyway.api.v1.ListDatabaseResourcesRequest
-	34, // 73: keyway.api.v1.DatabaseResources.RemoveDatabaseResource:input_type -> keyway.api.v1.RemoveDatabaseResourceRequest
-	38, // 74: keyway.api.v1.Locks.AddLock:input_type -> keyway.api.v1.AddLockRequest
-	40, // 75: keyway.api.v1.Locks.ListLocks:input_type -> keyway.api.v1.ListLocksRequest
-	42, // 76: keyway.api.v1.Locks.RemoveLock:input_type -> keyway.api.v1.RemoveLockRequest
-	44, // 77: keyway.api.v1.Audit.SearchEvents:input_type -> keyway.api.v1.SearchEventsRequest
-	47, // 78: keyway.api.v1.Access.CheckAccess:input_type -> keyway.api.v1.CheckAccessRequest
-	50, // 79: keyway.api.v1.Bots.AddBot:input_type -> keyway.api.v1.AddBotRequest
-	52, // 80: keyway.api.v1.Bots.ListBots:input_type -> keyway.api.v1.ListBotsRequest
-	54, // 81: keyway.api.v1.Bots.RemoveBot:input_type -> keyway.api.v1.RemoveBotRequest
-	56, // 82: keyway.api.v1.Bots.ResolveSubject:input_type -> keyway.api.v1.ResolveSubjectRequest
-	59, // 83: keyway.api.v1.Agents.RemoveAgent:input_type -> keyway.api.v1.RemoveAgentRequest
-	61, // 84: keyway.api.v1.Host.Ready:input_type -> keyway.api.v1.ReadyRequest
-	63, // 85: keyway.api.v1.Host.ListPlugins:input_type -> keyway.api.v1.ListPluginsRequest
-	66, // 86: keyway.api.v1.Host.GetProcess:input_type -> keyway.api.v1.GetProcessRequest
-	69, // 87: keyway.api.v1.Host.ListAuthorities:input_type -> keyway.api.v1.ListAuthoritiesRequest
-	72, // 88: keyway.api.v1.Host.SignCertificate:input_type -> keyway.api.v1.SignCertificateRequest
-	74, // 89: keyway.api.v1.Host.RotateAuthority:input_type -> keyway.api.v1.RotateAuthorityRequest
-	4,  // 90: keyway.api.v1.Users.AddUser:output_type -> keyway.api.v1.AddUserResponse
-	6,  // 91: keyway.api.v1.Users.ListUsers:output_type -> keyway.api.v1.ListUsersResponse
-	8,  // 92: keyway.api.v1.Users.UpdateUser:output_type -> keyway.api.v1.UpdateUserResponse
-	10, // 93: keyway.api.v1.Users.RemoveUser:output_type -> keyway.api.v1.RemoveUserResponse
-	15, // 94: keyway.api.v1.Roles.PutRole:output_type -> keyway.api.v1.PutRoleResponse
-	17, // 95: keyway.api.v1.Roles.ListRoles:output_type -> keyway.api.v1.ListRolesResponse
-	19, // 96: keyway.api.v1.Roles.RemoveRole:output_type -> keyway.api.v1.RemoveRoleResponse
-	23, // 97: keyway.api.v1.Tokens.AddToken:output_type -> keyway.api.v1.AddTokenResponse
-	25, // 98: keyway.api.v1.Tokens.ListTokens:output_type -> keyway.api.v1.ListTokensResponse
-	27, // 99: keyway.api.v1.Tokens.RemoveToken:output_type -> keyway.api.v1.RemoveTokenResponse
-	31, // 100: keyway.api.v1.DatabaseResources.PutDatabaseResource:output_type -> keyway.api.v1.PutDatabaseResourceResponse
-	33, // 101: keyway.api.v1.DatabaseResources.ListDatabaseResources:output_type -> keyway.api.v1.ListDatabaseResourcesResponse
-	35, // 102: keyway.api.v1.DatabaseResources.RemoveDatabaseResource:output_type -> keyway.api.v1.RemoveDatabaseResourceResponse
-	39, // 103: keyway.api.v1.Locks.AddLock:output_type -> keyway.api.v1.AddLockResponse
-	41, // 104: keyway.api.v1.Locks.ListLocks:output_type -> keyway.api.v1.ListLocksResponse
-	43, // 105: keyway.api.v1.Locks.RemoveLock:output_type -> keyway.api.v1.RemoveLockResponse
-	45, // 106: keyway.api.v1.Audit.SearchEvents:output_type -> keyway.api.v1.SearchEventsResponse
-	48, // 107: keyway.api.v1.Access.CheckAccess:output_type -> keyway.api.v1.CheckAccessResponse
-	51, // 108: keyway.api.v1.Bots.AddBot:output_type -> keyway.api.v1.AddBotResponse
-	53, // 109: keyway.api.v1.Bots.ListBots:output_type -> keyway.api.v1.ListBotsResponse
-	55, // 110: keyway.api.v1.Bots.RemoveBot:output_type -> keyway.api.v1.RemoveBotResponse
-	57, // 111: keyway.api.v1.Bots.ResolveSubject:output_type -> keyway.api.v1.ResolveSubjectResponse
-	60, // 112: keyway.api.v1.Agents.RemoveAgent:output_type -> keyway.api.v1.RemoveAgentResponse
-	62, // 113: keyway.api.v1.Host.Ready:output_type -> keyway.api.v1.ReadyResponse
-	64, // 114: keyway.api.v1.Host.ListPlugins:output_type -> keyway.api.v1.ListPluginsResponse
-	67, // 115: keyway.api.v1.Host.GetProcess:output_type -> keyway.api.v1.GetProcessResponse
-	70, // 116: keyway.api.v1.Host.ListAuthorities:output_type -> keyway.api.v1.ListAuthoritiesResponse
-	73, // 117: keyway.api.v1.Host.SignCertificate:output_type -> keyway.api.v1.SignCertificateResponse
-	75, // 118: keyway.api.v1.Host.RotateAuthority:output_type -> keyway.api.v1.RotateAuthorityResponse
-	90, // [90:119] is the sub-list for method output_type
-	61, // [61:90] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	68, // 48: keyway.api.v1.GetProcessResponse.proxies:type_name -> keyway.api.v1.ProxyStatus
+	0,  // 49: keyway.api.v1.AuthorityState.authority:type_name -> keyway.api.v1.Authority
+	80, // 50: keyway.api.v1.AuthorityState.grace_ends:type_name -> google.protobuf.Timestamp
+	80, // 51: keyway.api.v1.AuthorityState.started:type_name -> google.protobuf.Timestamp
+	69, // 52: keyway.api.v1.ListAuthoritiesResponse.authorities:type_name -> keyway.api.v1.AuthorityState
+	0,  // 53: keyway.api.v1.SignCertificateRequest.authority:type_name -> keyway.api.v1.Authority
+	72, // 54: keyway.api.v1.SignCertificateRequest.extensions:type_name -> keyway.api.v1.CertificateExtension
+	80, // 55: keyway.api.v1.SignCertificateRequest.not_before:type_name -> google.protobuf.Timestamp
+	80, // 56: keyway.api.v1.SignCertificateRequest.not_after:type_name -> google.protobuf.Timestamp
+	0,  // 57: keyway.api.v1.RotateAuthorityRequest.authority:type_name -> keyway.api.v1.Authority
+	81, // 58: keyway.api.v1.RotateAuthorityRequest.grace:type_name -> google.protobuf.Duration
+	69, // 59: keyway.api.v1.RotateAuthorityResponse.state:type_name -> keyway.api.v1.AuthorityState
+	83, // 60: keyway.api.v1.RoleRule.DbLabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
+	83, // 61: keyway.api.v1.DatabaseGrant.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
+	3,  // 62: keyway.api.v1.Users.AddUser:input_type -> keyway.api.v1.AddUserRequest
+	5,  // 63: keyway.api.v1.Users.ListUsers:input_type -> keyway.api.v1.ListUsersRequest
+	7,  // 64: keyway.api.v1.Users.UpdateUser:input_type -> keyway.api.v1.UpdateUserRequest
+	9,  // 65: keyway.api.v1.Users.RemoveUser:input_type -> keyway.api.v1.RemoveUserRequest
+	14, // 66: keyway.api.v1.Roles.PutRole:input_type -> keyway.api.v1.PutRoleRequest
+	16, // 67: keyway.api.v1.Roles.ListRoles:input_type -> keyway.api.v1.ListRolesRequest
+	18, // 68: keyway.api.v1.Roles.RemoveRole:input_type -> keyway.api.v1.RemoveRoleRequest
+	22, // 69: keyway.api.v1.Tokens.AddToken:input_type -> keyway.api.v1.AddTokenRequest
+	24, // 70: keyway.api.v1.Tokens.ListTokens:input_type -> keyway.api.v1.ListTokensRequest
+	26, // 71: keyway.api.v1.Tokens.RemoveToken:input_type -> keyway.api.v1.RemoveTokenRequest
+	30, // 72: keyway.api.v1.DatabaseResources.PutDatabaseResource:input_type -> keyway.api.v1.PutDatabaseResourceRequest
+	32, // 73: keyway.api.v1.DatabaseResources.ListDatabaseResources:input_type -> keyway.api.v1.ListDatabaseResourcesRequest
+	34, // 74: keyway.api.v1.DatabaseResources.RemoveDatabaseResource:input_type -> keyway.api.v1.RemoveDatabaseResourceRequest
+	38, // 75: keyway.api.v1.Locks.AddLock:input_type -> keyway.api.v1.AddLockRequest
+	40, // 76: keyway.api.v1.Locks.ListLocks:input_type -> keyway.api.v1.ListLocksRequest
+	42, // 77: keyway.api.v1.Locks.RemoveLock:input_type -> keyway.api.v1.RemoveLockRequest
+	44, // 78: keyway.api.v1.Audit.SearchEvents:input_type -> keyway.api.v1.SearchEventsRequest
+	47, // 79: keyway.api.v1.Access.CheckAccess:input_type -> keyway.api.v1.CheckAccessRequest
+	50, // 80: keyway.api.v1.Bots.AddBot:input_type -> keyway.api.v1.AddBotRequest
+	52, // 81: keyway.api.v1.Bots.ListBots:input_type -> keyway.api.v1.ListBotsRequest
+	54, // 82: keyway.api.v1.Bots.RemoveBot:input_type -> keyway.api.v1.RemoveBotRequest
+	56, // 83: keyway.api.v1.Bots.ResolveSubject:input_type -> keyway.api.v1.ResolveSubjectRequest
+	59, // 84: keyway.api.v1.Agents.RemoveAgent:input_type -> keyway.api.v1.RemoveAgentRequest
+	61, // 85: keyway.api.v1.Host.Ready:input_type -> keyway.api.v1.ReadyRequest
+	63, // 86: keyway.api.v1.Host.ListPlugins:input_type -> keyway.api.v1.ListPluginsRequest
+	66, // 87: keyway.api.v1.Host.GetProcess:input_type -> keyway.api.v1.GetProcessRequest
+	70, // 88: keyway.api.v1.Host.ListAuthorities:input_type -> keyway.api.v1.ListAuthoritiesRequest
+	73, // 89: keyway.api.v1.Host.SignCertificate:input_type -> keyway.api.v1.SignCertificateRequest
+	75, // 90: keyway.api.v1.Host.RotateAuthority:input_type -> keyway.api.v1.RotateAuthorityRequest
+	4,  // 91: keyway.api.v1.Users.AddUser:output_type -> keyway.api.v1.AddUserResponse
+	6,  // 92: keyway.api.v1.Users.ListUsers:output_type -> keyway.api.v1.ListUsersResponse
+	8,  // 93: keyway.api.v1.Users.UpdateUser:output_type -> keyway.api.v1.UpdateUserResponse
+	10, // 94: keyway.api.v1.Users.RemoveUser:output_type -> keyway.api.v1.RemoveUserResponse
+	15, // 95: keyway.api.v1.Roles.PutRole:output_type -> keyway.api.v1.PutRoleResponse
+	17, // 96: keyway.api.v1.Roles.ListRoles:output_type -> keyway.api.v1.ListRolesResponse
+	19, // 97: keyway.api.v1.Roles.RemoveRole:output_type -> keyway.api.v1.RemoveRoleResponse
+	23, // 98: keyway.api.v1.Tokens.AddToken:output_type -> keyway.api.v1.AddTokenResponse
+	25, // 99: keyway.api.v1.Tokens.ListTokens:output_type -> keyway.api.v1.ListTokensResponse
+	27, // 100: keyway.api.v1.Tokens.RemoveToken:output_type -> keyway.api.v1.RemoveTokenResponse
+	31, // 101: keyway.api.v1.DatabaseResources.PutDatabaseResource:output_type -> keyway.api.v1.PutDatabaseResourceResponse
+	33, // 102: keyway.api.v1.DatabaseResources.ListDatabaseResources:output_type -> keyway.api.v1.ListDatabaseResourcesResponse
+	35, // 103: keyway.api.v1.DatabaseResources.RemoveDatabaseResource:output_type -> keyway.api.v1.RemoveDatabaseResourceResponse
+	39, // 104: keyway.api.v1.Locks.AddLock:output_type -> keyway.api.v1.AddLockResponse
+	41, // 105: keyway.api.v1.Locks.ListLocks:output_type -> keyway.api.v1.ListLocksResponse
+	43, // 106: keyway.api.v1.Locks.RemoveLock:output_type -> keyway.api.v1.RemoveLockResponse
+	45, // 107: keyway.api.v1.Audit.SearchEvents:output_type -> keyway.api.v1.SearchEventsResponse
+	48, // 108: keyway.api.v1.Access.CheckAccess:output_type -> keyway.api.v1.CheckAccessResponse
+	51, // 109: keyway.api.v1.Bots.AddBot:output_type -> keyway.api.v1.AddBotResponse
+	53, // 110: keyway.api.v1.Bots.ListBots:output_type -> keyway.api.v1.ListBotsResponse
+	55, // 111: keyway.api.v1.Bots.RemoveBot:output_type -> keyway.api.v1.RemoveBotResponse
+	57, // 112: keyway.api.v1.Bots.ResolveSubject:output_type -> keyway.api.v1.ResolveSubjectResponse
+	60, // 113: keyway.api.v1.Agents.RemoveAgent:output_type -> keyway.api.v1.RemoveAgentResponse
+	62, // 114: keyway.api.v1.Host.Ready:output_type -> keyway.api.v1.ReadyResponse
+	64, // 115: keyway.api.v1.Host.ListPlugins:output_type -> keyway.api.v1.ListPluginsResponse
+	67, // 116: keyway.api.v1.Host.GetProcess:output_type -> keyway.api.v1.GetProcessResponse
+	71, // 117: keyway.api.v1.Host.ListAuthorities:output_type -> keyway.api.v1.ListAuthoritiesResponse
+	74, // 118: keyway.api.v1.Host.SignCertificate:output_type -> keyway.api.v1.SignCertificateResponse
+	76, // 119: keyway.api.v1.Host.RotateAuthority:output_type -> keyway.api.v1.RotateAuthorityResponse
+	91, // [91:120] is the sub-list for method output_type
+	62, // [62:91] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_keyway_api_v1_admin_proto_init() }
@@ -5140,7 +5240,7 @@ func file_keyway_api_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_api_v1_admin_proto_rawDesc), len(file_keyway_api_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   78,
+			NumMessages:   79,
 			NumExtensions: 0,
 			NumServices:   10,
 		},

@@ -923,7 +923,11 @@ type RegisterResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The databases of the request the agent was not granted, each with why:
 	// the proxy never routes a session to them. The agent logs them.
-	Refused       []*RefusedDatabase `protobuf:"bytes,1,rep,name=refused,proto3" json:"refused,omitempty"`
+	Refused []*RefusedDatabase `protobuf:"bytes,1,rep,name=refused,proto3" json:"refused,omitempty"`
+	// The databases of the request the agent was granted, with the labels
+	// of their db resources: what a proxy without the auth role routes to
+	// the agent.
+	Accepted      []*Database `protobuf:"bytes,2,rep,name=accepted,proto3" json:"accepted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -961,6 +965,13 @@ func (*RegisterResponse) Descriptor() ([]byte, []int) {
 func (x *RegisterResponse) GetRefused() []*RefusedDatabase {
 	if x != nil {
 		return x.Refused
+	}
+	return nil
+}
+
+func (x *RegisterResponse) GetAccepted() []*Database {
+	if x != nil {
+		return x.Accepted
 	}
 	return nil
 }
@@ -2255,9 +2266,10 @@ const file_keyway_api_v1_api_proto_rawDesc = "" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x19\n" +
 	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\"H\n" +
 	"\x0fRegisterRequest\x125\n" +
-	"\tdatabases\x18\x01 \x03(\v2\x17.keyway.api.v1.DatabaseR\tdatabases\"L\n" +
+	"\tdatabases\x18\x01 \x03(\v2\x17.keyway.api.v1.DatabaseR\tdatabases\"\x81\x01\n" +
 	"\x10RegisterResponse\x128\n" +
-	"\arefused\x18\x01 \x03(\v2\x1e.keyway.api.v1.RefusedDatabaseR\arefused\"=\n" +
+	"\arefused\x18\x01 \x03(\v2\x1e.keyway.api.v1.RefusedDatabaseR\arefused\x123\n" +
+	"\baccepted\x18\x02 \x03(\v2\x17.keyway.api.v1.DatabaseR\baccepted\"=\n" +
 	"\x0fRefusedDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd1\x01\n" +
@@ -2426,45 +2438,46 @@ var file_keyway_api_v1_api_proto_depIdxs = []int32{
 	6,  // 4: keyway.api.v1.ListDatabasesResponse.databases:type_name -> keyway.api.v1.Database
 	6,  // 5: keyway.api.v1.RegisterRequest.databases:type_name -> keyway.api.v1.Database
 	15, // 6: keyway.api.v1.RegisterResponse.refused:type_name -> keyway.api.v1.RefusedDatabase
-	18, // 7: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
-	38, // 8: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
-	27, // 9: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
-	31, // 10: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
-	39, // 11: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
-	32, // 12: keyway.api.v1.DatabaseDefinition.pool:type_name -> keyway.api.v1.DatabaseDefinitionPool
-	35, // 13: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
-	28, // 14: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
-	0,  // 15: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
-	2,  // 16: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
-	4,  // 17: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
-	9,  // 18: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
-	11, // 19: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
-	13, // 20: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
-	16, // 21: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
-	19, // 22: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
-	23, // 23: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
-	25, // 24: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
-	29, // 25: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
-	33, // 26: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
-	21, // 27: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
-	1,  // 28: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
-	3,  // 29: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
-	5,  // 30: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
-	10, // 31: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
-	12, // 32: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
-	14, // 33: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
-	17, // 34: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
-	20, // 35: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
-	24, // 36: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
-	26, // 37: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
-	30, // 38: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
-	34, // 39: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
-	22, // 40: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
-	28, // [28:41] is the sub-list for method output_type
-	15, // [15:28] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	6,  // 7: keyway.api.v1.RegisterResponse.accepted:type_name -> keyway.api.v1.Database
+	18, // 8: keyway.api.v1.AuthorizeResponse.reasons:type_name -> keyway.api.v1.Reason
+	38, // 9: keyway.api.v1.LabelSelector.labels:type_name -> keyway.api.v1.LabelSelector.LabelsEntry
+	27, // 10: keyway.api.v1.WatchDatabasesRequest.selectors:type_name -> keyway.api.v1.LabelSelector
+	31, // 11: keyway.api.v1.WatchDatabasesResponse.databases:type_name -> keyway.api.v1.DatabaseDefinition
+	39, // 12: keyway.api.v1.DatabaseDefinition.labels:type_name -> keyway.api.v1.DatabaseDefinition.LabelsEntry
+	32, // 13: keyway.api.v1.DatabaseDefinition.pool:type_name -> keyway.api.v1.DatabaseDefinitionPool
+	35, // 14: keyway.api.v1.WatchProxiesResponse.proxies:type_name -> keyway.api.v1.Proxy
+	28, // 15: keyway.api.v1.LabelSelector.LabelsEntry.value:type_name -> keyway.api.v1.LabelPatterns
+	0,  // 16: keyway.api.v1.Auth.Ping:input_type -> keyway.api.v1.PingRequest
+	2,  // 17: keyway.api.v1.Auth.Login:input_type -> keyway.api.v1.LoginRequest
+	4,  // 18: keyway.api.v1.Auth.Join:input_type -> keyway.api.v1.JoinRequest
+	9,  // 19: keyway.api.v1.User.ListDatabases:input_type -> keyway.api.v1.ListDatabasesRequest
+	11, // 20: keyway.api.v1.User.DatabaseCertificate:input_type -> keyway.api.v1.DatabaseCertificateRequest
+	13, // 21: keyway.api.v1.Agent.Register:input_type -> keyway.api.v1.RegisterRequest
+	16, // 22: keyway.api.v1.Agent.Authorize:input_type -> keyway.api.v1.AuthorizeRequest
+	19, // 23: keyway.api.v1.Agent.SignDBClient:input_type -> keyway.api.v1.SignDBClientRequest
+	23, // 24: keyway.api.v1.Agent.Authorities:input_type -> keyway.api.v1.AuthoritiesRequest
+	25, // 25: keyway.api.v1.Agent.Audit:input_type -> keyway.api.v1.AuditRequest
+	29, // 26: keyway.api.v1.Agent.WatchDatabases:input_type -> keyway.api.v1.WatchDatabasesRequest
+	33, // 27: keyway.api.v1.Agent.WatchProxies:input_type -> keyway.api.v1.WatchProxiesRequest
+	21, // 28: keyway.api.v1.Agent.RenewHost:input_type -> keyway.api.v1.RenewHostRequest
+	1,  // 29: keyway.api.v1.Auth.Ping:output_type -> keyway.api.v1.PingResponse
+	3,  // 30: keyway.api.v1.Auth.Login:output_type -> keyway.api.v1.LoginResponse
+	5,  // 31: keyway.api.v1.Auth.Join:output_type -> keyway.api.v1.JoinResponse
+	10, // 32: keyway.api.v1.User.ListDatabases:output_type -> keyway.api.v1.ListDatabasesResponse
+	12, // 33: keyway.api.v1.User.DatabaseCertificate:output_type -> keyway.api.v1.DatabaseCertificateResponse
+	14, // 34: keyway.api.v1.Agent.Register:output_type -> keyway.api.v1.RegisterResponse
+	17, // 35: keyway.api.v1.Agent.Authorize:output_type -> keyway.api.v1.AuthorizeResponse
+	20, // 36: keyway.api.v1.Agent.SignDBClient:output_type -> keyway.api.v1.SignDBClientResponse
+	24, // 37: keyway.api.v1.Agent.Authorities:output_type -> keyway.api.v1.AuthoritiesResponse
+	26, // 38: keyway.api.v1.Agent.Audit:output_type -> keyway.api.v1.AuditResponse
+	30, // 39: keyway.api.v1.Agent.WatchDatabases:output_type -> keyway.api.v1.WatchDatabasesResponse
+	34, // 40: keyway.api.v1.Agent.WatchProxies:output_type -> keyway.api.v1.WatchProxiesResponse
+	22, // 41: keyway.api.v1.Agent.RenewHost:output_type -> keyway.api.v1.RenewHostResponse
+	29, // [29:42] is the sub-list for method output_type
+	16, // [16:29] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_keyway_api_v1_api_proto_init() }
