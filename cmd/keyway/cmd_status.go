@@ -22,7 +22,9 @@ func newStatusCmd() *cobra.Command {
 		Long: `Show your login (user, roles, traits, expiry) when you are logged in, and
 on the auth host (with its configuration, -c) the cluster name, keyway's
 version, the running process's open file limits (soft and hard) and
-descriptors in use, and for each authority the pins (sha256 of the
+descriptors in use, the cluster's proxies with their health (a proxy
+without the auth role is "remote"; "ok", or why it cannot take new
+sessions), and for each authority the pins (sha256 of the
 SubjectPublicKeyInfo) of its trusted certificates and its rotation phase.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -65,13 +67,25 @@ SubjectPublicKeyInfo) of its trusted certificates and its rotation phase.`,
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "cluster:  %s\nversion:  %s\n", cluster, version)
 				// Only a running keyway reports on its process.
+				var proxies []admin.ProxyStatus
 				if running, ok := ca.(*admin.Client); ok {
 					if p, err := running.Process(ctx); err == nil {
 						fmt.Fprintf(w, "nofile:   %s\n", fileLimits(p))
+						proxies = p.Proxies
 					}
 				}
 				fmt.Fprintln(w)
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				if len(proxies) > 0 {
+					fmt.Fprintln(tw, "PROXY\tKIND\tVERSION\tHEALTH")
+					for _, px := range proxies {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", px.Addr, proxyKind(px), px.Version, proxyHealth(px))
+					}
+					if err := tw.Flush(); err != nil {
+						return err
+					}
+					fmt.Fprintln(w)
+				}
 				fmt.Fprintln(tw, "AUTHORITY\tPHASE\tPIN\tEXPIRES")
 				for _, st := range states {
 					phase := st.Phase
@@ -116,4 +130,20 @@ func fileLimits(p admin.Process) string {
 		s += fmt.Sprintf(", %d open", p.OpenFiles)
 	}
 	return s
+}
+
+// proxyKind says whether a proxy runs the auth role in its process.
+func proxyKind(p admin.ProxyStatus) string {
+	if p.Remote {
+		return "remote"
+	}
+	return "with-auth"
+}
+
+// proxyHealth is "ok", or why the proxy cannot take new sessions.
+func proxyHealth(p admin.ProxyStatus) string {
+	if p.Problem == "" {
+		return "ok"
+	}
+	return p.Problem
 }

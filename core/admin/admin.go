@@ -66,7 +66,7 @@ type AuditSource interface {
 
 // ProcessSource is implemented by sources that report on their process.
 type ProcessSource interface {
-	Process() Process
+	Process(ctx context.Context) Process
 }
 
 // Process is what a running keyway reports of itself as a process.
@@ -77,6 +77,21 @@ type Process struct {
 	OpenFilesHard uint64 `json:"open_files_hard"`
 	// OpenFiles is how many descriptors it holds; -1 when unknown.
 	OpenFiles int `json:"open_files"`
+	// Proxies are the cluster's proxies as the auth role knows them;
+	// none in a process without it.
+	Proxies []ProxyStatus `json:"proxies,omitempty"`
+}
+
+// ProxyStatus is one of the cluster's proxies and its health.
+type ProxyStatus struct {
+	Addr    string `json:"addr"`
+	HostID  string `json:"host_id"`
+	Version string `json:"version,omitempty"`
+	// Problem is why the proxy cannot take new sessions, as it last
+	// reported; empty while it can.
+	Problem string `json:"problem,omitempty"`
+	// Remote marks a proxy without the auth role.
+	Remote bool `json:"remote,omitempty"`
 }
 
 // AccessChecker answers keyway access check.

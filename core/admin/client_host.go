@@ -32,7 +32,11 @@ func (c *Client) Process(ctx context.Context) (Process, error) {
 	if err != nil {
 		return Process{}, err
 	}
-	return Process{OpenFilesSoft: resp.GetOpenFilesSoft(), OpenFilesHard: resp.GetOpenFilesHard(), OpenFiles: int(resp.GetOpenFiles())}, nil
+	p := Process{OpenFilesSoft: resp.GetOpenFilesSoft(), OpenFilesHard: resp.GetOpenFilesHard(), OpenFiles: int(resp.GetOpenFiles())}
+	for _, px := range resp.GetProxies() {
+		p.Proxies = append(p.Proxies, ProxyStatus{Addr: px.GetAddr(), HostID: px.GetHostId(), Version: px.GetVersion(), Problem: px.GetProblem(), Remote: px.GetRemote()})
+	}
+	return p, nil
 }
 
 // Authorities lists the CA's authorities.

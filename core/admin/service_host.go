@@ -30,13 +30,17 @@ func (s hostService) ListPlugins(ctx context.Context, _ *apiv1.ListPluginsReques
 	return out, nil
 }
 
-func (s hostService) GetProcess(context.Context, *apiv1.GetProcessRequest) (*apiv1.GetProcessResponse, error) {
+func (s hostService) GetProcess(ctx context.Context, _ *apiv1.GetProcessRequest) (*apiv1.GetProcessResponse, error) {
 	ps, ok := s.src.(ProcessSource)
 	if !ok {
 		return nil, status.Error(codes.Unimplemented, "this keyway process does not report on itself")
 	}
-	p := ps.Process()
-	return &apiv1.GetProcessResponse{OpenFilesSoft: p.OpenFilesSoft, OpenFilesHard: p.OpenFilesHard, OpenFiles: int64(p.OpenFiles)}, nil
+	p := ps.Process(ctx)
+	out := &apiv1.GetProcessResponse{OpenFilesSoft: p.OpenFilesSoft, OpenFilesHard: p.OpenFilesHard, OpenFiles: int64(p.OpenFiles)}
+	for _, px := range p.Proxies {
+		out.Proxies = append(out.Proxies, &apiv1.ProxyStatus{Addr: px.Addr, HostId: px.HostID, Version: px.Version, Problem: px.Problem, Remote: px.Remote})
+	}
+	return out, nil
 }
 
 func (s hostService) ListAuthorities(ctx context.Context, _ *apiv1.ListAuthoritiesRequest) (*apiv1.ListAuthoritiesResponse, error) {

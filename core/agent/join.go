@@ -35,7 +35,12 @@ func identityDir(dataDir string) string { return filepath.Join(dataDir, "agent")
 // LoadIdentity reads a joined agent's identity; found is false before the
 // first join.
 func LoadIdentity(dataDir string) (Identity, bool, error) {
-	dir := identityDir(dataDir)
+	return LoadIdentityAt(identityDir(dataDir))
+}
+
+// LoadIdentityAt reads an identity a join stored in dir (see JoinAt);
+// found is false before the first join.
+func LoadIdentityAt(dir string) (Identity, bool, error) {
 	certPEM, err := os.ReadFile(filepath.Join(dir, "host.crt"))
 	if errors.Is(err, os.ErrNotExist) {
 		return Identity{}, false, nil
@@ -49,7 +54,7 @@ func LoadIdentity(dataDir string) (Identity, bool, error) {
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return Identity{}, false, fmt.Errorf("the agent's host certificate in %s: %w", dir, err)
+		return Identity{}, false, fmt.Errorf("the host certificate in %s: %w", dir, err)
 	}
 	casPEM, err := os.ReadFile(filepath.Join(dir, "host.cas"))
 	if err != nil {
@@ -86,6 +91,13 @@ func TokenPath(tokenFile, hostName string) (string, error) {
 // certificate, checking the proxy against the pin the token carries, and
 // stores the identity.
 func Join(ctx context.Context, proxyAddr, tokenFile, dataDir, hostName string) (Identity, error) {
+	return JoinAt(ctx, proxyAddr, tokenFile, identityDir(dataDir), hostName)
+}
+
+// JoinAt exchanges the token in tokenFile for a host certificate at the
+// cluster API on addr, a proxy's or the auth service's port, checking
+// it against the pin the token carries, and stores the identity in dir.
+func JoinAt(ctx context.Context, proxyAddr, tokenFile, dir, hostName string) (Identity, error) {
 	tokenFile, err := TokenPath(tokenFile, hostName)
 	if err != nil {
 		return Identity{}, err
@@ -123,31 +135,30 @@ func Join(ctx context.Context, proxyAddr, tokenFile, dataDir, hostName string) (
 	if err != nil {
 		return Identity{}, err
 	}
-	dir := identityDir(dataDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Identity{}, err
 	}
-	if err := writeHostFiles(dir, keyPEM, resp.GetCertificate(), resp.GetHostCas()); err != nil {
+	if err := WriteHostFiles(dir, keyPEM, [][]byte{resp.GetCertificate()}, resp.GetHostCas()); err != nil {
 		return Identity{}, err
 	}
 	if err := authority.WriteFile(filepath.Join(dir, "cluster"), []byte(resp.GetClusterName()+"\n"), 0o644); err != nil {
 		return Identity{}, err
 	}
-	id, _, err := LoadIdentity(dataDir)
+	id, _, err := LoadIdentityAt(dir)
 	return id, err
 }
 
-// writeHostFiles writes the host key (0600), certificate and host
+// WriteHostFiles writes the host key (0600), certificate and host
 // authorities under dir, each atomically: the key first, then the
 // certificate that matches it.
-func writeHostFiles(dir string, keyPEM, cert []byte, hostCAs [][]byte) error {
+func WriteHostFiles(dir string, keyPEM []byte, chain, hostCAs [][]byte) error {
 	files := []struct {
 		name string
 		data []byte
 		mode os.FileMode
 	}{
 		{"host.key", keyPEM, 0o600},
-		{"host.crt", authority.CertsPEM(cert), 0o644},
+		{"host.crt", authority.CertsPEM(chain...), 0o644},
 		{"host.cas", authority.CertsPEM(hostCAs...), 0o644},
 	}
 	for _, f := range files {

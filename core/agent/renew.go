@@ -164,7 +164,7 @@ func (r *Renewer) Renew(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := writeHostFiles(identityDir(r.DataDir), keyPEM, resp.GetCertificate(), resp.GetHostCas()); err != nil {
+	if err := WriteHostFiles(identityDir(r.DataDir), keyPEM, [][]byte{resp.GetCertificate()}, resp.GetHostCas()); err != nil {
 		return fmt.Errorf("storing the renewed host certificate: %w", err)
 	}
 	r.Identity.Set(Identity{Cert: cert, HostCAs: resp.GetHostCas(), Cluster: current.Cluster})

@@ -53,6 +53,8 @@ func (a AgentService) Register(ctx context.Context, req *apiv1.RegisterRequest) 
 			db.Labels = stored.Labels
 		}
 		dbs = append(dbs, db)
+		resp.Accepted = append(resp.Accepted, &apiv1.Database{Name: db.Name, Protocol: db.Protocol, Labels: db.Labels,
+			Description: db.Description, Healthy: d.GetHealthy(), HealthDetail: d.GetHealthDetail()})
 		if !d.GetHealthy() {
 			unhealthy[d.GetName()] = d.GetHealthDetail()
 		}

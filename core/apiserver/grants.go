@@ -2,12 +2,14 @@ package apiserver
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/keyway-dev/keyway/core/audit"
+	"github.com/keyway-dev/keyway/sdk/identity"
 )
 
 // Grant lifetimes.
@@ -265,4 +267,28 @@ func (g *Grants) ended(sessionID string) bool {
 	defer g.mu.Unlock()
 	e, ok := g.m[sessionID]
 	return !ok || !e.ended.IsZero()
+}
+
+// NewGrant is the grant of a session routed to an agent: its database,
+// and the route and identity of the client's certificate chain (DER,
+// leaf first), which the proxy verified before routing.
+func NewGrant(agent, sessionID, database string, chain [][]byte) Grant {
+	g := Grant{SessionID: sessionID, Agent: agent, Database: database}
+	if len(chain) == 0 {
+		return g
+	}
+	g.Leaf = chain[0]
+	leaf, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return g
+	}
+	id, err := identity.FromCertificate(leaf)
+	if err != nil {
+		return g
+	}
+	g.User, g.SpiffeID = id.Name, id.ID.String()
+	if id.Route != nil {
+		g.DBUser, g.DBName = id.Route.DBUser, id.Route.DBName
+	}
+	return g
 }

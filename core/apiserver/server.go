@@ -92,6 +92,12 @@ type Server struct {
 	// its enforcer ends when a lock, an expiry or a change of users and
 	// roles takes their access away.
 	Live *LiveSessions
+	// Remote, if set, are the agents' tunnels to proxies that run
+	// without the auth role (the ProxyAuth service).
+	Remote *RemoteTunnels
+
+	// proxies caches the hosts that joined as proxies.
+	proxies proxyHosts
 }
 
 // hostTTL is the lifetime of agents' host certificates.

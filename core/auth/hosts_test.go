@@ -118,7 +118,7 @@ func TestProxyTokensJoinProxies(t *testing.T) {
 	if _, _, err := s.AddToken(ctx, TokenProxy, DBGrant{Names: []string{"a"}}, time.Hour, pin, now); err == nil {
 		t.Fatal("a proxy token granting databases was made")
 	}
-	tok, _, err := s.AddToken(ctx, TokenProxy, DBGrant{}, time.Hour, pin, now)
+	tok, _, err := s.AddToken(ctx, TokenProxy, DBGrant{FirstClaim: true}, time.Hour, pin, now)
 	if err != nil {
 		t.Fatal(err)
 	}

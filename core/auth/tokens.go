@@ -51,7 +51,7 @@ func (s *Service) AddToken(ctx context.Context, typ string, grant DBGrant, ttl t
 	switch typ {
 	case TokenDB:
 	case TokenProxy:
-		if !grant.IsEmpty() {
+		if len(grant.Names) > 0 || len(grant.Labels) > 0 {
 			return "", Token{}, WithKind(ErrInvalid, errors.New("a proxy join token grants no databases: drop --db-names and --db-labels"))
 		}
 	default:

@@ -125,12 +125,14 @@ func (d *Directory) apply(recs map[string]Proxy, revs map[string]int64, ev state
 func (d *Directory) publish(recs map[string]Proxy) {
 	set := sorted(recs)
 	d.mu.Lock()
+	// A change of a proxy's health or version is kept, for keyway
+	// status, but wakes no one: the agents follow the set of addresses.
 	if !equal(set, d.set) {
-		d.set = set
 		close(d.changed)
 		d.changed = make(chan struct{})
 		d.logger.Info("the cluster's proxies", "proxies", Addrs(set))
 	}
+	d.set = set
 	d.mu.Unlock()
 	d.once.Do(func() { close(d.ready) })
 }

@@ -134,7 +134,7 @@ func TestStopDoesNotRemoveAnotherProxysRecord(t *testing.T) {
 		if err := second.Beat(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		first.remove()
+		first.Remove()
 		kv, err := st.Get(t.Context(), self.key())
 		if err != nil {
 			t.Fatalf("the first proxy's clean-up removed the second's record: %v", err)
@@ -142,7 +142,7 @@ func TestStopDoesNotRemoveAnotherProxysRecord(t *testing.T) {
 		if !strings.Contains(string(kv.Value), "host/b") {
 			t.Fatalf("record %q", kv.Value)
 		}
-		second.remove()
+		second.Remove()
 		if _, err := st.Get(t.Context(), self.key()); err == nil {
 			t.Fatal("the record outlived its last writer's clean-up")
 		}

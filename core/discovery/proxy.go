@@ -31,6 +31,12 @@ type Proxy struct {
 	HostID string `json:"host_id"`
 	// Version is the keyway version the proxy runs.
 	Version string `json:"version,omitempty"`
+	// Problem is why the proxy cannot take new sessions, as it last
+	// reported; empty while it can.
+	Problem string `json:"problem,omitempty"`
+	// Remote marks a proxy without the auth role, which the auth
+	// service publishes for as long as the proxy announces itself.
+	Remote bool `json:"remote,omitempty"`
 }
 
 // key is where p's record lives. Proxies behind one address share it.

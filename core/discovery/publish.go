@@ -69,16 +69,16 @@ func (p *Publisher) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			p.remove()
+			p.Remove()
 			return
 		case <-t.C:
 		}
 	}
 }
 
-// remove deletes the record written last, so that agents stop dialling a
+// Remove deletes the record written last, so that agents stop dialling a
 // proxy that shut down cleanly without waiting for the TTL.
-func (p *Publisher) remove() {
+func (p *Publisher) Remove() {
 	if p.rev == 0 {
 		return
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/admin"
@@ -78,4 +79,19 @@ func (v adminView) HostPin(ctx context.Context) (string, error) { return v.hostP
 func pinOf(der []byte) (string, error) { return authority.Pin(der) }
 
 // Process reports the process's open file limits.
-func (adminView) Process() admin.Process { return processInfo() }
+func (v adminView) Process(ctx context.Context) admin.Process {
+	p := processInfo()
+	if v.api == nil || v.api.Proxies == nil {
+		return p
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	set, _, err := v.api.Proxies.Current(ctx)
+	if err != nil {
+		return p
+	}
+	for _, px := range set {
+		p.Proxies = append(p.Proxies, admin.ProxyStatus{Addr: px.Addr, HostID: px.HostID, Version: px.Version, Problem: px.Problem, Remote: px.Remote})
+	}
+	return p
+}

@@ -24,8 +24,10 @@ type clusterDatabases struct {
 	// local are the databases this process serves; nil without the db
 	// block.
 	local *agent.Registry
-	// tunnels are the agents connected to this process's proxy.
+	// tunnels are the agents connected to this process's proxy, and
+	// remote those connected to proxies without the auth role.
 	tunnels *tunnel.Registry
+	remote  *tunnel.Registry
 	// resources are the cluster's db resources.
 	resources *auth.Service
 	// localName names this process in the list.
@@ -51,8 +53,10 @@ func (c clusterDatabases) List(ctx context.Context) []apiserver.ListedDatabase {
 			add(db, &apiserver.AgentHealth{Name: c.localName, Healthy: ok, Detail: why})
 		}
 	}
-	for _, l := range c.tunnels.List() {
-		add(l.Database, &apiserver.AgentHealth{Name: l.Agent, Healthy: l.Healthy, Detail: l.Detail})
+	for _, reg := range c.registries() {
+		for _, l := range reg.List() {
+			add(l.Database, &apiserver.AgentHealth{Name: l.Agent, Healthy: l.Healthy, Detail: l.Detail})
+		}
 	}
 	if c.resources != nil {
 		stored, err := c.resources.Databases(ctx)
@@ -90,15 +94,17 @@ func (c clusterDatabases) Get(ctx context.Context, name string) (sdk.Database, b
 			return db, true
 		}
 	}
-	if db, found := c.tunnels.Lookup(name); found {
-		// Authorisation reads the stored resource's labels, as they are
-		// now, never the ones an agent claims.
-		if c.resources != nil {
-			if d, stored, err := c.resources.GetDatabase(ctx, name); err == nil && stored {
-				db.Labels = d.Labels
+	for _, reg := range c.registries() {
+		if db, found := reg.Lookup(name); found {
+			// Authorisation reads the stored resource's labels, as they
+			// are now, never the ones an agent claims.
+			if c.resources != nil {
+				if d, stored, err := c.resources.GetDatabase(ctx, name); err == nil && stored {
+					db.Labels = d.Labels
+				}
 			}
+			return db, true
 		}
-		return db, true
 	}
 	if c.resources != nil {
 		if d, found, err := c.resources.GetDatabase(ctx, name); err == nil && found {
@@ -106,4 +112,13 @@ func (c clusterDatabases) Get(ctx context.Context, name string) (sdk.Database, b
 		}
 	}
 	return sdk.Database{}, false
+}
+
+// registries are the agents' tunnels to this process and to proxies
+// without the auth role.
+func (c clusterDatabases) registries() []*tunnel.Registry {
+	if c.remote == nil {
+		return []*tunnel.Registry{c.tunnels}
+	}
+	return []*tunnel.Registry{c.tunnels, c.remote}
 }

@@ -55,3 +55,12 @@ func tunnelServerOptions() []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: minClientPing, PermitWithoutStream: true}),
 	}
 }
+
+// authPortOptions are the options of the auth service's own port, which
+// only hosts with the cluster's certificates use for more than a join:
+// proxies hold their announcement and their agents' tunnels open there
+// for as long as they run, so, as in a tunnel, only a dead peer ends a
+// connection.
+func authPortOptions() []grpc.ServerOption {
+	return append(tunnelServerOptions(), grpc.Creds(tunnel.TLSDone{}), grpc.ConnectionTimeout(authPortHandshake))
+}

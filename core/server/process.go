@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -25,6 +26,12 @@ type process struct {
 	auth      *authRole
 	agent     *agentRole
 	proxy     *proxyRole
+	// authPort is the auth service's own port; nil without auth
+	// { listen }.
+	authPort *authPort
+	// link is a proxy's link to the auth service in another process;
+	// nil unless the proxy runs without the auth role.
+	link      *authLink
 	listeners *pluginListeners
 	diag      *diagServer
 	// started is set once the plugins started.
@@ -36,8 +43,8 @@ type process struct {
 func provision(ctx context.Context, opts Options) (*process, error) {
 	cfg, logger := opts.Config, opts.Logger
 	p := &process{}
-	if cfg.Proxy != nil && cfg.Auth == nil {
-		return p, fmt.Errorf("the proxy role needs the auth role in the same process (add an auth block)")
+	if cfg.Proxy != nil && cfg.Auth == nil && !cfg.Proxy.Remote() {
+		return p, errors.New(config.ProxyWithoutAuth)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return p, fmt.Errorf("creating data directory: %w", err)
@@ -68,6 +75,14 @@ func provision(ctx context.Context, opts Options) (*process, error) {
 			cluster = id.Cluster
 		}
 		remote = &agent.Remote{}
+	} else if cfg.Proxy.Remote() {
+		// So does a proxy without the auth role.
+		if p.link, err = joinAuth(ctx, cfg, logger); err != nil {
+			return p, fmt.Errorf("joining the cluster: %w", err)
+		}
+		if c := p.link.id.Get().Cluster; c != "" {
+			cluster = c
+		}
 	} else if cfg.DB != nil && cfg.Auth == nil {
 		return p, fmt.Errorf("the db block needs proxy_addr to join a cluster, or an auth block in the same process")
 	}
@@ -125,7 +140,16 @@ func provision(ctx context.Context, opts Options) (*process, error) {
 	}
 	p.started = true
 
-	if cfg.Proxy != nil {
+	if p.bound.auth != nil {
+		if p.authPort, err = newAuthPort(ctx, n, p.auth, adminSource(n, p.auth), p.bound.auth); err != nil {
+			return p, fmt.Errorf("the auth service's port: %w", err)
+		}
+	}
+	if p.link != nil {
+		if p.proxy, err = newRemoteProxyRole(ctx, n, p.link, p.bound.proxy); err != nil {
+			return p, fmt.Errorf("the proxy role: %w", err)
+		}
+	} else if cfg.Proxy != nil {
 		p.proxy, err = newProxyRole(ctx, n, proxyParts{
 			api: p.auth.api, tunnels: p.auth.tunnels, state: p.auth.state, resources: p.auth.svc,
 			local: local, admin: adminSource(n, p.auth), gate: parts.clients,
@@ -183,6 +207,9 @@ func (p *process) run(ctx context.Context, ready func()) error {
 	if p.proxy != nil {
 		g.Go(func() error { return p.proxy.Run(gctx) })
 	}
+	if p.authPort != nil {
+		g.Go(func() error { return p.authPort.Run(gctx) })
+	}
 	g.Go(func() error { return p.listeners.Run(gctx) })
 	if ready != nil {
 		ready()
@@ -217,6 +244,12 @@ func (p *process) stop() {
 	}
 	if p.proxy != nil {
 		p.proxy.close()
+	}
+	if p.authPort != nil {
+		p.authPort.close()
+	}
+	if p.link != nil {
+		p.link.close()
 	}
 	if p.agent != nil {
 		p.agent.close()

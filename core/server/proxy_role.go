@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,17 +50,25 @@ func newHostCert(ctx context.Context, ca authority.CA, cfg *config.Config, log h
 	if err != nil || name == "" {
 		name = "proxy"
 	}
-	sans := []string{"localhost", "127.0.0.1", "::1"}
-	for _, addr := range []string{cfg.Proxy.PublicAddr, cfg.Proxy.Listen} {
-		if host, _, err := net.SplitHostPort(addr); err == nil && host != "" && host != "0.0.0.0" && host != "::" {
-			sans = append(sans, host)
-		}
-	}
-	h := &hostCert{ca: ca, log: log, kick: make(chan struct{}, 1), req: authority.HostRequest{Cluster: cfg.ClusterName, Name: sanitizeHostName(name), SANs: sans, TTL: hostCertTTL}}
+	h := &hostCert{ca: ca, log: log, kick: make(chan struct{}, 1), req: authority.HostRequest{
+		Cluster: cfg.ClusterName, Name: sanitizeHostName(name), SANs: hostSANs(cfg.Proxy.PublicAddr, cfg.Proxy.Listen), TTL: hostCertTTL,
+	}}
 	if err := h.renew(ctx); err != nil {
 		return nil, fmt.Errorf("issuing the proxy's host certificate: %w", err)
 	}
 	return h, nil
+}
+
+// hostSANs are the names a host's certificate holds for its addresses:
+// the loopback names, and each address's host unless it is a wildcard.
+func hostSANs(addrs ...string) []string {
+	sans := []string{"localhost", "127.0.0.1", "::1"}
+	for _, addr := range addrs {
+		if host, _, err := net.SplitHostPort(addr); err == nil && host != "" && host != "0.0.0.0" && host != "::" && !slices.Contains(sans, host) {
+			sans = append(sans, host)
+		}
+	}
+	return sans
 }
 
 func (h *hostCert) renew(ctx context.Context) error {
@@ -135,7 +143,22 @@ type routes struct {
 	// an unknown database.
 	resources dbResources
 	// grants receives a grant for each session routed to an agent.
-	grants *apiserver.Grants
+	grants sessionGrants
+}
+
+// sessionGrants record the grant of each session routed to an agent,
+// which lets the agent ask for what the session needs.
+type sessionGrants interface {
+	// grant records the grant of a session routed to the agent a; end
+	// marks the session ended, when its stream closes.
+	grant(ctx context.Context, a *tunnel.Agent, s *proxy.Session) (end func(), err error)
+}
+
+// localGrants keeps grants in this process, whose API the agents call.
+type localGrants struct{ g *apiserver.Grants }
+
+func (l localGrants) grant(_ context.Context, a *tunnel.Agent, s *proxy.Session) (func(), error) {
+	return l.g.Add(grantFor(a.Name, s)), nil
 }
 
 // Database routes a session: to this process when it serves the database
@@ -270,14 +293,17 @@ func handToPlugin(ctx context.Context, in *supervisor.Instance, meta *pluginv1.S
 // cancelled session.
 type tunnelTarget struct {
 	a      *tunnel.Agent
-	grants *apiserver.Grants
+	grants sessionGrants
 }
 
 func (t tunnelTarget) Open(ctx context.Context, s *proxy.Session) (net.Conn, error) {
 	if t.grants == nil || s.Database == nil {
 		return t.a.OpenSession(ctx, sessionMeta(s, proxy.KeyTag(proxy.AgentRoute(t.a.Name))))
 	}
-	end := t.grants.Add(grantFor(t.a.Name, s))
+	end, err := t.grants.grant(ctx, t.a, s)
+	if err != nil {
+		return nil, err
+	}
 	c, err := t.a.OpenSession(ctx, sessionMeta(s, proxy.KeyTag(proxy.AgentRoute(t.a.Name))))
 	if err != nil {
 		end()
@@ -286,28 +312,9 @@ func (t tunnelTarget) Open(ctx context.Context, s *proxy.Session) (net.Conn, err
 	return &grantedConn{Conn: c, end: end}, nil
 }
 
-// grantFor is the grant of a session routed to an agent: its database,
-// and the route and identity of the client's certificate, which the
-// proxy verified before routing.
+// grantFor is the grant of a session routed to an agent.
 func grantFor(agentName string, s *proxy.Session) apiserver.Grant {
-	g := apiserver.Grant{SessionID: s.ID, Agent: agentName, Database: s.Database.Name}
-	if len(s.Chain) == 0 {
-		return g
-	}
-	g.Leaf = s.Chain[0]
-	leaf, err := x509.ParseCertificate(s.Chain[0])
-	if err != nil {
-		return g
-	}
-	id, err := identity.FromCertificate(leaf)
-	if err != nil {
-		return g
-	}
-	g.User, g.SpiffeID = id.Name, id.ID.String()
-	if id.Route != nil {
-		g.DBUser, g.DBName = id.Route.DBUser, id.Route.DBName
-	}
-	return g
+	return apiserver.NewGrant(agentName, s.ID, s.Database.Name, s.Chain)
 }
 
 // grantedConn ends its session's grant when closed. Like the tunnel's

@@ -33,7 +33,8 @@ type authRole struct {
 	// databases the API lists.
 	tunnels *tunnel.Registry
 	// proxies follows the cluster's proxies in the state backend; nil
-	// without the proxy role, which alone serves the API.
+	// when neither this process's proxy nor the auth service's own port
+	// serves the API.
 	proxies *discovery.Directory
 	// enforcer ends live sessions that lose their access.
 	enforcer *apiserver.Enforcer
@@ -67,12 +68,21 @@ func newAuthRole(ctx context.Context, n *node, p authParts) (*authRole, error) {
 		rotate: n.rotatingCA(p.ca), logger: n.logger.Named("rotation"),
 	}
 	n.rotations.onChange(p.trust.Invalidate)
+	// Agents reach the auth service through proxies without the auth
+	// role only when it has a port of its own.
+	var remote *apiserver.RemoteTunnels
+	var remoteAgents *tunnel.Registry
+	if n.cfg.Auth.Listen != "" {
+		remote = apiserver.NewRemoteTunnels()
+		remoteAgents = remote.Registry
+	}
 	a.api = &apiserver.Server{
 		Cluster: n.cluster, Version: n.opts.Version, CA: p.ca, Trust: p.trust, Auth: a.svc,
 		Authorizer: &access.Authorizer{Trust: p.trust, Roles: a.svc, Engine: p.engine, Observe: n.observeDecision},
 		Databases: clusterDatabases{
-			local: p.local, tunnels: a.tunnels, resources: a.svc, localName: localName(n.cfg), logger: n.logger,
+			local: p.local, tunnels: a.tunnels, remote: remoteAgents, resources: a.svc, localName: localName(n.cfg), logger: n.logger,
 		},
+		Remote:  remote,
 		Audit:   n.emitAudit,
 		HostTTL: n.cfg.Auth.AgentCertLifetime(),
 		Limits:  n.apiLimits(),
@@ -83,7 +93,7 @@ func newAuthRole(ctx context.Context, n *node, p authParts) (*authRole, error) {
 		a.api.AuditLog = n.audit
 	}
 	a.enforcer = newEnforcer(n, a.api, a.tunnels)
-	if n.cfg.Proxy != nil {
+	if n.cfg.Proxy != nil || n.cfg.Auth.Listen != "" {
 		a.proxies = discovery.NewDirectory(st, n.logger.Named("discovery"))
 		a.api.Proxies = a.proxies
 	}

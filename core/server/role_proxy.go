@@ -14,12 +14,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 
+	"github.com/keyway-dev/keyway/core/access"
 	"github.com/keyway-dev/keyway/core/admin"
 	"github.com/keyway-dev/keyway/core/agent"
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/apiserver"
 	"github.com/keyway-dev/keyway/core/config"
-	"github.com/keyway-dev/keyway/core/discovery"
 	"github.com/keyway-dev/keyway/core/proxy"
 	"github.com/keyway-dev/keyway/core/state"
 	"github.com/keyway-dev/keyway/core/tunnel"
@@ -39,15 +39,16 @@ type proxyRole struct {
 	protocols []config.ProxyProtocol
 	public    string
 
-	cert *hostCert
-	// serving is the certificate plugins complete clients' TLS with; nil
-	// when no plugin does.
-	serving *hostCert
-	// publisher publishes this proxy in the state backend; nil when its
-	// public address cannot be dialled.
-	publisher *discovery.Publisher
+	// background runs beside the ports until Run's context ends: the
+	// renewal of the proxy's certificates and its record for agents and
+	// clients.
+	background []func(context.Context)
+	// trust verifies agents' host certificates.
+	trust *access.Trust
+	// agentAPI registers, on the gRPC server of an agent's tunnel, what
+	// answers the agent's calls; done ends what it started.
+	agentAPI func(gs *grpc.Server, a *tunnel.Agent, c *tls.Conn) (done func(), err error)
 
-	api     *apiserver.Server
 	tunnels *tunnel.Registry
 	apiLn   *tunnel.ConnListener
 	apiGRPC *grpc.Server
@@ -100,19 +101,45 @@ func newProxyRole(ctx context.Context, n *node, p proxyParts) (*proxyRole, error
 	n.rotations.onChange(cert.kickRenew)
 	r := &proxyRole{
 		logger: logger, listener: p.listener, own: p.own, protocols: cfg.Protocols, public: cfg.PublicAddr,
-		cert: cert, publisher: pub, api: p.api, tunnels: p.tunnels,
+		background: []func(context.Context){cert.keepFresh}, trust: p.api.Trust, tunnels: p.tunnels,
 		apiLn: tunnel.NewConnListener(&net.TCPAddr{}),
+	}
+	if pub != nil {
+		r.background = append(r.background, pub.Run)
+	}
+	r.agentAPI = func(gs *grpc.Server, a *tunnel.Agent, _ *tls.Conn) (func(), error) {
+		apiv1.RegisterAgentServer(gs, apiserver.AgentService{S: p.api, Agent: a, Refusals: apiserver.NewThrottle(time.Minute)})
+		return func() {}, nil
 	}
 	r.apiGRPC = grpc.NewServer(append(apiServerOptions(cfg.Handshake(), cfg.APIIdle()), p.api.UnaryLimits(), p.api.StreamLimits())...)
 	apiv1.RegisterAuthServer(r.apiGRPC, apiserver.AuthService{S: p.api})
 	apiv1.RegisterUserServer(r.apiGRPC, apiserver.UserService{S: p.api})
 	apiserver.RegisterAdmin(r.apiGRPC, p.api, p.admin)
 
-	r.proxy = &proxy.Proxy{
-		Logger: logger, Certificate: cert.cert.Load,
-		Routes:           routes{local: p.local, tunnels: p.tunnels, sup: n.sup, resources: p.resources, grants: p.api.Grants},
+	r.proxy = r.newProxy(n, cert.cert.Load, routes{local: p.local, tunnels: p.tunnels, sup: n.sup, resources: p.resources, grants: localGrants{p.api.Grants}})
+	if p.gate != nil {
+		serving, err := newServingCert(ctx, p.api.CA, cert, logger)
+		if err != nil {
+			return nil, err
+		}
+		r.background = append(r.background, serving.keepFresh)
+		n.rotations.onChange(serving.kickRenew)
+		ct := &clientTLS{proxy: r.proxy, sup: n.sup, serving: serving, sharedPort: pluginsCompleteSharedTLS(n.cfg, p.local)}
+		r.proxy.HandClientTLS = ct.hand
+		p.gate.open.Store(ct)
+	}
+	return r, nil
+}
+
+// newProxy is the proxy of the role's ports, presenting certificate and
+// routing sessions with routes.
+func (r *proxyRole) newProxy(n *node, certificate func() *tls.Certificate, routes routes) *proxy.Proxy {
+	cfg := n.cfg.Proxy
+	return &proxy.Proxy{
+		Logger: r.logger, Certificate: certificate,
+		Routes:           routes,
 		Protocols:        sharedPortProtocols(n.sup.Protocols()),
-		Verifier:         routeVerifier{p.api.Trust},
+		Verifier:         routeVerifier{r.trust},
 		HandshakeTimeout: cfg.Handshake(),
 		Limits:           proxyLimits(cfg),
 		Metrics:          n.metrics,
@@ -120,18 +147,6 @@ func newProxyRole(ctx context.Context, n *node, p proxyParts) (*proxyRole, error
 		Tunnel:           r.serveTunnel,
 		Data:             r.parkData,
 	}
-	if p.gate != nil {
-		serving, err := newServingCert(ctx, p.api.CA, cert, logger)
-		if err != nil {
-			return nil, err
-		}
-		r.serving = serving
-		n.rotations.onChange(serving.kickRenew)
-		ct := &clientTLS{proxy: r.proxy, sup: n.sup, serving: serving, sharedPort: pluginsCompleteSharedTLS(n.cfg, p.local)}
-		r.proxy.HandClientTLS = ct.hand
-		p.gate.open.Store(ct)
-	}
-	return r, nil
 }
 
 // pluginsCompleteSharedTLS reports whether protocol plugins complete the
@@ -158,12 +173,8 @@ func pluginsCompleteTLS(cfg *config.Config, local *agent.Registry) bool {
 func (r *proxyRole) Run(ctx context.Context) error {
 	var background sync.WaitGroup
 	defer background.Wait()
-	background.Go(func() { r.cert.keepFresh(ctx) })
-	if r.serving != nil {
-		background.Go(func() { r.serving.keepFresh(ctx) })
-	}
-	if r.publisher != nil {
-		background.Go(func() { r.publisher.Run(ctx) })
+	for _, run := range r.background {
+		background.Go(func() { run(ctx) })
 	}
 	go func() { _ = r.apiGRPC.Serve(r.apiLn) }()
 
@@ -235,9 +246,15 @@ func (r *proxyRole) serveTunnel(c *tls.Conn) {
 	}
 	a := r.tunnels.Add(name, sess)
 	defer r.tunnels.Remove(a)
-	r.logger.Info("agent connected", "agent", name, "address", c.RemoteAddr().String())
 	gs := grpc.NewServer(tunnelServerOptions()...)
-	apiv1.RegisterAgentServer(gs, apiserver.AgentService{S: r.api, Agent: a, Refusals: apiserver.NewThrottle(time.Minute)})
+	done, err := r.agentAPI(gs, a, c)
+	if err != nil {
+		r.logger.Warn("refusing a tunnel", "agent", name, "error", err)
+		_ = sess.Close()
+		return
+	}
+	defer done()
+	r.logger.Info("agent connected", "agent", name, "address", c.RemoteAddr().String())
 	_ = gs.Serve(sess)
 	gs.Stop()
 	r.logger.Info("agent disconnected", "agent", name)
@@ -262,7 +279,7 @@ func (r *proxyRole) parkData(c *tls.Conn) {
 // verifyHost checks a chain against the host authority and returns the
 // host's name.
 func (r *proxyRole) verifyHost(ctx context.Context, certs []*x509.Certificate) (string, error) {
-	leaf, err := r.api.Trust.VerifyHost(ctx, certs)
+	leaf, err := r.trust.VerifyHost(ctx, certs)
 	if err != nil {
 		return "", err
 	}

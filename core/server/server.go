@@ -58,8 +58,9 @@ func Run(ctx context.Context, opts Options) error {
 // plugin, with the kind required of those the configuration uses.
 func Specs(cfg *config.Config, b supervisor.Builtins) []supervisor.Spec {
 	specs := supervisor.SpecsFor(cfg, b)
-	if agentOnly(cfg) {
-		// An agent signs nothing and decides nothing itself.
+	if agentOnly(cfg) || cfg.Proxy.Remote() {
+		// An agent, or a proxy without the auth role, signs nothing and
+		// decides nothing itself.
 		kept := specs[:0]
 		for _, s := range specs {
 			if !(s.Builtin && (s.Name == cfg.CAPlugin || s.Name == config.DefaultAuthzPlugin) && cfg.Plugin(s.Name) == nil) {
@@ -99,12 +100,17 @@ type bound struct {
 	proxy  net.Listener
 	// own are the protocols' own ports, as cfg.Proxy.Protocols lists them.
 	own []net.Listener
+	// auth is the auth service's own port; nil without auth { listen }.
+	auth net.Listener
 }
 
 func (b bound) all() []net.Listener {
 	out := append([]net.Listener(nil), b.plugin...)
 	if b.proxy != nil {
 		out = append(out, b.proxy)
+	}
+	if b.auth != nil {
+		out = append(out, b.auth)
 	}
 	return append(out, b.own...)
 }
@@ -134,6 +140,14 @@ func bind(cfg *config.Config) (bound, error) {
 			}
 			b.own = append(b.own, ln)
 		}
+	}
+	if cfg.Auth != nil && cfg.Auth.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Auth.Listen)
+		if err != nil {
+			closeAll(b.all())
+			return bound{}, fmt.Errorf("the auth service cannot listen on %s: %w", cfg.Auth.Listen, err)
+		}
+		b.auth = ln
 	}
 	return b, nil
 }

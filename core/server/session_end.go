@@ -24,7 +24,7 @@ const endAckTimeout = 5 * time.Second
 func newEnforcer(n *node, api *apiserver.Server, tunnels *tunnel.Registry) *apiserver.Enforcer {
 	api.Live = apiserver.NewLiveSessions()
 	e := &apiserver.Enforcer{
-		S: api, Ender: sessionEnder{plugins: n.sup, tunnels: tunnels},
+		S: api, Ender: sessionEnder{plugins: n.sup, tunnels: tunnels, remote: api.Remote},
 		Logger: n.logger.Named("sessions"), KeepExpired: !n.cfg.Auth.EndsExpiredSessions(),
 	}
 	api.Live.Running = e.Running
@@ -36,6 +36,9 @@ func newEnforcer(n *node, api *apiserver.Server, tunnels *tunnel.Registry) *apis
 type sessionEnder struct {
 	plugins protocolPlugins
 	tunnels *tunnel.Registry
+	// remote reaches agents through proxies without the auth role; nil
+	// when the auth service has no port of its own.
+	remote *apiserver.RemoteTunnels
 }
 
 // EndSessions ends sessions of a protocol: in this process's plugin when
@@ -53,6 +56,11 @@ func (s sessionEnder) EndSessions(ctx context.Context, agent, protocol string, i
 		}
 		found = true
 		errs = append(errs, endThroughTunnel(ctx, a.OpenSession, protocol, req))
+	}
+	if s.remote != nil {
+		through, err := s.remote.EndSessions(ctx, agent, protocol, ids, r)
+		found = found || through
+		errs = append(errs, err)
 	}
 	if !found {
 		// The tunnel is gone, and the sessions in it with it.

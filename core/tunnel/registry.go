@@ -97,6 +97,9 @@ func (a *Agent) OpenSession(ctx context.Context, s *pluginv1.Session) (net.Conn,
 	if c := a.openData(ctx, header); c != nil {
 		return c, nil
 	}
+	if a.session == nil {
+		return nil, fmt.Errorf("agent %s: its tunnel reaches another process", a.Name)
+	}
 	stream, err := a.session.OpenStream()
 	if err != nil {
 		return nil, fmt.Errorf("agent %s: %w", a.Name, err)
@@ -112,6 +115,11 @@ func (a *Agent) OpenSession(ctx context.Context, s *pluginv1.Session) (net.Conn,
 	return stream, nil
 }
 
+// closed reports whether the agent's tunnel closed. An agent without a
+// tunnel in this process (one the auth service keeps for a proxy in
+// another, see Registry.Add) is open while it is registered.
+func (a *Agent) closed() bool { return a.session != nil && a.session.IsClosed() }
+
 // Registry knows the connected agents.
 type Registry struct {
 	mu     sync.RWMutex
@@ -122,7 +130,8 @@ type Registry struct {
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{agents: map[*Agent]struct{}{}} }
 
-// Add records an agent's tunnel.
+// Add records an agent's tunnel; s is nil for an agent whose tunnel
+// reaches a proxy in another process, to which nothing is routed here.
 func (r *Registry) Add(name string, s *yamux.Session) *Agent {
 	a := &Agent{Name: name, session: s, joined: time.Now()}
 	r.mu.Lock()
@@ -149,7 +158,7 @@ func (r *Registry) Find(name string) (*Agent, sdk.Database, bool) {
 	var healthy, serving []*Agent
 	var found sdk.Database
 	for a := range r.agents {
-		if a.session.IsClosed() {
+		if a.closed() {
 			continue
 		}
 		for _, db := range a.Databases() {
@@ -183,7 +192,7 @@ func (r *Registry) Lookup(name string) (sdk.Database, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for a := range r.agents {
-		if a.session.IsClosed() {
+		if a.closed() {
 			continue
 		}
 		for _, db := range a.Databases() {
@@ -211,7 +220,7 @@ func (r *Registry) List() []Listed {
 	defer r.mu.RUnlock()
 	var out []Listed
 	for a := range r.agents {
-		if a.session.IsClosed() {
+		if a.closed() {
 			continue
 		}
 		for _, db := range a.Databases() {
@@ -234,7 +243,7 @@ func (r *Registry) Agents() []*Agent {
 	defer r.mu.RUnlock()
 	out := make([]*Agent, 0, len(r.agents))
 	for a := range r.agents {
-		if !a.session.IsClosed() {
+		if !a.closed() {
 			out = append(out, a)
 		}
 	}

@@ -80,8 +80,12 @@ type CertificateResponse struct {
 	Certificate []byte                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	// The host authority's trusted certificates, the one that signs
 	// server certificates in the current rotation phase first.
-	HostCas       [][]byte `protobuf:"bytes,2,rep,name=host_cas,json=hostCas,proto3" json:"host_cas,omitempty"`
-	NotAfterUnix  int64    `protobuf:"varint,3,opt,name=not_after_unix,json=notAfterUnix,proto3" json:"not_after_unix,omitempty"`
+	HostCas      [][]byte `protobuf:"bytes,2,rep,name=host_cas,json=hostCas,proto3" json:"host_cas,omitempty"`
+	NotAfterUnix int64    `protobuf:"varint,3,opt,name=not_after_unix,json=notAfterUnix,proto3" json:"not_after_unix,omitempty"`
+	// The certificates between the proxy's and the host authority's, if
+	// any, and the authority's own, which the proxy presents with its
+	// certificate so that clients can check the authority's pin.
+	Chain         [][]byte `protobuf:"bytes,4,rep,name=chain,proto3" json:"chain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -135,6 +139,13 @@ func (x *CertificateResponse) GetNotAfterUnix() int64 {
 		return x.NotAfterUnix
 	}
 	return 0
+}
+
+func (x *CertificateResponse) GetChain() [][]byte {
+	if x != nil {
+		return x.Chain
+	}
+	return nil
 }
 
 // AnnounceRequest is the proxy's address and health.
@@ -253,9 +264,13 @@ type TunnelRequest struct {
 	TunnelId string                 `protobuf:"bytes,2,opt,name=tunnel_id,json=tunnelId,proto3" json:"tunnel_id,omitempty"`
 	Order    uint64                 `protobuf:"varint,3,opt,name=order,proto3" json:"order,omitempty"`
 	// Why the order failed; empty when it was passed on.
-	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// The agent's host certificate chain (DER) its tunnel's mutual TLS
+	// presented, in the first message: the auth service verifies it and
+	// the agent's name in it.
+	AgentCertificates [][]byte `protobuf:"bytes,5,rep,name=agent_certificates,json=agentCertificates,proto3" json:"agent_certificates,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *TunnelRequest) Reset() {
@@ -314,6 +329,13 @@ func (x *TunnelRequest) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *TunnelRequest) GetAgentCertificates() [][]byte {
+	if x != nil {
+		return x.AgentCertificates
+	}
+	return nil
 }
 
 // TunnelResponse asks the proxy to end sessions of the tunnel's agent.
@@ -515,23 +537,25 @@ const file_keyway_api_v1_proxy_proto_rawDesc = "" +
 	"\x19keyway/api/v1/proxy.proto\x12\rkeyway.api.v1\":\n" +
 	"\x12CertificateRequest\x12\x10\n" +
 	"\x03csr\x18\x01 \x01(\fR\x03csr\x12\x12\n" +
-	"\x04sans\x18\x02 \x03(\tR\x04sans\"x\n" +
+	"\x04sans\x18\x02 \x03(\tR\x04sans\"\x8e\x01\n" +
 	"\x13CertificateResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x19\n" +
 	"\bhost_cas\x18\x02 \x03(\fR\ahostCas\x12$\n" +
-	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\"~\n" +
+	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\x12\x14\n" +
+	"\x05chain\x18\x04 \x03(\fR\x05chain\"~\n" +
 	"\x0fAnnounceRequest\x12\x1f\n" +
 	"\vpublic_addr\x18\x01 \x01(\tR\n" +
 	"publicAddr\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x18\n" +
 	"\aproblem\x18\x03 \x01(\tR\aproblem\x12\x16\n" +
 	"\x06agents\x18\x04 \x01(\x05R\x06agents\"\x12\n" +
-	"\x10AnnounceResponse\"n\n" +
+	"\x10AnnounceResponse\"\x9d\x01\n" +
 	"\rTunnelRequest\x12\x14\n" +
 	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x1b\n" +
 	"\ttunnel_id\x18\x02 \x01(\tR\btunnelId\x12\x14\n" +
 	"\x05order\x18\x03 \x01(\x04R\x05order\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x91\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12-\n" +
+	"\x12agent_certificates\x18\x05 \x03(\fR\x11agentCertificates\"\x91\x01\n" +
 	"\x0eTunnelResponse\x12\x14\n" +
 	"\x05order\x18\x01 \x01(\x04R\x05order\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x1f\n" +
