@@ -37,12 +37,33 @@ type agentForwarder struct {
 	link   *authLink
 	logger hclog.Logger
 
-	mu  sync.Mutex
-	ids map[*tunnel.Agent]string
+	mu      sync.Mutex
+	tunnels map[*tunnel.Agent]*forwardedTunnel
+}
+
+// forwardedTunnel is an agent's tunnel as the auth service knows it: its
+// id there and the sessions routed through it that are still open, so
+// that a restarted auth service learns them again.
+type forwardedTunnel struct {
+	id string
+
+	mu   sync.Mutex
+	live map[string]*liveRoute
+	// registered is the agent's last registration, which a restarted
+	// auth service is told again before its sessions.
+	registered *apiv1.RegisterRequest
+}
+
+// liveRoute is an open session routed through a tunnel: its grant, and
+// the decision the agent asked for, once it was allowed.
+type liveRoute struct {
+	route    *apiv1.RouteRequest
+	protocol string
+	allowed  *apiv1.AuthorizeRequest
 }
 
 func newAgentForwarder(link *authLink, logger hclog.Logger) *agentForwarder {
-	return &agentForwarder{link: link, logger: logger, ids: map[*tunnel.Agent]string{}}
+	return &agentForwarder{link: link, logger: logger, tunnels: map[*tunnel.Agent]*forwardedTunnel{}}
 }
 
 // serve opens the tunnel's stream to the auth service and registers the
@@ -62,17 +83,18 @@ func (f *agentForwarder) serve(gs *grpc.Server, a *tunnel.Agent, c *tls.Conn) (f
 		cancel()
 		return nil, err
 	}
+	ft := &forwardedTunnel{id: id, live: map[string]*liveRoute{}}
 	f.mu.Lock()
-	f.ids[a] = id
+	f.tunnels[a] = ft
 	f.mu.Unlock()
 	var done sync.WaitGroup
-	done.Go(func() { f.follow(ctx, stream, a, id, chain) })
-	apiv1.RegisterAgentServer(gs, agentCalls{link: f.link, a: a, id: id})
+	done.Go(func() { f.follow(ctx, stream, a, ft, chain) })
+	apiv1.RegisterAgentServer(gs, agentCalls{link: f.link, a: a, t: ft})
 	return func() {
 		cancel()
 		done.Wait()
 		f.mu.Lock()
-		delete(f.ids, a)
+		delete(f.tunnels, a)
 		f.mu.Unlock()
 	}, nil
 }
@@ -96,8 +118,10 @@ func (f *agentForwarder) open(ctx context.Context, agent, id string, chain [][]b
 // follow passes the auth service's orders to end sessions on to the
 // agent, and opens the tunnel's stream again when it breaks (the auth
 // service restarted), until ctx ends with the tunnel. The agent
-// registers its databases again at its next report.
-func (f *agentForwarder) follow(ctx context.Context, stream apiv1.ProxyAuth_TunnelClient, a *tunnel.Agent, id string, chain [][]byte) {
+// registers its databases again at its next report; the open sessions
+// are routed and decided again at once (see relearn).
+func (f *agentForwarder) follow(ctx context.Context, stream apiv1.ProxyAuth_TunnelClient, a *tunnel.Agent, t *forwardedTunnel, chain [][]byte) {
+	id := t.id
 	backoff := 500 * time.Millisecond
 	for {
 		for {
@@ -125,6 +149,7 @@ func (f *agentForwarder) follow(ctx context.Context, stream apiv1.ProxyAuth_Tunn
 			var err error
 			if stream, err = f.open(ctx, a.Name, id, chain); err == nil {
 				f.logger.Info("the agent's tunnel is open at the auth service again", "agent", a.Name)
+				f.relearn(ctx, a, t)
 				break
 			}
 			f.logger.Debug("the auth service does not take the agent's tunnel yet", "agent", a.Name, "error", err)
@@ -136,16 +161,24 @@ func (f *agentForwarder) follow(ctx context.Context, stream apiv1.ProxyAuth_Tunn
 // agent a, before the session reaches the agent.
 func (f *agentForwarder) grant(ctx context.Context, a *tunnel.Agent, s *proxy.Session) (func(), error) {
 	f.mu.Lock()
-	id, ok := f.ids[a]
+	t, ok := f.tunnels[a]
 	f.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("agent %s: its tunnel is closing", a.Name)
 	}
+	id := t.id
 	client := apiv1.NewProxyAuthClient(f.link.conn)
-	if _, err := client.Route(ctx, &apiv1.RouteRequest{TunnelId: id, SessionId: s.ID, Database: s.Database.Name, ClientCertificates: s.Chain}); err != nil {
+	route := &apiv1.RouteRequest{TunnelId: id, SessionId: s.ID, Database: s.Database.Name, ClientCertificates: s.Chain}
+	if _, err := client.Route(ctx, route); err != nil {
 		return nil, fmt.Errorf("recording the session's route at the auth service: %w", err)
 	}
+	t.mu.Lock()
+	t.live[s.ID] = &liveRoute{route: route, protocol: s.Database.Protocol}
+	t.mu.Unlock()
 	return func() {
+		t.mu.Lock()
+		delete(t.live, s.ID)
+		t.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), routeEndTimeout)
 		defer cancel()
 		if _, err := client.Route(ctx, &apiv1.RouteRequest{TunnelId: id, SessionId: s.ID, Ended: true}); err != nil {
@@ -154,19 +187,64 @@ func (f *agentForwarder) grant(ctx context.Context, a *tunnel.Agent, s *proxy.Se
 	}, nil
 }
 
+// relearn tells an auth service that lost its memory (it restarted) the
+// agent's databases and the sessions open through its tunnel: their
+// grants, and their decisions,
+// made again, which admits them among its live sessions again, so that
+// a lock ends them and their audit events are taken. A session the new
+// decision refuses is ended.
+func (f *agentForwarder) relearn(ctx context.Context, a *tunnel.Agent, t *forwardedTunnel) {
+	t.mu.Lock()
+	live := make([]*liveRoute, 0, len(t.live))
+	for _, l := range t.live {
+		live = append(live, l)
+	}
+	registered := t.registered
+	t.mu.Unlock()
+	auth, agents := apiv1.NewProxyAuthClient(f.link.conn), agentCalls{link: f.link, a: a, t: t}
+	if registered != nil {
+		// The sessions' databases must be known before their decisions.
+		if _, err := agents.Register(ctx, registered); err != nil {
+			f.logger.Warn("registering the agent's databases again at the auth service; its sessions are decided at their next call", "agent", a.Name, "error", err)
+			return
+		}
+	}
+	for _, l := range live {
+		if _, err := auth.Route(ctx, l.route); err != nil {
+			f.logger.Warn("routing an open session again at the auth service", "session", l.route.GetSessionId(), "error", err)
+			continue
+		}
+		if l.allowed == nil {
+			continue
+		}
+		resp, err := agents.client().Authorize(agents.out(ctx), l.allowed)
+		if err != nil {
+			f.logger.Warn("deciding an open session again at the auth service", "session", l.route.GetSessionId(), "error", err)
+			continue
+		}
+		if resp.GetAllow() {
+			continue
+		}
+		req := &pluginv1.EndSessionsRequest{SessionIds: []string{l.route.GetSessionId()}, Kind: sdk.EndRevoked, Message: resp.GetMessage()}
+		if err := endThroughTunnel(ctx, a.OpenSession, l.protocol, req); err != nil {
+			f.logger.Warn("ending a session its new decision refuses", "session", l.route.GetSessionId(), "error", err)
+		}
+	}
+}
+
 // agentCalls forwards one agent's Agent calls to the auth service,
 // naming its tunnel.
 type agentCalls struct {
 	apiv1.UnimplementedAgentServer
 	link *authLink
 	a    *tunnel.Agent
-	id   string
+	t    *forwardedTunnel
 }
 
 func (c agentCalls) client() apiv1.AgentClient { return apiv1.NewAgentClient(c.link.conn) }
 
 func (c agentCalls) out(ctx context.Context) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, apiserver.MDTunnel, c.id)
+	return metadata.AppendToOutgoingContext(ctx, apiserver.MDTunnel, c.t.id)
 }
 
 // Register forwards the agent's databases, and routes to it the ones the
@@ -177,6 +255,9 @@ func (c agentCalls) Register(ctx context.Context, req *apiv1.RegisterRequest) (*
 		c.a.SetDatabases(nil)
 		return nil, err
 	}
+	c.t.mu.Lock()
+	c.t.registered = req
+	c.t.mu.Unlock()
 	dbs := make([]sdk.Database, 0, len(resp.GetAccepted()))
 	unhealthy := map[string]string{}
 	for _, d := range resp.GetAccepted() {
@@ -190,8 +271,18 @@ func (c agentCalls) Register(ctx context.Context, req *apiv1.RegisterRequest) (*
 	return resp, nil
 }
 
+// Authorize forwards the agent's question, and keeps an allowed
+// session's request to ask again after a restart of the auth service.
 func (c agentCalls) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest) (*apiv1.AuthorizeResponse, error) {
-	return c.client().Authorize(c.out(ctx), req)
+	resp, err := c.client().Authorize(c.out(ctx), req)
+	if err == nil && resp.GetAllow() {
+		c.t.mu.Lock()
+		if l, ok := c.t.live[req.GetSessionId()]; ok {
+			l.allowed = req
+		}
+		c.t.mu.Unlock()
+	}
+	return resp, err
 }
 
 func (c agentCalls) SignDBClient(ctx context.Context, req *apiv1.SignDBClientRequest) (*apiv1.SignDBClientResponse, error) {

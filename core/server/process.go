@@ -19,13 +19,13 @@ import (
 // process is one keyway process, provisioned: its shared parts and its
 // roles, each complete before anything runs.
 type process struct {
-	n         *node
-	sock      *admin.Socket
-	admin     *admin.Server
-	bound     bound
-	auth      *authRole
-	agent     *agentRole
-	proxy     *proxyRole
+	n     *node
+	sock  *admin.Socket
+	admin *admin.Server
+	bound bound
+	auth  *authRole
+	agent *agentRole
+	proxy *proxyRole
 	// authPort is the auth service's own port; nil without auth
 	// { listen }.
 	authPort *authPort

@@ -44,7 +44,8 @@ func startProxyOnly(t *testing.T, authCfg, authAddr, name string) *proxyOnly {
 // through the proxies, whose calls the auth service answers; sessions
 // run through both, each recorded in the auth service's log; keyway
 // status lists both proxies with their health; a session holds through
-// a restart of the auth service; and kill -9 of one proxy under load
+// a restart of the auth service and a lock ends it at once through its
+// proxy; and kill -9 of one proxy under load
 // leaves the sessions through the other unharmed, and the killed proxy
 // leaves the status.
 func TestProxiesWithoutAuth(t *testing.T) {
@@ -161,6 +162,33 @@ func TestProxiesWithoutAuth(t *testing.T) {
 		}
 		return true
 	})
+
+	// A lock ends the held session through proxy 2 at once: the auth
+	// service's order reaches the agent through the proxy's stream.
+	ended := endedWithin(t, held)
+	inFlight := func() bool {
+		return strings.TrimSpace(pg.SQL(t, "select count(*) from pg_stat_activity where query = 'select pg_sleep(60)' and state = 'active'")) == "1"
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !inFlight() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the held session's query did not reach PostgreSQL:\n%s", pg.SQL(t, "select state, query from pg_stat_activity"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	locked := time.Now()
+	out = kw(t, "lock", "--user=loadbot", "--message=loadbot is under review", "--ttl=1h", "-c", auth.cfg)
+	expectEnded(t, "the session through proxy 2", ended, locked, 2*time.Second, "57P01", "loadbot is under review")
+	m := regexp.MustCompile(`^lock (\S+):`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("keyway lock said %q", out)
+	}
+	// A new session under the lock is refused through proxy 1.
+	_, err = via1.pgxConnect(t, files, "postgres", "postgres")
+	if state, msg := sqlState(t, err); state != "28000" || !strings.Contains(msg, "loadbot is under review") {
+		t.Fatalf("a new session under the lock through proxy 1: %s %q", state, msg)
+	}
+	kw(t, "unlock", m[1], "-c", auth.cfg)
 
 	// Load through both proxies, then kill -9 proxy 1.
 	load1, load2 := &loadRun{stop: make(chan struct{})}, &loadRun{stop: make(chan struct{})}
