@@ -108,10 +108,13 @@ func (p ProxyAuthService) Announce(stream apiv1.ProxyAuth_AnnounceServer) error 
 	t := time.NewTicker(discovery.DefaultInterval)
 	defer t.Stop()
 	defer pub.Remove()
+	failing := false
 	for {
-		if err := pub.Beat(ctx); err != nil && ctx.Err() == nil {
+		err := pub.Beat(ctx)
+		if err != nil && ctx.Err() == nil && !failing {
 			logger.Warn("cannot publish a proxy in the state backend; agents may not find it", "proxy", name, "address", pub.Self.Addr, "error", err)
 		}
+		failing = err != nil
 		select {
 		case <-ctx.Done():
 			return nil

@@ -75,7 +75,7 @@ func (f apiForwarder) forward(_ any, in grpc.ServerStream) error {
 	out := metadata.MD{}
 	for k, v := range md {
 		// Only the proxy names the client; gRPC sets its own headers.
-		if strings.HasPrefix(k, "keyway-") || strings.HasPrefix(k, ":") || k == "content-type" || k == "user-agent" {
+		if strings.HasPrefix(k, "keyway-") || strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, ":") || k == "content-type" || k == "user-agent" {
 			continue
 		}
 		out[k] = v

@@ -165,23 +165,50 @@ func (l *authLink) renew(ctx context.Context) error {
 	return nil
 }
 
-// keepFresh renews the proxy's certificate at half its life, and sooner
-// after a failure, until ctx ends.
+// keepFresh renews the proxy's certificate at half its life, sooner
+// after a failure, and as soon as the host authority signs servers with
+// another key (a rotation), until ctx ends.
 func (l *authLink) keepFresh(ctx context.Context) {
+	check := time.NewTicker(rotationCheck)
+	defer check.Stop()
+	retry := time.Time{}
 	for {
-		wait := time.Minute
-		if leaf, err := x509.ParseCertificate(l.id.Get().Cert.Certificate[0]); err == nil {
-			wait = max(time.Until(leaf.NotAfter)/2, time.Minute)
-		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait):
+		case <-check.C:
+		}
+		leaf, err := x509.ParseCertificate(l.id.Get().Cert.Certificate[0])
+		due := err != nil || time.Until(leaf.NotAfter) < leaf.NotAfter.Sub(leaf.NotBefore)/2 || !l.signedByCurrent(ctx, leaf)
+		if !due || time.Now().Before(retry) {
+			continue
 		}
 		if err := l.renew(ctx); err != nil && ctx.Err() == nil {
 			l.logger.Error("renewing the proxy's certificate; trying again in a minute", "error", err)
+			retry = time.Now().Add(time.Minute)
 		}
 	}
+}
+
+// signedByCurrent reports whether the host authority's key that signs
+// servers now signed leaf; true when the authorities cannot be read, so
+// that an absent auth service causes no renewal.
+func (l *authLink) signedByCurrent(ctx context.Context, leaf *x509.Certificate) bool {
+	states, err := l.Authorities(ctx)
+	if err != nil {
+		return true
+	}
+	for _, st := range states {
+		if st.Authority != sdk.AuthorityHost || len(st.Certificates) == 0 {
+			continue
+		}
+		signer, err := x509.ParseCertificate(st.Certificates[0])
+		if err != nil {
+			return true
+		}
+		return leaf.CheckSignatureFrom(signer) == nil
+	}
+	return true
 }
 
 // Authorities are the cluster's authorities' certificates, from the auth

@@ -40,8 +40,9 @@ func startProxyOnly(t *testing.T, authCfg, authAddr, name string) *proxyOnly {
 // TestProxiesWithoutAuth runs the auth service alone, with a port of its
 // own, two proxies without the auth role that joined with proxy tokens,
 // and an agent configured with the first proxy only. The agent learns
-// the second through its tunnel; a user logs in and lists databases
-// through the proxies, whose calls the auth service answers; sessions
+// the second through its tunnel; a user logs in, lists databases and
+// administers (once an editor) through the proxies, whose calls the
+// auth service answers as hers; sessions
 // run through both, each recorded in the auth service's log; keyway
 // status lists both proxies with their health; a session holds through
 // a restart of the auth service and a lock ends it at once through its
@@ -115,6 +116,17 @@ func TestProxiesWithoutAuth(t *testing.T) {
 	}
 	if out, err := kwAs(t, homeB, "", "db", "ls"); err != nil || !strings.Contains(out, dbName) {
 		t.Fatalf("db ls through proxy 2: %v\n%s", err, out)
+	}
+	// Admin calls through a proxy are decided as the user's own.
+	if out, err := kwAs(t, homeB, "", "users", "ls"); err == nil || !strings.Contains(out, "no role of alice allows admin") {
+		t.Fatalf("users ls by alice without the editor role through proxy 2: %v\n%s", err, out)
+	}
+	kw(t, "users", "update", "alice", "--roles=access,editor", "-c", auth.cfg)
+	if out, err := kwAs(t, homeB, "a long enough password\n", "login", "--proxy="+p2.addr, "--user=alice", "--ca-pin="+pins["host"], "--password-stdin"); err != nil {
+		t.Fatalf("login through proxy 2: %v\n%s", err, out)
+	}
+	if out, err := kwAs(t, homeB, "", "users", "ls"); err != nil || !strings.Contains(out, "access,editor") {
+		t.Fatalf("users ls by an editor through proxy 2: %v\n%s", err, out)
 	}
 	out, err := kwAs(t, home, "", "db", "connect", "--db-user=postgres", "--db-name=postgres", dbName, "--", "-Atc", "select current_user")
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), "postgres") {
