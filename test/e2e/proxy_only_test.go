@@ -157,7 +157,7 @@ func TestProxiesWithoutAuth(t *testing.T) {
 	if err := held.QueryRow(ctx, "select 1").Scan(&n); err == nil {
 		t.Logf("the held session answered while the auth service was down")
 	}
-	authNode = startNode(t, auth.cfg, auth.data)
+	startNode(t, auth.cfg, auth.data)
 	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = held.QueryRow(qctx, "select 2").Scan(&n)
 	cancel()
