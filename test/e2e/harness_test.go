@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,4 +181,19 @@ func signal(t *testing.T, pid int, sig syscall.Signal) {
 	if err := syscall.Kill(pid, sig); err != nil {
 		t.Fatalf("kill -%d %d: %v", sig, pid, err)
 	}
+}
+
+// writeInvite saves the invite that keyway users add printed in added to
+// a 0600 file under dir, and returns its path.
+func writeInvite(t *testing.T, dir, added string) string {
+	t.Helper()
+	invite := regexp.MustCompile(`(?m)^\s+([0-9a-f]{32})$`).FindStringSubmatch(added)
+	if invite == nil {
+		t.Fatalf("no invite in:\n%s", added)
+	}
+	path := filepath.Join(dir, "invite")
+	if err := os.WriteFile(path, []byte(invite[1]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

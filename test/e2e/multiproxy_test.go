@@ -125,14 +125,7 @@ func TestAgentTunnelsToEveryProxy(t *testing.T) {
 
 	// Alice logs in through A; her profile keeps both proxies.
 	added := kw(t, "users", "add", "alice", "--roles=access", "--db-users=*", "--db-names=*", "-c", a.cfg)
-	invite := regexp.MustCompile(`(?m)^\s+([0-9a-f]{32})$`).FindStringSubmatch(added)
-	if invite == nil {
-		t.Fatalf("no invite:\n%s", added)
-	}
-	inviteFile := filepath.Join(dir, "invite")
-	if err := os.WriteFile(inviteFile, []byte(invite[1]), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	inviteFile := writeInvite(t, dir, added)
 	home := filepath.Join(dir, "home")
 	out, err := kwAs(t, home, "a long enough password\n", "login", "--proxy="+a.addr, "--user=alice", "--ca-pin="+pins["host"], "--invite-file="+inviteFile, "--password-stdin")
 	if err != nil || !strings.Contains(out, "proxy:        "+a.addr+" (then "+b.addr+")") {

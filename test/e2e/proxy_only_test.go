@@ -98,14 +98,7 @@ func TestProxiesWithoutAuth(t *testing.T) {
 	// Alice redeems her invite through proxy 1 and lists the database
 	// through proxy 2: the auth service answers both.
 	added := kw(t, "users", "add", "alice", "--roles=access", "--db-users=*", "--db-names=*", "-c", auth.cfg)
-	invite := regexp.MustCompile(`(?m)^\s+([0-9a-f]{32})$`).FindStringSubmatch(added)
-	if invite == nil {
-		t.Fatalf("no invite:\n%s", added)
-	}
-	inviteFile := filepath.Join(dir, "invite")
-	if err := os.WriteFile(inviteFile, []byte(invite[1]), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	inviteFile := writeInvite(t, dir, added)
 	home := filepath.Join(dir, "home")
 	if out, err := kwAs(t, home, "a long enough password\n", "login", "--proxy="+p1.addr, "--user=alice", "--ca-pin="+pins["host"], "--invite-file="+inviteFile, "--password-stdin"); err != nil {
 		t.Fatalf("login through proxy 1: %v\n%s", err, out)

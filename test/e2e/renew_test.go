@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -44,14 +43,7 @@ func TestAgentRenewsItsHostCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	added := kw(t, "users", "add", "alice", "--roles=access", "--db-users=*", "--db-names=*", "-c", authCfg)
-	invite := regexp.MustCompile(`(?m)^\s+([0-9a-f]{32})$`).FindStringSubmatch(added)
-	if invite == nil {
-		t.Fatalf("no invite in:\n%s", added)
-	}
-	inviteFile := filepath.Join(dir, "invite")
-	if err := os.WriteFile(inviteFile, []byte(invite[1]), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	inviteFile := writeInvite(t, dir, added)
 	server := filepath.Join(dir, "server")
 	kwSign(t, "auth", "sign", "--format=db", "--host=127.0.0.1", "--out="+server, "-c", authCfg)
 	dbClientCAs := filepath.Join(dir, "db-client.cas")
