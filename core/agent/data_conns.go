@@ -69,15 +69,18 @@ func (c *TunnelClient) pause(ctx context.Context, backoff *time.Duration) bool {
 // tunnel's streams do.
 func (c *TunnelClient) serveData(ctx context.Context, conn net.Conn, slots chan<- bool) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
-	defer func() { _ = conn.Close() }()
+	release := func() {
+		stop()
+		_ = conn.Close()
+	}
 	meta, err := tunnel.ReadHeader(conn)
 	slots <- err == nil
 	if err != nil {
+		release()
 		if ctx.Err() == nil {
 			c.Logger.Debug("the proxy closed a data connection", "proxy", c.ProxyAddr, "error", err)
 		}
 		return
 	}
-	c.handle(ctx, conn, meta)
+	c.handle(ctx, conn, meta, release)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,8 +21,12 @@ import (
 )
 
 // Deliver hands a session that arrived through the tunnel to the local
-// protocol plugin and relays it; it returns when the session ends.
-type Deliver func(ctx context.Context, stream net.Conn, meta *pluginv1.Session)
+// protocol plugin and relays it. It owns the stream from then on and
+// calls done once, when the session ended, which closes the stream; it
+// may return before, leaving the relay to a goroutine of its own, so
+// that the goroutine that read the header, and the stack its hand-off
+// grew, are not held while the session idles.
+type Deliver func(ctx context.Context, stream net.Conn, meta *pluginv1.Session, done func())
 
 // TunnelClient keeps the agent's tunnel to one proxy up: it dials out,
 // registers the agent's databases, serves the sessions the proxy sends,
@@ -271,23 +276,24 @@ func (c *TunnelClient) register(ctx context.Context, client apiv1.AgentClient) e
 
 // serve reads a session's header from a tunnel stream and delivers it.
 func (c *TunnelClient) serve(ctx context.Context, stream net.Conn) {
-	defer func() { _ = stream.Close() }()
 	_ = stream.SetReadDeadline(time.Now().Add(10 * time.Second))
 	meta, err := tunnel.ReadHeader(stream)
 	if err != nil {
+		_ = stream.Close()
 		c.Logger.Warn("bad session header from the proxy", "error", err)
 		return
 	}
 	_ = stream.SetReadDeadline(time.Time{})
-	c.handle(ctx, stream, meta)
+	c.handle(ctx, stream, meta, func() { _ = stream.Close() })
 }
 
 // handle delivers a session whose header was read, from a tunnel stream
-// or a data connection.
-func (c *TunnelClient) handle(ctx context.Context, stream net.Conn, meta *pluginv1.Session) {
+// or a data connection; release closes the stream, once the session
+// ended.
+func (c *TunnelClient) handle(ctx context.Context, stream net.Conn, meta *pluginv1.Session, release func()) {
 	if meta.GetEndSessions() != nil {
 		// Not a session: the proxy asks to end some this agent serves.
-		c.Deliver(ctx, stream, meta)
+		c.Deliver(ctx, stream, meta, release)
 		return
 	}
 	if meta.GetDatabase() != nil && meta.GetRefusal() == nil {
@@ -304,6 +310,6 @@ func (c *TunnelClient) handle(ctx context.Context, stream net.Conn, meta *plugin
 	// The session's calls go back through this tunnel, to the proxy
 	// that holds its grant.
 	end := c.Remote.BindSession(meta.GetId(), c.ProxyAddr)
-	defer end()
-	c.Deliver(ctx, stream, meta)
+	var once sync.Once
+	c.Deliver(ctx, stream, meta, func() { once.Do(func() { end(); release() }) })
 }

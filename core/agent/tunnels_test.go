@@ -206,7 +206,7 @@ func runTunnels(t *testing.T, ca testCA, seed string) (*Tunnels, string) {
 	tun := &Tunnels{
 		Seed: seed, DataDir: dataDir, Registry: reg, Remote: &Remote{}, Logger: hclog.NewNullLogger(),
 		Identity: NewCurrentIdentity(Identity{Cert: ca.issue(t, "spiffe://c/host/agent"), HostCAs: [][]byte{ca.cert.Raw}, Cluster: "c"}),
-		Deliver:  func(context.Context, net.Conn, *pluginv1.Session) {},
+		Deliver:  func(_ context.Context, _ net.Conn, _ *pluginv1.Session, done func()) { done() },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -321,7 +321,7 @@ func TestAgentStartsFromTheSavedSet(t *testing.T) {
 	tun := &Tunnels{
 		Seed: down, DataDir: dataDir, Registry: reg, Remote: &Remote{}, Logger: hclog.NewNullLogger(),
 		Identity: NewCurrentIdentity(Identity{Cert: ca.issue(t, "spiffe://c/host/agent"), HostCAs: [][]byte{ca.cert.Raw}, Cluster: "c"}),
-		Deliver:  func(context.Context, net.Conn, *pluginv1.Session) {},
+		Deliver:  func(_ context.Context, _ net.Conn, _ *pluginv1.Session, done func()) { done() },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

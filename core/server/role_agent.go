@@ -170,10 +170,12 @@ func (a *agentRole) report(m *metrics.Metrics) {
 }
 
 // deliver hands a session from the tunnel to the local plugin of its
-// database's protocol.
-func (a *agentRole) deliver(ctx context.Context, stream net.Conn, meta *pluginv1.Session) {
+// database's protocol, and relays it on a goroutine of its own (see
+// agent.Deliver); done closes the session's stream.
+func (a *agentRole) deliver(ctx context.Context, stream net.Conn, meta *pluginv1.Session, done func()) {
 	if meta.GetEndSessions() != nil {
 		a.endForProxy(ctx, stream, meta)
+		done()
 		return
 	}
 	protocol := meta.GetDatabase().GetProtocol()
@@ -183,14 +185,19 @@ func (a *agentRole) deliver(ctx context.Context, stream net.Conn, meta *pluginv1
 	}
 	in, err := a.plugins.Protocol(protocol)
 	if err != nil {
+		done()
 		a.logger.Error("no protocol plugin for a session", "protocol", protocol, "session", meta.GetId(), "error", err)
 		return
 	}
 	local, err := handToPlugin(ctx, in, meta)
 	if err != nil {
+		done()
 		a.logger.Error("cannot hand a session to its plugin", "error", err)
 		return
 	}
-	defer func() { _ = local.Close() }()
-	sdk.Relay(stream, local)
+	go func() {
+		sdk.Relay(stream, local)
+		_ = local.Close()
+		done()
+	}()
 }
