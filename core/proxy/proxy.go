@@ -267,7 +267,14 @@ func (p *Proxy) serveTLS(raw net.Conn, protocol string, release func()) bool {
 	if refusal != nil {
 		return p.refuseTLS(tc, sess, protocol, release, refusal)
 	}
-	return p.pipe(tc, target, sess, release)
+	peer, err := p.open(target, sess)
+	if err != nil {
+		// The client hears why in its own protocol, from this process's
+		// plugin, rather than a closed connection.
+		return p.refuseTLS(tc, sess, protocol, release, p.refused(sdk.RefusalUnavailable, "keyway: database "+sess.Database.Name+" is unavailable: "+err.Error()))
+	}
+	p.start(tc, peer, release)
+	return true
 }
 
 // serverTLS is the proxy's TLS configuration, offering alpn.
@@ -375,17 +382,31 @@ func (p *Proxy) handRaw(conn net.Conn, protocol string, prefix []byte, release f
 // closes both. The session is handed over, and leaves the caps on
 // unauthenticated connections, once its target took it.
 func (p *Proxy) pipe(client net.Conn, target Target, sess *Session, release func()) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	peer, err := target.Open(ctx, sess)
-	cancel()
+	peer, err := p.open(target, sess)
 	if err != nil {
-		p.Logger.Error("cannot hand the session on", "session", sess.ID, "error", err)
 		return false
 	}
+	p.start(client, peer, release)
+	return true
+}
+
+// open hands a session to its target, within 10 s.
+func (p *Proxy) open(target Target, sess *Session) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	peer, err := target.Open(ctx, sess)
+	if err != nil {
+		p.Logger.Error("cannot hand the session on", "session", sess.ID, "error", err)
+	}
+	return peer, err
+}
+
+// start relays a session between the client and its target's
+// connection: the relay owns and closes both from then on.
+func (p *Proxy) start(client, peer net.Conn, release func()) {
 	_ = client.SetDeadline(time.Time{})
 	release()
 	go relay(client, peer)
-	return true
 }
 
 // relay copies between a session's two connections until both

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/keyway-dev/keyway/core/api/proto/keyway/api/v1"
 	"github.com/keyway-dev/keyway/core/apiserver"
@@ -170,7 +171,7 @@ func (f *agentForwarder) grant(ctx context.Context, a *tunnel.Agent, s *proxy.Se
 	client := apiv1.NewProxyAuthClient(f.link.conn)
 	route := &apiv1.RouteRequest{TunnelId: id, SessionId: s.ID, Database: s.Database.Name, ClientCertificates: s.Chain}
 	if _, err := client.Route(ctx, route); err != nil {
-		return nil, fmt.Errorf("recording the session's route at the auth service: %w", err)
+		return nil, fmt.Errorf("the proxy cannot record the session at the cluster's auth service (%s); try again when it is back", status.Convert(err).Message())
 	}
 	t.mu.Lock()
 	t.live[s.ID] = &liveRoute{route: route, protocol: s.Database.Protocol}

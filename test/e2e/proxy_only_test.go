@@ -45,8 +45,8 @@ func startProxyOnly(t *testing.T, authCfg, authAddr, name string) *proxyOnly {
 // auth service answers as hers; sessions
 // run through both, each recorded in the auth service's log; keyway
 // status lists both proxies with their health; a session holds through
-// a restart of the auth service and a lock ends it at once through its
-// proxy; and kill -9 of one proxy under load
+// a restart of the auth service, while new ones are refused in
+// PostgreSQL's words, and a lock ends it at once through its proxy; and kill -9 of one proxy under load
 // leaves the sessions through the other unharmed, and the killed proxy
 // leaves the status.
 func TestProxiesWithoutAuth(t *testing.T) {
@@ -149,6 +149,11 @@ func TestProxiesWithoutAuth(t *testing.T) {
 	var n int
 	if err := held.QueryRow(ctx, "select 1").Scan(&n); err == nil {
 		t.Logf("the held session answered while the auth service was down")
+	}
+	// A new session meanwhile is refused in PostgreSQL's words.
+	_, err = via2.pgxConnect(t, files, "postgres", "postgres")
+	if state, msg := sqlState(t, err); state != "08001" || !strings.Contains(msg, "auth service") {
+		t.Fatalf("a new session while the auth service is down: %s %q", state, msg)
 	}
 	startNode(t, auth.cfg, auth.data)
 	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
