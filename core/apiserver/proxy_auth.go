@@ -55,12 +55,11 @@ func (p ProxyAuthService) Certificate(ctx context.Context, req *apiv1.Certificat
 	if err != nil {
 		return nil, err
 	}
-	return &apiv1.CertificateResponse{Certificate: resp.Certificate, Chain: resp.Chain, HostCas: hostCAs, NotAfterUnix: remainingUnix(resp.Certificate, now)}, nil
-}
-
-// remainingUnix is when a certificate expires, as Unix seconds.
-func remainingUnix(der []byte, now time.Time) int64 {
-	return now.Add(remaining([][]byte{der}, now)).Unix()
+	out := &apiv1.CertificateResponse{Certificate: resp.Certificate, Chain: resp.Chain, HostCas: hostCAs}
+	if leaf, err := x509.ParseCertificate(resp.Certificate); err == nil {
+		out.NotAfterUnix = leaf.NotAfter.Unix()
+	}
+	return out, nil
 }
 
 // Announce publishes the proxy in the cluster's set of proxies, with the

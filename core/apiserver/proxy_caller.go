@@ -45,17 +45,9 @@ type proxyHosts struct {
 // proxyCaller returns the name of the proxy that makes a call: a host
 // certificate of the cluster whose host joined with a proxy token.
 func (s *Server) proxyCaller(ctx context.Context) (string, identity.Identity, error) {
-	chain, err := peerChain(ctx)
+	certs, err := peerCertificates(ctx)
 	if err != nil {
 		return "", identity.Identity{}, err
-	}
-	certs := make([]*x509.Certificate, 0, len(chain))
-	for _, der := range chain {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return "", identity.Identity{}, status.Error(codes.Unauthenticated, "parsing the caller's certificate: "+err.Error())
-		}
-		certs = append(certs, c)
 	}
 	leaf, err := s.Trust.VerifyHost(ctx, certs)
 	if err != nil {

@@ -145,6 +145,20 @@ func (s *Server) caller(ctx context.Context) (identity.Identity, error) {
 }
 
 func peerChain(ctx context.Context) ([][]byte, error) {
+	certs, err := peerCertificates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	chain := make([][]byte, 0, len(certs))
+	for _, c := range certs {
+		chain = append(chain, c.Raw)
+	}
+	return chain, nil
+}
+
+// peerCertificates is the certificate chain the caller's TLS presented,
+// leaf first.
+func peerCertificates(ctx context.Context) ([]*x509.Certificate, error) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer information")
@@ -153,14 +167,10 @@ func peerChain(ctx context.Context) ([][]byte, error) {
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "this call needs TLS with a client certificate")
 	}
-	var chain [][]byte
-	for _, c := range info.State.PeerCertificates {
-		chain = append(chain, c.Raw)
-	}
-	if len(chain) == 0 {
+	if len(info.State.PeerCertificates) == 0 {
 		return nil, status.Error(codes.Unauthenticated, "this call needs a client certificate: log in with keyway login")
 	}
-	return chain, nil
+	return info.State.PeerCertificates, nil
 }
 
 // hostCAs returns the host authority's certificates.
