@@ -45,8 +45,20 @@ func (p *parked) park(c net.Conn) bool {
 	return true
 }
 
-// take returns the most recently parked connection, nil when none is.
+// take returns the most recently parked connection that is still open,
+// nil when none is; those found closed at the agent's end are dropped.
 func (p *parked) take() net.Conn {
+	for {
+		c := p.pop()
+		if c == nil || alive(c) {
+			return c
+		}
+		_ = c.Close()
+	}
+}
+
+// pop removes and returns the most recently parked connection.
+func (p *parked) pop() net.Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := len(p.conns)

@@ -107,3 +107,58 @@ func TestABrokenDataConnectionFallsBackToTheTunnel(t *testing.T) {
 		t.Fatal("the session took a data connection whose agent end was closed")
 	}
 }
+
+// tcpPair is a loopback TCP connection's two ends.
+func tcpPair(t *testing.T) (proxyEnd, agentEnd net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	agentEnd, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxyEnd, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxyEnd.Close(); _ = agentEnd.Close() })
+	return proxyEnd, agentEnd
+}
+
+// A parked connection whose agent end closed (the process holding it was
+// killed) is dropped when a session comes, which takes an open one.
+func TestSessionsSkipDataConnectionsClosedAtTheAgent(t *testing.T) {
+	r := NewRegistry()
+	a := r.Add("agent-1", session(t))
+	openProxy, _ := tcpPair(t)
+	deadProxy, deadAgent := tcpPair(t)
+	for _, c := range []net.Conn{openProxy, deadProxy} {
+		if !r.Park("agent-1", c) {
+			t.Fatal("the agent's data connection was refused")
+		}
+	}
+	_ = deadAgent.Close()
+	// The proxy's end sees the close once the kernel delivered it.
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(deadProxy) {
+		if time.Now().After(deadline) {
+			t.Fatal("a data connection closed at the agent still looks open")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !alive(openProxy) {
+		t.Fatal("an open data connection looks closed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := a.OpenSession(ctx, &pluginv1.Session{Id: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != openProxy {
+		t.Fatalf("the session took %v; want the open data connection", c.LocalAddr())
+	}
+}
