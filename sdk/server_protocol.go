@@ -24,10 +24,11 @@ type protocolServer struct {
 	stats   counters
 	metrics *Metrics
 	// host is the core's service, nil until the plugin is configured.
-	host   func() *hostClient
-	relays relays
-	certs  servingCerts
-	live   liveSessions
+	host      func() *hostClient
+	relays    relays
+	certs     servingCerts
+	dataCerts dataCerts
+	live      liveSessions
 
 	mu sync.Mutex
 	ln *handoff.Listener
@@ -48,7 +49,7 @@ func (s *protocolServer) OpenHandoff(context.Context, *pluginv1.OpenHandoffReque
 		s.ln = ln
 		go s.acceptHosts(ln)
 	}
-	return &pluginv1.OpenHandoffResponse{SocketPath: s.ln.Path(), ClientTls: true, Spec: SpecToProto(specOf(s.impl))}, nil
+	return &pluginv1.OpenHandoffResponse{SocketPath: s.ln.Path(), ClientTls: true, DataTls: true, Spec: SpecToProto(specOf(s.impl))}, nil
 }
 
 func (s *protocolServer) Stats(context.Context, *pluginv1.StatsRequest) (*pluginv1.StatsResponse, error) {
@@ -108,6 +109,9 @@ func (s *protocolServer) serve(conn net.Conn, meta *pluginv1.Session) {
 		return
 	case meta.GetClientTls():
 		s.serveClientTLS(conn, meta)
+		return
+	case meta.GetDataTls() != nil:
+		s.serveDataTLS(conn, meta)
 		return
 	}
 	if len(meta.GetPrefix()) > 0 {

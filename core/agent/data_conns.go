@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"time"
 
@@ -35,8 +36,7 @@ func (c *TunnelClient) keepWarm(ctx context.Context) {
 		if !used && !c.pause(ctx, &backoff) {
 			return
 		}
-		conn, err := c.dial(ctx, tunnel.ALPNData)
-		if err != nil {
+		if err := c.dialData(ctx, slots); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -47,8 +47,39 @@ func (c *TunnelClient) keepWarm(ctx context.Context) {
 		if used {
 			backoff = 100 * time.Millisecond
 		}
-		go c.serveData(ctx, conn, slots)
 	}
+}
+
+// dialData dials one data connection and hands it, before TLS, to the
+// plugin that serves the sessions when Handoff takes it; otherwise the
+// core completes its TLS and serves it. Either way, one value goes to
+// slots when it carried a session or ended.
+func (c *TunnelClient) dialData(ctx context.Context, slots chan<- bool) error {
+	if c.Handoff != nil {
+		slot, err := newDataSlot(c, slots)
+		if err != nil {
+			return err
+		}
+		d := net.Dialer{Timeout: 10 * time.Second}
+		raw, err := d.DialContext(ctx, "tcp", c.ProxyAddr)
+		if err != nil {
+			return fmt.Errorf("dialing the proxy: %w", err)
+		}
+		handed, err := c.Handoff.HandData(ctx, raw.(*net.TCPConn), slot)
+		_ = raw.Close()
+		if err != nil {
+			return err
+		}
+		if handed {
+			return nil
+		}
+	}
+	conn, err := c.dial(ctx, tunnel.ALPNData)
+	if err != nil {
+		return err
+	}
+	go c.serveData(ctx, conn, slots)
+	return nil
 }
 
 // pause waits out the backoff and doubles it; false when ctx ended.

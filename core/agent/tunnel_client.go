@@ -51,6 +51,9 @@ type TunnelClient struct {
 	// keeps dialled to the proxy for sessions to come; with none, every
 	// session comes through the tunnel.
 	DataConns int
+	// Handoff, if set, takes data connections before TLS for the plugin
+	// that serves the sessions; those it does not take are served here.
+	Handoff DataHandoff
 	// Keep, if set, is asked after the tunnel breaks whether to dial
 	// again; Run returns when it says no.
 	Keep func() bool
@@ -291,21 +294,35 @@ func (c *TunnelClient) serve(ctx context.Context, stream net.Conn) {
 // or a data connection; release closes the stream, once the session
 // ended.
 func (c *TunnelClient) handle(ctx context.Context, stream net.Conn, meta *pluginv1.Session, release func()) {
+	if meta.GetEndSessions() == nil {
+		c.lookup(ctx, meta)
+	}
+	c.deliver(ctx, stream, meta, release)
+}
+
+// lookup sets the session's database as this agent serves it, or its
+// refusal when the agent does not serve it now.
+func (c *TunnelClient) lookup(ctx context.Context, meta *pluginv1.Session) {
+	if meta.GetDatabase() == nil || meta.GetRefusal() != nil {
+		return
+	}
+	db, found, err := c.Registry.Get(ctx, meta.GetDatabase().GetName())
+	switch {
+	case err != nil:
+		meta.Refusal = &pluginv1.Refusal{Kind: "unavailable", Message: "keyway: database " + meta.GetDatabase().GetName() + " is unavailable: " + err.Error()}
+	case !found:
+		meta.Refusal = &pluginv1.Refusal{Kind: "not_found", Message: "keyway: database " + meta.GetDatabase().GetName() + " is not served by this agent"}
+	default:
+		meta.Database = DatabaseToProto(db)
+	}
+}
+
+// deliver hands a looked-up session to Deliver.
+func (c *TunnelClient) deliver(ctx context.Context, stream net.Conn, meta *pluginv1.Session, release func()) {
 	if meta.GetEndSessions() != nil {
 		// Not a session: the proxy asks to end some this agent serves.
 		c.Deliver(ctx, stream, meta, release)
 		return
-	}
-	if meta.GetDatabase() != nil && meta.GetRefusal() == nil {
-		db, found, err := c.Registry.Get(ctx, meta.GetDatabase().GetName())
-		switch {
-		case err != nil:
-			meta.Refusal = &pluginv1.Refusal{Kind: "unavailable", Message: "keyway: database " + meta.GetDatabase().GetName() + " is unavailable: " + err.Error()}
-		case !found:
-			meta.Refusal = &pluginv1.Refusal{Kind: "not_found", Message: "keyway: database " + meta.GetDatabase().GetName() + " is not served by this agent"}
-		default:
-			meta.Database = DatabaseToProto(db)
-		}
 	}
 	// The session's calls go back through this tunnel, to the proxy
 	// that holds its grant.

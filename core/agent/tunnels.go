@@ -31,6 +31,9 @@ type Tunnels struct {
 	// DataConns is how many data connections each tunnel keeps
 	// (TunnelClient.DataConns).
 	DataConns int
+	// Handoff passes data connections to a plugin before TLS
+	// (TunnelClient.Handoff).
+	Handoff DataHandoff
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -138,7 +141,7 @@ func (t *Tunnels) link(addr string) {
 	defer t.running.Done()
 	c := &TunnelClient{
 		ProxyAddr: addr, Identity: t.Identity, Registry: t.Registry, Remote: t.Remote,
-		Deliver: t.Deliver, Logger: t.Logger, DataConns: t.DataConns,
+		Deliver: t.Deliver, Logger: t.Logger, DataConns: t.DataConns, Handoff: t.Handoff,
 		HostID:       func() string { return t.hostID(addr) },
 		Proxies:      t.learn,
 		Keep:         func() bool { return t.keep(addr) },

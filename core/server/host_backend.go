@@ -54,6 +54,9 @@ type hostBackend struct {
 	// clients admits sessions whose TLS a protocol plugin completed,
 	// once the proxy role opened it; nil without the proxy role.
 	clients *clientGate
+	// data answers for the data connections the agent role hands plugins
+	// before TLS; nil on an agent without tunnels.
+	data *agentData
 }
 
 // hostParts are what a hostBackend answers with.
@@ -65,13 +68,14 @@ type hostParts struct {
 	logger      hclog.Logger
 	auditFailed *atomic.Int64
 	clients     *clientGate
+	data        *agentData
 }
 
 // complete gives the backend its parts. Run calls it once, before the
 // supervisor starts the plugins that call the backend.
 func (h *hostBackend) complete(p hostParts) {
 	h.registry, h.decide, h.audit, h.auditAllow = p.registry, p.decide, p.audit, p.auditAllow
-	h.logger, h.auditFailed, h.clients = p.logger, p.auditFailed, p.clients
+	h.logger, h.auditFailed, h.clients, h.data = p.logger, p.auditFailed, p.clients, p.data
 }
 
 // Audit records plugin events in this process's audit log. With
@@ -224,13 +228,37 @@ func (h *hostBackend) ServingCertificate(context.Context) (*pluginv1.ServingCert
 	return ct.servingCertificate()
 }
 
-// Admit routes a session whose TLS a plugin completed.
+// Admit routes a session whose TLS a plugin completed: a client's, or a
+// data connection's that the agent role handed it.
 func (h *hostBackend) Admit(ctx context.Context, plugin string, req *pluginv1.AdmitRequest) (*pluginv1.AdmitResponse, error) {
+	if req.GetDataSlot() != "" {
+		if h.data == nil {
+			return nil, status.Error(codes.Unavailable, "this keyway process hands no data connections")
+		}
+		return h.data.admit(ctx, plugin, req)
+	}
 	ct, err := h.clients.get()
 	if err != nil {
 		return nil, err
 	}
 	return ct.admit(ctx, plugin, req)
+}
+
+// DataCertificate is what plugins complete the TLS of the agent's data
+// connections with.
+func (h *hostBackend) DataCertificate(context.Context) (*pluginv1.DataCertificateResponse, error) {
+	if h.data == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process hands no data connections")
+	}
+	return h.data.certificate()
+}
+
+// Released learns that a handed data connection, or its session, ended.
+func (h *hostBackend) Released(_ context.Context, _ string, req *pluginv1.ReleasedRequest) error {
+	if h.data != nil {
+		h.data.released(req)
+	}
+	return nil
 }
 
 // clientGate is where protocol plugins reach the proxy's client TLS. The

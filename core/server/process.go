@@ -128,6 +128,7 @@ func provision(ctx context.Context, opts Options) (*process, error) {
 			parts.decide = localDecider{api: apiserver.AgentService{S: p.auth.api}, ca: p.auth.api.CA, record: n.emitAudit}
 		}
 		p.agent = newAgentRole(n, ap)
+		parts.data = p.agent.data
 	}
 	if pluginsCompleteTLS(cfg, local) {
 		parts.clients = &clientGate{}

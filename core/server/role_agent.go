@@ -37,6 +37,9 @@ type agentRole struct {
 	remote  *agent.Remote
 	tunnels *agent.Tunnels
 	renewer *agent.Renewer
+	// data hands the tunnels' data connections to the protocol plugin
+	// before TLS; nil without tunnels.
+	data *agentData
 
 	// The tunnels outlive Run: the plugins' last audit events cross them
 	// while the plugins stop, so close ends them, after the plugins.
@@ -112,9 +115,10 @@ func newAgentRole(n *node, p agentParts) *agentRole {
 	a.linksCtx, a.endLinks = context.WithCancel(context.Background())
 	if p.remote != nil {
 		current := agent.NewCurrentIdentity(p.id)
+		a.data = newAgentData(n.sup, p.local, current, logger)
 		a.tunnels = &agent.Tunnels{
 			Seed: n.cfg.DB.ProxyAddr, Identity: current, DataDir: n.cfg.DataDir, Registry: p.local, Remote: p.remote,
-			Logger: logger, Deliver: a.deliver, DataConns: n.cfg.DB.DataConns(),
+			Logger: logger, Deliver: a.deliver, DataConns: n.cfg.DB.DataConns(), Handoff: a.data,
 		}
 		a.renewer = &agent.Renewer{DataDir: n.cfg.DataDir, Identity: current, Remote: p.remote, Logger: logger}
 	}

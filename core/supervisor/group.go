@@ -87,6 +87,7 @@ func (p *process) stop(grace time.Duration, logger hclog.Logger) {
 	case <-timer.C:
 		logger.Error("the plugin's last audit events were not recorded in time", "pid", p.pid, "waited", auditDrainTimeout)
 	}
+	p.goneOnce.Do(func() { close(p.gone) })
 }
 
 // auditDrainTimeout bounds the wait for a stopped plugin's last audit

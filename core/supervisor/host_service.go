@@ -24,6 +24,12 @@ type HostBackend interface {
 	// Admit checks a client the plugin named plugin completed TLS with and
 	// says where its session goes.
 	Admit(ctx context.Context, plugin string, req *pluginv1.AdmitRequest) (*pluginv1.AdmitResponse, error)
+	// DataCertificate is what a protocol plugin completes an agent's data
+	// connections' TLS with.
+	DataCertificate(ctx context.Context) (*pluginv1.DataCertificateResponse, error)
+	// Released learns that a data connection the plugin named plugin was
+	// handed, or its session, ended.
+	Released(ctx context.Context, plugin string, req *pluginv1.ReleasedRequest) error
 }
 
 // hostService is the core's callback service for one plugin.
@@ -47,6 +53,20 @@ func (h *hostService) Admit(ctx context.Context, req *pluginv1.AdmitRequest) (*p
 		return nil, status.Error(codes.Unavailable, "this keyway process serves no clients")
 	}
 	return h.backend.Admit(ctx, h.plugin, req)
+}
+
+func (h *hostService) DataCertificate(ctx context.Context, _ *pluginv1.DataCertificateRequest) (*pluginv1.DataCertificateResponse, error) {
+	if h.backend == nil {
+		return nil, status.Error(codes.Unavailable, "this keyway process hands no data connections")
+	}
+	return h.backend.DataCertificate(ctx)
+}
+
+func (h *hostService) Released(ctx context.Context, req *pluginv1.ReleasedRequest) (*pluginv1.ReleasedResponse, error) {
+	if h.backend == nil {
+		return &pluginv1.ReleasedResponse{}, nil
+	}
+	return &pluginv1.ReleasedResponse{}, h.backend.Released(ctx, h.plugin, req)
 }
 
 func (h *hostService) Authorize(ctx context.Context, req *pluginv1.HostAuthorizeRequest) (*pluginv1.HostAuthorizeResponse, error) {

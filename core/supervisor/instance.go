@@ -110,7 +110,7 @@ func (in *Instance) Conn(ctx context.Context) (*Conn, error) {
 // Handoff passes a client connection to a protocol plugin, waiting for the
 // plugin while it restarts. The caller closes its copy of conn afterwards.
 func (in *Instance) Handoff(ctx context.Context, conn syscall.Conn, sess *pluginv1.Session) error {
-	_, err := in.handoff(ctx, conn, sess, false)
+	_, err := in.handoff(ctx, conn, sess, nil)
 	return err
 }
 
@@ -119,34 +119,50 @@ func (in *Instance) Handoff(ctx context.Context, conn syscall.Conn, sess *plugin
 // having sent nothing, when the plugin does not; the caller then completes
 // TLS and uses Handoff.
 func (in *Instance) HandoffClientTLS(ctx context.Context, conn syscall.Conn, sess *pluginv1.Session) (bool, error) {
-	return in.handoff(ctx, conn, sess, true)
+	p, err := in.handoff(ctx, conn, sess, func(p *process) bool { return p.clientTLS })
+	return p != nil, err
 }
 
-func (in *Instance) handoff(ctx context.Context, conn syscall.Conn, sess *pluginv1.Session, clientTLS bool) (bool, error) {
+// HandoffDataTLS passes an agent's data connection before TLS to a
+// protocol plugin that completes its TLS itself (sess.DataTls). It
+// returns a channel closed once the plugin's process that took the
+// connection stopped, which then ended it; nil, having sent nothing,
+// when the plugin does not take such connections.
+func (in *Instance) HandoffDataTLS(ctx context.Context, conn syscall.Conn, sess *pluginv1.Session) (gone <-chan struct{}, err error) {
+	p, err := in.handoff(ctx, conn, sess, func(p *process) bool { return p.dataTLS })
+	if p == nil {
+		return nil, err
+	}
+	return p.gone, err
+}
+
+// handoff sends conn to the running plugin when it can take it (takes
+// nil: any plugin that takes connections).
+func (in *Instance) handoff(ctx context.Context, conn syscall.Conn, sess *pluginv1.Session, takes func(*process) bool) (*process, error) {
 	payload, err := proto.Marshal(sess)
 	if err != nil {
-		return false, fmt.Errorf("encoding session: %w", err)
+		return nil, fmt.Errorf("encoding session: %w", err)
 	}
 	for {
 		p, err := in.running(ctx)
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		if p.sender == nil {
-			return false, fmt.Errorf("plugin %q is a %s plugin and takes no connections", in.spec.Name, p.info.Kind)
+			return nil, fmt.Errorf("plugin %q is a %s plugin and takes no connections", in.spec.Name, p.info.Kind)
 		}
-		if clientTLS && !p.clientTLS {
-			return false, nil
+		if takes != nil && !takes(p) {
+			return nil, nil
 		}
 		err = p.sender.Send(conn, payload)
 		if err == nil {
-			return true, nil
+			return p, nil
 		}
 		// The plugin is going away; wait for its replacement.
 		in.logger.Debug("handoff failed; waiting for the plugin", "error", err)
 		select {
 		case <-ctx.Done():
-			return false, fmt.Errorf("plugin %q did not take the connection: %w", in.spec.Name, err)
+			return nil, fmt.Errorf("plugin %q did not take the connection: %w", in.spec.Name, err)
 		case <-time.After(in.policy.CheckInterval):
 		}
 	}

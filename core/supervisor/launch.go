@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -49,6 +50,12 @@ type process struct {
 	// clientTLS is set when the protocol plugin completes clients' TLS
 	// itself.
 	clientTLS bool
+	// dataTLS is set when it completes the TLS of an agent's data
+	// connections itself (Session.data_tls).
+	dataTLS bool
+	// gone is closed once the process stopped.
+	gone     chan struct{}
+	goneOnce sync.Once
 	// auditDone is closed once every event the plugin wrote into its
 	// audit pipe has been recorded, after the plugin exited.
 	auditDone chan struct{}
@@ -144,7 +151,7 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 	if env.host == nil {
 		close(auditDone)
 	}
-	p := &process{client: client, kill: kill, auditDone: auditDone}
+	p := &process{client: client, kill: kill, auditDone: auditDone, gone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			// The plugin may be healthy (its configuration was refused)
@@ -189,6 +196,7 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 			return nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 		}
 		p.clientTLS = resp.GetClientTls()
+		p.dataTLS = resp.GetDataTls()
 		if p.info.Spec, err = protocolSpec(spec.Name, p.info, resp.GetSpec()); err != nil {
 			return nil, err
 		}

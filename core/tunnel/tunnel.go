@@ -7,7 +7,6 @@
 package tunnel
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/hashicorp/yamux"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/keyway-dev/keyway/sdk/handoff"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
 
@@ -28,9 +28,6 @@ const (
 	// first answers with an admission (WriteAdmission), then relays.
 	ALPNDB = "keyway-db"
 )
-
-// maxHeader bounds a session header.
-const maxHeader = 1 << 20
 
 func yamuxConfig() *yamux.Config {
 	c := yamux.DefaultConfig()
@@ -51,29 +48,19 @@ func Client(conn net.Conn) (*yamux.Session, error) {
 	return yamux.Client(conn, yamuxConfig())
 }
 
-// encodeHeader frames a session's metadata: its length, then the message.
+// encodeHeader frames a session's metadata (handoff.FrameHeader).
 func encodeHeader(s *pluginv1.Session) ([]byte, error) {
 	b, err := proto.Marshal(s)
 	if err != nil {
 		return nil, err
 	}
-	hdr := make([]byte, 4, 4+len(b))
-	binary.BigEndian.PutUint32(hdr, uint32(len(b)))
-	return append(hdr, b...), nil
+	return handoff.FrameHeader(b), nil
 }
 
 // ReadHeader reads a session stream's metadata.
 func ReadHeader(r io.Reader) (*pluginv1.Session, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > maxHeader {
-		return nil, fmt.Errorf("session header of %d bytes exceeds %d", n, maxHeader)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
+	b, err := handoff.ReadHeader(r)
+	if err != nil {
 		return nil, err
 	}
 	var s pluginv1.Session

@@ -79,6 +79,213 @@ func (LogLevel) EnumDescriptor() ([]byte, []int) {
 	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
 }
 
+type DataCertificateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataCertificateRequest) Reset() {
+	*x = DataCertificateRequest{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataCertificateRequest) ProtoMessage() {}
+
+func (x *DataCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataCertificateRequest.ProtoReflect.Descriptor instead.
+func (*DataCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
+}
+
+type DataCertificateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PEM certificate chain (leaf first) and PKCS#8 key of the agent.
+	CertificatePem []byte `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	KeyPem         []byte `protobuf:"bytes,2,opt,name=key_pem,json=keyPem,proto3" json:"key_pem,omitempty"`
+	NotAfterUnix   int64  `protobuf:"varint,3,opt,name=not_after_unix,json=notAfterUnix,proto3" json:"not_after_unix,omitempty"`
+	// PEM certificates of the authorities a proxy's certificate must chain
+	// to.
+	RootsPem      []byte `protobuf:"bytes,4,opt,name=roots_pem,json=rootsPem,proto3" json:"roots_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataCertificateResponse) Reset() {
+	*x = DataCertificateResponse{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataCertificateResponse) ProtoMessage() {}
+
+func (x *DataCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataCertificateResponse.ProtoReflect.Descriptor instead.
+func (*DataCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DataCertificateResponse) GetCertificatePem() []byte {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return nil
+}
+
+func (x *DataCertificateResponse) GetKeyPem() []byte {
+	if x != nil {
+		return x.KeyPem
+	}
+	return nil
+}
+
+func (x *DataCertificateResponse) GetNotAfterUnix() int64 {
+	if x != nil {
+		return x.NotAfterUnix
+	}
+	return 0
+}
+
+func (x *DataCertificateResponse) GetRootsPem() []byte {
+	if x != nil {
+		return x.RootsPem
+	}
+	return nil
+}
+
+type ReleasedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The data connection's slot (DataTLS.slot), when it ended before a
+	// session's header came.
+	DataSlot string `protobuf:"bytes,1,opt,name=data_slot,json=dataSlot,proto3" json:"data_slot,omitempty"`
+	// The session that ended, when the data connection carried one.
+	SessionId string `protobuf:"bytes,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// Why the connection ended, for the host's log.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleasedRequest) Reset() {
+	*x = ReleasedRequest{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleasedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleasedRequest) ProtoMessage() {}
+
+func (x *ReleasedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleasedRequest.ProtoReflect.Descriptor instead.
+func (*ReleasedRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ReleasedRequest) GetDataSlot() string {
+	if x != nil {
+		return x.DataSlot
+	}
+	return ""
+}
+
+func (x *ReleasedRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *ReleasedRequest) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type ReleasedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleasedResponse) Reset() {
+	*x = ReleasedResponse{}
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleasedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleasedResponse) ProtoMessage() {}
+
+func (x *ReleasedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleasedResponse.ProtoReflect.Descriptor instead.
+func (*ReleasedResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{3}
+}
+
 type ServingCertificateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -87,7 +294,7 @@ type ServingCertificateRequest struct {
 
 func (x *ServingCertificateRequest) Reset() {
 	*x = ServingCertificateRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -99,7 +306,7 @@ func (x *ServingCertificateRequest) String() string {
 func (*ServingCertificateRequest) ProtoMessage() {}
 
 func (x *ServingCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[0]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -112,7 +319,7 @@ func (x *ServingCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServingCertificateRequest.ProtoReflect.Descriptor instead.
 func (*ServingCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{0}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{4}
 }
 
 type ServingCertificateResponse struct {
@@ -127,7 +334,7 @@ type ServingCertificateResponse struct {
 
 func (x *ServingCertificateResponse) Reset() {
 	*x = ServingCertificateResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -139,7 +346,7 @@ func (x *ServingCertificateResponse) String() string {
 func (*ServingCertificateResponse) ProtoMessage() {}
 
 func (x *ServingCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[1]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -152,7 +359,7 @@ func (x *ServingCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServingCertificateResponse.ProtoReflect.Descriptor instead.
 func (*ServingCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{1}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ServingCertificateResponse) GetCertificatePem() []byte {
@@ -187,14 +394,21 @@ type AdmitRequest struct {
 	AcceptedUnixNano   int64    `protobuf:"varint,5,opt,name=accepted_unix_nano,json=acceptedUnixNano,proto3" json:"accepted_unix_nano,omitempty"`
 	// What the plugin's exchange before TLS settled (PreTLS), for the plugin
 	// that serves the session, wherever it runs.
-	Preface       []byte `protobuf:"bytes,6,opt,name=preface,proto3" json:"preface,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Preface []byte `protobuf:"bytes,6,opt,name=preface,proto3" json:"preface,omitempty"`
+	// On a data connection (Session.data_tls): its slot, the session header
+	// the proxy sent on it, unchanged, and the proxy's certificate chain
+	// (DER, leaf first), which the plugin verified against
+	// DataCertificateResponse.roots_pem. The fields above are then empty.
+	DataSlot           string   `protobuf:"bytes,7,opt,name=data_slot,json=dataSlot,proto3" json:"data_slot,omitempty"`
+	SessionHeader      []byte   `protobuf:"bytes,8,opt,name=session_header,json=sessionHeader,proto3" json:"session_header,omitempty"`
+	ServerCertificates [][]byte `protobuf:"bytes,9,rep,name=server_certificates,json=serverCertificates,proto3" json:"server_certificates,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *AdmitRequest) Reset() {
 	*x = AdmitRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -206,7 +420,7 @@ func (x *AdmitRequest) String() string {
 func (*AdmitRequest) ProtoMessage() {}
 
 func (x *AdmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[2]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -219,7 +433,7 @@ func (x *AdmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdmitRequest.ProtoReflect.Descriptor instead.
 func (*AdmitRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{2}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AdmitRequest) GetSessionId() string {
@@ -264,6 +478,27 @@ func (x *AdmitRequest) GetPreface() []byte {
 	return nil
 }
 
+func (x *AdmitRequest) GetDataSlot() string {
+	if x != nil {
+		return x.DataSlot
+	}
+	return ""
+}
+
+func (x *AdmitRequest) GetSessionHeader() []byte {
+	if x != nil {
+		return x.SessionHeader
+	}
+	return nil
+}
+
+func (x *AdmitRequest) GetServerCertificates() [][]byte {
+	if x != nil {
+		return x.ServerCertificates
+	}
+	return nil
+}
+
 type AdmitResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The database to serve, when the session is the plugin's to serve.
@@ -275,14 +510,17 @@ type AdmitResponse struct {
 	// session's id, and the plugin relays the decrypted stream to it.
 	Relay bool `protobuf:"varint,3,opt,name=relay,proto3" json:"relay,omitempty"`
 	// The session's route tag, when the plugin serves it (sdk.Session.KeyTag).
-	KeyTag        []byte `protobuf:"bytes,4,opt,name=key_tag,json=keyTag,proto3" json:"key_tag,omitempty"`
+	KeyTag []byte `protobuf:"bytes,4,opt,name=key_tag,json=keyTag,proto3" json:"key_tag,omitempty"`
+	// On a data connection: the session as the host resolved it, to serve
+	// when relay is not set.
+	Session       *Session `protobuf:"bytes,5,opt,name=session,proto3" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AdmitResponse) Reset() {
 	*x = AdmitResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +532,7 @@ func (x *AdmitResponse) String() string {
 func (*AdmitResponse) ProtoMessage() {}
 
 func (x *AdmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[3]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +545,7 @@ func (x *AdmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdmitResponse.ProtoReflect.Descriptor instead.
 func (*AdmitResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{3}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AdmitResponse) GetDatabase() *Database {
@@ -338,6 +576,13 @@ func (x *AdmitResponse) GetKeyTag() []byte {
 	return nil
 }
 
+func (x *AdmitResponse) GetSession() *Session {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
 type AuditDurableRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Events as JSON objects (docs/audit.md).
@@ -348,7 +593,7 @@ type AuditDurableRequest struct {
 
 func (x *AuditDurableRequest) Reset() {
 	*x = AuditDurableRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -360,7 +605,7 @@ func (x *AuditDurableRequest) String() string {
 func (*AuditDurableRequest) ProtoMessage() {}
 
 func (x *AuditDurableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[4]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -373,7 +618,7 @@ func (x *AuditDurableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditDurableRequest.ProtoReflect.Descriptor instead.
 func (*AuditDurableRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{4}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AuditDurableRequest) GetEventsJson() [][]byte {
@@ -391,7 +636,7 @@ type AuditDurableResponse struct {
 
 func (x *AuditDurableResponse) Reset() {
 	*x = AuditDurableResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +648,7 @@ func (x *AuditDurableResponse) String() string {
 func (*AuditDurableResponse) ProtoMessage() {}
 
 func (x *AuditDurableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[5]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +661,7 @@ func (x *AuditDurableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditDurableResponse.ProtoReflect.Descriptor instead.
 func (*AuditDurableResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{5}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{9}
 }
 
 type AuditStreamRequest struct {
@@ -429,7 +674,7 @@ type AuditStreamRequest struct {
 
 func (x *AuditStreamRequest) Reset() {
 	*x = AuditStreamRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[6]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +686,7 @@ func (x *AuditStreamRequest) String() string {
 func (*AuditStreamRequest) ProtoMessage() {}
 
 func (x *AuditStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[6]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +699,7 @@ func (x *AuditStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditStreamRequest.ProtoReflect.Descriptor instead.
 func (*AuditStreamRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{6}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AuditStreamRequest) GetEventsJson() [][]byte {
@@ -472,7 +717,7 @@ type AuditStreamResponse struct {
 
 func (x *AuditStreamResponse) Reset() {
 	*x = AuditStreamResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[7]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +729,7 @@ func (x *AuditStreamResponse) String() string {
 func (*AuditStreamResponse) ProtoMessage() {}
 
 func (x *AuditStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[7]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +742,7 @@ func (x *AuditStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditStreamResponse.ProtoReflect.Descriptor instead.
 func (*AuditStreamResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{7}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{11}
 }
 
 type HostAuthorizeRequest struct {
@@ -515,7 +760,7 @@ type HostAuthorizeRequest struct {
 
 func (x *HostAuthorizeRequest) Reset() {
 	*x = HostAuthorizeRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[8]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +772,7 @@ func (x *HostAuthorizeRequest) String() string {
 func (*HostAuthorizeRequest) ProtoMessage() {}
 
 func (x *HostAuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[8]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +785,7 @@ func (x *HostAuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*HostAuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{8}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *HostAuthorizeRequest) GetSessionId() string {
@@ -603,7 +848,7 @@ type HostAuthorizeResponse struct {
 
 func (x *HostAuthorizeResponse) Reset() {
 	*x = HostAuthorizeResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[9]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +860,7 @@ func (x *HostAuthorizeResponse) String() string {
 func (*HostAuthorizeResponse) ProtoMessage() {}
 
 func (x *HostAuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[9]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +873,7 @@ func (x *HostAuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*HostAuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{9}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *HostAuthorizeResponse) GetAllow() bool {
@@ -679,7 +924,7 @@ type DatabaseCertificateRequest struct {
 
 func (x *DatabaseCertificateRequest) Reset() {
 	*x = DatabaseCertificateRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[10]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +936,7 @@ func (x *DatabaseCertificateRequest) String() string {
 func (*DatabaseCertificateRequest) ProtoMessage() {}
 
 func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[10]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +949,7 @@ func (x *DatabaseCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseCertificateRequest.ProtoReflect.Descriptor instead.
 func (*DatabaseCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{10}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DatabaseCertificateRequest) GetDatabase() string {
@@ -740,7 +985,7 @@ type DatabaseCertificateResponse struct {
 
 func (x *DatabaseCertificateResponse) Reset() {
 	*x = DatabaseCertificateResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[11]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +997,7 @@ func (x *DatabaseCertificateResponse) String() string {
 func (*DatabaseCertificateResponse) ProtoMessage() {}
 
 func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[11]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +1010,7 @@ func (x *DatabaseCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseCertificateResponse.ProtoReflect.Descriptor instead.
 func (*DatabaseCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{11}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DatabaseCertificateResponse) GetCertificatePem() []byte {
@@ -801,7 +1046,7 @@ type LogRequest struct {
 
 func (x *LogRequest) Reset() {
 	*x = LogRequest{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[12]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +1058,7 @@ func (x *LogRequest) String() string {
 func (*LogRequest) ProtoMessage() {}
 
 func (x *LogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[12]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +1071,7 @@ func (x *LogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRequest.ProtoReflect.Descriptor instead.
 func (*LogRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{12}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LogRequest) GetLevel() LogLevel {
@@ -858,7 +1103,7 @@ type LogResponse struct {
 
 func (x *LogResponse) Reset() {
 	*x = LogResponse{}
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[13]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +1115,7 @@ func (x *LogResponse) String() string {
 func (*LogResponse) ProtoMessage() {}
 
 func (x *LogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_host_proto_msgTypes[13]
+	mi := &file_keyway_plugin_v1_host_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,19 +1128,31 @@ func (x *LogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogResponse.ProtoReflect.Descriptor instead.
 func (*LogResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{13}
+	return file_keyway_plugin_v1_host_proto_rawDescGZIP(), []int{17}
 }
 
 var File_keyway_plugin_v1_host_proto protoreflect.FileDescriptor
 
 const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\n" +
-	"\x1bkeyway/plugin/v1/host.proto\x12\x10keyway.plugin.v1\x1a\x1ckeyway/plugin/v1/authz.proto\x1a\x1fkeyway/plugin/v1/protocol.proto\"\x1b\n" +
+	"\x1bkeyway/plugin/v1/host.proto\x12\x10keyway.plugin.v1\x1a\x1ckeyway/plugin/v1/authz.proto\x1a\x1fkeyway/plugin/v1/protocol.proto\"\x18\n" +
+	"\x16DataCertificateRequest\"\x9e\x01\n" +
+	"\x17DataCertificateResponse\x12'\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x17\n" +
+	"\akey_pem\x18\x02 \x01(\fR\x06keyPem\x12$\n" +
+	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\x12\x1b\n" +
+	"\troots_pem\x18\x04 \x01(\fR\brootsPem\"c\n" +
+	"\x0fReleasedRequest\x12\x1b\n" +
+	"\tdata_slot\x18\x01 \x01(\tR\bdataSlot\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x02 \x01(\tR\tsessionId\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\x12\n" +
+	"\x10ReleasedResponse\"\x1b\n" +
 	"\x19ServingCertificateRequest\"\x84\x01\n" +
 	"\x1aServingCertificateResponse\x12'\n" +
 	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x17\n" +
 	"\akey_pem\x18\x02 \x01(\fR\x06keyPem\x12$\n" +
-	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\"\xe6\x01\n" +
+	"\x0enot_after_unix\x18\x03 \x01(\x03R\fnotAfterUnix\"\xdb\x02\n" +
 	"\fAdmitRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12/\n" +
@@ -905,12 +1162,16 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\n" +
 	"local_addr\x18\x04 \x01(\tR\tlocalAddr\x12,\n" +
 	"\x12accepted_unix_nano\x18\x05 \x01(\x03R\x10acceptedUnixNano\x12\x18\n" +
-	"\apreface\x18\x06 \x01(\fR\apreface\"\xab\x01\n" +
+	"\apreface\x18\x06 \x01(\fR\apreface\x12\x1b\n" +
+	"\tdata_slot\x18\a \x01(\tR\bdataSlot\x12%\n" +
+	"\x0esession_header\x18\b \x01(\fR\rsessionHeader\x12/\n" +
+	"\x13server_certificates\x18\t \x03(\fR\x12serverCertificates\"\xe0\x01\n" +
 	"\rAdmitResponse\x126\n" +
 	"\bdatabase\x18\x01 \x01(\v2\x1a.keyway.plugin.v1.DatabaseR\bdatabase\x123\n" +
 	"\arefusal\x18\x02 \x01(\v2\x19.keyway.plugin.v1.RefusalR\arefusal\x12\x14\n" +
 	"\x05relay\x18\x03 \x01(\bR\x05relay\x12\x17\n" +
-	"\akey_tag\x18\x04 \x01(\fR\x06keyTag\"6\n" +
+	"\akey_tag\x18\x04 \x01(\fR\x06keyTag\x123\n" +
+	"\asession\x18\x05 \x01(\v2\x19.keyway.plugin.v1.SessionR\asession\"6\n" +
 	"\x13AuditDurableRequest\x12\x1f\n" +
 	"\vevents_json\x18\x01 \x03(\fR\n" +
 	"eventsJson\"\x16\n" +
@@ -955,7 +1216,7 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\x0fLOG_LEVEL_DEBUG\x10\x02\x12\x12\n" +
 	"\x0eLOG_LEVEL_INFO\x10\x03\x12\x12\n" +
 	"\x0eLOG_LEVEL_WARN\x10\x04\x12\x13\n" +
-	"\x0fLOG_LEVEL_ERROR\x10\x052\x94\x05\n" +
+	"\x0fLOG_LEVEL_ERROR\x10\x052\xcf\x06\n" +
 	"\x04Host\x12B\n" +
 	"\x03Log\x12\x1c.keyway.plugin.v1.LogRequest\x1a\x1d.keyway.plugin.v1.LogResponse\x12\\\n" +
 	"\tAuthorize\x12&.keyway.plugin.v1.HostAuthorizeRequest\x1a'.keyway.plugin.v1.HostAuthorizeResponse\x12r\n" +
@@ -963,7 +1224,9 @@ const file_keyway_plugin_v1_host_proto_rawDesc = "" +
 	"\fAuditDurable\x12%.keyway.plugin.v1.AuditDurableRequest\x1a&.keyway.plugin.v1.AuditDurableResponse\x12\\\n" +
 	"\vAuditStream\x12$.keyway.plugin.v1.AuditStreamRequest\x1a%.keyway.plugin.v1.AuditStreamResponse(\x01\x12o\n" +
 	"\x12ServingCertificate\x12+.keyway.plugin.v1.ServingCertificateRequest\x1a,.keyway.plugin.v1.ServingCertificateResponse\x12H\n" +
-	"\x05Admit\x12\x1e.keyway.plugin.v1.AdmitRequest\x1a\x1f.keyway.plugin.v1.AdmitResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
+	"\x05Admit\x12\x1e.keyway.plugin.v1.AdmitRequest\x1a\x1f.keyway.plugin.v1.AdmitResponse\x12f\n" +
+	"\x0fDataCertificate\x12(.keyway.plugin.v1.DataCertificateRequest\x1a).keyway.plugin.v1.DataCertificateResponse\x12Q\n" +
+	"\bReleased\x12!.keyway.plugin.v1.ReleasedRequest\x1a\".keyway.plugin.v1.ReleasedResponseBBZ@github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1;pluginv1b\x06proto3"
 
 var (
 	file_keyway_plugin_v1_host_proto_rawDescOnce sync.Once
@@ -978,51 +1241,61 @@ func file_keyway_plugin_v1_host_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_plugin_v1_host_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keyway_plugin_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_keyway_plugin_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_keyway_plugin_v1_host_proto_goTypes = []any{
 	(LogLevel)(0),                       // 0: keyway.plugin.v1.LogLevel
-	(*ServingCertificateRequest)(nil),   // 1: keyway.plugin.v1.ServingCertificateRequest
-	(*ServingCertificateResponse)(nil),  // 2: keyway.plugin.v1.ServingCertificateResponse
-	(*AdmitRequest)(nil),                // 3: keyway.plugin.v1.AdmitRequest
-	(*AdmitResponse)(nil),               // 4: keyway.plugin.v1.AdmitResponse
-	(*AuditDurableRequest)(nil),         // 5: keyway.plugin.v1.AuditDurableRequest
-	(*AuditDurableResponse)(nil),        // 6: keyway.plugin.v1.AuditDurableResponse
-	(*AuditStreamRequest)(nil),          // 7: keyway.plugin.v1.AuditStreamRequest
-	(*AuditStreamResponse)(nil),         // 8: keyway.plugin.v1.AuditStreamResponse
-	(*HostAuthorizeRequest)(nil),        // 9: keyway.plugin.v1.HostAuthorizeRequest
-	(*HostAuthorizeResponse)(nil),       // 10: keyway.plugin.v1.HostAuthorizeResponse
-	(*DatabaseCertificateRequest)(nil),  // 11: keyway.plugin.v1.DatabaseCertificateRequest
-	(*DatabaseCertificateResponse)(nil), // 12: keyway.plugin.v1.DatabaseCertificateResponse
-	(*LogRequest)(nil),                  // 13: keyway.plugin.v1.LogRequest
-	(*LogResponse)(nil),                 // 14: keyway.plugin.v1.LogResponse
-	(*Database)(nil),                    // 15: keyway.plugin.v1.Database
-	(*Refusal)(nil),                     // 16: keyway.plugin.v1.Refusal
-	(*Reason)(nil),                      // 17: keyway.plugin.v1.Reason
+	(*DataCertificateRequest)(nil),      // 1: keyway.plugin.v1.DataCertificateRequest
+	(*DataCertificateResponse)(nil),     // 2: keyway.plugin.v1.DataCertificateResponse
+	(*ReleasedRequest)(nil),             // 3: keyway.plugin.v1.ReleasedRequest
+	(*ReleasedResponse)(nil),            // 4: keyway.plugin.v1.ReleasedResponse
+	(*ServingCertificateRequest)(nil),   // 5: keyway.plugin.v1.ServingCertificateRequest
+	(*ServingCertificateResponse)(nil),  // 6: keyway.plugin.v1.ServingCertificateResponse
+	(*AdmitRequest)(nil),                // 7: keyway.plugin.v1.AdmitRequest
+	(*AdmitResponse)(nil),               // 8: keyway.plugin.v1.AdmitResponse
+	(*AuditDurableRequest)(nil),         // 9: keyway.plugin.v1.AuditDurableRequest
+	(*AuditDurableResponse)(nil),        // 10: keyway.plugin.v1.AuditDurableResponse
+	(*AuditStreamRequest)(nil),          // 11: keyway.plugin.v1.AuditStreamRequest
+	(*AuditStreamResponse)(nil),         // 12: keyway.plugin.v1.AuditStreamResponse
+	(*HostAuthorizeRequest)(nil),        // 13: keyway.plugin.v1.HostAuthorizeRequest
+	(*HostAuthorizeResponse)(nil),       // 14: keyway.plugin.v1.HostAuthorizeResponse
+	(*DatabaseCertificateRequest)(nil),  // 15: keyway.plugin.v1.DatabaseCertificateRequest
+	(*DatabaseCertificateResponse)(nil), // 16: keyway.plugin.v1.DatabaseCertificateResponse
+	(*LogRequest)(nil),                  // 17: keyway.plugin.v1.LogRequest
+	(*LogResponse)(nil),                 // 18: keyway.plugin.v1.LogResponse
+	(*Database)(nil),                    // 19: keyway.plugin.v1.Database
+	(*Refusal)(nil),                     // 20: keyway.plugin.v1.Refusal
+	(*Session)(nil),                     // 21: keyway.plugin.v1.Session
+	(*Reason)(nil),                      // 22: keyway.plugin.v1.Reason
 }
 var file_keyway_plugin_v1_host_proto_depIdxs = []int32{
-	15, // 0: keyway.plugin.v1.AdmitResponse.database:type_name -> keyway.plugin.v1.Database
-	16, // 1: keyway.plugin.v1.AdmitResponse.refusal:type_name -> keyway.plugin.v1.Refusal
-	17, // 2: keyway.plugin.v1.HostAuthorizeResponse.reasons:type_name -> keyway.plugin.v1.Reason
-	0,  // 3: keyway.plugin.v1.LogRequest.level:type_name -> keyway.plugin.v1.LogLevel
-	13, // 4: keyway.plugin.v1.Host.Log:input_type -> keyway.plugin.v1.LogRequest
-	9,  // 5: keyway.plugin.v1.Host.Authorize:input_type -> keyway.plugin.v1.HostAuthorizeRequest
-	11, // 6: keyway.plugin.v1.Host.DatabaseCertificate:input_type -> keyway.plugin.v1.DatabaseCertificateRequest
-	5,  // 7: keyway.plugin.v1.Host.AuditDurable:input_type -> keyway.plugin.v1.AuditDurableRequest
-	7,  // 8: keyway.plugin.v1.Host.AuditStream:input_type -> keyway.plugin.v1.AuditStreamRequest
-	1,  // 9: keyway.plugin.v1.Host.ServingCertificate:input_type -> keyway.plugin.v1.ServingCertificateRequest
-	3,  // 10: keyway.plugin.v1.Host.Admit:input_type -> keyway.plugin.v1.AdmitRequest
-	14, // 11: keyway.plugin.v1.Host.Log:output_type -> keyway.plugin.v1.LogResponse
-	10, // 12: keyway.plugin.v1.Host.Authorize:output_type -> keyway.plugin.v1.HostAuthorizeResponse
-	12, // 13: keyway.plugin.v1.Host.DatabaseCertificate:output_type -> keyway.plugin.v1.DatabaseCertificateResponse
-	6,  // 14: keyway.plugin.v1.Host.AuditDurable:output_type -> keyway.plugin.v1.AuditDurableResponse
-	8,  // 15: keyway.plugin.v1.Host.AuditStream:output_type -> keyway.plugin.v1.AuditStreamResponse
-	2,  // 16: keyway.plugin.v1.Host.ServingCertificate:output_type -> keyway.plugin.v1.ServingCertificateResponse
-	4,  // 17: keyway.plugin.v1.Host.Admit:output_type -> keyway.plugin.v1.AdmitResponse
-	11, // [11:18] is the sub-list for method output_type
-	4,  // [4:11] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	19, // 0: keyway.plugin.v1.AdmitResponse.database:type_name -> keyway.plugin.v1.Database
+	20, // 1: keyway.plugin.v1.AdmitResponse.refusal:type_name -> keyway.plugin.v1.Refusal
+	21, // 2: keyway.plugin.v1.AdmitResponse.session:type_name -> keyway.plugin.v1.Session
+	22, // 3: keyway.plugin.v1.HostAuthorizeResponse.reasons:type_name -> keyway.plugin.v1.Reason
+	0,  // 4: keyway.plugin.v1.LogRequest.level:type_name -> keyway.plugin.v1.LogLevel
+	17, // 5: keyway.plugin.v1.Host.Log:input_type -> keyway.plugin.v1.LogRequest
+	13, // 6: keyway.plugin.v1.Host.Authorize:input_type -> keyway.plugin.v1.HostAuthorizeRequest
+	15, // 7: keyway.plugin.v1.Host.DatabaseCertificate:input_type -> keyway.plugin.v1.DatabaseCertificateRequest
+	9,  // 8: keyway.plugin.v1.Host.AuditDurable:input_type -> keyway.plugin.v1.AuditDurableRequest
+	11, // 9: keyway.plugin.v1.Host.AuditStream:input_type -> keyway.plugin.v1.AuditStreamRequest
+	5,  // 10: keyway.plugin.v1.Host.ServingCertificate:input_type -> keyway.plugin.v1.ServingCertificateRequest
+	7,  // 11: keyway.plugin.v1.Host.Admit:input_type -> keyway.plugin.v1.AdmitRequest
+	1,  // 12: keyway.plugin.v1.Host.DataCertificate:input_type -> keyway.plugin.v1.DataCertificateRequest
+	3,  // 13: keyway.plugin.v1.Host.Released:input_type -> keyway.plugin.v1.ReleasedRequest
+	18, // 14: keyway.plugin.v1.Host.Log:output_type -> keyway.plugin.v1.LogResponse
+	14, // 15: keyway.plugin.v1.Host.Authorize:output_type -> keyway.plugin.v1.HostAuthorizeResponse
+	16, // 16: keyway.plugin.v1.Host.DatabaseCertificate:output_type -> keyway.plugin.v1.DatabaseCertificateResponse
+	10, // 17: keyway.plugin.v1.Host.AuditDurable:output_type -> keyway.plugin.v1.AuditDurableResponse
+	12, // 18: keyway.plugin.v1.Host.AuditStream:output_type -> keyway.plugin.v1.AuditStreamResponse
+	6,  // 19: keyway.plugin.v1.Host.ServingCertificate:output_type -> keyway.plugin.v1.ServingCertificateResponse
+	8,  // 20: keyway.plugin.v1.Host.Admit:output_type -> keyway.plugin.v1.AdmitResponse
+	2,  // 21: keyway.plugin.v1.Host.DataCertificate:output_type -> keyway.plugin.v1.DataCertificateResponse
+	4,  // 22: keyway.plugin.v1.Host.Released:output_type -> keyway.plugin.v1.ReleasedResponse
+	14, // [14:23] is the sub-list for method output_type
+	5,  // [5:14] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_host_proto_init() }
@@ -1038,7 +1311,7 @@ func file_keyway_plugin_v1_host_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_host_proto_rawDesc), len(file_keyway_plugin_v1_host_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

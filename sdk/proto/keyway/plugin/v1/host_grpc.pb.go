@@ -26,6 +26,8 @@ const (
 	Host_AuditStream_FullMethodName         = "/keyway.plugin.v1.Host/AuditStream"
 	Host_ServingCertificate_FullMethodName  = "/keyway.plugin.v1.Host/ServingCertificate"
 	Host_Admit_FullMethodName               = "/keyway.plugin.v1.Host/Admit"
+	Host_DataCertificate_FullMethodName     = "/keyway.plugin.v1.Host/DataCertificate"
+	Host_Released_FullMethodName            = "/keyway.plugin.v1.Host/Released"
 )
 
 // HostClient is the client API for Host service.
@@ -61,6 +63,15 @@ type HostClient interface {
 	// completed and says where the session goes: a database the plugin
 	// serves, a refusal, or elsewhere (relay).
 	Admit(ctx context.Context, in *AdmitRequest, opts ...grpc.CallOption) (*AdmitResponse, error)
+	// DataCertificate returns what a plugin completes a data connection's
+	// TLS with (Session.data_tls): the agent's certificate and key, and the
+	// authorities that verify the proxy. Cache it briefly (the SDK asks
+	// again after 30 s): the agent renews its certificate.
+	DataCertificate(ctx context.Context, in *DataCertificateRequest, opts ...grpc.CallOption) (*DataCertificateResponse, error)
+	// Released tells the host that a data connection it handed the plugin
+	// ended before a session's header came (data_slot), or that the session
+	// it carried ended (session_id).
+	Released(ctx context.Context, in *ReleasedRequest, opts ...grpc.CallOption) (*ReleasedResponse, error)
 }
 
 type hostClient struct {
@@ -144,6 +155,26 @@ func (c *hostClient) Admit(ctx context.Context, in *AdmitRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *hostClient) DataCertificate(ctx context.Context, in *DataCertificateRequest, opts ...grpc.CallOption) (*DataCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DataCertificateResponse)
+	err := c.cc.Invoke(ctx, Host_DataCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) Released(ctx context.Context, in *ReleasedRequest, opts ...grpc.CallOption) (*ReleasedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReleasedResponse)
+	err := c.cc.Invoke(ctx, Host_Released_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -177,6 +208,15 @@ type HostServer interface {
 	// completed and says where the session goes: a database the plugin
 	// serves, a refusal, or elsewhere (relay).
 	Admit(context.Context, *AdmitRequest) (*AdmitResponse, error)
+	// DataCertificate returns what a plugin completes a data connection's
+	// TLS with (Session.data_tls): the agent's certificate and key, and the
+	// authorities that verify the proxy. Cache it briefly (the SDK asks
+	// again after 30 s): the agent renews its certificate.
+	DataCertificate(context.Context, *DataCertificateRequest) (*DataCertificateResponse, error)
+	// Released tells the host that a data connection it handed the plugin
+	// ended before a session's header came (data_slot), or that the session
+	// it carried ended (session_id).
+	Released(context.Context, *ReleasedRequest) (*ReleasedResponse, error)
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -207,6 +247,12 @@ func (UnimplementedHostServer) ServingCertificate(context.Context, *ServingCerti
 }
 func (UnimplementedHostServer) Admit(context.Context, *AdmitRequest) (*AdmitResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Admit not implemented")
+}
+func (UnimplementedHostServer) DataCertificate(context.Context, *DataCertificateRequest) (*DataCertificateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DataCertificate not implemented")
+}
+func (UnimplementedHostServer) Released(context.Context, *ReleasedRequest) (*ReleasedResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Released not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -344,6 +390,42 @@ func _Host_Admit_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_DataCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DataCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).DataCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_DataCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).DataCertificate(ctx, req.(*DataCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_Released_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleasedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Released(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Released_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Released(ctx, req.(*ReleasedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -374,6 +456,14 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Admit",
 			Handler:    _Host_Admit_Handler,
+		},
+		{
+			MethodName: "DataCertificate",
+			Handler:    _Host_DataCertificate_Handler,
+		},
+		{
+			MethodName: "Released",
+			Handler:    _Host_Released_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -309,7 +309,11 @@ type OpenHandoffResponse struct {
 	ClientTls bool `protobuf:"varint,2,opt,name=client_tls,json=clientTls,proto3" json:"client_tls,omitempty"`
 	// What the plugin declares: the protocols it serves and how their
 	// clients reach the proxy.
-	Spec          *ProtocolSpec `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	Spec *ProtocolSpec `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	// The plugin completes the TLS of an agent's data connections itself
+	// when the host hands one over (Session.data_tls), so a session from a
+	// proxy crosses no other process on the agent's host.
+	DataTls       bool `protobuf:"varint,4,opt,name=data_tls,json=dataTls,proto3" json:"data_tls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -363,6 +367,13 @@ func (x *OpenHandoffResponse) GetSpec() *ProtocolSpec {
 		return x.Spec
 	}
 	return nil
+}
+
+func (x *OpenHandoffResponse) GetDataTls() bool {
+	if x != nil {
+		return x.DataTls
+	}
+	return false
 }
 
 // ProtocolSpec is what a protocol plugin declares (sdk.ProtocolSpec).
@@ -747,7 +758,13 @@ type Session struct {
 	Protocol string `protobuf:"bytes,15,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	// Set on a tunnel stream that carries no session: the proxy asks the
 	// agent to end the named sessions, which its protocol plugin serves.
-	EndSessions   *EndSessionsRequest `protobuf:"bytes,16,opt,name=end_sessions,json=endSessions,proto3" json:"end_sessions,omitempty"`
+	EndSessions *EndSessionsRequest `protobuf:"bytes,16,opt,name=end_sessions,json=endSessions,proto3" json:"end_sessions,omitempty"`
+	// Set on a data connection an agent dialled to a proxy and hands over
+	// before TLS: the plugin completes TLS as a client with
+	// Host.DataCertificate, waits for the session header the proxy sends,
+	// and asks Host.Admit for the session it carries. Every other field is
+	// then empty.
+	DataTls       *DataTLS `protobuf:"bytes,17,opt,name=data_tls,json=dataTls,proto3" json:"data_tls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -894,6 +911,86 @@ func (x *Session) GetEndSessions() *EndSessionsRequest {
 	return nil
 }
 
+func (x *Session) GetDataTls() *DataTLS {
+	if x != nil {
+		return x.DataTls
+	}
+	return nil
+}
+
+// DataTLS is how to complete a data connection's TLS.
+type DataTLS struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Names the connection in Host.Admit and Host.Released.
+	Slot string `protobuf:"bytes,1,opt,name=slot,proto3" json:"slot,omitempty"`
+	// The proxy's name, which its certificate must carry.
+	ServerName string `protobuf:"bytes,2,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"`
+	// The ALPN protocol to offer.
+	Alpn string `protobuf:"bytes,3,opt,name=alpn,proto3" json:"alpn,omitempty"`
+	// When the TLS handshake must be done by.
+	HandshakeDeadlineUnixNano int64 `protobuf:"varint,4,opt,name=handshake_deadline_unix_nano,json=handshakeDeadlineUnixNano,proto3" json:"handshake_deadline_unix_nano,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *DataTLS) Reset() {
+	*x = DataTLS{}
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataTLS) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataTLS) ProtoMessage() {}
+
+func (x *DataTLS) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataTLS.ProtoReflect.Descriptor instead.
+func (*DataTLS) Descriptor() ([]byte, []int) {
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DataTLS) GetSlot() string {
+	if x != nil {
+		return x.Slot
+	}
+	return ""
+}
+
+func (x *DataTLS) GetServerName() string {
+	if x != nil {
+		return x.ServerName
+	}
+	return ""
+}
+
+func (x *DataTLS) GetAlpn() string {
+	if x != nil {
+		return x.Alpn
+	}
+	return ""
+}
+
+func (x *DataTLS) GetHandshakeDeadlineUnixNano() int64 {
+	if x != nil {
+		return x.HandshakeDeadlineUnixNano
+	}
+	return 0
+}
+
 // Database is a registered database and how to reach it.
 type Database struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -913,7 +1010,7 @@ type Database struct {
 
 func (x *Database) Reset() {
 	*x = Database{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1022,7 @@ func (x *Database) String() string {
 func (*Database) ProtoMessage() {}
 
 func (x *Database) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[12]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1035,7 @@ func (x *Database) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Database.ProtoReflect.Descriptor instead.
 func (*Database) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{12}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Database) GetName() string {
@@ -1000,7 +1097,7 @@ type DatabasePool struct {
 
 func (x *DatabasePool) Reset() {
 	*x = DatabasePool{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1109,7 @@ func (x *DatabasePool) String() string {
 func (*DatabasePool) ProtoMessage() {}
 
 func (x *DatabasePool) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[13]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1122,7 @@ func (x *DatabasePool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabasePool.ProtoReflect.Descriptor instead.
 func (*DatabasePool) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{13}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DatabasePool) GetMode() string {
@@ -1065,7 +1162,7 @@ type ServerTrust struct {
 
 func (x *ServerTrust) Reset() {
 	*x = ServerTrust{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1174,7 @@ func (x *ServerTrust) String() string {
 func (*ServerTrust) ProtoMessage() {}
 
 func (x *ServerTrust) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[14]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1187,7 @@ func (x *ServerTrust) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerTrust.ProtoReflect.Descriptor instead.
 func (*ServerTrust) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{14}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ServerTrust) GetMode() string {
@@ -1133,7 +1230,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1242,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[15]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1255,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{15}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Refusal) GetKind() string {
@@ -1183,7 +1280,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[16]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1292,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[16]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1305,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{16}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{17}
 }
 
 type StatsResponse struct {
@@ -1227,7 +1324,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[17]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1336,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[17]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1349,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{17}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StatsResponse) GetSessionsTotal() uint64 {
@@ -1310,7 +1407,7 @@ type Counter struct {
 
 func (x *Counter) Reset() {
 	*x = Counter{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[18]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1419,7 @@ func (x *Counter) String() string {
 func (*Counter) ProtoMessage() {}
 
 func (x *Counter) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[18]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1432,7 @@ func (x *Counter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counter.ProtoReflect.Descriptor instead.
 func (*Counter) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{18}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Counter) GetName() string {
@@ -1379,7 +1476,7 @@ type Histogram struct {
 
 func (x *Histogram) Reset() {
 	*x = Histogram{}
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[19]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1488,7 @@ func (x *Histogram) String() string {
 func (*Histogram) ProtoMessage() {}
 
 func (x *Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[19]
+	mi := &file_keyway_plugin_v1_protocol_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1501,7 @@ func (x *Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Histogram.ProtoReflect.Descriptor instead.
 func (*Histogram) Descriptor() ([]byte, []int) {
-	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{19}
+	return file_keyway_plugin_v1_protocol_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Histogram) GetName() string {
@@ -1465,13 +1562,14 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\x16ActiveSessionsResponse\x12\x1f\n" +
 	"\vsession_ids\x18\x01 \x03(\tR\n" +
 	"sessionIds\"\x14\n" +
-	"\x12OpenHandoffRequest\"\x89\x01\n" +
+	"\x12OpenHandoffRequest\"\xa4\x01\n" +
 	"\x13OpenHandoffResponse\x12\x1f\n" +
 	"\vsocket_path\x18\x01 \x01(\tR\n" +
 	"socketPath\x12\x1d\n" +
 	"\n" +
 	"client_tls\x18\x02 \x01(\bR\tclientTls\x122\n" +
-	"\x04spec\x18\x03 \x01(\v2\x1e.keyway.plugin.v1.ProtocolSpecR\x04spec\"\xaf\x01\n" +
+	"\x04spec\x18\x03 \x01(\v2\x1e.keyway.plugin.v1.ProtocolSpecR\x04spec\x12\x19\n" +
+	"\bdata_tls\x18\x04 \x01(\bR\adataTls\"\xaf\x01\n" +
 	"\fProtocolSpec\x12\x14\n" +
 	"\x05names\x18\x01 \x03(\tR\x05names\x128\n" +
 	"\tpreambles\x18\x02 \x03(\v2\x1a.keyway.plugin.v1.PreambleR\tpreambles\x12\x19\n" +
@@ -1499,7 +1597,7 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\bdatabase\x18\x01 \x01(\v2\x1a.keyway.plugin.v1.DatabaseR\bdatabase\"S\n" +
 	"\x15CheckDatabaseResponse\x12\x18\n" +
 	"\aproblem\x18\x01 \x01(\tR\aproblem\x12 \n" +
-	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\xee\x04\n" +
+	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\xa4\x05\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\blistener\x18\x02 \x01(\tR\blistener\x12\x1f\n" +
@@ -1520,7 +1618,14 @@ const file_keyway_plugin_v1_protocol_proto_rawDesc = "" +
 	"\apreface\x18\r \x01(\fR\apreface\x12\x17\n" +
 	"\akey_tag\x18\x0e \x01(\fR\x06keyTag\x12\x1a\n" +
 	"\bprotocol\x18\x0f \x01(\tR\bprotocol\x12G\n" +
-	"\fend_sessions\x18\x10 \x01(\v2$.keyway.plugin.v1.EndSessionsRequestR\vendSessions\"\xb0\x02\n" +
+	"\fend_sessions\x18\x10 \x01(\v2$.keyway.plugin.v1.EndSessionsRequestR\vendSessions\x124\n" +
+	"\bdata_tls\x18\x11 \x01(\v2\x19.keyway.plugin.v1.DataTLSR\adataTls\"\x93\x01\n" +
+	"\aDataTLS\x12\x12\n" +
+	"\x04slot\x18\x01 \x01(\tR\x04slot\x12\x1f\n" +
+	"\vserver_name\x18\x02 \x01(\tR\n" +
+	"serverName\x12\x12\n" +
+	"\x04alpn\x18\x03 \x01(\tR\x04alpn\x12?\n" +
+	"\x1chandshake_deadline_unix_nano\x18\x04 \x01(\x03R\x19handshakeDeadlineUnixNano\"\xb0\x02\n" +
 	"\bDatabase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x10\n" +
@@ -1598,7 +1703,7 @@ func file_keyway_plugin_v1_protocol_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_plugin_v1_protocol_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_keyway_plugin_v1_protocol_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
 	(PreambleAction)(0),            // 0: keyway.plugin.v1.PreambleAction
 	(*EndSessionsRequest)(nil),     // 1: keyway.plugin.v1.EndSessionsRequest
@@ -1613,51 +1718,53 @@ var file_keyway_plugin_v1_protocol_proto_goTypes = []any{
 	(*CheckDatabaseRequest)(nil),   // 10: keyway.plugin.v1.CheckDatabaseRequest
 	(*CheckDatabaseResponse)(nil),  // 11: keyway.plugin.v1.CheckDatabaseResponse
 	(*Session)(nil),                // 12: keyway.plugin.v1.Session
-	(*Database)(nil),               // 13: keyway.plugin.v1.Database
-	(*DatabasePool)(nil),           // 14: keyway.plugin.v1.DatabasePool
-	(*ServerTrust)(nil),            // 15: keyway.plugin.v1.ServerTrust
-	(*Refusal)(nil),                // 16: keyway.plugin.v1.Refusal
-	(*StatsRequest)(nil),           // 17: keyway.plugin.v1.StatsRequest
-	(*StatsResponse)(nil),          // 18: keyway.plugin.v1.StatsResponse
-	(*Counter)(nil),                // 19: keyway.plugin.v1.Counter
-	(*Histogram)(nil),              // 20: keyway.plugin.v1.Histogram
-	nil,                            // 21: keyway.plugin.v1.ClientSpec.EnvEntry
-	nil,                            // 22: keyway.plugin.v1.Database.LabelsEntry
-	nil,                            // 23: keyway.plugin.v1.Counter.LabelsEntry
-	nil,                            // 24: keyway.plugin.v1.Histogram.LabelsEntry
+	(*DataTLS)(nil),                // 13: keyway.plugin.v1.DataTLS
+	(*Database)(nil),               // 14: keyway.plugin.v1.Database
+	(*DatabasePool)(nil),           // 15: keyway.plugin.v1.DatabasePool
+	(*ServerTrust)(nil),            // 16: keyway.plugin.v1.ServerTrust
+	(*Refusal)(nil),                // 17: keyway.plugin.v1.Refusal
+	(*StatsRequest)(nil),           // 18: keyway.plugin.v1.StatsRequest
+	(*StatsResponse)(nil),          // 19: keyway.plugin.v1.StatsResponse
+	(*Counter)(nil),                // 20: keyway.plugin.v1.Counter
+	(*Histogram)(nil),              // 21: keyway.plugin.v1.Histogram
+	nil,                            // 22: keyway.plugin.v1.ClientSpec.EnvEntry
+	nil,                            // 23: keyway.plugin.v1.Database.LabelsEntry
+	nil,                            // 24: keyway.plugin.v1.Counter.LabelsEntry
+	nil,                            // 25: keyway.plugin.v1.Histogram.LabelsEntry
 }
 var file_keyway_plugin_v1_protocol_proto_depIdxs = []int32{
 	7,  // 0: keyway.plugin.v1.OpenHandoffResponse.spec:type_name -> keyway.plugin.v1.ProtocolSpec
 	8,  // 1: keyway.plugin.v1.ProtocolSpec.preambles:type_name -> keyway.plugin.v1.Preamble
 	9,  // 2: keyway.plugin.v1.ProtocolSpec.client:type_name -> keyway.plugin.v1.ClientSpec
 	0,  // 3: keyway.plugin.v1.Preamble.action:type_name -> keyway.plugin.v1.PreambleAction
-	21, // 4: keyway.plugin.v1.ClientSpec.env:type_name -> keyway.plugin.v1.ClientSpec.EnvEntry
-	13, // 5: keyway.plugin.v1.CheckDatabaseRequest.database:type_name -> keyway.plugin.v1.Database
-	13, // 6: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
-	16, // 7: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
+	22, // 4: keyway.plugin.v1.ClientSpec.env:type_name -> keyway.plugin.v1.ClientSpec.EnvEntry
+	14, // 5: keyway.plugin.v1.CheckDatabaseRequest.database:type_name -> keyway.plugin.v1.Database
+	14, // 6: keyway.plugin.v1.Session.database:type_name -> keyway.plugin.v1.Database
+	17, // 7: keyway.plugin.v1.Session.refusal:type_name -> keyway.plugin.v1.Refusal
 	1,  // 8: keyway.plugin.v1.Session.end_sessions:type_name -> keyway.plugin.v1.EndSessionsRequest
-	22, // 9: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
-	15, // 10: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
-	14, // 11: keyway.plugin.v1.Database.pool:type_name -> keyway.plugin.v1.DatabasePool
-	19, // 12: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
-	20, // 13: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
-	23, // 14: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
-	24, // 15: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
-	5,  // 16: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
-	17, // 17: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
-	10, // 18: keyway.plugin.v1.Protocol.CheckDatabase:input_type -> keyway.plugin.v1.CheckDatabaseRequest
-	1,  // 19: keyway.plugin.v1.Protocol.EndSessions:input_type -> keyway.plugin.v1.EndSessionsRequest
-	3,  // 20: keyway.plugin.v1.Protocol.ActiveSessions:input_type -> keyway.plugin.v1.ActiveSessionsRequest
-	6,  // 21: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
-	18, // 22: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
-	11, // 23: keyway.plugin.v1.Protocol.CheckDatabase:output_type -> keyway.plugin.v1.CheckDatabaseResponse
-	2,  // 24: keyway.plugin.v1.Protocol.EndSessions:output_type -> keyway.plugin.v1.EndSessionsResponse
-	4,  // 25: keyway.plugin.v1.Protocol.ActiveSessions:output_type -> keyway.plugin.v1.ActiveSessionsResponse
-	21, // [21:26] is the sub-list for method output_type
-	16, // [16:21] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	13, // 9: keyway.plugin.v1.Session.data_tls:type_name -> keyway.plugin.v1.DataTLS
+	23, // 10: keyway.plugin.v1.Database.labels:type_name -> keyway.plugin.v1.Database.LabelsEntry
+	16, // 11: keyway.plugin.v1.Database.trust:type_name -> keyway.plugin.v1.ServerTrust
+	15, // 12: keyway.plugin.v1.Database.pool:type_name -> keyway.plugin.v1.DatabasePool
+	20, // 13: keyway.plugin.v1.StatsResponse.counters:type_name -> keyway.plugin.v1.Counter
+	21, // 14: keyway.plugin.v1.StatsResponse.histograms:type_name -> keyway.plugin.v1.Histogram
+	24, // 15: keyway.plugin.v1.Counter.labels:type_name -> keyway.plugin.v1.Counter.LabelsEntry
+	25, // 16: keyway.plugin.v1.Histogram.labels:type_name -> keyway.plugin.v1.Histogram.LabelsEntry
+	5,  // 17: keyway.plugin.v1.Protocol.OpenHandoff:input_type -> keyway.plugin.v1.OpenHandoffRequest
+	18, // 18: keyway.plugin.v1.Protocol.Stats:input_type -> keyway.plugin.v1.StatsRequest
+	10, // 19: keyway.plugin.v1.Protocol.CheckDatabase:input_type -> keyway.plugin.v1.CheckDatabaseRequest
+	1,  // 20: keyway.plugin.v1.Protocol.EndSessions:input_type -> keyway.plugin.v1.EndSessionsRequest
+	3,  // 21: keyway.plugin.v1.Protocol.ActiveSessions:input_type -> keyway.plugin.v1.ActiveSessionsRequest
+	6,  // 22: keyway.plugin.v1.Protocol.OpenHandoff:output_type -> keyway.plugin.v1.OpenHandoffResponse
+	19, // 23: keyway.plugin.v1.Protocol.Stats:output_type -> keyway.plugin.v1.StatsResponse
+	11, // 24: keyway.plugin.v1.Protocol.CheckDatabase:output_type -> keyway.plugin.v1.CheckDatabaseResponse
+	2,  // 25: keyway.plugin.v1.Protocol.EndSessions:output_type -> keyway.plugin.v1.EndSessionsResponse
+	4,  // 26: keyway.plugin.v1.Protocol.ActiveSessions:output_type -> keyway.plugin.v1.ActiveSessionsResponse
+	22, // [22:27] is the sub-list for method output_type
+	17, // [17:22] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_keyway_plugin_v1_protocol_proto_init() }
@@ -1671,7 +1778,7 @@ func file_keyway_plugin_v1_protocol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_plugin_v1_protocol_proto_rawDesc), len(file_keyway_plugin_v1_protocol_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

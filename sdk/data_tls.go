@@ -1,0 +1,157 @@
+package sdk
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/keyway-dev/keyway/sdk/handoff"
+	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
+)
+
+// serveDataTLS completes the TLS of a data connection an agent dialled to
+// a proxy, waits for the session the proxy sends on it, and serves it
+// here, so that the session's bytes are decrypted once on the agent's
+// host, in this process, instead of in the agent's core and again here.
+// The host decides what the session is (Host.Admit); one this plugin
+// does not serve is relayed to the connection the host sends for it.
+func (s *protocolServer) serveDataTLS(raw net.Conn, meta *pluginv1.Session) {
+	dt := meta.GetDataTls()
+	host := s.host()
+	if host == nil {
+		s.logger.Error("a data connection arrived before the plugin was configured")
+		_ = raw.Close()
+		return
+	}
+	tc, err := s.dataHandshake(raw, dt, host)
+	if err != nil {
+		s.release(host, &pluginv1.ReleasedRequest{DataSlot: dt.GetSlot(), Error: err.Error()})
+		_ = raw.Close()
+		return
+	}
+	// The connection waits, parked at the proxy, for a session.
+	header, err := handoff.ReadHeader(tc)
+	if err != nil {
+		s.release(host, &pluginv1.ReleasedRequest{DataSlot: dt.GetSlot(), Error: err.Error()})
+		_ = tc.Close()
+		return
+	}
+	var hdr pluginv1.Session
+	if err := proto.Unmarshal(header, &hdr); err != nil {
+		s.release(host, &pluginv1.ReleasedRequest{DataSlot: dt.GetSlot(), Error: "decoding the session header: " + err.Error()})
+		_ = tc.Close()
+		return
+	}
+	var chain [][]byte
+	for _, c := range tc.ConnectionState().PeerCertificates {
+		chain = append(chain, c.Raw)
+	}
+	relay := s.relays.expect(hdr.GetId())
+	defer s.relays.forget(hdr.GetId())
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	resp, err := host.c.Admit(ctx, &pluginv1.AdmitRequest{DataSlot: dt.GetSlot(), SessionHeader: header, ServerCertificates: chain})
+	switch {
+	case err != nil:
+		s.logger.Error("the host did not take a session from a data connection", "session", hdr.GetId(), "error", status.Convert(err).Message())
+		_ = tc.Close()
+		return
+	case resp.GetRelay():
+		s.relayElsewhere(ctx, tc, relay)
+		s.release(host, &pluginv1.ReleasedRequest{SessionId: hdr.GetId()})
+		return
+	case resp.GetSession() == nil:
+		s.logger.Error("the host admitted a session from a data connection without describing it", "session", hdr.GetId())
+		_ = tc.Close()
+		s.release(host, &pluginv1.ReleasedRequest{SessionId: hdr.GetId()})
+		return
+	}
+	sess := s.newSession(tc, resp.GetSession())
+	go func() {
+		s.run(sess)
+		s.release(host, &pluginv1.ReleasedRequest{SessionId: sess.ID})
+	}()
+}
+
+// dataHandshake completes a data connection's TLS as the agent, verifying
+// the proxy's certificate against the authorities the host gave.
+func (s *protocolServer) dataHandshake(raw net.Conn, dt *pluginv1.DataTLS, host *hostClient) (*tls.Conn, error) {
+	deadline := time.Unix(0, dt.GetHandshakeDeadlineUnixNano())
+	ctx, cancel := context.WithDeadline(s.ctx, deadline)
+	defer cancel()
+	creds, err := s.dataCerts.get(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(raw, &tls.Config{
+		MinVersion: tls.VersionTLS12, ServerName: dt.GetServerName(), RootCAs: creds.roots,
+		NextProtos: []string{dt.GetAlpn()},
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return creds.cert, nil
+		},
+	})
+	_ = raw.SetDeadline(deadline)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("completing the data connection's TLS: %w", err)
+	}
+	_ = raw.SetDeadline(time.Time{})
+	return tc, nil
+}
+
+// release tells the host a data connection or its session ended.
+func (s *protocolServer) release(host *hostClient, req *pluginv1.ReleasedRequest) {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := host.c.Released(ctx, req); err != nil {
+		s.logger.Debug("telling the host a data connection ended", "error", err)
+	}
+}
+
+// dataCreds is what a data connection's TLS is completed with.
+type dataCreds struct {
+	cert  *tls.Certificate
+	roots *x509.CertPool
+}
+
+// dataCerts caches the agent's certificate and the proxy's authorities,
+// fetched again after servingRecheck, as servingCerts does.
+type dataCerts struct {
+	mu       sync.Mutex
+	creds    *dataCreds
+	notAfter time.Time
+	fetched  time.Time
+}
+
+func (c *dataCerts) get(ctx context.Context, host *hostClient) (*dataCreds, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.creds != nil && time.Since(c.fetched) < servingRecheck && time.Until(c.notAfter) > 0 {
+		return c.creds, nil
+	}
+	resp, err := host.c.DataCertificate(ctx, &pluginv1.DataCertificateRequest{})
+	if err != nil {
+		if c.creds != nil && time.Now().Before(c.notAfter) {
+			return c.creds, nil
+		}
+		return nil, fmt.Errorf("getting the agent's certificate from the host: %w", err)
+	}
+	cert, err := tls.X509KeyPair(resp.GetCertificatePem(), resp.GetKeyPem())
+	if err != nil {
+		return nil, fmt.Errorf("the agent's certificate: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(resp.GetRootsPem()) {
+		return nil, errors.New("the host gave no authority to verify proxies with")
+	}
+	c.creds = &dataCreds{cert: &cert, roots: roots}
+	c.notAfter, c.fetched = time.Unix(resp.GetNotAfterUnix(), 0), time.Now()
+	return c.creds, nil
+}
