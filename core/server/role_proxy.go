@@ -229,6 +229,9 @@ func (r *proxyRole) ready() error {
 func (r *proxyRole) report(m *metrics.Metrics) {
 	setSaturated(m, "proxy", r.proxy.Saturated())
 	m.SetGauge([]string{"proxy", "connections", "unauthenticated"}, float32(r.proxy.Unauthenticated()))
+	data, stream := r.tunnels.Sessions()
+	m.SetGaugeWithLabels([]string{"proxy", "agent_sessions"}, float32(data), []metrics.Label{{Name: "via", Value: "data"}})
+	m.SetGaugeWithLabels([]string{"proxy", "agent_sessions"}, float32(stream), []metrics.Label{{Name: "via", Value: "tunnel"}})
 }
 
 // serveTunnel checks an agent's host certificate and serves its tunnel

@@ -23,6 +23,13 @@ const ALPNData = "keyway-data"
 // parked goes through the tunnel instead.
 const MaxParked = 16
 
+// DataWait is how long a session waits for a data connection when the
+// agent keeps them but none is parked, as in a burst of new sessions
+// while the agent dials the replacements of those just taken; after it,
+// the session takes a tunnel stream. A session lives on the connection
+// it starts on, so a moment's wait buys its whole life off the tunnel.
+const DataWait = 100 * time.Millisecond
+
 // parked are the data connections an agent dialled to this proxy that
 // no session took yet.
 type parked struct {
@@ -31,6 +38,11 @@ type parked struct {
 	// closed is set when the agent's tunnel is gone: later connections
 	// are refused.
 	closed bool
+	// used is set once the agent parked a connection: it keeps them, and
+	// a session that finds none waits for the next (DataWait).
+	used bool
+	// arrived, when a session waits, is closed at the next park.
+	arrived chan struct{}
 }
 
 // park keeps c for a session; it reports false when the agent already
@@ -42,7 +54,48 @@ func (p *parked) park(c net.Conn) bool {
 		return false
 	}
 	p.conns = append(p.conns, c)
+	p.used = true
+	if p.arrived != nil {
+		close(p.arrived)
+		p.arrived = nil
+	}
 	return true
+}
+
+// takeWaiting is take, waiting up to wait for a connection when none is
+// parked and the agent keeps them.
+func (p *parked) takeWaiting(ctx context.Context, wait time.Duration) net.Conn {
+	var timer *time.Timer
+	for {
+		if c := p.take(); c != nil {
+			return c
+		}
+		p.mu.Lock()
+		if len(p.conns) > 0 {
+			p.mu.Unlock()
+			continue
+		}
+		if !p.used || p.closed {
+			p.mu.Unlock()
+			return nil
+		}
+		if p.arrived == nil {
+			p.arrived = make(chan struct{})
+		}
+		arrived := p.arrived
+		p.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		}
+		select {
+		case <-arrived:
+		case <-timer.C:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // take returns the most recently parked connection that is still open,
@@ -76,6 +129,10 @@ func (p *parked) drop() {
 	p.mu.Lock()
 	conns := p.conns
 	p.conns, p.closed = nil, true
+	if p.arrived != nil {
+		close(p.arrived)
+		p.arrived = nil
+	}
 	p.mu.Unlock()
 	for _, c := range conns {
 		_ = c.Close()
@@ -83,10 +140,10 @@ func (p *parked) drop() {
 }
 
 // openData writes the session's header on a parked data connection and
-// returns it; nil when none is parked or the header could not be
-// written, and the session then takes a tunnel stream.
+// returns it; nil when none is parked within DataWait or the header
+// could not be written, and the session then takes a tunnel stream.
 func (a *Agent) openData(ctx context.Context, header []byte) net.Conn {
-	c := a.data.take()
+	c := a.data.takeWaiting(ctx, DataWait)
 	if c == nil {
 		return nil
 	}

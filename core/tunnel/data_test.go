@@ -49,7 +49,8 @@ func TestSessionsTakeParkedDataConnections(t *testing.T) {
 		t.Fatalf("the agent read session %q; want s1", s.GetId())
 	}
 
-	// None is parked now: the next session takes a tunnel stream.
+	// None is parked now, nor within DataWait: the next session takes a
+	// tunnel stream.
 	c2, err := a.OpenSession(ctx, &pluginv1.Session{Id: "s2"})
 	if err != nil {
 		t.Fatal(err)
@@ -160,5 +161,63 @@ func TestSessionsSkipDataConnectionsClosedAtTheAgent(t *testing.T) {
 	}
 	if c != openProxy {
 		t.Fatalf("the session took %v; want the open data connection", c.LocalAddr())
+	}
+}
+
+// A session that finds no data connection parked, from an agent that
+// keeps them, waits for the one the agent dials next rather than take a
+// tunnel stream; one from an agent that never parked one does not wait.
+func TestSessionsWaitForTheNextDataConnection(t *testing.T) {
+	r := NewRegistry()
+	a := r.Add("agent-1", session(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	// Never parked: a tunnel stream, without waiting.
+	c, err := a.OpenSession(ctx, &pluginv1.Session{Id: "s0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	a.data.mu.Lock()
+	waited := a.data.arrived != nil
+	a.data.mu.Unlock()
+	if waited {
+		t.Fatal("a session waited for a data connection from an agent that keeps none")
+	}
+
+	first, firstAgent := dataConn(t)
+	go func() { _, _ = ReadHeader(firstAgent) }()
+	r.Park("agent-1", first)
+	if c, err := a.OpenSession(ctx, &pluginv1.Session{Id: "s1"}); err != nil || c != first {
+		t.Fatalf("the first session got %v, %v; want the parked connection", c, err)
+	}
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, err := a.OpenSession(ctx, &pluginv1.Session{Id: "s2"})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- c
+	}()
+	// Park the next connection once the session waits for it.
+	for {
+		a.data.mu.Lock()
+		waiting := a.data.arrived != nil
+		a.data.mu.Unlock()
+		if waiting {
+			break
+		}
+		select {
+		case c := <-got:
+			t.Fatalf("the session took %v instead of waiting", c)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	next, agentEnd := dataConn(t)
+	go func() { _, _ = ReadHeader(agentEnd) }()
+	r.Park("agent-1", next)
+	if c := <-got; c != next {
+		t.Fatalf("the waiting session took %v; want the connection parked meanwhile", c)
 	}
 }

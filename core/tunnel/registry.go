@@ -27,6 +27,8 @@ type Agent struct {
 	joined  time.Time
 	// data are the connections the agent dialled for sessions to come.
 	data parked
+	// counts are the registry's.
+	counts *sessionCounts
 }
 
 // SetRefused records the registrations refused to the agent and returns
@@ -95,6 +97,7 @@ func (a *Agent) OpenSession(ctx context.Context, s *pluginv1.Session) (net.Conn,
 		return nil, fmt.Errorf("agent %s: %w", a.Name, err)
 	}
 	if c := a.openData(ctx, header); c != nil {
+		a.count(&a.counts.data)
 		return c, nil
 	}
 	if a.session == nil {
@@ -112,7 +115,15 @@ func (a *Agent) OpenSession(ctx context.Context, s *pluginv1.Session) (net.Conn,
 		return nil, fmt.Errorf("agent %s: %w", a.Name, err)
 	}
 	_ = stream.SetWriteDeadline(time.Time{})
+	a.count(&a.counts.tunnel)
 	return stream, nil
+}
+
+// count adds a session to one of the registry's counts.
+func (a *Agent) count(c *atomic.Uint64) {
+	if a.counts != nil {
+		c.Add(1)
+	}
 }
 
 // closed reports whether the agent's tunnel closed. An agent without a
@@ -125,6 +136,16 @@ type Registry struct {
 	mu     sync.RWMutex
 	agents map[*Agent]struct{}
 	next   atomic.Uint64
+	counts sessionCounts
+}
+
+// sessionCounts counts the sessions sent to agents by how they went.
+type sessionCounts struct{ data, tunnel atomic.Uint64 }
+
+// Sessions returns how many sessions the registry's agents were sent on
+// data connections and in tunnel streams since it was made.
+func (r *Registry) Sessions() (data, tunnel uint64) {
+	return r.counts.data.Load(), r.counts.tunnel.Load()
 }
 
 // NewRegistry returns an empty registry.
@@ -133,7 +154,7 @@ func NewRegistry() *Registry { return &Registry{agents: map[*Agent]struct{}{}} }
 // Add records an agent's tunnel; s is nil for an agent whose tunnel
 // reaches a proxy in another process, to which nothing is routed here.
 func (r *Registry) Add(name string, s *yamux.Session) *Agent {
-	a := &Agent{Name: name, session: s, joined: time.Now()}
+	a := &Agent{Name: name, session: s, joined: time.Now(), counts: &r.counts}
 	r.mu.Lock()
 	r.agents[a] = struct{}{}
 	r.mu.Unlock()

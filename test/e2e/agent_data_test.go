@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/keyway-dev/keyway/core/config"
 )
@@ -137,6 +140,41 @@ func TestAgentPluginCarriesSessionBytes(t *testing.T) {
 		}
 	}
 	check("at start")
+
+	// A burst of sessions, twice what the agent keeps parked, all go on
+	// data connections: those that find none parked wait for the
+	// replacements the agent dials.
+	const burst = 2 * config.DefaultDataConnections
+	var wg sync.WaitGroup
+	opened := make(chan *pgx.Conn, burst)
+	for range burst {
+		wg.Go(func() {
+			conn, err := a.pgxConnect(t, alice, "postgres", "postgres")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			opened <- conn
+		})
+	}
+	wg.Wait()
+	close(opened)
+	for conn := range opened {
+		_ = conn.Close(context.Background())
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	var viaData, viaTunnel float64
+	waitFor(t, 15*time.Second, "the proxy to count the burst's sessions", func() bool {
+		_, m := get(t, "http://"+a.diag+"/metrics")
+		viaData, _ = metricValue(m, `keyway_proxy_agent_sessions{via="data"}`)
+		viaTunnel, _ = metricValue(m, `keyway_proxy_agent_sessions{via="tunnel"}`)
+		return viaData+viaTunnel >= burst+1
+	})
+	if viaTunnel != 0 || viaData != burst+1 {
+		t.Fatalf("the proxy sent %v sessions on data connections and %v in the tunnel; want all %d on data connections", viaData, viaTunnel, burst+1)
+	}
 
 	pid := ag.plugin("postgres").PID
 	signal(t, pid, syscall.SIGKILL)
