@@ -112,31 +112,21 @@ func (s *protocolServer) relayElsewhere(ctx context.Context, client *tls.Conn, r
 
 // servingCerts caches the certificate presented to clients.
 type servingCerts struct {
-	mu       sync.Mutex
-	cert     *tls.Certificate
-	notAfter time.Time
-	fetched  time.Time
+	cache hostCache[*tls.Certificate]
 }
 
 func (c *servingCerts) get(ctx context.Context, host *hostClient) (*tls.Certificate, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cert != nil && time.Since(c.fetched) < servingRecheck && time.Until(c.notAfter) > servingRefresh {
-		return c.cert, nil
-	}
-	resp, err := host.c.ServingCertificate(ctx, &pluginv1.ServingCertificateRequest{})
-	if err != nil {
-		if c.cert != nil && time.Now().Before(c.notAfter) {
-			return c.cert, nil
+	return c.cache.get(servingRefresh, func() (*tls.Certificate, time.Time, error) {
+		resp, err := host.c.ServingCertificate(ctx, &pluginv1.ServingCertificateRequest{})
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("getting the serving certificate from the host: %w", err)
 		}
-		return nil, fmt.Errorf("getting the serving certificate from the host: %w", err)
-	}
-	cert, err := tls.X509KeyPair(resp.GetCertificatePem(), resp.GetKeyPem())
-	if err != nil {
-		return nil, fmt.Errorf("the host's serving certificate: %w", err)
-	}
-	c.cert, c.notAfter, c.fetched = &cert, time.Unix(resp.GetNotAfterUnix(), 0), time.Now()
-	return c.cert, nil
+		cert, err := tls.X509KeyPair(resp.GetCertificatePem(), resp.GetKeyPem())
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("the host's serving certificate: %w", err)
+		}
+		return &cert, time.Unix(resp.GetNotAfterUnix(), 0), nil
+	})
 }
 
 // relays are the sessions waiting for the connection the host sends when

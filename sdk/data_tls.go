@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/status"
@@ -121,37 +120,26 @@ type dataCreds struct {
 	roots *x509.CertPool
 }
 
-// dataCerts caches the agent's certificate and the proxy's authorities,
-// fetched again after servingRecheck, as servingCerts does.
+// dataCerts caches the agent's certificate and the proxy's authorities
+// (hostCache).
 type dataCerts struct {
-	mu       sync.Mutex
-	creds    *dataCreds
-	notAfter time.Time
-	fetched  time.Time
+	cache hostCache[*dataCreds]
 }
 
 func (c *dataCerts) get(ctx context.Context, host *hostClient) (*dataCreds, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.creds != nil && time.Since(c.fetched) < servingRecheck && time.Until(c.notAfter) > 0 {
-		return c.creds, nil
-	}
-	resp, err := host.c.DataCertificate(ctx, &pluginv1.DataCertificateRequest{})
-	if err != nil {
-		if c.creds != nil && time.Now().Before(c.notAfter) {
-			return c.creds, nil
+	return c.cache.get(0, func() (*dataCreds, time.Time, error) {
+		resp, err := host.c.DataCertificate(ctx, &pluginv1.DataCertificateRequest{})
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("getting the agent's certificate from the host: %w", err)
 		}
-		return nil, fmt.Errorf("getting the agent's certificate from the host: %w", err)
-	}
-	cert, err := tls.X509KeyPair(resp.GetCertificatePem(), resp.GetKeyPem())
-	if err != nil {
-		return nil, fmt.Errorf("the agent's certificate: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(resp.GetRootsPem()) {
-		return nil, errors.New("the host gave no authority to verify proxies with")
-	}
-	c.creds = &dataCreds{cert: &cert, roots: roots}
-	c.notAfter, c.fetched = time.Unix(resp.GetNotAfterUnix(), 0), time.Now()
-	return c.creds, nil
+		cert, err := tls.X509KeyPair(resp.GetCertificatePem(), resp.GetKeyPem())
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("the agent's certificate: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(resp.GetRootsPem()) {
+			return nil, time.Time{}, errors.New("the host gave no authority to verify proxies with")
+		}
+		return &dataCreds{cert: &cert, roots: roots}, time.Unix(resp.GetNotAfterUnix(), 0), nil
+	})
 }
