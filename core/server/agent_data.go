@@ -37,7 +37,7 @@ type agentData struct {
 
 	mu sync.Mutex
 	// slots are the handed connections no session came on yet.
-	slots map[string]handedSlot
+	slots map[string]*handedSlot
 	// ends end the routes of the sessions plugins serve from them.
 	ends map[string]handedEnd
 	// watched are the plugin processes whose end is watched: it ends
@@ -51,10 +51,11 @@ type handedSlot struct {
 	gone <-chan struct{}
 }
 
-// handedEnd ends a session's route; gone is its plugin process's end.
+// handedEnd ends a session's route; from is the slot it came on, whose
+// plugin process's end also ends it.
 type handedEnd struct {
 	end  func()
-	gone <-chan struct{}
+	from *handedSlot
 }
 
 // dataPlugins finds protocol plugins by protocol and by name.
@@ -66,7 +67,7 @@ type dataPlugins interface {
 func newAgentData(plugins dataPlugins, registry *agent.Registry, identity *agent.CurrentIdentity, logger hclog.Logger) *agentData {
 	return &agentData{
 		plugins: plugins, registry: registry, identity: identity, logger: logger,
-		slots: map[string]handedSlot{}, ends: map[string]handedEnd{}, watched: map[<-chan struct{}]bool{},
+		slots: map[string]*handedSlot{}, ends: map[string]handedEnd{}, watched: map[<-chan struct{}]bool{},
 	}
 }
 
@@ -84,7 +85,8 @@ func (d *agentData) HandData(ctx context.Context, raw *net.TCPConn, slot *agent.
 	}
 	// The slot is known before the plugin can answer for it.
 	d.mu.Lock()
-	d.slots[slot.ID] = handedSlot{slot: slot}
+	h := &handedSlot{slot: slot}
+	d.slots[slot.ID] = h
 	d.mu.Unlock()
 	gone, err := in.HandoffDataTLS(ctx, raw, &pluginv1.Session{DataTls: &pluginv1.DataTLS{
 		Slot: slot.ID, ServerName: slot.ServerName, Alpn: tunnel.ALPNData,
@@ -94,11 +96,10 @@ func (d *agentData) HandData(ctx context.Context, raw *net.TCPConn, slot *agent.
 		d.take(slot.ID)
 		return false, err
 	}
+	// The plugin may have answered for the slot already: h is shared with
+	// the route of its session.
 	d.mu.Lock()
-	if h, ok := d.slots[slot.ID]; ok {
-		h.gone = gone
-		d.slots[slot.ID] = h
-	}
+	h.gone = gone
 	d.watchLocked(gone)
 	d.mu.Unlock()
 	return true, err
@@ -124,7 +125,7 @@ func (d *agentData) watchLocked(gone <-chan struct{}) {
 			}
 		}
 		for id, h := range d.ends {
-			if h.gone == gone {
+			if h.from.gone == gone {
 				ends = append(ends, h.end)
 				delete(d.ends, id)
 			}
@@ -155,9 +156,9 @@ func (d *agentData) protocol() (string, bool) {
 	return protocol, protocol != ""
 }
 
-// take removes and returns a slot; a nil slot when it is not (or no
-// longer) pending.
-func (d *agentData) take(id string) handedSlot {
+// take removes and returns a slot; nil when it is not (or no longer)
+// pending.
+func (d *agentData) take(id string) *handedSlot {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	h := d.slots[id]
@@ -171,10 +172,10 @@ func (d *agentData) take(id string) handedSlot {
 // through a socket pair whose other end goes to the plugin to relay.
 func (d *agentData) admit(ctx context.Context, plugin string, req *pluginv1.AdmitRequest) (*pluginv1.AdmitResponse, error) {
 	h := d.take(req.GetDataSlot())
-	slot := h.slot
-	if slot == nil {
+	if h == nil {
 		return nil, status.Error(codes.NotFound, "no data connection was handed with that slot")
 	}
+	slot := h.slot
 	meta, err := slot.Open(ctx, req.GetServerCertificates(), req.GetSessionHeader())
 	if err != nil {
 		d.logger.Warn("refusing a session on a data connection", "error", err)
@@ -183,7 +184,7 @@ func (d *agentData) admit(ctx context.Context, plugin string, req *pluginv1.Admi
 	if d.serves(plugin, meta) {
 		end := slot.Bind(meta.GetId())
 		d.mu.Lock()
-		d.ends[meta.GetId()] = handedEnd{end: end, gone: h.gone}
+		d.ends[meta.GetId()] = handedEnd{end: end, from: h}
 		d.mu.Unlock()
 		return &pluginv1.AdmitResponse{Session: meta}, nil
 	}
@@ -232,7 +233,7 @@ func (d *agentData) relay(ctx context.Context, plugin string, slot *agent.DataSl
 // it carried.
 func (d *agentData) released(req *pluginv1.ReleasedRequest) {
 	if id := req.GetDataSlot(); id != "" {
-		if h := d.take(id); h.slot != nil {
+		if h := d.take(id); h != nil {
 			if req.GetError() != "" {
 				d.logger.Debug("a data connection ended before a session", "error", req.GetError())
 			}

@@ -53,10 +53,11 @@ func TestDataSessionRoutesEndWithTheirPlugin(t *testing.T) {
 	done := make(chan string, 3)
 	gone := make(chan struct{})
 	d.mu.Lock()
+	from := &handedSlot{gone: gone}
 	for _, id := range []string{"s1", "s2"} {
-		d.ends[id] = handedEnd{end: func() { done <- id }, gone: gone}
+		d.ends[id] = handedEnd{end: func() { done <- id }, from: from}
 	}
-	d.ends["s3"] = handedEnd{end: func() { done <- "s3" }, gone: make(chan struct{})}
+	d.ends["s3"] = handedEnd{end: func() { done <- "s3" }, from: &handedSlot{gone: make(chan struct{})}}
 	d.watchLocked(gone)
 	d.mu.Unlock()
 
