@@ -14,7 +14,6 @@ import (
 
 	"github.com/keyway-dev/keyway/core/agent"
 	"github.com/keyway-dev/keyway/core/authority"
-	"github.com/keyway-dev/keyway/core/proxy"
 	"github.com/keyway-dev/keyway/core/supervisor"
 	"github.com/keyway-dev/keyway/core/tunnel"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
@@ -215,17 +214,12 @@ func (d *agentData) relay(ctx context.Context, plugin string, slot *agent.DataSl
 	if err != nil {
 		return err
 	}
-	pipe, err := proxy.NewPipe()
+	local, err := handToPlugin(ctx, in, &pluginv1.Session{Id: meta.GetId(), RelayFor: meta.GetId()})
 	if err != nil {
 		return err
 	}
-	if err := in.Handoff(ctx, pipe.Remote(), &pluginv1.Session{Id: meta.GetId(), RelayFor: meta.GetId()}); err != nil {
-		pipe.Close()
-		return err
-	}
-	_ = pipe.Remote().Close()
 	// The plugin's call waits for this answer, not for the session.
-	go slot.Deliver(context.WithoutCancel(ctx), pipe.Local(), meta)
+	go slot.Deliver(context.WithoutCancel(ctx), local, meta)
 	return nil
 }
 

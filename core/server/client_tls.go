@@ -130,20 +130,14 @@ func (c *clientTLS) relay(plugin string, target proxy.Target, s *proxy.Session) 
 	if err != nil {
 		return err
 	}
-	pipe, err := proxy.NewPipe()
+	local, err := handToPlugin(ctx, in, &pluginv1.Session{Id: s.ID, RelayFor: s.ID})
 	if err != nil {
 		_ = peer.Close()
 		return err
 	}
-	if err := in.Handoff(ctx, pipe.Remote(), &pluginv1.Session{Id: s.ID, RelayFor: s.ID}); err != nil {
-		pipe.Close()
-		_ = peer.Close()
-		return err
-	}
-	_ = pipe.Remote().Close()
 	go func() {
-		defer func() { _ = peer.Close(); _ = pipe.Local().Close() }()
-		sdk.Relay(pipe.Local(), peer)
+		defer func() { _ = peer.Close(); _ = local.Close() }()
+		sdk.Relay(local, peer)
 	}()
 	return nil
 }
