@@ -61,10 +61,7 @@ func (s *protocolServer) serveClientTLS(raw net.Conn, meta *pluginv1.Session) {
 		_ = raw.Close()
 		return
 	}
-	var chain [][]byte
-	for _, c := range tc.ConnectionState().PeerCertificates {
-		chain = append(chain, c.Raw)
-	}
+	chain := peerChain(tc)
 	relay := s.relays.expect(meta.GetId())
 	defer s.relays.forget(meta.GetId())
 	resp, err := host.c.Admit(ctx, &pluginv1.AdmitRequest{
@@ -91,6 +88,16 @@ func (s *protocolServer) serveClientTLS(raw net.Conn, meta *pluginv1.Session) {
 	// by the handshake, ends here instead of staying with the session for
 	// as long as it is open.
 	go s.run(sess)
+}
+
+// peerChain is the certificate chain the peer presented (DER, leaf
+// first), as Host.Admit takes it.
+func peerChain(tc *tls.Conn) [][]byte {
+	var chain [][]byte
+	for _, c := range tc.ConnectionState().PeerCertificates {
+		chain = append(chain, c.Raw)
+	}
+	return chain
 }
 
 // relayElsewhere passes a session the host routes to another plugin or an

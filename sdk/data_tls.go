@@ -49,10 +49,7 @@ func (s *protocolServer) serveDataTLS(raw net.Conn, meta *pluginv1.Session) {
 		_ = tc.Close()
 		return
 	}
-	var chain [][]byte
-	for _, c := range tc.ConnectionState().PeerCertificates {
-		chain = append(chain, c.Raw)
-	}
+	chain := peerChain(tc)
 	relay := s.relays.expect(hdr.GetId())
 	defer s.relays.forget(hdr.GetId())
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
@@ -64,13 +61,12 @@ func (s *protocolServer) serveDataTLS(raw net.Conn, meta *pluginv1.Session) {
 		_ = tc.Close()
 		return
 	case resp.GetRelay():
+		// The host serves the session, and ends its route.
 		s.relayElsewhere(ctx, tc, relay)
-		s.release(host, &pluginv1.ReleasedRequest{SessionId: hdr.GetId()})
 		return
 	case resp.GetSession() == nil:
 		s.logger.Error("the host admitted a session from a data connection without describing it", "session", hdr.GetId())
 		_ = tc.Close()
-		s.release(host, &pluginv1.ReleasedRequest{SessionId: hdr.GetId()})
 		return
 	}
 	sess := s.newSession(tc, resp.GetSession())
