@@ -4,11 +4,14 @@ package main
 
 import (
 	"os"
+
+	"github.com/keyway-dev/keyway/core/gctarget"
 )
 
 // version is set by the linker (see the Makefile).
 var version = "dev"
 
 func main() {
+	gctarget.Apply(os.Getenv)
 	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/keyway-dev/keyway/core/config"
+	"github.com/keyway-dev/keyway/core/gctarget"
 	"github.com/keyway-dev/keyway/sdk"
 	"github.com/keyway-dev/keyway/sdk/auditring"
 	"github.com/keyway-dev/keyway/sdk/handoff"
@@ -97,7 +98,7 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 	logger.SetLevel(spec.LogLevel)
 
 	cmd, kill := pluginCommand(spec.Path, spec.Args...)
-	cmd.Env = append(os.Environ(), sdk.EnvLogLevel+"="+strings.ToLower(spec.LogLevel.String()))
+	cmd.Env = append(gctarget.Environ(os.Environ()), sdk.EnvLogLevel+"="+strings.ToLower(spec.LogLevel.String()))
 	auditDone := make(chan struct{})
 	// pluginEnd is the plugin's end of its audit pipe, which keyway's copy
 	// must not keep open past the launch: the reader ends when every copy
