@@ -116,6 +116,9 @@ func (p *testPlugin) Configure(_ context.Context, req sdk.ConfigureRequest) erro
 		return err
 	}
 	p.greeting = cfg.Greeting
+	if p.mode == "busy" {
+		go burnCPU()
+	}
 	if p.mode == "exit-soon" {
 		// Crash once running, after the launch has completed.
 		go func() {
@@ -126,11 +129,27 @@ func (p *testPlugin) Configure(_ context.Context, req sdk.ConfigureRequest) erro
 	return nil
 }
 
-func (p *testPlugin) Health(context.Context) error {
-	if p.mode == "unhealthy" {
+func (p *testPlugin) Health(ctx context.Context) error {
+	switch p.mode {
+	case "unhealthy":
 		return errors.New("always unhealthy")
+	case "busy", "hung":
+		// Never answers in time: "busy" while burning CPU, "hung" idle,
+		// as a deadlocked plugin is.
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	return nil
+}
+
+// burnCPU keeps about half a core busy, as a plugin serving a burst of
+// sessions does.
+func burnCPU() {
+	for {
+		for end := time.Now().Add(10 * time.Millisecond); time.Now().Before(end); {
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (p *testPlugin) ServeSession(_ context.Context, s *sdk.Session) {

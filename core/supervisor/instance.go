@@ -197,13 +197,15 @@ func (in *Instance) running(ctx context.Context) (*process, error) {
 }
 
 // monitor watches the process and relaunches it when it exits or fails
-// its health checks.
+// its health checks (see health.go).
 func (in *Instance) monitor() {
 	defer close(in.done)
 	tick := time.NewTicker(in.policy.CheckInterval)
 	defer tick.Stop()
-	lastHealth := time.Now()
-	unhealthy := 0
+	in.mu.Lock()
+	p := in.proc
+	in.mu.Unlock()
+	h := newHealthState(p, time.Now())
 	for {
 		select {
 		case <-in.stop:
@@ -211,63 +213,30 @@ func (in *Instance) monitor() {
 		case <-tick.C:
 		}
 		in.mu.Lock()
-		p := in.proc
+		if in.proc != p {
+			p = in.proc
+			h = newHealthState(p, time.Now())
+		}
 		in.mu.Unlock()
 		reason, grace := "", in.policy.StopGrace
 		if p.client.Exited() {
 			reason = "plugin process exited"
-		} else if time.Since(lastHealth) >= in.healthDue(unhealthy) {
-			lastHealth = time.Now()
-			if err := in.checkHealth(p); err != nil {
-				unhealthy++
-				in.logger.Warn("health check failed", "error", err, "failures", unhealthy)
-				if unhealthy >= in.policy.HealthFailures {
-					reason = "plugin failed " + fmt.Sprint(unhealthy) + " health checks: " + err.Error()
-					grace = 0
-				}
-			} else {
-				unhealthy = 0
+		} else if time.Since(h.checked) >= in.healthDue(h.unhealthy) {
+			if reason = in.check(p, h); reason != "" {
+				grace = 0
 			}
 		}
 		if reason == "" {
 			continue
 		}
-		unhealthy = 0
 		if !in.recover(errors.New(reason), grace) {
 			return
 		}
-		lastHealth = time.Now()
+		in.mu.Lock()
+		p = in.proc
+		in.mu.Unlock()
+		h = newHealthState(p, time.Now())
 	}
-}
-
-// healthDue is the time between health checks after unhealthy failures
-// in a row.
-func (in *Instance) healthDue(unhealthy int) time.Duration {
-	if unhealthy > 0 && in.policy.HealthRetryInterval > 0 {
-		return min(in.policy.HealthRetryInterval, in.policy.HealthInterval)
-	}
-	return in.policy.HealthInterval
-}
-
-func (in *Instance) checkHealth(p *process) error {
-	ctx, cancel := context.WithTimeout(context.Background(), in.policy.HealthTimeout)
-	defer cancel()
-	// A stopping supervisor does not wait for a frozen plugin's answer.
-	go func() {
-		select {
-		case <-in.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	resp, err := p.conn.Base.Health(ctx, &pluginv1.HealthRequest{})
-	if err != nil {
-		return err
-	}
-	if !resp.GetHealthy() {
-		return errors.New(resp.GetMessage())
-	}
-	return nil
 }
 
 // recover stops the plugin's process, giving it grace to exit by itself,

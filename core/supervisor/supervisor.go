@@ -25,6 +25,10 @@ type Policy struct {
 	HealthRetryInterval time.Duration
 	HealthTimeout       time.Duration
 	HealthFailures      int
+	// HealthBusyLimit is how long a plugin that keeps using CPU may leave
+	// its health checks unanswered before it is replaced: misses while it
+	// is busy do not count toward HealthFailures until then.
+	HealthBusyLimit time.Duration
 	// BackoffInitial doubles with each crash in CrashWindow, up to
 	// BackoffMax.
 	BackoffInitial time.Duration
@@ -51,8 +55,9 @@ type Policy struct {
 // milliseconds and gives up after five crashes in a minute. A plugin that
 // stops answering (frozen, deadlocked) is asked every second, found after
 // two checks of 1.5 s without an answer, and killed at once: replaced
-// within about five seconds. A Health call costs about 0.1 ms, so one a
-// second costs nothing that matters.
+// within about five seconds. One that misses checks while it uses CPU
+// (busy on a saturated machine) gets 30 s. A Health call costs about
+// 0.1 ms, so one a second costs nothing that matters.
 func DefaultPolicy() Policy {
 	return Policy{
 		CheckInterval:       100 * time.Millisecond,
@@ -60,6 +65,7 @@ func DefaultPolicy() Policy {
 		HealthRetryInterval: 100 * time.Millisecond,
 		HealthTimeout:       1500 * time.Millisecond,
 		HealthFailures:      2,
+		HealthBusyLimit:     30 * time.Second,
 		BackoffInitial:      100 * time.Millisecond,
 		BackoffMax:          10 * time.Second,
 		MaxCrashes:          5,
