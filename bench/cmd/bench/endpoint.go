@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -76,4 +77,24 @@ func freePort() (int, error) {
 	}
 	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// settle waits until a session through e opens and answers again, for
+// at most within: after hundreds of idle sessions close, PostgreSQL ends
+// their backends for many seconds, and a session opened meanwhile may
+// time out.
+func (e endpoint) settle(ctx context.Context, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		err := e.ping(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not answering %s after the idle sessions closed: %w", within, err)
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // measureMemory runs the memory measurements through the keyway path:
@@ -37,6 +38,9 @@ func measureMemory(ctx context.Context, e *env, direct, floor endpoint) memoryRe
 		} else {
 			m.Idle = append(m.Idle, r)
 		}
+	}
+	if err := direct.settle(ctx, 2*time.Minute); err != nil {
+		fail("PostgreSQL after the idle sessions", err)
 	}
 	fmt.Fprintf(e.log, "streaming %d MB over direct TLS, floor-1hop and keyway\n", e.opts.streamBytes/1_000_000)
 	if r, err := measureStream(ctx, directName, direct, e.opts.streamBytes); err != nil {
