@@ -212,12 +212,6 @@ func (in *Instance) monitor() {
 			return
 		case <-tick.C:
 		}
-		in.mu.Lock()
-		if in.proc != p {
-			p = in.proc
-			h = newHealthState(p, time.Now())
-		}
-		in.mu.Unlock()
 		reason, grace := "", in.policy.StopGrace
 		if p.client.Exited() {
 			reason = "plugin process exited"
@@ -232,6 +226,7 @@ func (in *Instance) monitor() {
 		if !in.recover(errors.New(reason), grace) {
 			return
 		}
+		// recover, called only here, is the one place in.proc changes.
 		in.mu.Lock()
 		p = in.proc
 		in.mu.Unlock()
