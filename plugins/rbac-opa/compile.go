@@ -38,5 +38,9 @@ func (p *Plugin) compile(ctx context.Context, operator []*ast.Module) (*engine, 
 		return nil, fmt.Errorf("rbac-opa plugin: preparing %s: %w", decisionQuery, err)
 	}
 	p.compiles.Add(1)
-	return &engine{query: query}, nil
+	e := &engine{query: query}
+	if requestOnly(compiler.Modules) {
+		e.memo = newMemo()
+	}
+	return e, nil
 }

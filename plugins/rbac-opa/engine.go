@@ -13,6 +13,9 @@ import (
 // for concurrent use.
 type engine struct {
 	query rego.PreparedEvalQuery
+	// memo remembers decisions when the policy depends on the request
+	// alone; nil otherwise.
+	memo *memo
 }
 
 // decide evaluates the prepared query for one request. A request whose
@@ -27,9 +30,20 @@ func (e *engine) decide(ctx context.Context, action string, input []byte) (sdk.D
 	if err != nil {
 		return sdk.Decision{}, err
 	}
+	var key string
+	if e.memo != nil {
+		key = memoKey(doc)
+		if d, ok := e.memo.get(key); ok {
+			return d, nil
+		}
+	}
 	results, err := e.query.Eval(ctx, rego.EvalParsedInput(doc))
 	if err != nil {
 		return sdk.Decision{}, fmt.Errorf("evaluating the policy: %w", err)
 	}
-	return decisionFromResults(results)
+	d, err := decisionFromResults(results)
+	if err == nil && e.memo != nil {
+		e.memo.put(key, d)
+	}
+	return d, err
 }

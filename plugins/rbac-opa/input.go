@@ -10,7 +10,7 @@ import (
 // parseInput reads the JSON input document straight into Rego's value
 // form. The document must be an object; its "action", when present, must
 // agree with action, and is set to action when absent.
-func parseInput(action string, input []byte) (ast.Value, error) {
+func parseInput(action string, input []byte) (ast.Object, error) {
 	doc, err := ast.ValueFromReader(bytes.NewReader(input))
 	if err != nil {
 		return nil, fmt.Errorf("reading the input document: %w", err)

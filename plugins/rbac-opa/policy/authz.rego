@@ -175,9 +175,15 @@ deny_list_match(d, key, value) if list_match(field(d, key), value)
 # The request
 # ---------------------------------------------------------------------------
 
-action := text(input, "action")
+action := v if {
+	v := input.action
+	is_string(v)
+} else := ""
 
-identity := field(input, "identity")
+identity := v if {
+	v := input.identity
+	v != null
+} else := []
 
 identity_name := n if {
 	n := identity.name
@@ -190,7 +196,10 @@ identity_name := n if {
 
 traits := field(identity, "traits")
 
-database := field(input, "database")
+database := v if {
+	v := input.database
+	v != null
+} else := []
 
 db_labels := field(database, "labels")
 
@@ -200,9 +209,14 @@ db_display := n if {
 	n != ""
 } else := "unnamed database"
 
-db_user := text(field(input, "request"), "db_user")
+request := v if {
+	v := input.request
+	v != null
+} else := []
 
-db_name_given := text(field(input, "request"), "db_name")
+db_user := text(request, "db_user")
+
+db_name_given := text(request, "db_name")
 
 # PostgreSQL connects to the database named like the user when none is given.
 db_name := db_user if db_name_given == "" else := db_name_given
@@ -211,7 +225,10 @@ db_name := db_user if db_name_given == "" else := db_name_given
 # Roles
 # ---------------------------------------------------------------------------
 
-roles := field(input, "roles")
+roles := v if {
+	v := input.roles
+	v != null
+} else := []
 
 # applicable holds the indexes in input.roles of the roles that apply to
 # the identity: named in its roles, or matching its SPIFFE ID.
