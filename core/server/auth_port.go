@@ -71,6 +71,8 @@ func (p *authPort) Run(ctx context.Context) error {
 	p.logger.Info("auth service listening for proxies", "address", p.ln.Addr().String())
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12, NextProtos: []string{tunnel.ALPNAPI}, ClientAuth: tls.RequestClientCert,
+		// Proxies do not resume sessions; no ticket is made.
+		SessionTicketsDisabled: true,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.cert.cert.Load(), nil },
 	}
 	accepted := make(chan error, 1)
