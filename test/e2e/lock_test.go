@@ -134,6 +134,14 @@ func TestLocksEndAndRefuseSessions(t *testing.T) {
 			t.Fatalf("a new session under the lock: %s %q", state, msg)
 		}
 	}
+	// Those sessions asked what was allowed before, so their plugins
+	// dialled the database while they were authorised; refused, they
+	// sent it nothing, which PostgreSQL does not log.
+	if log, err := a.pg.Log(); err != nil {
+		t.Fatal(err)
+	} else if i := strings.Index(log, "could not accept SSL connection"); i >= 0 || strings.Contains(log, "incomplete startup packet") {
+		t.Fatalf("PostgreSQL saw a refused session's connection:\n%s", log)
+	}
 	kw(t, "unlock", m[1], "-c", a.cfg)
 	_ = connect(local).Close(context.Background())
 
