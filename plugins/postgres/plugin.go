@@ -34,9 +34,6 @@ type Plugin struct {
 	pool *serverPool
 	// trust keeps the databases' parsed CA pools, shared by sessions.
 	trust *sdk.TrustCache
-	// allowed remembers the requests allowed last time, which dial their
-	// database while they are authorised.
-	allowed allowedRequests
 }
 
 // settings is the applied configuration.

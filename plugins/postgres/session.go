@@ -3,7 +3,6 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -111,23 +110,6 @@ func (p *Plugin) open(ctx context.Context, s *sdk.Session) *openSession {
 		}
 		fatal(client, code, msg, "")
 	}
-	// A request allowed last time dials the database while it is
-	// decided (early.go); whatever path does not take the connection
-	// closes it unused.
-	var early *earlyDial
-	defer func() {
-		if early != nil {
-			early.drop()
-		}
-	}()
-	var asks *requestKey
-	if len(s.ClientCertificates) > 0 {
-		k := newRequestKey(s.ClientCertificates[0], s.Database.Name, dbUser, dbName)
-		asks = &k
-		if p.conns(s.Database.Pool) == nil && p.allowed.allowedBefore(k) {
-			early = startDial(ctx, s.Database.URI, cfg.dialTimeout)
-		}
-	}
 	asked := time.Now()
 	authz, err := host.Authorize(ctx, sdk.AuthorizeRequest{
 		SessionID: s.ID, ClientCertificates: s.ClientCertificates, Database: s.Database.Name,
@@ -137,9 +119,6 @@ func (p *Plugin) open(ctx context.Context, s *sdk.Session) *openSession {
 	if err != nil {
 		refuse(resultError, stateInvalidAuthorization, "keyway could not authorise the session, so it is denied: "+err.Error())
 		return nil
-	}
-	if asks != nil {
-		p.allowed.decided(*asks, authz.Allow)
 	}
 	if !authz.Allow {
 		refuse(resultDenied, refusalState(authz.RefusalKind()), authz.Message)
@@ -178,8 +157,7 @@ func (p *Plugin) open(ctx context.Context, s *sdk.Session) *openSession {
 		o.cancel = &k
 		_ = writeGreeting(&greeting, sc, k)
 	} else {
-		upstream, err := p.reach(ctx, early, s.Database, cert, cfg.dialTimeout)
-		early = nil
+		upstream, err := connect(ctx, p.trust, s.Database, cert, cfg.dialTimeout)
 		if err != nil {
 			refuse(resultUnreachable, stateUnableToConnect, fmt.Sprintf("keyway cannot reach database %s at %s: %v", s.Database.Name, s.Database.URI, err))
 			return nil
@@ -224,19 +202,6 @@ func (p *Plugin) open(ctx context.Context, s *sdk.Session) *openSession {
 	_ = sc.conn.SetDeadline(time.Time{})
 	opened = true
 	return o
-}
-
-// reach opens a TLS connection to the database over the connection
-// dialled early, or over a new one when there is none.
-func (p *Plugin) reach(ctx context.Context, early *earlyDial, db *sdk.Database, cert tls.Certificate, timeout time.Duration) (*tls.Conn, error) {
-	if early == nil {
-		return connect(ctx, p.trust, db, cert, timeout)
-	}
-	raw, err := early.take()
-	if err != nil {
-		return nil, err
-	}
-	return secure(ctx, raw, p.trust, db, cert, timeout)
 }
 
 // relay runs the open session until either side ends it, and returns the

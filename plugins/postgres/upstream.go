@@ -18,23 +18,17 @@ import (
 // with cert, verifying the server per the database's trust settings
 // (their pool from trust, when given).
 func connect(ctx context.Context, trust *sdk.TrustCache, db *sdk.Database, cert tls.Certificate, timeout time.Duration) (*tls.Conn, error) {
-	raw, err := dialDatabase(ctx, db.URI, timeout)
-	if err != nil {
-		return nil, err
-	}
-	return secure(ctx, raw, trust, db, cert, timeout)
-}
-
-// secure asks the database on raw, a new connection to it, for TLS and
-// completes the handshake as connect does. raw is closed when it fails.
-func secure(ctx context.Context, raw net.Conn, trust *sdk.TrustCache, db *sdk.Database, cert tls.Certificate, timeout time.Duration) (*tls.Conn, error) {
 	cfg, err := trust.ClientConfig(db.Trust, db.URI, cert)
 	if err != nil {
-		_ = raw.Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", db.URI)
+	if err != nil {
+		return nil, err
+	}
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = raw.SetDeadline(deadline)
 	}
