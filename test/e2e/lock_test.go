@@ -134,9 +134,8 @@ func TestLocksEndAndRefuseSessions(t *testing.T) {
 			t.Fatalf("a new session under the lock: %s %q", state, msg)
 		}
 	}
-	// Those sessions asked what was allowed before, so their plugins
-	// dialled the database while they were authorised; refused, they
-	// sent it nothing, which PostgreSQL does not log.
+	// Refused sessions never reach the database: PostgreSQL logged no
+	// connection that began and broke off.
 	if log, err := a.pg.Log(); err != nil {
 		t.Fatal(err)
 	} else if i := strings.Index(log, "could not accept SSL connection"); i >= 0 || strings.Contains(log, "incomplete startup packet") {
