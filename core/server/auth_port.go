@@ -73,7 +73,7 @@ func (p *authPort) Run(ctx context.Context) error {
 		MinVersion: tls.VersionTLS12, NextProtos: []string{tunnel.ALPNAPI}, ClientAuth: tls.RequestClientCert,
 		// Proxies do not resume sessions; no ticket is made.
 		SessionTicketsDisabled: true,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.cert.cert.Load(), nil },
+		GetCertificate:         func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.cert.cert.Load(), nil },
 	}
 	accepted := make(chan error, 1)
 	go func() {
