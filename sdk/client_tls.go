@@ -52,9 +52,9 @@ func (s *protocolServer) serveClientTLS(raw net.Conn, meta *pluginv1.Session) {
 		// host, so that a bad one is explained in the client's protocol
 		// rather than by a bare TLS alert.
 		ClientAuth: tls.RequestClientCert,
-		// Clients do not resume sessions (libpq never does): no ticket
-		// is made, which would cost encrypting the client's certificates
-		// and a record on every connection.
+		// Database clients do not resume sessions: no ticket is made,
+		// which would cost encrypting the client's certificates and a
+		// record on every connection.
 		SessionTicketsDisabled: true,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return s.certs.get(ctx, host)

@@ -286,9 +286,9 @@ func (p *Proxy) serverTLS(alpn []string) *tls.Config {
 		// afterwards, so a bad one gets a sentence in the client's
 		// protocol rather than a bare TLS alert.
 		ClientAuth: tls.RequestClientCert,
-		// No client resumes a session here (libpq never does), so no
-		// ticket is made: each would cost encrypting the client's
-		// certificates and a record on every connection.
+		// No client resumes a session here, so no ticket is made: each
+		// would cost encrypting the client's certificates and a record
+		// on every connection.
 		SessionTicketsDisabled: true,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return p.Certificate(), nil
