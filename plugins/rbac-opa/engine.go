@@ -30,9 +30,9 @@ func (e *engine) decide(ctx context.Context, action string, input []byte) (sdk.D
 	if err != nil {
 		return sdk.Decision{}, err
 	}
-	var key string
+	var key memoKey
 	if e.memo != nil {
-		key = memoKey(doc)
+		key = keyOf(doc)
 		if d, ok := e.memo.get(key); ok {
 			return d, nil
 		}

@@ -1,6 +1,7 @@
 package rbacopa
 
 import (
+	"crypto/sha256"
 	"slices"
 	"strings"
 	"sync"
@@ -11,7 +12,8 @@ import (
 )
 
 // memoSize bounds the decisions a memo keeps; past it the memo starts
-// again empty.
+// again empty. A key is a hash, so the memo's size does not grow with
+// the roles each request carries.
 const memoSize = 4096
 
 // perRequestFields are the input's fields that differ between two
@@ -33,13 +35,16 @@ var timeDependent = []string{
 // one compiled policy and ends with it. Safe for concurrent use.
 type memo struct {
 	mu        sync.Mutex
-	decisions map[string]sdk.Decision
+	decisions map[memoKey]sdk.Decision
 }
 
-func newMemo() *memo { return &memo{decisions: map[string]sdk.Decision{}} }
+// memoKey names a request: see keyOf.
+type memoKey [sha256.Size]byte
+
+func newMemo() *memo { return &memo{decisions: map[memoKey]sdk.Decision{}} }
 
 // get returns the decision remembered for key.
-func (m *memo) get(key string) (sdk.Decision, bool) {
+func (m *memo) get(key memoKey) (sdk.Decision, bool) {
 	m.mu.Lock()
 	d, ok := m.decisions[key]
 	m.mu.Unlock()
@@ -50,7 +55,7 @@ func (m *memo) get(key string) (sdk.Decision, bool) {
 }
 
 // put remembers d for key.
-func (m *memo) put(key string, d sdk.Decision) {
+func (m *memo) put(key memoKey, d sdk.Decision) {
 	d.Reasons = slices.Clone(d.Reasons)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -60,11 +65,12 @@ func (m *memo) put(key string, d sdk.Decision) {
 	m.decisions[key] = d
 }
 
-// memoKey names a request by its input document without the fields
-// that differ between connections. Each term's text is self-delimiting
-// (strings are quoted, collections bracketed), so two documents share a
-// key only when they are equal but for those fields.
-func memoKey(doc ast.Object) string {
+// keyOf names a request by its input document without the fields that
+// differ between connections: the hash of the remaining fields' text.
+// Each term's text is self-delimiting (strings are quoted, collections
+// bracketed), so two documents share a text only when they are equal but
+// for those fields.
+func keyOf(doc ast.Object) memoKey {
 	var b strings.Builder
 	doc.Foreach(func(k, v *ast.Term) {
 		if s, ok := k.Value.(ast.String); ok && slices.Contains(perRequestFields, string(s)) {
@@ -75,7 +81,7 @@ func memoKey(doc ast.Object) string {
 		b.WriteString(v.String())
 		b.WriteByte(',')
 	})
-	return b.String()
+	return sha256.Sum256([]byte(b.String()))
 }
 
 // requestOnly reports whether the compiled modules decide by the request

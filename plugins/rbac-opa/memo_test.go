@@ -1,6 +1,7 @@
 package rbacopa
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"reflect"
 	"testing"
@@ -103,13 +104,14 @@ func TestRememberedDecisionsAreCopies(t *testing.T) {
 // TestMemoIsBounded fills the memo past its size.
 func TestMemoIsBounded(t *testing.T) {
 	m := newMemo()
+	key := func(i int) memoKey { return sha256.Sum256([]byte(fmt.Sprint(i))) }
 	for i := range memoSize + 10 {
-		m.put(fmt.Sprint(i), sdk.Decision{Allow: true})
+		m.put(key(i), sdk.Decision{Allow: true})
 	}
 	if n := len(m.decisions); n > memoSize {
 		t.Fatalf("%d decisions remembered, bound %d", n, memoSize)
 	}
-	if _, ok := m.get(fmt.Sprint(memoSize + 9)); !ok {
+	if _, ok := m.get(key(memoSize + 9)); !ok {
 		t.Fatal("the latest decision is not remembered")
 	}
 }
@@ -117,12 +119,12 @@ func TestMemoIsBounded(t *testing.T) {
 // TestMemoKeyLeavesOutTheConnection checks the key ignores time and
 // client, and nothing else.
 func TestMemoKeyLeavesOutTheConnection(t *testing.T) {
-	key := func(r request) string {
+	key := func(r request) memoKey {
 		doc, err := parseInput("db.connect", r.input(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return memoKey(doc)
+		return keyOf(doc)
 	}
 	base := request{roles: []string{"access"}, dbUser: "postgres", dbName: "app"}
 	other := base
