@@ -99,6 +99,7 @@ func agentPath(ctx context.Context, e *env) (endpoint, error) {
 	if err := p.waitUntil(ctx, 30*time.Second, "session through the agent's tunnel", ep.ping); err != nil {
 		return endpoint{}, err
 	}
+	ep.servers = []int{gwProc.pid(), p.pid()}
 	e.agent, e.agentProxy, e.agentEndpoint = p, gwProc, ep
 	return ep, nil
 }

@@ -21,6 +21,10 @@ type endpoint struct {
 	// rootCert verifies the server the client talks to; cert and key
 	// authenticate the client.
 	rootCert, cert, key string
+	// servers are the processes that carry the path (keyway's, a relay,
+	// pgbouncer): the CPU time they and their children spend in a run is
+	// the path's cost. None for direct TLS.
+	servers []int
 }
 
 // libpqEnv returns the environment for libpq programs (pgbench): the

@@ -40,37 +40,39 @@ func floorOf(pathName string) string {
 // floor1Path starts one relay: mutual TLS from pgbench, mutual TLS to
 // PostgreSQL, bytes copied.
 func floor1Path(ctx context.Context, e *env) (endpoint, error) {
-	port, err := e.startRelay(ctx, "floor-1hop", "pg",
+	port, pid, err := e.startRelay(ctx, "floor-1hop", "pg",
 		e.certs.server, e.certs.server.cas(), "pg", e.pg.Host, e.pg.Port)
 	if err != nil {
 		return endpoint{}, err
 	}
-	return e.floorEndpoint(ctx, port)
+	return e.floorEndpoint(ctx, port, pid)
 }
 
 // floor2Path starts two relays: the first takes pgbench's sessions and
 // reaches the second over one TLS connection per session, which reaches
 // PostgreSQL.
 func floor2Path(ctx context.Context, e *env) (endpoint, error) {
-	inner, err := e.startRelay(ctx, "floor-2hop-inner", "tls",
+	inner, innerPid, err := e.startRelay(ctx, "floor-2hop-inner", "tls",
 		e.certs.server, e.certs.server.cas(), "pg", e.pg.Host, e.pg.Port)
 	if err != nil {
 		return endpoint{}, err
 	}
-	outer, err := e.startRelay(ctx, "floor-2hop-outer", "pg",
+	outer, outerPid, err := e.startRelay(ctx, "floor-2hop-outer", "pg",
 		e.certs.server, e.certs.server.cas(), "tls", "127.0.0.1", inner)
 	if err != nil {
 		return endpoint{}, err
 	}
-	return e.floorEndpoint(ctx, outer)
+	return e.floorEndpoint(ctx, outer, outerPid, innerPid)
 }
 
 // floorEndpoint is a relay's port as pgbench reaches it: the same
-// certificates as direct TLS, the relay presenting PostgreSQL's.
-func (e *env) floorEndpoint(ctx context.Context, port int) (endpoint, error) {
+// certificates as direct TLS, the relay presenting PostgreSQL's; pids
+// are the relays' processes.
+func (e *env) floorEndpoint(ctx context.Context, port int, pids ...int) (endpoint, error) {
 	ep := endpoint{
 		host: "127.0.0.1", port: port, user: pgUser, dbname: pgDB,
 		rootCert: e.certs.client.cas(), cert: e.certs.client.crt(), key: e.certs.client.key(),
+		servers: pids,
 	}
 	deadline, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -90,15 +92,15 @@ func (e *env) floorEndpoint(ctx context.Context, port int) (endpoint, error) {
 // startRelay starts this program as a relay on a free port, presenting
 // server and verifying clients against clientCAs, and forwarding to
 // host:port with the db-client certificate; in and out say how each side
-// starts TLS. It returns the relay's port.
-func (e *env) startRelay(ctx context.Context, name, in string, server certFiles, clientCAs, out, host string, port int) (int, error) {
+// starts TLS. It returns the relay's port and pid.
+func (e *env) startRelay(ctx context.Context, name, in string, server certFiles, clientCAs, out, host string, port int) (listenPort, pid int, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return 0, fmt.Errorf("finding this program to run %s: %w", name, err)
+		return 0, 0, fmt.Errorf("finding this program to run %s: %w", name, err)
 	}
 	listen, err := freePort()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	p, err := startProcess(name, filepath.Join(e.dir, name+".log"), nil, self, relayCommand,
 		"-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(listen)), "-in", in,
@@ -107,10 +109,10 @@ func (e *env) startRelay(ctx context.Context, name, in string, server certFiles,
 		"-upstream-cert", e.certs.client.crt(), "-upstream-key", e.certs.client.key(),
 		"-upstream-ca", e.certs.client.cas(), "-server-name", "127.0.0.1")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	e.onClose(func() { p.stop(5 * time.Second) })
-	return listen, nil
+	return listen, p.pid(), nil
 }
 
 // runRelay is the relay process: it serves until SIGTERM.

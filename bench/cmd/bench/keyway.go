@@ -47,6 +47,7 @@ func keywayPath(ctx context.Context, e *env) (endpoint, error) {
 	if err := p.waitUntil(ctx, 30*time.Second, "session through keyway's proxy", ep.ping); err != nil {
 		return endpoint{}, err
 	}
+	ep.servers = []int{p.pid()}
 	e.keyway, e.keywayEndpoint = p, ep
 	return ep, nil
 }

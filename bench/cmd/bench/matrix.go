@@ -39,6 +39,9 @@ type row struct {
 	// floorRatio is tps relative to it in the same cell.
 	floor      string
 	floorRatio float64
+	// cpuUs is the CPU time the path's own processes spent per
+	// transaction, in microseconds (0: not measured, as for direct TLS).
+	cpuUs float64
 	// auditOnOff, on keyway's row, is its tps relative to
 	// keyway-noaudit's in the same cell: what session auditing costs.
 	auditOnOff float64
@@ -98,6 +101,7 @@ func cellRows(c cell, paths []readyPath, samples [][]sample, errs []error) []row
 			r.ok = true
 			r.tps = median(samples[j], func(s sample) float64 { return s.tps })
 			r.latencyMs = median(samples[j], func(s sample) float64 { return s.latencyMs })
+			r.cpuUs = median(samples[j], func(s sample) float64 { return s.cpuUs })
 			if p.name == directName {
 				direct = r.tps
 			}

@@ -52,6 +52,7 @@ func secondKeyway(ctx context.Context, e *env, name, config string) (endpoint, e
 	if err := p.waitUntil(ctx, 30*time.Second, "session through "+name+"'s proxy", ep.ping); err != nil {
 		return endpoint{}, err
 	}
+	ep.servers = []int{p.pid()}
 	return ep, nil
 }
 

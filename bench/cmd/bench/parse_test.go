@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func TestParsePgbench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.tps != 162.0 || s.latencyMs != 49.394 {
+	if s.tps != 162.0 || s.latencyMs != 49.394 || s.transactions != 326 {
 		t.Fatalf("parsed %+v", s)
 	}
 }
@@ -78,6 +79,44 @@ func TestParentOf(t *testing.T) {
 	}
 	if _, err := parentOf([]byte("4242 no parenthesis")); err == nil {
 		t.Fatal("malformed stat parsed")
+	}
+}
+
+func TestParseCPUTicks(t *testing.T) {
+	// utime 1500 and stime 250 are the 14th and 15th fields.
+	stat := "4242 (a) b (c)) S 17 4242 4242 0 -1 4194560 900 0 0 0 1500 250 3 4 20 0 9 0"
+	tests := []struct {
+		name string
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"a name with spaces and parentheses", stat, 1750, true},
+		{"too few fields", "4242 (a) S 17 4242", 0, false},
+		{"no parenthesis", "4242 a S 17", 0, false},
+		{"not a number", strings.Replace(stat, "1500", "x", 1), 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseCPUTicks([]byte(tt.in))
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Fatalf("parseCPUTicks = %d, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestTreeTicksCountsThisProcess(t *testing.T) {
+	n, err := treeTicks([]int{os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Burn 30 ms of CPU; the count must grow by at least one tick.
+	for start := time.Now(); time.Since(start) < 30*time.Millisecond; {
+	}
+	m, err := treeTicks([]int{os.Getpid()})
+	if err != nil || m <= n {
+		t.Fatalf("ticks %d then %d, %v", n, m, err)
 	}
 }
 

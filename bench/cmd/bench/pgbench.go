@@ -36,19 +36,35 @@ func (c cell) args(d time.Duration) []string {
 type sample struct {
 	tps       float64
 	latencyMs float64
+	// transactions is how many pgbench completed; cpuUs is the CPU time
+	// the path's processes spent per transaction, in microseconds, 0
+	// when the path names none.
+	transactions float64
+	cpuUs        float64
 }
 
 // runPgbench runs pgbench for one cell through ep.
 func runPgbench(ctx context.Context, bin string, ep endpoint, c cell, d time.Duration) (sample, error) {
 	cmd := exec.CommandContext(ctx, bin, c.args(d)...)
 	cmd.Env = ep.libpqEnv()
+	before, err := treeTicks(ep.servers)
+	if err != nil {
+		return sample{}, fmt.Errorf("the path's processes: %w", err)
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return sample{}, fmt.Errorf("pgbench: %w\n%s", err, out)
 	}
+	after, err := treeTicks(ep.servers)
+	if err != nil {
+		return sample{}, fmt.Errorf("the path's processes: %w", err)
+	}
 	s, err := parsePgbench(string(out))
 	if err != nil {
 		return sample{}, fmt.Errorf("%w\n%s", err, out)
+	}
+	if len(ep.servers) > 0 {
+		s.cpuUs = float64(after-before) * (1e6 / userHZ) / s.transactions
 	}
 	return s, nil
 }
@@ -92,5 +108,5 @@ func parsePgbench(out string) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	return sample{tps: tps, latencyMs: lat}, nil
+	return sample{tps: tps, latencyMs: lat, transactions: processed}, nil
 }

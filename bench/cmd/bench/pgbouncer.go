@@ -90,6 +90,7 @@ func pgbouncerPath(ctx context.Context, e *env) (endpoint, error) {
 	if err := p.waitUntil(ctx, 20*time.Second, "session through pgbouncer", ep.ping); err != nil {
 		return endpoint{}, err
 	}
+	ep.servers = []int{p.pid()}
 	return ep, nil
 }
 

@@ -14,7 +14,7 @@ import (
 // printTable writes the matrix, one row per path and cell.
 func printTable(w io.Writer, rows []row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tmode\tclients\tconnect\tpath\ttps\tlatency_ms\tratio\tfloor_ratio\t")
+	fmt.Fprintln(tw, "workload\tmode\tclients\tconnect\tpath\ttps\tlatency_ms\tratio\tfloor_ratio\tcpu_us\t")
 	for _, r := range rows {
 		connect := "no"
 		if r.connect {
@@ -22,7 +22,7 @@ func printTable(w io.Writer, rows []row) error {
 		}
 		// A row without numbers says why after the last column, which
 		// the alignment ignores.
-		tps, lat, ratio, floorRatio, note := "-", "-", "-", "-", "  "+r.note
+		tps, lat, ratio, floorRatio, cpu, note := "-", "-", "-", "-", "-", "  "+r.note
 		if r.ok {
 			tps, lat, ratio, note = fmt.Sprintf("%.1f", r.tps), fmt.Sprintf("%.3f", r.latencyMs), "n/a", ""
 			if r.ratio > 0 {
@@ -31,8 +31,11 @@ func printTable(w io.Writer, rows []row) error {
 			if r.floorRatio > 0 {
 				floorRatio = fmt.Sprintf("%.2f (%s)", r.floorRatio, r.floor)
 			}
+			if r.cpuUs > 0 {
+				cpu = fmt.Sprintf("%.0f", r.cpuUs)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.mode, r.clients, connect, r.path, tps, lat, ratio, floorRatio, note)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.mode, r.clients, connect, r.path, tps, lat, ratio, floorRatio, cpu, note)
 	}
 	return tw.Flush()
 }
@@ -55,14 +58,14 @@ func printAuditCost(w io.Writer, rows []row) error {
 		if r.connect {
 			connect = "yes"
 		}
-		lines = append(lines, fmt.Sprintf("%s\t%s\t%d\t%s\t%.1f\t%.1f\t%.3f\t", r.workload, r.mode, r.clients, connect, r.tps, noAudit[r.cell].tps, r.auditOnOff))
+		lines = append(lines, fmt.Sprintf("%s\t%s\t%d\t%s\t%.1f\t%.1f\t%.3f\t%.0f\t%.0f\t", r.workload, r.mode, r.clients, connect, r.tps, noAudit[r.cell].tps, r.auditOnOff, r.cpuUs, noAudit[r.cell].cpuUs))
 	}
 	if len(lines) == 0 {
 		return nil
 	}
 	fmt.Fprintf(w, "\nSession auditing's cost: keyway (audit on) against %s (db_events = \"none\") in the same cells\n\n", noAuditName)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tmode\tclients\tconnect\ttps_audit_on\ttps_audit_off\ton/off\t")
+	fmt.Fprintln(tw, "workload\tmode\tclients\tconnect\ttps_audit_on\ttps_audit_off\ton/off\tcpu_us_on\tcpu_us_off\t")
 	for _, l := range lines {
 		fmt.Fprintln(tw, l)
 	}
@@ -87,7 +90,10 @@ type jsonRow struct {
 	FloorRatio *float64 `json:"floor_ratio,omitempty"`
 	// AuditOnOff is keyway's tps over keyway-noaudit's in the cell.
 	AuditOnOff *float64 `json:"audit_on_off,omitempty"`
-	Note       string   `json:"note,omitempty"`
+	// CPUUs is the CPU time, in microseconds, the path's own processes
+	// spent per transaction.
+	CPUUs *float64 `json:"cpu_us,omitempty"`
+	Note  string   `json:"note,omitempty"`
 }
 
 func toJSON(rows []row) []jsonRow {
@@ -104,6 +110,9 @@ func toJSON(rows []row) []jsonRow {
 			}
 			if r.auditOnOff > 0 {
 				j.AuditOnOff = ptr(round(r.auditOnOff, 3))
+			}
+			if r.cpuUs > 0 {
+				j.CPUUs = ptr(round(r.cpuUs, 1))
 			}
 		}
 		out[i] = j
