@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,7 +25,8 @@ const (
 	// long a batch gathers.
 	pipeBatch  = 512
 	pipeLinger = 20 * time.Millisecond
-	// pipeQueue bounds the events read and not yet recorded.
+	// pipeQueue bounds the events read and not yet recorded: they wait
+	// in batches of up to pipeBatch.
 	pipeQueue = 8192
 	// pipeRetry is the first pause before recording a refused batch
 	// again; it doubles up to pipeRetryMax.
@@ -61,11 +63,12 @@ func newAuditPipe() (host net.Conn, plugin *os.File, err error) {
 // log refuses is tried again and the pipe is not read meanwhile, so the
 // plugin's sessions feel the backpressure instead of events being lost.
 func readAuditPipe(conn net.Conn, ringMem []byte, backend auditRecorder, logger hclog.Logger) {
-	events := make(chan []byte, pipeQueue)
+	batches := make(chan frameBatch, pipeQueue/pipeBatch)
+	chunks := newChunkPool()
 	go func() {
-		defer close(events)
+		defer close(batches)
 		defer func() { _ = conn.Close() }()
-		err := readAuditStream(bufio.NewReaderSize(conn, 64<<10), ringMem, events, logger)
+		err := readAuditStream(bufio.NewReaderSize(conn, chunkSize), ringMem, batches, chunks, logger)
 		switch {
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			// Only a write the plugin never finished, so nothing it told
@@ -77,19 +80,21 @@ func readAuditPipe(conn net.Conn, ringMem []byte, backend auditRecorder, logger 
 		}
 	}()
 	for {
-		batch := collectEvents(events)
-		if len(batch) == 0 {
+		batch := collectEvents(batches)
+		if len(batch.events) == 0 {
 			return
 		}
-		recordBatch(backend, batch, logger)
+		recordBatch(backend, batch.events, logger)
+		// The audit log keeps no part of the events it took.
+		chunks.put(batch.chunks)
 	}
 }
 
 // readAuditStream reads the frames of the pipe, or of the ring once the
 // plugin announces it in the pipe, until the plugin ends.
-func readAuditStream(pipe *bufio.Reader, ringMem []byte, events chan<- []byte, logger hclog.Logger) error {
+func readAuditStream(pipe *bufio.Reader, ringMem []byte, batches chan<- frameBatch, chunks *chunkPool, logger hclog.Logger) error {
 	if ringMem == nil {
-		return readAuditFrames(pipe, events, logger)
+		return readAuditFrames(pipe, batches, chunks, logger)
 	}
 	hello, err := pipe.Peek(len(auditring.Hello))
 	if err != nil || [4]byte(hello) != auditring.Hello {
@@ -99,57 +104,136 @@ func readAuditStream(pipe *bufio.Reader, ringMem []byte, events chan<- []byte, l
 		if err != nil {
 			return err
 		}
-		return readAuditFrames(pipe, events, logger)
+		return readAuditFrames(pipe, batches, chunks, logger)
 	}
 	_, _ = pipe.Discard(len(hello))
 	ring, err := auditring.NewReader(ringMem, pipe)
 	if err != nil {
 		return err
 	}
-	return readAuditFrames(bufio.NewReaderSize(ring, 64<<10), events, logger)
+	return readAuditFrames(bufio.NewReaderSize(ring, chunkSize), batches, chunks, logger)
 }
 
-// readAuditFrames passes each event of the pipe on until it ends.
-func readAuditFrames(r *bufio.Reader, events chan<- []byte, logger hclog.Logger) error {
+// readAuditFrames passes the events of the pipe on, in batches of those
+// already read, until it ends.
+func readAuditFrames(r *bufio.Reader, batches chan<- frameBatch, chunks *chunkPool, logger hclog.Logger) error {
 	for {
-		var hdr [4]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		batch, err := readFrames(r, chunks, logger)
+		if len(batch.events) > 0 {
+			batches <- batch
+		}
+		if err != nil {
 			return err
 		}
-		n := binary.BigEndian.Uint32(hdr[:])
+	}
+}
+
+// frameBatch is events read together, held in chunks lent by a
+// chunkPool.
+type frameBatch struct {
+	events [][]byte
+	chunks []*[]byte
+}
+
+// readFrames waits for one event, then takes the whole events r already
+// holds, up to pipeBatch, without waiting again.
+func readFrames(r *bufio.Reader, chunks *chunkPool, logger hclog.Logger) (frameBatch, error) {
+	var batch frameBatch
+	var chunk []byte
+	for len(batch.events) < pipeBatch {
+		if len(batch.events) > 0 && !frameBuffered(r) {
+			return batch, nil
+		}
+		var hdr [4]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return batch, err
+		}
+		n := int(binary.BigEndian.Uint32(hdr[:]))
 		if n > sdk.MaxAuditFrame {
 			logger.Error("the plugin wrote an audit event over the size limit; it is skipped", "bytes", n, "limit", sdk.MaxAuditFrame)
 			if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
-				return unexpected(err)
+				return batch, unexpected(err)
 			}
 			continue
 		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r, b); err != nil {
-			return unexpected(err)
+		if cap(chunk)-len(chunk) < n {
+			c := chunks.get(n)
+			batch.chunks = append(batch.chunks, c)
+			chunk = (*c)[:0]
 		}
-		events <- b
+		start := len(chunk)
+		chunk = chunk[:start+n]
+		if _, err := io.ReadFull(r, chunk[start:]); err != nil {
+			return batch, unexpected(err)
+		}
+		batch.events = append(batch.events, chunk[start:start+n:start+n])
+	}
+	return batch, nil
+}
+
+// frameBuffered reports whether r holds a whole event, so that reading
+// it cannot wait.
+func frameBuffered(r *bufio.Reader) bool {
+	if r.Buffered() < 4 {
+		return false
+	}
+	hdr, _ := r.Peek(4)
+	n := int(binary.BigEndian.Uint32(hdr))
+	return n <= sdk.MaxAuditFrame && r.Buffered() >= 4+n
+}
+
+// chunkSize is the size of the chunks events are read into, and of the
+// buffer they are read from: what one read can hold.
+const chunkSize = 64 << 10
+
+// chunkPool lends the memory events are read into until the audit log
+// has taken them, so reading a busy plugin's events allocates nothing.
+type chunkPool struct{ p sync.Pool }
+
+func newChunkPool() *chunkPool {
+	return &chunkPool{p: sync.Pool{New: func() any {
+		b := make([]byte, chunkSize)
+		return &b
+	}}}
+}
+
+// get lends a chunk of at least n bytes; one larger than chunkSize is
+// made for the event and not kept.
+func (c *chunkPool) get(n int) *[]byte {
+	if n > chunkSize {
+		b := make([]byte, n)
+		return &b
+	}
+	return c.p.Get().(*[]byte)
+}
+
+// put takes back chunks whose events are no longer used.
+func (c *chunkPool) put(chunks []*[]byte) {
+	for _, b := range chunks {
+		if cap(*b) == chunkSize {
+			c.p.Put(b)
+		}
 	}
 }
 
-// collectEvents waits for one event, then takes those arriving within
-// pipeLinger, up to pipeBatch. It returns nothing once events is closed
-// and drained.
-func collectEvents(events <-chan []byte) [][]byte {
-	first, ok := <-events
+// collectEvents waits for one batch of events, then takes those arriving
+// within pipeLinger, up to pipeBatch. It returns nothing once batches is
+// closed and drained.
+func collectEvents(batches <-chan frameBatch) frameBatch {
+	batch, ok := <-batches
 	if !ok {
-		return nil
+		return frameBatch{}
 	}
-	batch := [][]byte{first}
 	timer := time.NewTimer(pipeLinger)
 	defer timer.Stop()
-	for len(batch) < pipeBatch {
+	for len(batch.events) < pipeBatch {
 		select {
-		case b, ok := <-events:
+		case more, ok := <-batches:
 			if !ok {
 				return batch
 			}
-			batch = append(batch, b)
+			batch.events = append(batch.events, more.events...)
+			batch.chunks = append(batch.chunks, more.chunks...)
 		case <-timer.C:
 			return batch
 		}

@@ -1,9 +1,13 @@
 package supervisor
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"slices"
 	"sync"
@@ -12,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/keyway-dev/keyway/sdk"
 	"github.com/keyway-dev/keyway/sdk/auditring"
 	pluginv1 "github.com/keyway-dev/keyway/sdk/proto/keyway/plugin/v1"
 )
@@ -142,5 +147,52 @@ func testAuditPipe(t *testing.T, all []byte, events []string, refuse int, tail [
 	backend.mu.Unlock()
 	if attempts <= refuse {
 		t.Fatalf("%d attempts to record, want more than the %d refused", attempts, refuse)
+	}
+}
+
+func TestReadFramesTakesWhatIsBuffered(t *testing.T) {
+	many := func(n int) []byte {
+		var b []byte
+		for i := range n {
+			b = append(b, frame(fmt.Sprintf(`{"n":%d}`, i))...)
+		}
+		return b
+	}
+	oversize := binary.BigEndian.AppendUint32(nil, sdk.MaxAuditFrame+1)
+	tests := []struct {
+		name string
+		in   []byte
+		// sizes: the events of each batch read; err: the error after them.
+		sizes []int
+		err   error
+	}{
+		{"buffered events come as one batch", many(3), []int{3}, io.EOF},
+		{"a batch stops at pipeBatch", many(pipeBatch + 5), []int{pipeBatch, 5}, io.EOF},
+		{"a partial event ends the stream", append(many(2), frame(`{"n":9}`)[:6]...), []int{2}, io.ErrUnexpectedEOF},
+		{"an event over the limit ends the batch before it", append(many(2), oversize...), []int{2}, io.ErrUnexpectedEOF},
+		{"nothing", nil, nil, io.EOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := bufio.NewReaderSize(bytes.NewReader(tt.in), chunkSize)
+			chunks := newChunkPool()
+			var sizes []int
+			var err error
+			for err == nil {
+				var batch frameBatch
+				batch, err = readFrames(r, chunks, hclog.NewNullLogger())
+				if len(batch.events) > 0 {
+					sizes = append(sizes, len(batch.events))
+				}
+				for _, e := range batch.events {
+					if !bytes.HasPrefix(e, []byte(`{"n":`)) || e[len(e)-1] != '}' {
+						t.Fatalf("event %q", e)
+					}
+				}
+			}
+			if !slices.Equal(sizes, tt.sizes) || !errors.Is(err, tt.err) {
+				t.Fatalf("batches %v and %v, want %v and %v", sizes, err, tt.sizes, tt.err)
+			}
+		})
 	}
 }

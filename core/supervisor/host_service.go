@@ -16,7 +16,8 @@ type HostBackend interface {
 	Authorize(ctx context.Context, req *pluginv1.HostAuthorizeRequest) (*pluginv1.HostAuthorizeResponse, error)
 	DatabaseCertificate(ctx context.Context, req *pluginv1.DatabaseCertificateRequest) (*pluginv1.DatabaseCertificateResponse, error)
 	// Audit records events (JSON objects); durable ones are on disk when
-	// it returns.
+	// it returns. It keeps no part of eventsJSON afterwards: the audit
+	// pipe reads the next events into the same memory.
 	Audit(ctx context.Context, durable bool, eventsJSON [][]byte) error
 	// ServingCertificate is what a protocol plugin presents to clients
 	// whose TLS it completes.

@@ -135,18 +135,24 @@ func (s *Sink) EmitDurable(ctx context.Context, events ...audit.Event) error {
 
 // EmitJSON queues events already encoded as JSON objects, as protocol
 // plugins send them, without decoding and encoding them again. Each must
-// be a valid JSON object; durable waits until they are synced.
+// be a valid JSON object on one line (surrounding whitespace is
+// trimmed); durable waits until they are synced.
 func (s *Sink) EmitJSON(ctx context.Context, durable bool, objects [][]byte) error {
-	lines := make([][]byte, len(objects))
+	size := 0
 	for i, o := range objects {
 		o = bytes.TrimSpace(o)
-		if len(o) == 0 || o[0] != '{' || !json.Valid(o) {
-			return fmt.Errorf("audit file: event %d is not a JSON object", i)
+		if !lineObject(o) {
+			return fmt.Errorf("audit file: event %d is not a JSON object on one line", i)
 		}
-		line := make([]byte, len(o)+1)
-		copy(line, o)
-		line[len(o)] = '\n'
-		lines[i] = line
+		size += len(o) + 1
+	}
+	// The lines share one allocation.
+	buf := make([]byte, 0, size)
+	lines := make([][]byte, len(objects))
+	for i, o := range objects {
+		start := len(buf)
+		buf = append(append(buf, bytes.TrimSpace(o)...), '\n')
+		lines[i] = buf[start:len(buf):len(buf)]
 	}
 	if !durable {
 		return s.enqueue(ctx, lines, nil)

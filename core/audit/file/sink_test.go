@@ -2,6 +2,7 @@ package file
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -399,5 +400,42 @@ func TestEmitJSONWritesObjectsAsTheyAre(t *testing.T) {
 		if err := s.EmitJSON(ctx, false, [][]byte{[]byte(bad)}); err == nil {
 			t.Errorf("EmitJSON accepted %q", bad)
 		}
+	}
+}
+
+func TestLineObject(t *testing.T) {
+	deep := `{"a":` + strings.Repeat("[", 1_000_000) + strings.Repeat("]", 1_000_000) + `}`
+	nested := `{"a":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}`
+	tests := []struct {
+		name string
+		in   string
+		want bool
+	}{
+		{"an event", `{"event":"db.session.query","query":"select 1","parameters":["a","b"],"ei":3,"success":true}`, true},
+		{"an escaped line break in a string", `{"query":"select\n1"}`, true},
+		{"tabs between tokens", "{\"a\":\t1}", true},
+		{"nesting under the fast bound", nested, true},
+		{"nesting past encoding/json's limit", deep, false},
+		{"a line break between tokens", "{\"a\":\n1}", false},
+		{"a carriage return between tokens", "{\"a\":\r1}", false},
+		{"a raw line break in a string", "{\"a\":\"x\ny\"}", false},
+		{"two objects", `{"a":1}{"b":2}`, false},
+		{"an array", `["an array"]`, false},
+		{"unterminated", `{"open":`, false},
+		{"not JSON", `not json`, false},
+		{"a bad escape", `{"a":"\x"}`, false},
+		{"empty", ``, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lineObject([]byte(tt.in)); got != tt.want {
+				t.Fatalf("lineObject = %v, want %v", got, tt.want)
+			}
+			if !strings.ContainsAny(tt.in, "\n\r") && len(tt.in) > 0 && tt.in[0] == '{' {
+				if std := json.Valid([]byte(tt.in)); std != tt.want {
+					t.Fatalf("json.Valid = %v, lineObject %v", std, tt.want)
+				}
+			}
+		})
 	}
 }
