@@ -27,6 +27,8 @@ type Host interface {
 	// while the queue is full, and never drops.
 	Audit(ctx context.Context, events ...AuditEvent) error
 	// AuditQueued is Audit that also returns a ticket for the events.
+	// Neither keeps events, nor ctx, once it returns: callers reuse
+	// them.
 	AuditQueued(ctx context.Context, events ...AuditEvent) (AuditTicket, error)
 	// AuditWait returns once the events of the ticket, and every event
 	// queued before them, are in the host's hands: they reach the audit

@@ -28,6 +28,9 @@ const (
 	// serverPrefix is how much of a CommandComplete or ErrorResponse is
 	// read for its event; any rest streams through.
 	serverPrefix = 64 << 10
+	// smallMessage is how much of a message each direction reads into
+	// memory of its own, rather than a new allocation, to decode it.
+	smallMessage = 256
 	// maxMessage is PostgreSQL's own limit on a message.
 	maxMessage = 1 << 30
 )
@@ -89,6 +92,7 @@ func relayFrames(src io.Reader, dst io.Writer, bufs *bufferPool, handle frameHan
 // server cannot answer a message the tracker has not seen; one the
 // tracker refuses never reaches the server whole.
 func relayFromClient(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker, count func(int)) error {
+	var small [smallMessage]byte
 	return relayFrames(src, dst, bufs, func(hdr []byte, n int64, r *lazyReader, w *lazyWriter) error {
 		typ := hdr[0]
 		if !decodesBody(typ) {
@@ -98,11 +102,16 @@ func relayFromClient(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker,
 			if _, err := w.Write(hdr); err != nil {
 				return err
 			}
-			_, err := io.CopyN(w, r, n)
-			return err
+			return w.copyN(r, n)
 		}
 		if n <= wholeMessage {
-			body := make([]byte, n)
+			// Decoding copies what it keeps, so a small body is read
+			// into memory the relay reuses.
+			body := small[:0]
+			if n > int64(len(small)) {
+				body = make([]byte, n)
+			}
+			body = body[:n]
 			if _, err := io.ReadFull(r, body); err != nil {
 				return err
 			}
@@ -142,13 +151,19 @@ func relayFromClient(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker,
 // DataRow and CopyData, the bulk of a result, change nothing the tracker
 // follows and pass untouched.
 func relayFromServer(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker, count func(int)) error {
+	var small [smallMessage]byte
 	return relayFrames(src, dst, bufs, func(hdr []byte, n int64, r *lazyReader, w *lazyWriter) error {
 		typ := hdr[0]
 		var prefix []byte
 		switch typ {
 		case 'D', 'd':
 		case 'C', 'E', 'Z':
-			prefix = make([]byte, min(n, serverPrefix))
+			// The tracker copies what it keeps.
+			prefix = small[:0]
+			if n > int64(len(small)) {
+				prefix = make([]byte, min(n, serverPrefix))
+			}
+			prefix = prefix[:min(n, serverPrefix)]
 			if _, err := io.ReadFull(r, prefix); err != nil {
 				return err
 			}
@@ -164,8 +179,7 @@ func relayFromServer(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker,
 		if _, err := w.Write(prefix); err != nil {
 			return err
 		}
-		_, err := io.CopyN(w, r, n-int64(len(prefix)))
-		return err
+		return w.copyN(r, n-int64(len(prefix)))
 	}, count)
 }
 
@@ -299,8 +313,7 @@ func passFrame(hdr []byte, n int64, r *lazyReader, w *lazyWriter) error {
 	if _, err := w.Write(hdr); err != nil {
 		return err
 	}
-	_, err := io.CopyN(w, r, n)
-	return err
+	return w.copyN(r, n)
 }
 
 // countingWriter counts what it writes. It hides the destination's

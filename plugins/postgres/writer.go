@@ -55,28 +55,34 @@ func (w *lazyWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// ReadFrom reads r to its end into the buffer, sending it as it fills;
-// io.CopyN uses it to stream message bodies.
-func (w *lazyWriter) ReadFrom(r io.Reader) (int64, error) {
-	var n int64
-	for {
+// copyN reads n bytes from r into the buffer, sending it as it fills:
+// a message body streamed through. Like io.CopyN it returns io.EOF when
+// r ends first, but it makes no LimitedReader: it runs for every
+// message.
+func (w *lazyWriter) copyN(r io.Reader, n int64) error {
+	for n > 0 {
 		b := w.borrow()
 		if len(b) == cap(b) {
 			if err := w.send(); err != nil {
-				return n, err
+				return err
 			}
 			b = *w.buf
 		}
-		m, err := r.Read(b[len(b):cap(b)])
+		room := b[len(b):cap(b)]
+		if int64(len(room)) > n {
+			room = room[:n]
+		}
+		m, err := r.Read(room)
 		*w.buf = b[:len(b)+m]
-		n += int64(m)
-		if err == io.EOF {
-			return n, nil
+		n -= int64(m)
+		if n == 0 {
+			return nil
 		}
 		if err != nil {
-			return n, err
+			return err
 		}
 	}
+	return nil
 }
 
 // send writes the buffer out and keeps it.

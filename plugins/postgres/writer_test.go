@@ -12,12 +12,15 @@ func TestLazyWriterKeepsBytesInOrderAndReturnsItsBuffer(t *testing.T) {
 	tests := []struct {
 		name   string
 		writes []string
-		from   string // streamed with ReadFrom after the writes
+		from   string // streamed with copyN after the writes
+		// more is left in the source after from; copyN must not take it.
+		more string
 	}{
-		{"small writes", []string{"Q", "abc", "def"}, ""},
-		{"a write larger than the buffer", []string{"head", big, "tail"}, ""},
-		{"writes that fill the buffer exactly", []string{strings.Repeat("a", relayBuffer-1), "b", "c"}, ""},
-		{"a streamed body", []string{"D\x00\x00"}, big},
+		{"small writes", []string{"Q", "abc", "def"}, "", ""},
+		{"a write larger than the buffer", []string{"head", big, "tail"}, "", ""},
+		{"writes that fill the buffer exactly", []string{strings.Repeat("a", relayBuffer-1), "b", "c"}, "", ""},
+		{"a streamed body", []string{"D\x00\x00"}, big, ""},
+		{"a streamed body followed by the next message", []string{"D\x00\x00"}, big, "Znext"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -30,9 +33,12 @@ func TestLazyWriterKeepsBytesInOrderAndReturnsItsBuffer(t *testing.T) {
 				}
 			}
 			if tt.from != "" {
-				n, err := io.CopyN(w, strings.NewReader(tt.from), int64(len(tt.from)))
-				if err != nil || n != int64(len(tt.from)) {
-					t.Fatalf("CopyN = %d, %v", n, err)
+				src := strings.NewReader(tt.from + tt.more)
+				if err := w.copyN(src, int64(len(tt.from))); err != nil {
+					t.Fatalf("copyN: %v", err)
+				}
+				if src.Len() != len(tt.more) {
+					t.Fatalf("copyN left %d bytes, want %d", src.Len(), len(tt.more))
 				}
 			}
 			if err := w.Flush(); err != nil {
@@ -45,5 +51,12 @@ func TestLazyWriterKeepsBytesInOrderAndReturnsItsBuffer(t *testing.T) {
 				t.Fatal("the writer kept its buffer after Flush; an idle session would hold it")
 			}
 		})
+	}
+}
+
+func TestCopyNSaysWhenTheSourceEndsFirst(t *testing.T) {
+	w := &lazyWriter{dst: io.Discard, pool: newBufferPool()}
+	if err := w.copyN(strings.NewReader("abc"), 5); err != io.EOF {
+		t.Fatalf("copyN of 5 bytes from 3 = %v, want io.EOF", err)
 	}
 }

@@ -35,6 +35,11 @@ type Audit struct {
 	queued, accepted atomic.Uint64
 	// failed holds the first event that could not be queued.
 	failed atomic.Pointer[error]
+	// spareWait is a bound no call waited on, and spareEvent the memory
+	// of the last event passed to the host: the next call reuses them
+	// rather than allocate, since every statement makes such calls.
+	spareWait  atomic.Pointer[boundedWait]
+	spareEvent atomic.Pointer[[1]sdk.AuditEvent]
 }
 
 // NewAudit starts the audit trail of a session of id, as dbUser on
@@ -69,9 +74,17 @@ func (a *Audit) Durable(ctx context.Context, events ...sdk.AuditEvent) error {
 // (OnRefused), logged in the host's log, and fails the next Recorded:
 // never dropped silently.
 func (a *Audit) Emit(e sdk.AuditEvent) {
-	wait := newBoundedWait(sessionAuditWait)
-	defer wait.stop()
-	t, err := a.host.AuditQueued(wait, e)
+	events := a.spareEvent.Swap(nil)
+	if events == nil {
+		events = new([1]sdk.AuditEvent)
+	}
+	events[0] = e
+	wait := a.takeWait()
+	t, err := a.host.AuditQueued(wait, events[:]...)
+	a.giveWait(wait)
+	// The host has encoded the event and keeps no part of it.
+	events[0] = sdk.AuditEvent{}
+	a.spareEvent.Store(events)
 	if err != nil {
 		if a.OnRefused != nil {
 			a.OnRefused(1)
@@ -97,13 +110,32 @@ func (a *Audit) Recorded() error {
 	if t <= a.accepted.Load() {
 		return nil
 	}
-	wait := newBoundedWait(sessionAuditWait)
-	defer wait.stop()
-	if err := a.host.AuditWait(wait, sdk.AuditTicket(t)); err != nil {
+	wait := a.takeWait()
+	err := a.host.AuditWait(wait, sdk.AuditTicket(t))
+	a.giveWait(wait)
+	if err != nil {
 		return fmt.Errorf("keyway could not record the session's statements in its audit log: %w", err)
 	}
 	raise(&a.accepted, t)
 	return nil
+}
+
+// takeWait returns a bound of sessionAuditWait for one call to the host.
+func (a *Audit) takeWait() *boundedWait {
+	if w := a.spareWait.Swap(nil); w != nil {
+		return w
+	}
+	return newBoundedWait(sessionAuditWait)
+}
+
+// giveWait ends a call's bound: one that started is stopped and
+// dropped, one nothing waited on is kept for the next call.
+func (a *Audit) giveWait(w *boundedWait) {
+	if w.started() {
+		w.stop()
+		return
+	}
+	a.spareWait.Store(w)
 }
 
 // raise lifts v to n.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,12 +13,13 @@ import (
 // immediate while the host keeps up, and then start no timer: a session
 // pays for its bound only when it has to wait.
 type boundedWait struct {
-	d    time.Duration
-	once sync.Once
-	done chan struct{}
-	t    *time.Timer
-	mu   sync.Mutex
-	err  error
+	d     time.Duration
+	once  sync.Once
+	begun atomic.Bool
+	done  chan struct{}
+	t     *time.Timer
+	mu    sync.Mutex
+	err   error
 }
 
 func newBoundedWait(d time.Duration) *boundedWait { return &boundedWait{d: d} }
@@ -25,6 +27,7 @@ func newBoundedWait(d time.Duration) *boundedWait { return &boundedWait{d: d} }
 // Done starts the bound on its first call.
 func (w *boundedWait) Done() <-chan struct{} {
 	w.once.Do(func() {
+		w.begun.Store(true)
 		w.done = make(chan struct{})
 		w.t = time.AfterFunc(w.d, func() {
 			w.mu.Lock()
@@ -48,6 +51,9 @@ func (w *boundedWait) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // Value holds no values.
 func (w *boundedWait) Value(any) any { return nil }
+
+// started reports whether something waited on the bound.
+func (w *boundedWait) started() bool { return w.begun.Load() }
 
 // stop releases the timer, if the bound started.
 func (w *boundedWait) stop() {

@@ -1,0 +1,99 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strconv"
+	"testing"
+
+	"github.com/jackc/pgproto3/v2"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// countingHost takes audit events and keeps only their number.
+type countingHost struct {
+	recordingHost
+	n sdk.AuditTicket
+}
+
+func (h *countingHost) AuditQueued(_ context.Context, events ...sdk.AuditEvent) (sdk.AuditTicket, error) {
+	h.n += sdk.AuditTicket(len(events))
+	return h.n, nil
+}
+
+// encoder is a protocol message.
+type encoder interface{ Encode([]byte) ([]byte, error) }
+
+// selectRound is what pgbench's select-only transaction exchanges, per
+// query mode: the client's messages, then the server's answers.
+func selectRound(b *testing.B, prepared bool, aid int) (client, server []byte) {
+	b.Helper()
+	enc := func(dst []byte, msgs ...encoder) []byte {
+		for _, m := range msgs {
+			var err error
+			if dst, err = m.Encode(dst); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return dst
+	}
+	if prepared {
+		client = enc(nil,
+			&pgproto3.Bind{PreparedStatement: "P0_1", Parameters: [][]byte{[]byte(strconv.Itoa(aid))}},
+			&pgproto3.Execute{}, &pgproto3.Sync{})
+	} else {
+		client = enc(nil, &pgproto3.Query{String: "SELECT abalance FROM pgbench_accounts WHERE aid = " + strconv.Itoa(aid) + ";"})
+	}
+	var answers []encoder
+	if prepared {
+		answers = append(answers, &pgproto3.BindComplete{})
+	} else {
+		answers = append(answers, &pgproto3.RowDescription{Fields: []pgproto3.FieldDescription{{Name: []byte("abalance"), DataTypeOID: 23, DataTypeSize: 4, TypeModifier: -1}}})
+	}
+	answers = append(answers, &pgproto3.DataRow{Values: [][]byte{[]byte("0")}},
+		&pgproto3.CommandComplete{CommandTag: []byte("SELECT 1")}, &pgproto3.ReadyForQuery{TxStatus: 'I'})
+	return client, enc(nil, answers...)
+}
+
+// BenchmarkRelayAuditedSelect relays pgbench's select-only transaction
+// through both of the audited relay's directions, the client's messages
+// of a batch of transactions first and then the server's answers, and
+// reports the cost per transaction: what auditing adds to relaying
+// (the bytes are copied into io.Discard, with no TLS).
+func BenchmarkRelayAuditedSelect(b *testing.B) {
+	for _, prepared := range []bool{false, true} {
+		name := "simple"
+		if prepared {
+			name = "prepared"
+		}
+		b.Run(name, func(b *testing.B) {
+			const batch = 256
+			var client, server []byte
+			for i := range batch {
+				c, s := selectRound(b, prepared, 1000+i)
+				client, server = append(client, c...), append(server, s...)
+			}
+			tr := newTracker(testAudit(&countingHost{}), 1024)
+			if prepared {
+				tr.statements["P0_1"] = statement{text: "SELECT abalance FROM pgbench_accounts WHERE aid = $1;"}
+			}
+			bufs := newBufferPool()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += batch {
+				err := relayFromClient(bytes.NewReader(client), io.Discard, bufs, tr, func(int) {})
+				if err != io.EOF {
+					b.Fatal(err)
+				}
+				err = relayFromServer(bytes.NewReader(server), io.Discard, bufs, tr, func(int) {})
+				if err != io.EOF {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64((b.N+batch-1)/batch*batch), "ns/tx")
+		})
+	}
+}
