@@ -183,8 +183,13 @@ func frameBuffered(r *bufio.Reader) bool {
 }
 
 // chunkSize is the size of the chunks events are read into, and of the
-// buffer they are read from: what one read can hold.
-const chunkSize = 64 << 10
+// buffer they are read from: what one read can hold. batchChunks bounds
+// the chunks one batch holds, so events read a few at a time (a plugin
+// writing into the pipe, not a ring) hold at most 1 MiB while they wait.
+const (
+	chunkSize   = 64 << 10
+	batchChunks = 16
+)
 
 // chunkPool lends the memory events are read into until the audit log
 // has taken them, so reading a busy plugin's events allocates nothing.
@@ -217,8 +222,9 @@ func (c *chunkPool) put(chunks []*[]byte) {
 }
 
 // collectEvents waits for one batch of events, then takes those arriving
-// within pipeLinger, up to pipeBatch. It returns nothing once batches is
-// closed and drained.
+// within pipeLinger, up to pipeBatch events or batchChunks chunks (each
+// read of a trickle of events takes a chunk of its own). It returns
+// nothing once batches is closed and drained.
 func collectEvents(batches <-chan frameBatch) frameBatch {
 	batch, ok := <-batches
 	if !ok {
@@ -226,7 +232,7 @@ func collectEvents(batches <-chan frameBatch) frameBatch {
 	}
 	timer := time.NewTimer(pipeLinger)
 	defer timer.Stop()
-	for len(batch.events) < pipeBatch {
+	for len(batch.events) < pipeBatch && len(batch.chunks) < batchChunks {
 		select {
 		case more, ok := <-batches:
 			if !ok {

@@ -196,3 +196,25 @@ func TestReadFramesTakesWhatIsBuffered(t *testing.T) {
 		})
 	}
 }
+
+func TestCollectEventsBoundsItsChunks(t *testing.T) {
+	chunks := newChunkPool()
+	batches := make(chan frameBatch, 2*batchChunks)
+	for i := range 2 * batchChunks {
+		c := chunks.get(1)
+		(*c)[0] = byte(i)
+		batches <- frameBatch{events: [][]byte{(*c)[:1]}, chunks: []*[]byte{c}}
+	}
+	close(batches)
+	first := collectEvents(batches)
+	if len(first.chunks) != batchChunks || len(first.events) != batchChunks {
+		t.Fatalf("first batch: %d events in %d chunks, want %d", len(first.events), len(first.chunks), batchChunks)
+	}
+	second := collectEvents(batches)
+	if len(second.events) != batchChunks || second.events[0][0] != batchChunks {
+		t.Fatalf("second batch: %d events starting with %v", len(second.events), second.events[0])
+	}
+	if rest := collectEvents(batches); len(rest.events) != 0 {
+		t.Fatalf("%d events after the last batch", len(rest.events))
+	}
+}
