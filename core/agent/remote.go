@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fastjson"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -270,16 +271,39 @@ func (r *Remote) sendAudit(ctx context.Context, durable bool, events []audit.Eve
 // find the proxy that routed it, which decodes and checks every event.
 func (r *Remote) EmitJSON(ctx context.Context, durable bool, objects [][]byte) error {
 	sessions := make([]string, len(objects))
+	// Only the session is read, to route the event: the proxy decodes and
+	// checks the whole event. fastjson's parser, bounded in depth, reads
+	// one an order of magnitude faster than a json.Unmarshal would.
+	var p fastjson.Parser
 	for i, b := range objects {
-		var head struct {
-			SessionID string `json:"sid"`
+		v, err := p.ParseBytes(b)
+		if err == nil && v.Type() != fastjson.TypeObject {
+			err = errors.New("not a JSON object")
 		}
-		if err := json.Unmarshal(b, &head); err != nil {
+		var sid []byte
+		if err == nil {
+			sid, err = optionalString(v, "sid")
+		}
+		if err != nil {
 			return fmt.Errorf("decoding an audit event: %w", err)
 		}
-		sessions[i] = head.SessionID
+		sessions[i] = string(sid)
 	}
 	return r.sendObjects(ctx, durable, objects, sessions)
+}
+
+// optionalString reads the string field key of the object v, nil when
+// it is absent; a value of another type is an error.
+func optionalString(v *fastjson.Value, key string) ([]byte, error) {
+	f := v.Get(key)
+	if f == nil {
+		return nil, nil
+	}
+	b, err := f.StringBytes()
+	if err != nil {
+		return nil, fmt.Errorf("field %q: %w", key, err)
+	}
+	return b, nil
 }
 
 // sendObjects sends encoded events, sessions[i] being the session of

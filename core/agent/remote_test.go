@@ -206,3 +206,45 @@ func TestRemoteSendsPluginEventsAsEncoded(t *testing.T) {
 		t.Fatalf("a batch with a broken event was sent in part: %q", routing.audits)
 	}
 }
+
+func TestRemoteReadsTheSessionOfEachEvent(t *testing.T) {
+	tests := []struct {
+		name  string
+		event string
+		// to is the tunnel that gets the event, "" when it is refused.
+		to string
+	}{
+		{"its session's proxy", `{"event":"db.session.query","sid":"s-b","query":"select '\"sid\":\"x\"'"}`, "b:1"},
+		{"an escaped session id", `{"sid":"s-\u0062"}`, "b:1"},
+		{"no session: the oldest tunnel", `{"event":"db.session.query"}`, "a:1"},
+		{"an unknown session: the oldest tunnel", `{"sid":"s-other"}`, "a:1"},
+		{"a session id that is not a string", `{"sid":7}`, ""},
+		{"not an object", `["sid","s-b"]`, ""},
+		{"not JSON", `{"sid":"s-b"`, ""},
+		{"nested too deep", `{"a":` + strings.Repeat("[", 400) + strings.Repeat("]", 400) + `,"sid":"s-b"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r Remote
+			clients := map[string]*fakeAgentClient{"a:1": {}, "b:1": {}}
+			r.Attach("a:1", clients["a:1"])
+			r.Attach("b:1", clients["b:1"])
+			r.BindSession("s-b", "b:1")
+			err := r.EmitJSON(t.Context(), false, [][]byte{[]byte(tt.event)})
+			if tt.to == "" {
+				if err == nil || !strings.Contains(err.Error(), "decoding an audit event") {
+					t.Fatalf("EmitJSON = %v; want a decoding error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for addr, c := range clients {
+				if got := len(c.audits); got != map[bool]int{true: 1}[addr == tt.to] {
+					t.Fatalf("tunnel %s got %d batches", addr, got)
+				}
+			}
+		})
+	}
+}
