@@ -48,12 +48,13 @@ type allInOneOptions struct {
 // startAllInOneWith is startAllInOne with options.
 func startAllInOneWith(t *testing.T, opts allInOneOptions) *allInOne {
 	t.Helper()
-	proxyAddr, diagAddr := freeAddr(t), freeAddr(t)
 	// The database's certificates come from the cluster, so the data
 	// directory is made first, then PostgreSQL, then keyway.
 	c := newCluster(t, "")
 	pg := postgresWith(t, c, opts.pgSettings)
-	body := fmt.Sprintf(`cluster_name = "e2e"
+	for attempt := 1; ; attempt++ {
+		proxyAddr, diagAddr := freeAddr(t), freeAddr(t)
+		body := fmt.Sprintf(`cluster_name = "e2e"
 data_dir = %q
 
 auth {}
@@ -77,12 +78,21 @@ diag {
   listen = %q
 }
 `, c.data, proxyAddr, opts.proxyExtra, dbName, pg.Addr(), opts.dbExtra, diagAddr) + opts.extra
-	if err := os.WriteFile(c.cfg, []byte(body), 0o600); err != nil {
+		if err := os.WriteFile(c.cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n, err := tryStartNode(t, c.cfg, c.data)
+		if err == nil {
+			return &allInOne{cluster: c, pg: pg, proxy: proxyAddr, diag: diagAddr, node: n}
+		}
+		// Another process may take a free port before keyway binds it:
+		// then keyway tries again on others.
+		if attempt < 3 && strings.Contains(n.logs(), "address already in use") {
+			t.Logf("keyway's ports were taken, starting again on others: %v", err)
+			continue
+		}
 		t.Fatal(err)
 	}
-	a := &allInOne{cluster: c, pg: pg, proxy: proxyAddr, diag: diagAddr}
-	a.node = startNode(t, c.cfg, c.data)
-	return a
 }
 
 // userFiles signs files for psql: a user certificate routed to the

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,19 +57,30 @@ func writeConfig(t *testing.T, body string) (path, dataDir string) {
 // startNode runs keyway start and waits until its admin socket answers.
 func startNode(t *testing.T, cfgPath, dataDir string) *node {
 	t.Helper()
+	n, err := tryStartNode(t, cfgPath, dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// tryStartNode is startNode that returns why keyway did not become
+// ready, with the node that tried.
+func tryStartNode(t *testing.T, cfgPath, dataDir string) (*node, error) {
+	t.Helper()
 	n := launchNode(t, cfgPath, dataDir, exec.Command(built.keyway, "start", "-c", cfgPath))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c := admin.NewClient(admin.SocketPath(dataDir))
 	for {
 		if err := c.Ready(ctx); err == nil {
-			return n
+			return n, nil
 		}
 		select {
 		case <-n.exited:
-			t.Fatalf("keyway exited during start:\n%s", n.logs())
+			return n, fmt.Errorf("keyway exited during start:\n%s", n.logs())
 		case <-ctx.Done():
-			t.Fatalf("keyway not ready in time:\n%s", n.logs())
+			return n, fmt.Errorf("keyway not ready in time:\n%s", n.logs())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
