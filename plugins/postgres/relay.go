@@ -107,11 +107,7 @@ func relayFromClient(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker,
 		if n <= wholeMessage {
 			// Decoding copies what it keeps, so a small body is read
 			// into memory the relay reuses.
-			body := small[:0]
-			if n > int64(len(small)) {
-				body = make([]byte, n)
-			}
-			body = body[:n]
+			body := reuse(small[:], int(n))
 			if _, err := io.ReadFull(r, body); err != nil {
 				return err
 			}
@@ -159,11 +155,7 @@ func relayFromServer(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker,
 		case 'D', 'd':
 		case 'C', 'E', 'Z':
 			// The tracker copies what it keeps.
-			prefix = small[:0]
-			if n > int64(len(small)) {
-				prefix = make([]byte, min(n, serverPrefix))
-			}
-			prefix = prefix[:min(n, serverPrefix)]
+			prefix = reuse(small[:], int(min(n, serverPrefix)))
 			if _, err := io.ReadFull(r, prefix); err != nil {
 				return err
 			}
@@ -181,6 +173,14 @@ func relayFromServer(src io.Reader, dst io.Writer, bufs *bufferPool, t *tracker,
 		}
 		return w.copyN(r, n-int64(len(prefix)))
 	}, count)
+}
+
+// reuse returns n bytes of buf when they fit, else new memory.
+func reuse(buf []byte, n int) []byte {
+	if n <= len(buf) {
+		return buf[:n]
+	}
+	return make([]byte, n)
 }
 
 // holdLast writes what it is given except the last byte so far, which
