@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 )
 
 // userHZ is the unit of /proc/PID/stat's CPU times: Linux reports them
@@ -22,17 +20,11 @@ func cpuTicks(pid int) (int64, error) {
 }
 
 // parseCPUTicks reads utime and stime, the 14th and 15th fields of
-// /proc/PID/stat, after the command name, which may hold spaces and
-// parentheses.
+// /proc/PID/stat.
 func parseCPUTicks(stat []byte) (int64, error) {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/PID/stat")
-	}
-	// Fields from the 3rd (state) on.
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("malformed /proc/PID/stat: %d fields after the name", len(f))
+	f, err := statFields(stat, 13)
+	if err != nil {
+		return 0, err
 	}
 	var sum int64
 	for _, s := range f[11:13] {

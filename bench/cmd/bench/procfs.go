@@ -47,16 +47,26 @@ func totalRSSKiB(pids ...int) (int64, error) {
 	return sum, nil
 }
 
-// parentOf reads the parent pid from /proc/PID/stat, whose second field,
-// the command name, may itself hold spaces and parentheses.
-func parentOf(stat []byte) (int, error) {
+// statFields returns the fields of /proc/PID/stat from the third
+// (state) on, at least n of them: the second, the command name, may
+// itself hold spaces and parentheses.
+func statFields(stat []byte, n int) ([]string, error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/PID/stat")
+		return nil, fmt.Errorf("malformed /proc/PID/stat")
 	}
 	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 2 {
-		return 0, fmt.Errorf("malformed /proc/PID/stat")
+	if len(f) < n {
+		return nil, fmt.Errorf("malformed /proc/PID/stat: %d fields after the name", len(f))
+	}
+	return f, nil
+}
+
+// parentOf reads the parent pid from /proc/PID/stat.
+func parentOf(stat []byte) (int, error) {
+	f, err := statFields(stat, 2)
+	if err != nil {
+		return 0, err
 	}
 	return strconv.Atoi(f[1])
 }
