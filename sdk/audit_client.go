@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -34,7 +33,7 @@ func newAuditBatcher(c pluginv1.HostClient) *auditBatcher {
 func encodeEvents(events []AuditEvent) ([][]byte, error) {
 	out := make([][]byte, 0, len(events))
 	for _, e := range events {
-		b, err := json.Marshal(e)
+		b, err := e.AppendJSON(nil)
 		if err != nil {
 			return nil, fmt.Errorf("encoding audit event: %w", err)
 		}

@@ -7,14 +7,17 @@ import (
 	"unicode/utf8"
 )
 
-// appendJSON appends e as JSON, byte for byte what json.Marshal makes of
-// it, without reflection: the audit pipe encodes one event per
-// statement, so this is on every audited statement's path.
-func (e *AuditEvent) appendJSON(b []byte) ([]byte, error) {
+// AppendJSON appends e as JSON, byte for byte what a json.Encoder that
+// does not escape HTML writes of it (without the newline), and without
+// reflection: the audit pipe encodes one event per statement, so this
+// is on every audited statement's path, and a host writes its own
+// events with it. <, > and & stay as they are, so that an audit file
+// reads well with grep.
+func (e *AuditEvent) AppendJSON(b []byte) ([]byte, error) {
 	if !jsonTime(e.Time) || (e.GraceEnds != nil && !jsonTime(*e.GraceEnds)) {
-		// json.Marshal refuses such a time; let it say why.
-		out, err := json.Marshal(e)
-		return append(b, out...), err
+		// encoding/json refuses such a time; let it say why.
+		_, err := json.Marshal(e)
+		return b, err
 	}
 	b = append(b, `{"event":`...)
 	b = appendJSONString(b, e.Event)
@@ -66,7 +69,7 @@ func (e *AuditEvent) appendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// jsonTime reports whether json.Marshal accepts t: a year of four
+// jsonTime reports whether encoding/json accepts t: a year of four
 // digits.
 func jsonTime(t time.Time) bool {
 	y := t.Year()
@@ -100,15 +103,15 @@ const lowerHex = "0123456789abcdef"
 // It is never written after it is made.
 var jsonPlain = func() (t [utf8.RuneSelf]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+		t[c] = c != '"' && c != '\\'
 	}
 	return t
 }()
 
-// appendJSONString appends s as a JSON string the way json.Marshal
-// writes it: quotes and backslashes escaped, the control characters
-// with their short escape where JSON has one and as \u00XX otherwise,
-// <, > and & as \u00XX too, U+2028 and U+2029 escaped, and each byte of
+// appendJSONString appends s as a JSON string the way a json.Encoder
+// that does not escape HTML writes it: quotes and backslashes escaped,
+// the control characters with their short escape where JSON has one and
+// as \u00XX otherwise, U+2028 and U+2029 escaped, and each byte of
 // invalid UTF-8 as \ufffd.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
@@ -136,7 +139,7 @@ func appendJSONString(b []byte, s string) []byte {
 				esc = `\b`
 			case c == '\f':
 				esc = `\f`
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
+			case c < 0x20:
 				b = append(append(b, s[plain:i]...), '\\', 'u', '0', '0', lowerHex[c>>4], lowerHex[c&0xf])
 				i++
 				plain = i

@@ -7,20 +7,28 @@ import (
 	"time"
 )
 
-// sameAsMarshal checks appendJSON against json.Marshal for e.
-func sameAsMarshal(t *testing.T, e AuditEvent) {
+// sameAsEncoder checks AppendJSON against what a json.Encoder that does
+// not escape HTML writes of e.
+func sameAsEncoder(t *testing.T, e AuditEvent) {
 	t.Helper()
-	want, wantErr := json.Marshal(e)
-	got, err := e.appendJSON([]byte("prefix"))
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	wantErr := enc.Encode(e)
+	want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	got, err := e.AppendJSON([]byte("prefix"))
 	if (err != nil) != (wantErr != nil) {
-		t.Fatalf("appendJSON error %v, json.Marshal error %v", err, wantErr)
+		t.Fatalf("AppendJSON error %v, json.Encoder error %v", err, wantErr)
 	}
 	if err == nil && !bytes.Equal(got, append([]byte("prefix"), want...)) {
-		t.Fatalf("appendJSON:\n%s\njson.Marshal:\n%s", got[len("prefix"):], want)
+		t.Fatalf("AppendJSON:\n%s\njson.Encoder:\n%s", got[len("prefix"):], want)
+	}
+	if err != nil && string(got) != "prefix" {
+		t.Fatalf("AppendJSON failed and changed its buffer: %q", got)
 	}
 }
 
-func TestAppendJSONIsJSONMarshal(t *testing.T) {
+func TestAppendJSONIsEncoderOutput(t *testing.T) {
 	grace := time.Date(2031, 2, 3, 4, 5, 6, 7, time.FixedZone("x", 3600))
 	tests := map[string]AuditEvent{
 		"empty": {},
@@ -40,7 +48,7 @@ func TestAppendJSONIsJSONMarshal(t *testing.T) {
 		"a grace json cannot": {GraceEnds: func() *time.Time { y := time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC); return &y }()},
 	}
 	for name, e := range tests {
-		t.Run(name, func(t *testing.T) { sameAsMarshal(t, e) })
+		t.Run(name, func(t *testing.T) { sameAsEncoder(t, e) })
 	}
 }
 
@@ -48,7 +56,7 @@ func FuzzAppendJSON(f *testing.F) {
 	f.Add("select 1", "alice", "a\x00<b>", int64(3), true, int64(1700000000123456789))
 	f.Add("\xff\u2028\"\\", "", "", int64(-5), false, int64(0))
 	f.Fuzz(func(t *testing.T, query, user, param string, n int64, ok bool, nanos int64) {
-		sameAsMarshal(t, AuditEvent{
+		sameAsEncoder(t, AuditEvent{
 			Event: AuditSessionQuery, Time: time.Unix(0, nanos).UTC(), Success: ok, User: user, Query: query,
 			Parameters: []string{param, query}, RowsAffected: n, Index: n, Error: param,
 		})
@@ -73,7 +81,7 @@ func BenchmarkAuditEventJSON(b *testing.B) {
 		buf := make([]byte, 0, 1024)
 		for b.Loop() {
 			var err error
-			if buf, err = e.appendJSON(buf[:0]); err != nil {
+			if buf, err = e.AppendJSON(buf[:0]); err != nil {
 				b.Fatal(err)
 			}
 		}

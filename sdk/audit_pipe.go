@@ -90,7 +90,7 @@ func appendFrames(dst []byte, events []AuditEvent) ([]byte, error) {
 		start := len(dst)
 		dst = append(dst, 0, 0, 0, 0)
 		var err error
-		if dst, err = events[i].appendJSON(dst); err != nil {
+		if dst, err = events[i].AppendJSON(dst); err != nil {
 			return dst, fmt.Errorf("encoding audit event: %w", err)
 		}
 		n := len(dst) - start - 4

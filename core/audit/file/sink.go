@@ -3,7 +3,6 @@ package file
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -210,9 +209,7 @@ func (s *Sink) Close() error {
 
 // encode renders events as JSON lines, filling in Cluster and Time.
 func (s *Sink) encode(events []audit.Event) ([][]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
+	var b []byte
 	ends := make([]int, len(events))
 	now := time.Now().UTC()
 	for i, e := range events {
@@ -222,12 +219,13 @@ func (s *Sink) encode(events []audit.Event) ([][]byte, error) {
 		if e.Time.IsZero() {
 			e.Time = now
 		}
-		if err := enc.Encode(e); err != nil {
+		var err error
+		if b, err = e.AppendJSON(b); err != nil {
 			return nil, fmt.Errorf("audit file: encoding %s event: %w", e.Event, err)
 		}
-		ends[i] = buf.Len()
+		b = append(b, '\n')
+		ends[i] = len(b)
 	}
-	b := buf.Bytes()
 	lines := make([][]byte, len(events))
 	start := 0
 	for i, end := range ends {
