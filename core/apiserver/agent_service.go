@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -174,10 +173,11 @@ func (a AgentService) Audit(ctx context.Context, req *apiv1.AuditRequest) (*apiv
 		return nil, status.Error(codes.Unavailable, "the auth service keeps no audit log")
 	}
 	events := make([]audit.Event, 0, len(req.GetEventsJson()))
+	var d audit.Decoder
 	for i, b := range req.GetEventsJson() {
-		var e audit.Event
-		if err := json.Unmarshal(b, &e); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "decoding an audit event: %v", err)
+		e, err := d.Decode(b)
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 		if a.remote() {
 			if err := a.S.Grants.checkEvent(a.Agent.Name, &e); err != nil {
