@@ -110,6 +110,7 @@ FUZZ_TARGETS := \
 	sdk:./identity:FuzzDecodeExtension \
 	sdk:./identity:FuzzEncodeRoundTrip \
 	.:./core/config:FuzzLoad \
+	.:./core/audit:FuzzDecode \
 	examples/mysql:./wire:FuzzReadPackets \
 	examples/mysql:./engine:FuzzTracker
 
