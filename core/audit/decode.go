@@ -14,10 +14,10 @@ import (
 // send, one per audited statement. Keys match the fields' names exactly
 // (json.Unmarshal also takes a key that differs in case), keys of no
 // field are ignored, a repeated key's last value counts, null leaves a
-// field unset, and a value of the wrong type is an error. Its zero
-// value is ready; it is reused from one event to the next (its parser
-// bounds nesting) and is not safe for concurrent use. An event keeps no
-// memory of the Decoder's.
+// field unset, and a value of the wrong type is an error, as is nesting
+// deeper than fastjson's 300 levels. Its zero value is ready; it is
+// reused from one event to the next and is not safe for concurrent use.
+// An event keeps no memory of the Decoder's.
 type Decoder struct {
 	p fastjson.Parser
 	// text gathers the event's strings, which share one allocation once
@@ -26,10 +26,16 @@ type Decoder struct {
 	strings []pending
 }
 
-// Decode reads the event b encodes.
+// Decode reads the event b encodes. b must be valid JSON, as
+// json.Unmarshal requires: fastjson's parser alone would take, say, a
+// raw line break inside a string. The parser runs first, since it bounds
+// nesting and the validator does not.
 func (d *Decoder) Decode(b []byte) (Event, error) {
 	var e Event
 	v, err := d.p.ParseBytes(b)
+	if err == nil {
+		err = fastjson.ValidateBytes(b)
+	}
 	if err != nil {
 		return e, fmt.Errorf("decoding an audit event: %w", err)
 	}

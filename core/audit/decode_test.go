@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,6 +59,11 @@ func TestDecodeReadsAsUnmarshal(t *testing.T) {
 		{"array", `[1]`, true},
 		{"string", `"event"`, true},
 		{"broken", `{"event":`, true},
+		{"trailing text", `{"event":"x"} x`, true},
+		{"two objects", `{"user":"a"}{"user":"b"}`, true},
+		{"raw line break in a string", "{\"user\":\"a\nb\"}", true},
+		{"raw control byte in a string", "{\"user\":\"a\x01b\"}", true},
+		{"surrounding whitespace", " {\"user\":\"a\"}\n", false},
 	}
 	var d Decoder
 	for _, tt := range tests {
@@ -85,6 +91,11 @@ func TestDecodeDiffersOnPurpose(t *testing.T) {
 	}
 	if _, err := d.Decode([]byte(`null`)); err == nil {
 		t.Fatal("null decoded as an event")
+	}
+	// json.Unmarshal refuses nesting past 10,000; Decode past 300.
+	deep := `{"extra":` + strings.Repeat("[", 1000) + strings.Repeat("]", 1000) + `}`
+	if _, err := d.Decode([]byte(deep)); err == nil {
+		t.Fatal("an event nested 1,000 deep decoded")
 	}
 }
 
