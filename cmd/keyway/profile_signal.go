@@ -15,7 +15,8 @@ import (
 // on demand, in each of its processes: SIGUSR1 starts Go's profiler,
 // SIGUSR2 writes the profile to $TMPDIR/keyway-cpu-PID.prof. It is how
 // bench/README.md measures where a cell's time goes; perf on a virtual
-// machine without hardware counters does not count it reliably.
+// machine without hardware counters puts much of it in the kernel's
+// context switches.
 func init() {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGUSR1, syscall.SIGUSR2)

@@ -13,8 +13,9 @@ import (
 // an Event, without reflection: a proxy decodes every event its agents
 // send, one per audited statement. Keys match the fields' names exactly
 // (json.Unmarshal also takes a key that differs in case), keys of no
-// field are ignored, a repeated key's last value counts, null leaves a
-// field unset, and a value of the wrong type is an error, as is nesting
+// field are ignored, a repeated key's last value counts, null empties
+// a slice or pointer and leaves other fields as they are, and a value of
+// the wrong type is an error, as is nesting
 // deeper than fastjson's 300 levels. Its zero value is ready; it is
 // reused from one event to the next and is not safe for concurrent use.
 // An event keeps no memory of the Decoder's.
@@ -45,10 +46,15 @@ func (d *Decoder) Decode(b []byte) (Event, error) {
 	}
 	d.text, d.strings = d.text[:0], d.strings[:0]
 	o.Visit(func(k []byte, v *fastjson.Value) {
-		if err == nil && v.Type() != fastjson.TypeNull {
-			if ferr := d.setField(&e, string(k), v); ferr != nil {
-				err = fmt.Errorf("decoding an audit event: field %q: %w", k, ferr)
-			}
+		if err != nil {
+			return
+		}
+		if v.Type() == fastjson.TypeNull {
+			d.unset(&e, string(k))
+			return
+		}
+		if ferr := d.setField(&e, string(k), v); ferr != nil {
+			err = fmt.Errorf("decoding an audit event: field %q: %w", k, ferr)
 		}
 	})
 	if err == nil {
@@ -104,14 +110,7 @@ func (d *Decoder) setField(e *Event, key string, v *fastjson.Value) error {
 		if err != nil {
 			return err
 		}
-		// A repeated key's earlier parameters are dropped with their slice.
-		kept := d.strings[:0]
-		for _, s := range d.strings {
-			if s.field >= 0 {
-				kept = append(kept, s)
-			}
-		}
-		d.strings = kept
+		d.unset(e, key)
 		e.Parameters = make([]string, len(items))
 		for i, item := range items {
 			if item.Type() == fastjson.TypeNull {
@@ -123,6 +122,25 @@ func (d *Decoder) setField(e *Event, key string, v *fastjson.Value) error {
 		}
 	}
 	return nil
+}
+
+// unset applies a null: as json.Unmarshal does, it empties a slice or a
+// pointer (and a repeated key's earlier parameters are dropped with
+// theirs) and leaves any other field as it was.
+func (d *Decoder) unset(e *Event, key string) {
+	switch key {
+	case "grace_ends":
+		e.GraceEnds = nil
+	case "parameters":
+		e.Parameters = nil
+		kept := d.strings[:0]
+		for _, s := range d.strings {
+			if s.field >= 0 {
+				kept = append(kept, s)
+			}
+		}
+		d.strings = kept
+	}
 }
 
 // stringKeys are the keys of the string fields, in stringField's order.

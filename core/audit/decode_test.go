@@ -42,6 +42,7 @@ func TestDecodeReadsAsUnmarshal(t *testing.T) {
 		{"unknown keys ignored", `{"extra":{"deep":[1,{"a":2}]},"event":"db.session.query"}`, false},
 		{"null parameter", `{"parameters":["a",null,"c"]}`, false},
 		{"repeated parameters, last counts", `{"parameters":["a","b","c"],"user":"u","parameters":["d"]}`, false},
+		{"null after a value", `{"parameters":["a"],"grace_ends":"2026-12-07T01:02:03Z","user":"u","parameters":null,"grace_ends":null,"user":null}`, false},
 		{"escapes", `{"query":"\u00e9\ud83d\ude00 tab\t \"q\" \\ \/"}`, false},
 		{"bytes that are not UTF-8", "{\"query\":\"a\xffb\xc3\"}", false},
 		{"negative and zero numbers", `{"ei":-3,"bytes_in":0,"rows_affected":9223372036854775807}`, false},
