@@ -3,7 +3,6 @@ package supervisor
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -12,25 +11,21 @@ import (
 // (USER_HZ, 100 on every Linux keyway runs on).
 const clockTick = 10 * time.Millisecond
 
-// processActivity reads, from /proc, the time pid's threads have spent
-// running or waiting to run, and whether the process is stopped (a
-// SIGSTOP or a tracer). Waiting counts: on a saturated machine a plugin
-// serving a burst of sessions may get little CPU, yet it is not frozen.
-// Without the scheduler's statistics it is the CPU time alone. ok is
-// false when nothing can be read.
-func processActivity(pid int) (active time.Duration, stopped, ok bool) {
+// processActivity reads, from /proc, pid's CPU time, the time each of
+// its threads spent running or waiting to run, and whether it is stopped
+// (a SIGSTOP or a tracer). Waiting counts: on a saturated machine a
+// plugin serving a burst of sessions may get little CPU, yet it is not
+// frozen. ok is false when nothing can be read.
+func processActivity(pid int) (activity, bool) {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, false, false
+		return activity{}, false
 	}
 	cpu, stopped, ok := parseStat(stat)
 	if !ok {
-		return 0, false, false
+		return activity{}, false
 	}
-	if sched, ok := threadsSchedstat(pid); ok {
-		return sched, stopped, true
-	}
-	return cpu, stopped, true
+	return activity{cpu: cpu, threads: threadsSchedstat(pid), stopped: stopped}, true
 }
 
 // parseStat reads the state and the CPU time (user and system) of a
@@ -56,33 +51,49 @@ func parseStat(stat []byte) (cpu time.Duration, stopped, ok bool) {
 	return time.Duration(utime+stime) * clockTick, state == 'T' || state == 't', true
 }
 
-// threadsSchedstat sums the time each thread of pid spent on a CPU and
-// waiting on a run queue (the first two fields of
-// /proc/PID/task/TID/schedstat, in nanoseconds).
-func threadsSchedstat(pid int) (time.Duration, bool) {
-	files, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/schedstat")
-	if err != nil || len(files) == 0 {
-		return 0, false
+// threadsSchedstat reads, for each thread of pid, the time it spent on a
+// CPU and waiting on a run queue (the first two fields of
+// /proc/PID/task/TID/schedstat, in nanoseconds). It returns nil when no
+// thread's statistics can be read.
+func threadsSchedstat(pid int) map[int]time.Duration {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
 	}
-	var sum time.Duration
-	read := false
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	var threads map[int]time.Duration
+	for _, task := range tasks {
+		tid, err := strconv.Atoi(task.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(dir + "/" + task.Name() + "/schedstat")
 		if err != nil {
 			// A thread that ended since the listing.
 			continue
 		}
-		fields := bytes.Fields(b)
-		if len(fields) < 2 {
+		spent, ok := parseSchedstat(b)
+		if !ok {
 			continue
 		}
-		run, err1 := strconv.ParseUint(string(fields[0]), 10, 64)
-		wait, err2 := strconv.ParseUint(string(fields[1]), 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
+		if threads == nil {
+			threads = make(map[int]time.Duration, len(tasks))
 		}
-		sum += time.Duration(run + wait)
-		read = true
+		threads[tid] = spent
 	}
-	return sum, read
+	return threads
+}
+
+// parseSchedstat adds the run and wait times of a schedstat line.
+func parseSchedstat(b []byte) (time.Duration, bool) {
+	fields := bytes.Fields(b)
+	if len(fields) < 2 {
+		return 0, false
+	}
+	run, err1 := strconv.ParseUint(string(fields[0]), 10, 64)
+	wait, err2 := strconv.ParseUint(string(fields[1]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(run + wait), true
 }
