@@ -1,6 +1,7 @@
 package access
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -23,6 +24,10 @@ type Trust struct {
 	pools   map[sdk.Authority]*x509.CertPool
 	pems    map[sdk.Authority][]byte
 	fetched time.Time
+	// verified holds client chains already verified, so a client that
+	// connects again, or a session checked at admission and again when
+	// authorised, costs a digest rather than a chain verification.
+	verified map[chainKey]verifiedChain
 }
 
 // NewTrust returns a cache over ca.
@@ -73,9 +78,20 @@ func (t *Trust) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	t.mu.Lock()
+	oldPools, oldPEMs := t.pools, t.pems
+	t.mu.Unlock()
 	pools := map[sdk.Authority]*x509.CertPool{}
 	pems := map[sdk.Authority][]byte{}
 	for _, st := range states {
+		pem := authority.CertsPEM(st.Certificates...)
+		pems[st.Authority] = pem
+		// An unchanged authority keeps its pool, and with it the chains
+		// verified against it.
+		if old, ok := oldPools[st.Authority]; ok && bytes.Equal(oldPEMs[st.Authority], pem) {
+			pools[st.Authority] = old
+			continue
+		}
 		pool := x509.NewCertPool()
 		for _, der := range st.Certificates {
 			c, err := x509.ParseCertificate(der)
@@ -85,7 +101,6 @@ func (t *Trust) load(ctx context.Context) error {
 			pool.AddCert(c)
 		}
 		pools[st.Authority] = pool
-		pems[st.Authority] = authority.CertsPEM(st.Certificates...)
 	}
 	t.mu.Lock()
 	t.pools, t.pems, t.fetched = pools, pems, t.now()
@@ -100,23 +115,31 @@ func (t *Trust) VerifyClient(ctx context.Context, chain [][]byte) (*x509.Certifi
 	if len(chain) == 0 {
 		return nil, fmt.Errorf("no client certificate was presented; log in with keyway login and connect with the certificate from keyway db login")
 	}
+	pool, err := t.Pool(ctx, sdk.AuthorityUser)
+	if err != nil {
+		return nil, err
+	}
+	now := t.now()
+	key := keyOf(chain)
+	if leaf, ok := t.recall(key, pool, now); ok {
+		return leaf, nil
+	}
 	leaf, err := x509.ParseCertificate(chain[0])
 	if err != nil {
 		return nil, fmt.Errorf("the client certificate cannot be parsed: %v", err)
 	}
-	now := t.now()
 	if now.After(leaf.NotAfter) {
 		return nil, fmt.Errorf("the client certificate of %s expired at %s; run keyway login again", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if now.Before(leaf.NotBefore) {
 		return nil, fmt.Errorf("the client certificate of %s is not valid before %s; check this machine's clock", leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
-	if err := t.verifyChain(ctx, sdk.AuthorityUser, leaf, chain[1:]); err != nil {
-		if errors.Is(err, errNotIssued) {
-			return nil, fmt.Errorf("the client certificate of %s was not issued by this cluster's user authority; log in to this cluster with keyway login", leaf.Subject.CommonName)
-		}
-		return nil, err
+	verified, err := verify(pool, leaf, chain[1:], now)
+	if err != nil {
+		return nil, fmt.Errorf("the client certificate of %s was not issued by this cluster's user authority; log in to this cluster with keyway login", leaf.Subject.CommonName)
 	}
+	notBefore, notAfter := windowOf(verified)
+	t.remember(key, verifiedChain{leaf: leaf, pool: pool, notBefore: notBefore, notAfter: notAfter})
 	return leaf, nil
 }
 
@@ -130,17 +153,25 @@ func (t *Trust) verifyChain(ctx context.Context, a sdk.Authority, leaf *x509.Cer
 	if err != nil {
 		return err
 	}
+	_, err = verify(pool, leaf, intermediates, t.now())
+	return err
+}
+
+// verify checks that leaf, with intermediates (DER), chains to pool for
+// client authentication at now, and returns the chain it verified along.
+func verify(pool *x509.CertPool, leaf *x509.Certificate, intermediates [][]byte, now time.Time) ([]*x509.Certificate, error) {
 	inter := x509.NewCertPool()
 	for _, der := range intermediates {
 		if c, err := x509.ParseCertificate(der); err == nil {
 			inter.AddCert(c)
 		}
 	}
-	opts := x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: t.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if _, err := leaf.Verify(opts); err != nil {
-		return fmt.Errorf("%w: %v", errNotIssued, err)
+	opts := x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	chains, err := leaf.Verify(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotIssued, err)
 	}
-	return nil
+	return chains[0], nil
 }
 
 // VerifyHost checks a host's certificate chain against the host

@@ -1,0 +1,221 @@
+package access
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyway-dev/keyway/sdk"
+)
+
+// testCA is a self-signed authority that signs client certificates.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func newTestCA(t testing.TB, name string) testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testCA{cert: cert, key: key}
+}
+
+// client signs a client certificate for name valid until notAfter.
+func (ca testCA) client(t testing.TB, name string, notAfter time.Time) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: notAfter,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// fakeAuthorities serves the user authority's certificates, which a test
+// may change, and counts the fetches.
+type fakeAuthorities struct {
+	mu      sync.Mutex
+	certs   [][]byte
+	fetches int
+}
+
+func (f *fakeAuthorities) set(certs ...*x509.Certificate) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.certs = nil
+	for _, c := range certs {
+		f.certs = append(f.certs, c.Raw)
+	}
+}
+
+func (f *fakeAuthorities) Authorities(context.Context) ([]sdk.AuthorityState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fetches++
+	return []sdk.AuthorityState{{Authority: sdk.AuthorityUser, Certificates: f.certs}}, nil
+}
+
+func (f *fakeAuthorities) Sign(context.Context, sdk.SignRequest) (sdk.SignResponse, error) {
+	return sdk.SignResponse{}, nil
+}
+
+func (f *fakeAuthorities) Rotate(context.Context, sdk.RotateRequest) (sdk.AuthorityState, error) {
+	return sdk.AuthorityState{}, nil
+}
+
+// TestVerifyClientRemembersOnlyWhatStillHolds checks that a chain
+// verified once is not verified again while its authority and its
+// certificates' validity hold, and is refused as soon as either ends.
+func TestVerifyClientRemembersOnlyWhatStillHolds(t *testing.T) {
+	ctx := context.Background()
+	caA, caB := newTestCA(t, "user CA A"), newTestCA(t, "user CA B")
+	expires := time.Now().Add(time.Hour)
+	alice := [][]byte{caA.client(t, "alice", expires)}
+	mallory := [][]byte{caB.client(t, "mallory", expires)}
+
+	tests := []struct {
+		name string
+		// step changes the trust or its clock before the second check.
+		step func(f *fakeAuthorities, tr *Trust, clock *time.Time)
+		// same is set when the second check must return the remembered
+		// leaf; wantErr when it must fail, with that phrase.
+		same    bool
+		wantErr string
+	}{
+		{"checked again", func(*fakeAuthorities, *Trust, *time.Time) {}, true, ""},
+		{"authorities refreshed unchanged", func(f *fakeAuthorities, tr *Trust, _ *time.Time) {
+			tr.Invalidate()
+		}, true, ""},
+		{"authority rotated away", func(f *fakeAuthorities, tr *Trust, _ *time.Time) {
+			f.set(caB.cert)
+			tr.Invalidate()
+		}, false, "not issued by this cluster's user authority"},
+		{"rotation adds a key", func(f *fakeAuthorities, tr *Trust, _ *time.Time) {
+			f.set(caB.cert, caA.cert)
+			tr.Invalidate()
+		}, false, ""},
+		{"certificate expired", func(_ *fakeAuthorities, _ *Trust, clock *time.Time) {
+			*clock = expires.Add(time.Second)
+		}, false, "expired"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeAuthorities{}
+			f.set(caA.cert)
+			clock := time.Now()
+			tr := NewTrust(f, time.Hour)
+			tr.now = func() time.Time { return clock }
+
+			first, err := tr.VerifyClient(ctx, alice)
+			if err != nil {
+				t.Fatalf("first check: %v", err)
+			}
+			if _, err := tr.VerifyClient(ctx, mallory); err == nil {
+				t.Fatal("a chain from another authority was accepted")
+			}
+			tt.step(f, tr, &clock)
+			second, err := tr.VerifyClient(ctx, alice)
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("second check: err = %v, want it to say %q", err, tt.wantErr)
+				}
+				return
+			case err != nil:
+				t.Fatalf("second check: %v", err)
+			}
+			if (second == first) != tt.same {
+				t.Fatalf("second check returned the remembered leaf: %v, want %v", second == first, tt.same)
+			}
+		})
+	}
+}
+
+func TestRememberIsBounded(t *testing.T) {
+	tr := NewTrust(&fakeAuthorities{}, time.Hour)
+	for i := range maxVerified + 100 {
+		var k chainKey
+		k[0], k[1], k[2] = byte(i), byte(i>>8), byte(i>>16)
+		tr.remember(k, verifiedChain{})
+	}
+	if n := len(tr.verified); n != maxVerified {
+		t.Fatalf("%d chains remembered, want %d", n, maxVerified)
+	}
+}
+
+func TestKeyOfSeparatesChains(t *testing.T) {
+	a, b := []byte("first"), []byte("second")
+	keys := map[chainKey]string{}
+	for name, chain := range map[string][][]byte{
+		"a":      {a},
+		"a,b":    {a, b},
+		"b,a":    {b, a},
+		"joined": {append(append([]byte{}, a...), b...)},
+		"split":  {[]byte("firs"), []byte("tsecond")},
+	} {
+		k := keyOf(chain)
+		if other, ok := keys[k]; ok {
+			t.Fatalf("chains %s and %s have one key", name, other)
+		}
+		keys[k] = name
+	}
+}
+
+// BenchmarkVerifyClient compares a chain's first verification with the
+// checks that find it remembered.
+func BenchmarkVerifyClient(b *testing.B) {
+	ca := newTestCA(b, "user CA")
+	chain := [][]byte{ca.client(b, "alice", time.Now().Add(time.Hour))}
+	f := &fakeAuthorities{}
+	f.set(ca.cert)
+	ctx := context.Background()
+	b.Run("verified", func(b *testing.B) {
+		tr := NewTrust(f, time.Hour)
+		for b.Loop() {
+			tr.verified = nil
+			if _, err := tr.VerifyClient(ctx, chain); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("remembered", func(b *testing.B) {
+		tr := NewTrust(f, time.Hour)
+		for b.Loop() {
+			if _, err := tr.VerifyClient(ctx, chain); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

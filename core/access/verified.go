@@ -1,0 +1,85 @@
+package access
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"time"
+)
+
+// maxVerified bounds the client chains a Trust remembers. A client that
+// reconnects for every transaction presents the same chain each time;
+// a few thousand covers the users of a busy proxy while holding only
+// their parsed leaves.
+const maxVerified = 4096
+
+// chainKey names a certificate chain (DER, leaf first) by its digest.
+type chainKey [sha256.Size]byte
+
+func keyOf(chain [][]byte) chainKey {
+	h := sha256.New()
+	var n [4]byte
+	for _, der := range chain {
+		binary.BigEndian.PutUint32(n[:], uint32(len(der)))
+		h.Write(n[:])
+		h.Write(der)
+	}
+	var k chainKey
+	h.Sum(k[:0])
+	return k
+}
+
+// verifiedChain is a client chain that verified against pool: it stays
+// good while pool is the authority's pool and the time is within
+// [notBefore, notAfter], the window in which every certificate of the
+// chain it verified along is valid.
+type verifiedChain struct {
+	leaf                *x509.Certificate
+	pool                *x509.CertPool
+	notBefore, notAfter time.Time
+}
+
+// good reports whether v still holds for pool at now.
+func (v verifiedChain) good(pool *x509.CertPool, now time.Time) bool {
+	return v.pool == pool && !now.Before(v.notBefore) && !now.After(v.notAfter)
+}
+
+// windowOf is the time in which every certificate of chain is valid.
+func windowOf(chain []*x509.Certificate) (notBefore, notAfter time.Time) {
+	for i, c := range chain {
+		if i == 0 || c.NotBefore.After(notBefore) {
+			notBefore = c.NotBefore
+		}
+		if i == 0 || c.NotAfter.Before(notAfter) {
+			notAfter = c.NotAfter
+		}
+	}
+	return notBefore, notAfter
+}
+
+// recall returns the chain verified under key, if it still holds.
+func (t *Trust) recall(key chainKey, pool *x509.CertPool, now time.Time) (*x509.Certificate, bool) {
+	t.mu.Lock()
+	v, ok := t.verified[key]
+	t.mu.Unlock()
+	if !ok || !v.good(pool, now) {
+		return nil, false
+	}
+	return v.leaf, true
+}
+
+// remember keeps a verified chain, dropping an arbitrary one when full.
+func (t *Trust) remember(key chainKey, v verifiedChain) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.verified == nil {
+		t.verified = make(map[chainKey]verifiedChain)
+	}
+	if _, ok := t.verified[key]; !ok && len(t.verified) >= maxVerified {
+		for k := range t.verified {
+			delete(t.verified, k)
+			break
+		}
+	}
+	t.verified[key] = v
+}
