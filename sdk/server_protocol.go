@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,27 +28,29 @@ type protocolServer struct {
 	certs     servingCerts
 	dataCerts dataCerts
 	live      liveSessions
-
-	mu sync.Mutex
-	ln *handoff.Listener
 }
 
 func newProtocolServer(impl ProtocolPlugin, logger hclog.Logger, host func() *hostClient) *protocolServer {
 	return &protocolServer{impl: impl, logger: logger, ctx: context.Background(), host: host, metrics: NewMetrics()}
 }
 
+// handoffWait bounds how long a handoff socket waits for its host.
+const handoffWait = time.Minute
+
+// OpenHandoff opens a handoff socket for the host that asks: it accepts
+// that one host, within handoffWait, and is gone from the file system
+// once the host is connected.
 func (s *protocolServer) OpenHandoff(context.Context, *pluginv1.OpenHandoffRequest) (*pluginv1.OpenHandoffResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln == nil {
-		ln, err := handoff.Listen()
-		if err != nil {
-			return nil, fmt.Errorf("opening handoff socket: %w", err)
-		}
-		s.ln = ln
-		go s.acceptHosts(ln)
+	ln, err := handoff.Listen()
+	if err != nil {
+		return nil, fmt.Errorf("opening handoff socket: %w", err)
 	}
-	return &pluginv1.OpenHandoffResponse{SocketPath: s.ln.Path(), ClientTls: true, DataTls: true, Spec: SpecToProto(specOf(s.impl))}, nil
+	if err := ln.SetDeadline(time.Now().Add(handoffWait)); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("opening handoff socket: %w", err)
+	}
+	go s.acceptHost(ln)
+	return &pluginv1.OpenHandoffResponse{SocketPath: ln.Path(), ClientTls: true, DataTls: true, Spec: SpecToProto(specOf(s.impl))}, nil
 }
 
 func (s *protocolServer) Stats(context.Context, *pluginv1.StatsRequest) (*pluginv1.StatsResponse, error) {
@@ -64,14 +65,15 @@ func (s *protocolServer) Stats(context.Context, *pluginv1.StatsRequest) (*plugin
 	}, nil
 }
 
-func (s *protocolServer) acceptHosts(ln *handoff.Listener) {
-	for {
-		r, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go s.receive(r)
+// acceptHost takes the one host that dials ln and serves what it hands.
+func (s *protocolServer) acceptHost(ln *handoff.Listener) {
+	r, err := ln.Accept()
+	_ = ln.Close()
+	if err != nil {
+		s.logger.Warn("no host connected to the handoff socket", "error", err)
+		return
 	}
+	s.receive(r)
 }
 
 // receive turns each handed-off descriptor into a session.

@@ -78,6 +78,9 @@ func (p *process) stop(grace time.Duration, logger hclog.Logger) {
 	case <-timer.C:
 		logger.Error("plugin's output pipes are still open after its process group was killed; giving up on it", "pid", p.pid)
 	}
+	if err := os.RemoveAll(p.socketDir); err != nil {
+		logger.Warn("cannot remove the plugin's socket directory", "dir", p.socketDir, "error", err)
+	}
 	// What the plugin wrote into its audit pipe before it ended is on
 	// record before the plugin counts as stopped, so that keyway closes
 	// its audit log only after it.

@@ -54,6 +54,9 @@ type process struct {
 	// dataTLS is set when it completes the TLS of an agent's data
 	// connections itself (Session.data_tls).
 	dataTLS bool
+	// socketDir holds the plugin's go-plugin socket; removed once it
+	// stopped.
+	socketDir string
 	// gone is closed once the process stopped.
 	gone     chan struct{}
 	goneOnce sync.Once
@@ -97,8 +100,17 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 	logger := fixedName{env.logger.Named(spec.Name)}
 	logger.SetLevel(spec.LogLevel)
 
+	// go-plugin's socket goes into a directory of this process's own,
+	// removed when it stops, even by SIGKILL, rather than into the
+	// temporary directory, where a killed plugin would leave it.
+	socketDir, err := os.MkdirTemp("", "keyway-plugin-")
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: creating its socket directory: %w", spec.Name, err)
+	}
 	cmd, kill := pluginCommand(spec.Path, spec.Args...)
-	cmd.Env = append(gctarget.Environ(os.Environ()), sdk.EnvLogLevel+"="+strings.ToLower(spec.LogLevel.String()))
+	cmd.Env = append(gctarget.Environ(os.Environ()),
+		sdk.EnvLogLevel+"="+strings.ToLower(spec.LogLevel.String()),
+		plugin.EnvUnixSocketDir+"="+socketDir)
 	auditDone := make(chan struct{})
 	// pluginEnd is the plugin's end of its audit pipe, which keyway's copy
 	// must not keep open past the launch: the reader ends when every copy
@@ -110,6 +122,7 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 		var pipe net.Conn
 		pipe, pluginEnd, err = newAuditPipe()
 		if err != nil {
+			_ = os.RemoveAll(socketDir)
 			return nil, fmt.Errorf("plugin %q: %w", spec.Name, err)
 		}
 		// Where it can, the plugin writes them into shared memory
@@ -152,7 +165,7 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 	if env.host == nil {
 		close(auditDone)
 	}
-	p := &process{client: client, kill: kill, auditDone: auditDone, gone: make(chan struct{})}
+	p := &process{client: client, kill: kill, socketDir: socketDir, auditDone: auditDone, gone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			// The plugin may be healthy (its configuration was refused)

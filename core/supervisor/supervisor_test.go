@@ -317,3 +317,45 @@ func TestStopEndsPluginProcesses(t *testing.T) {
 		t.Fatalf("state = %s", st.State)
 	}
 }
+
+// TestPluginSocketsGoWithThePlugin checks that a plugin's sockets live in
+// a private directory that goes when the plugin does: killed and
+// replaced, or stopped. A plugin killed by SIGKILL cannot remove them
+// itself.
+func TestPluginSocketsGoWithThePlugin(t *testing.T) {
+	s := New(Options{Policy: DefaultPolicy()})
+	if err := s.Start(context.Background(), []Spec{testSpec(t, "ok", "    greeting = \"x\"\n")}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := s.Instance("echo")
+	socketDir := func() string {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		return in.proc.socketDir
+	}
+	first := socketDir()
+	fi, err := os.Stat(first)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("socket directory %s: %v, %v; want mode 0700", first, fi, err)
+	}
+	if entries, err := os.ReadDir(first); err != nil || len(entries) == 0 {
+		t.Fatalf("the plugin's socket is not in %s: %v, %v", first, entries, err)
+	}
+	old := in.Status().PID
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitRestarted(t, in, old, 5*time.Second)
+	if _, err := os.Stat(first); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the killed plugin's socket directory is still there: %v", err)
+	}
+	second := socketDir()
+	if second == first {
+		t.Fatal("the new plugin reuses the old socket directory")
+	}
+	roundTrip(t, in, "x")
+	s.Stop()
+	if _, err := os.Stat(second); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the stopped plugin's socket directory is still there: %v", err)
+	}
+}

@@ -11,11 +11,20 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 )
 
 // MaxPayload bounds the metadata sent with one connection.
 const MaxPayload = 64 << 10
+
+// The socket Listen makes is socketName in a new directory whose name
+// starts with dirPrefix.
+const (
+	dirPrefix  = "keyway-handoff-"
+	socketName = "handoff.sock"
+)
 
 // ErrNoDescriptor is returned when a packet arrives without a descriptor.
 var ErrNoDescriptor = errors.New("handoff packet carried no file descriptor")
@@ -29,11 +38,11 @@ type Listener struct {
 // Listen creates a socket in a new private directory (mode 0700) under
 // the system temporary directory.
 func Listen() (*Listener, error) {
-	dir, err := os.MkdirTemp("", "keyway-handoff-")
+	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("creating handoff directory: %w", err)
 	}
-	path := filepath.Join(dir, "handoff.sock")
+	path := filepath.Join(dir, socketName)
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -51,6 +60,9 @@ func Listen() (*Listener, error) {
 func (l *Listener) Path() string { return l.ln.Addr().String() }
 
 // Accept waits for the host. Peers running as another user are refused.
+// Once the host is connected the socket's directory is removed: a socket
+// is dialled once, and a plugin killed afterwards leaves nothing behind
+// in the temporary directory.
 func (l *Listener) Accept() (*Receiver, error) {
 	for {
 		c, err := l.ln.AcceptUnix()
@@ -61,11 +73,20 @@ func (l *Listener) Accept() (*Receiver, error) {
 			_ = c.Close()
 			continue
 		}
+		l.ln.SetUnlinkOnClose(false)
+		if err := os.RemoveAll(l.dir); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("removing handoff directory: %w", err)
+		}
 		return &Receiver{c: c}, nil
 	}
 }
 
-// Close stops listening and removes the socket's directory.
+// SetDeadline sets when a waiting Accept gives up.
+func (l *Listener) SetDeadline(t time.Time) error { return l.ln.SetDeadline(t) }
+
+// Close stops listening and removes the socket's directory if it is
+// still there.
 func (l *Listener) Close() error {
 	err := l.ln.Close()
 	if rmErr := os.RemoveAll(l.dir); err == nil {
@@ -139,7 +160,21 @@ func Dial(path string) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialing handoff socket %s: %w", path, err)
 	}
+	removeListened(path)
 	return &Sender{c: c}, nil
+}
+
+// removeListened removes a socket Listen made, and its directory, once
+// the host is connected: the plugin does the same when it accepts, but a
+// plugin killed before it gets to that would leave them behind. Any
+// other path is left alone.
+func removeListened(path string) {
+	dir := filepath.Dir(path)
+	if filepath.Base(path) != socketName || !strings.HasPrefix(filepath.Base(dir), dirPrefix) {
+		return
+	}
+	_ = os.Remove(path)
+	_ = os.Remove(dir)
 }
 
 // Send passes conn's descriptor and payload to the plugin. The caller
