@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +41,7 @@ type decider interface {
 type hostBackend struct {
 	registry *agent.Registry
 	decide   decider
-	audit    audit.Log
+	audit    jsonLog
 	// auditAllow lets sessions proceed while the audit log fails
 	// (on_failure = "allow"); the failure is logged.
 	auditAllow bool
@@ -63,7 +61,7 @@ type hostBackend struct {
 type hostParts struct {
 	registry    *agent.Registry
 	decide      decider
-	audit       audit.Log
+	audit       jsonLog
 	auditAllow  bool
 	logger      hclog.Logger
 	auditFailed *atomic.Int64
@@ -110,28 +108,14 @@ func (h *hostBackend) Audit(ctx context.Context, durable bool, eventsJSON [][]by
 	return h.failed(err, len(eventsJSON))
 }
 
-// record passes events to the audit log.
+// record passes events to the audit log as the plugin encoded them (the
+// sink checks each is an object), not decoded and encoded again.
 func (h *hostBackend) record(ctx context.Context, durable bool, eventsJSON [][]byte) error {
-	if raw, ok := h.audit.(jsonLog); ok {
-		// The plugin's JSON goes to the sink as it is (it is checked to be
-		// an object), not decoded and encoded again.
-		return raw.EmitJSON(ctx, durable, eventsJSON)
-	}
-	events := make([]audit.Event, 0, len(eventsJSON))
-	for _, b := range eventsJSON {
-		var e audit.Event
-		if err := json.Unmarshal(b, &e); err != nil {
-			return fmt.Errorf("decoding an audit event: %w", err)
-		}
-		events = append(events, e)
-	}
-	if durable {
-		return h.audit.EmitDurable(ctx, events...)
-	}
-	return h.audit.Emit(ctx, events...)
+	return h.audit.EmitJSON(ctx, durable, eventsJSON)
 }
 
-// jsonLog is an audit log that takes events already encoded.
+// jsonLog is an audit log that takes events already encoded: every sink,
+// and an agent's link to its proxy.
 type jsonLog interface {
 	EmitJSON(ctx context.Context, durable bool, objects [][]byte) error
 }
