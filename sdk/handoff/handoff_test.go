@@ -14,11 +14,7 @@ import (
 )
 
 func TestHandoffPassesAWorkingConnection(t *testing.T) {
-	ln, err := Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
+	ln := listen(t)
 	if fi, err := os.Stat(ln.Path()); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode: %v %v", fi.Mode(), err)
 	}
@@ -30,11 +26,7 @@ func TestHandoffPassesAWorkingConnection(t *testing.T) {
 		}
 		recvCh <- r
 	}()
-	s, err := Dial(ln.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
+	s := dial(t, ln.Path())
 	r := <-recvCh
 
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
@@ -80,16 +72,8 @@ func TestHandoffPassesAWorkingConnection(t *testing.T) {
 }
 
 func TestSendRefusesOversizedPayload(t *testing.T) {
-	ln, err := Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	s, err := Dial(ln.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
+	ln := listen(t)
+	s := dial(t, ln.Path())
 	f, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
@@ -102,11 +86,7 @@ func TestSendRefusesOversizedPayload(t *testing.T) {
 }
 
 func TestReceiveWithoutDescriptor(t *testing.T) {
-	ln, err := Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
+	ln := listen(t)
 	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: ln.Path(), Net: "unixpacket"})
 	if err != nil {
 		t.Fatal(err)
@@ -142,11 +122,7 @@ func TestListenerCloseRemovesDirectory(t *testing.T) {
 // temporary directory once the host is connected, so a plugin killed
 // later leaves no socket behind, and that the connection still works.
 func TestAcceptRemovesDirectory(t *testing.T) {
-	ln, err := Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
+	ln := listen(t)
 	path := ln.Path()
 	accepted := make(chan *Receiver, 1)
 	go func() {
@@ -193,16 +169,8 @@ func TestAcceptRemovesDirectory(t *testing.T) {
 // TestDialRemovesDirectory checks that the host removes the socket it
 // connected to even when the plugin never accepts (killed first).
 func TestDialRemovesDirectory(t *testing.T) {
-	ln, err := Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	s, err := Dial(ln.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
+	ln := listen(t)
+	dial(t, ln.Path())
 	if _, err := os.Stat(filepath.Dir(ln.Path())); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the socket's directory is still there after Dial: %v", err)
 	}
@@ -273,4 +241,26 @@ func socketPair() (*net.UnixConn, *net.UnixConn, error) {
 		return nil, nil, err
 	}
 	return a, b, nil
+}
+
+// listen opens a Listener that the test closes at its end.
+func listen(t *testing.T) *Listener {
+	t.Helper()
+	ln, err := Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// dial connects a Sender to path that the test closes at its end.
+func dial(t *testing.T, path string) *Sender {
+	t.Helper()
+	s, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
