@@ -84,7 +84,7 @@ func TestConfigureDBEvents(t *testing.T) {
 
 // tcpPair returns both ends of a loopback TCP connection, which, unlike
 // net.Pipe, can be half-closed.
-func tcpPair(t *testing.T) (net.Conn, net.Conn) {
+func tcpPair(t testing.TB) (net.Conn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

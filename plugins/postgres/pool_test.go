@@ -18,7 +18,7 @@ import (
 
 // tlsPair returns a TLS client connection and the raw server side of
 // the same loopback connection, handshake done.
-func tlsPair(t *testing.T) (*tls.Conn, *tls.Conn) {
+func tlsPair(t testing.TB) (*tls.Conn, *tls.Conn) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

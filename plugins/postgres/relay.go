@@ -15,8 +15,13 @@ import (
 // Relay buffering and limits.
 const (
 	// relayBuffer is a write buffer, lent only while there is something
-	// to send.
-	relayBuffer = 8 << 10
+	// to send: one TLS record's plaintext at most, so a result streamed
+	// through goes out in full records, one system call each
+	// (BenchmarkRelayStream: about a third faster than at 8 KiB).
+	relayBuffer = 16 << 10
+	// plainBuffer is what the unaudited relay copies the client's bytes
+	// through; it is held for the session's life, idle or not.
+	plainBuffer = 8 << 10
 	// readBuffer is what each direction borrows for reading whole the
 	// small messages while they flow (lazyReader); larger reads go
 	// straight to the write buffer, and TLS keeps its own record buffer.
@@ -292,7 +297,7 @@ func endIfStalled(err error, client, upstream net.Conn) *stalledError {
 func relayPlain(bufs *bufferPool, countIn, countOut func(int), client, upstream net.Conn, server io.Reader, end func() sdk.EndReason) *stalledError {
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_, _ = io.CopyBuffer(countingWriter{upstream, countIn}, client, make([]byte, relayBuffer))
+		_, _ = io.CopyBuffer(countingWriter{upstream, countIn}, client, make([]byte, plainBuffer))
 		sdk.CloseWrite(upstream)
 	})
 	err := relayFrames(server, client, bufs, passFrame, countOut)

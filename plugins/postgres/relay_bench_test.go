@@ -97,3 +97,37 @@ func BenchmarkRelayAuditedSelect(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRelayStream relays a large result, rows of 1,000 bytes as
+// bench's stream of select repeat('x', 1000) sends them, from the
+// server's side to a client over TLS on loopback TCP, which reads and
+// drops them: the write buffer's size sets the TLS records and the
+// system calls per byte.
+func BenchmarkRelayStream(b *testing.B) {
+	const rows = 4096
+	row, err := (&pgproto3.DataRow{Values: [][]byte{bytes.Repeat([]byte("x"), 1000)}}).Encode(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	result := bytes.Repeat(row, rows)
+	reader, writer := tlsPair(b)
+	drained := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, reader)
+		drained <- err
+	}()
+	tr := newTracker(testAudit(&countingHost{}), 1024)
+	bufs := newBufferPool()
+	b.SetBytes(int64(len(result)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := relayFromServer(bytes.NewReader(result), writer, bufs, tr, func(int) {}); err != io.EOF {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	_ = writer.Close()
+	if err := <-drained; err != nil {
+		b.Fatal(err)
+	}
+}
