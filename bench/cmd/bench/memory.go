@@ -42,24 +42,15 @@ func measureMemory(ctx context.Context, e *env, direct, floor endpoint) memoryRe
 	if err := direct.settle(ctx, 2*time.Minute); err != nil {
 		fail("PostgreSQL after the idle sessions", err)
 	}
-	fmt.Fprintf(e.log, "streaming %d MB over direct TLS, floor-1hop and keyway\n", e.opts.streamBytes/1_000_000)
-	if r, err := measureStream(ctx, directName, direct, e.opts.streamBytes); err != nil {
-		fail("streaming over direct TLS", err)
-	} else {
-		m.Stream = append(m.Stream, r)
-	}
+	paths := []streamPath{{name: directName, ep: direct}}
 	if floor.host != "" {
-		if r, err := measureStream(ctx, floor1Name, floor, e.opts.streamBytes); err != nil {
-			fail("streaming through floor-1hop", err)
-		} else {
-			m.Stream = append(m.Stream, r)
-		}
+		paths = append(paths, streamPath{name: floor1Name, ep: floor})
 	}
-	if r, err := measureStream(ctx, "keyway", e.keywayEndpoint, e.opts.streamBytes, e.keyway.pid(), plugin); err != nil {
-		fail("streaming through keyway", err)
-	} else {
-		m.Stream = append(m.Stream, r)
-	}
+	paths = append(paths, streamPath{name: "keyway", ep: e.keywayEndpoint, pids: []int{e.keyway.pid(), plugin}})
+	fmt.Fprintf(e.log, "streaming %d MB over direct TLS, floor-1hop and keyway, %d round(s)\n", e.opts.streamBytes/1_000_000, e.opts.runs)
+	streams, errs := measureStreams(ctx, paths, e.opts.streamBytes, e.opts.runs)
+	m.Stream = streams
+	m.Errors = append(m.Errors, errs...)
 	return m
 }
 

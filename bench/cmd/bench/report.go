@@ -162,8 +162,15 @@ func printMemory(w io.Writer, m memoryReport) {
 		}
 		for _, s := range m.Stream {
 			fmt.Fprintf(w, "  %-12s %s in %.2f s, %.0f MB/s", s.Path, mbString(s.Bytes), s.Seconds, s.mbPerSecond())
+			var notes []string
+			if len(s.Rounds) > 1 {
+				notes = append(notes, fmt.Sprintf("median of %d rounds", len(s.Rounds)))
+			}
 			if direct > 0 && s.Path != directName {
-				fmt.Fprintf(w, " (%.2f of direct)", s.mbPerSecond()/direct)
+				notes = append(notes, fmt.Sprintf("%.2f of direct", s.mbPerSecond()/direct))
+			}
+			if len(notes) > 0 {
+				fmt.Fprintf(w, " (%s)", strings.Join(notes, "; "))
 			}
 			if s.PeakKiB > 0 {
 				fmt.Fprintf(w, ", keyway+plugin RSS %s before, peak %s", mib(s.BaseKiB), mib(s.PeakKiB))
