@@ -139,7 +139,7 @@ func (t *Trust) VerifyClient(ctx context.Context, chain [][]byte) (*x509.Certifi
 		return nil, fmt.Errorf("the client certificate of %s was not issued by this cluster's user authority; log in to this cluster with keyway login", leaf.Subject.CommonName)
 	}
 	notBefore, notAfter := windowOf(verified)
-	t.remember(key, verifiedChain{leaf: leaf, pool: pool, notBefore: notBefore, notAfter: notAfter})
+	t.remember(key, verifiedChain{leaf: leaf, pool: pool, notBefore: notBefore, notAfter: notAfter}, now)
 	return leaf, nil
 }
 

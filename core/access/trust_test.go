@@ -164,14 +164,45 @@ func TestVerifyClientRemembersOnlyWhatStillHolds(t *testing.T) {
 }
 
 func TestRememberIsBounded(t *testing.T) {
-	tr := NewTrust(&fakeAuthorities{}, time.Hour)
-	for i := range maxVerified + 100 {
+	now := time.Now()
+	key := func(i int) chainKey {
 		var k chainKey
 		k[0], k[1], k[2] = byte(i), byte(i>>8), byte(i>>16)
-		tr.remember(k, verifiedChain{})
+		return k
 	}
-	if n := len(tr.verified); n != maxVerified {
-		t.Fatalf("%d chains remembered, want %d", n, maxVerified)
+	tests := []struct {
+		name string
+		// expired is how many of the full set are expired at now.
+		expired int
+		want    int
+	}{
+		{"none expired: one dropped for the new one", 0, maxVerified},
+		{"expired ones go first", 100, maxVerified - 100 + 1},
+		{"all expired", maxVerified, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewTrust(&fakeAuthorities{}, time.Hour)
+			for i := range maxVerified {
+				notAfter := now.Add(time.Hour)
+				if i < tt.expired {
+					notAfter = now.Add(-time.Second)
+				}
+				tr.remember(key(i), verifiedChain{notAfter: notAfter}, now)
+			}
+			tr.remember(key(maxVerified), verifiedChain{notAfter: now.Add(time.Hour)}, now)
+			if n := len(tr.verified); n != tt.want {
+				t.Fatalf("%d chains remembered, want %d", n, tt.want)
+			}
+			if _, ok := tr.verified[key(maxVerified)]; !ok {
+				t.Fatal("the newest chain was not remembered")
+			}
+			for k, v := range tr.verified {
+				if now.After(v.notAfter) && tt.expired > 0 {
+					t.Fatalf("an expired chain %x stayed", k[:3])
+				}
+			}
+		})
 	}
 }
 

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// maxVerified bounds the client chains a Trust remembers. A client that
-// reconnects for every transaction presents the same chain each time;
-// a few thousand covers the users of a busy proxy while holding only
-// their parsed leaves.
-const maxVerified = 4096
+// maxVerified bounds the client chains a Trust remembers, each a parsed
+// leaf of a few KiB. A client that reconnects for every transaction
+// presents the same chain each time; a thousand covers the users of a
+// busy proxy, whose short-lived certificates are dropped once expired.
+const maxVerified = 1024
 
 // chainKey names a certificate chain (DER, leaf first) by its digest.
 type chainKey [sha256.Size]byte
@@ -68,17 +68,25 @@ func (t *Trust) recall(key chainKey, pool *x509.CertPool, now time.Time) (*x509.
 	return v.leaf, true
 }
 
-// remember keeps a verified chain, dropping an arbitrary one when full.
-func (t *Trust) remember(key chainKey, v verifiedChain) {
+// remember keeps a verified chain. When full, it first drops the chains
+// expired at now, then an arbitrary one.
+func (t *Trust) remember(key chainKey, v verifiedChain, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.verified == nil {
 		t.verified = make(map[chainKey]verifiedChain)
 	}
 	if _, ok := t.verified[key]; !ok && len(t.verified) >= maxVerified {
+		for k, old := range t.verified {
+			if now.After(old.notAfter) {
+				delete(t.verified, k)
+			}
+		}
 		for k := range t.verified {
+			if len(t.verified) < maxVerified {
+				break
+			}
 			delete(t.verified, k)
-			break
 		}
 	}
 	t.verified[key] = v
