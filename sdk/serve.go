@@ -71,8 +71,10 @@ func Serve(p Plugin, opts ...ServeOption) {
 		Plugins: plugin.PluginSet{
 			PluginSetName: &grpcPlugin{impl: p, logger: cfg.logger},
 		},
-		GRPCServer: plugin.DefaultGRPCServer,
-		Logger:     cfg.logger,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, LinkServerOptions()...)...)
+		},
+		Logger: cfg.logger,
 	})
 	os.Exit(0)
 }

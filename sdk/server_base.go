@@ -86,7 +86,7 @@ func (s *baseServer) dialHost(id uint32) (Host, error) {
 	if s.host != nil && s.hostID == id {
 		return s.host, nil
 	}
-	conn, err := s.broker.Dial(id)
+	conn, err := s.broker.DialWithOptions(id, LinkDialOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("dialing the host service: %w", err)
 	}

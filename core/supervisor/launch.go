@@ -157,6 +157,7 @@ func launch(ctx context.Context, spec Spec, env launchEnv) (_ *process, err erro
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		GRPCDialOptions:  sdk.LinkDialOptions(),
 		Logger:           logger,
 		Stderr:           io.Discard,
 		StartTimeout:     startTimeout,
@@ -261,7 +262,7 @@ func configure(ctx context.Context, spec Spec, p *process, env launchEnv, logger
 	}
 	brokerID := p.conn.broker.NextId()
 	go p.conn.broker.AcceptAndServe(brokerID, func(opts []grpc.ServerOption) *grpc.Server {
-		s := grpc.NewServer(opts...)
+		s := grpc.NewServer(append(opts, sdk.LinkServerOptions()...)...)
 		pluginv1.RegisterHostServer(s, &hostService{logger: logger, backend: env.host, plugin: spec.Name})
 		return s
 	})
