@@ -88,7 +88,7 @@ func (t cancelTarget) cancel(ctx context.Context, timeout time.Duration, from st
 // forward sends a CancelRequest for t's real backend over TLS, as the
 // database expects from keyway.
 func (t cancelTarget) forward(ctx context.Context, timeout time.Duration) error {
-	conn, err := connect(ctx, nil, &t.db, t.cert, timeout)
+	conn, err := connect(ctx, nil, nil, &t.db, t.cert, timeout)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,8 @@ type Plugin struct {
 	pool *serverPool
 	// trust keeps the databases' parsed CA pools, shared by sessions.
 	trust *sdk.TrustCache
+	// groups keeps the key-exchange group each database chose.
+	groups *groupMemory
 }
 
 // settings is the applied configuration.
@@ -58,7 +60,7 @@ func (s settings) statements() bool { return s.dbEvents == sdk.AuditDBEventsAll 
 
 // New returns the plugin.
 func New() sdk.Plugin {
-	return &Plugin{certs: dbsession.NewCertCache(), cancels: newCancels(), bufs: newBufferPool(), pool: newServerPool(), trust: new(sdk.TrustCache)}
+	return &Plugin{certs: dbsession.NewCertCache(), cancels: newCancels(), bufs: newBufferPool(), pool: newServerPool(), trust: new(sdk.TrustCache), groups: new(groupMemory)}
 }
 
 // Info describes the plugin.

@@ -16,22 +16,28 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
-// tlsPair returns a TLS client connection and the raw server side of
-// the same loopback connection, handshake done.
-func tlsPair(t testing.TB) (*tls.Conn, *tls.Conn) {
+// selfSigned returns a certificate for name, signed by its own key.
+func selfSigned(t testing.TB, name string) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pool"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"pool"}}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{name}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// tlsPair returns a TLS client connection and the raw server side of
+// the same loopback connection, handshake done.
+func tlsPair(t testing.TB) (*tls.Conn, *tls.Conn) {
+	t.Helper()
 	a, b := tcpPair(t)
-	server := tls.Server(b, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	server := tls.Server(b, &tls.Config{Certificates: []tls.Certificate{selfSigned(t, "pool")}})
 	client := tls.Client(a, &tls.Config{InsecureSkipVerify: true})
 	done := make(chan error, 1)
 	go func() { done <- server.Handshake() }()

@@ -157,7 +157,7 @@ func (p *Plugin) open(ctx context.Context, s *sdk.Session) *openSession {
 		o.cancel = &k
 		_ = writeGreeting(&greeting, sc, k)
 	} else {
-		upstream, err := connect(ctx, p.trust, s.Database, cert, cfg.dialTimeout)
+		upstream, err := connect(ctx, p.trust, p.groups, s.Database, cert, cfg.dialTimeout)
 		if err != nil {
 			refuse(resultUnreachable, stateUnableToConnect, fmt.Sprintf("keyway cannot reach database %s at %s: %v", s.Database.Name, s.Database.URI, err))
 			return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,16 +17,51 @@ import (
 
 // connect dials the database, asks it for TLS and completes the handshake
 // with cert, verifying the server per the database's trust settings
-// (their pool from trust, when given).
-func connect(ctx context.Context, trust *sdk.TrustCache, db *sdk.Database, cert tls.Certificate, timeout time.Duration) (*tls.Conn, error) {
+// (their pool from trust, when given). With groups, it offers only the
+// key-exchange group the database chose before (groupMemory) and, if the
+// database refuses that handshake, connects once more offering every
+// group.
+func connect(ctx context.Context, trust *sdk.TrustCache, groups *groupMemory, db *sdk.Database, cert tls.Certificate, timeout time.Duration) (*tls.Conn, error) {
 	cfg, err := trust.ClientConfig(db.Trust, db.URI, cert)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	only := groups.get(db.URI)
+	if only == 0 {
+		tc, err := dialTLS(ctx, db.URI, cfg)
+		if err == nil {
+			groups.learn(db.URI, tc.ConnectionState().CurveID)
+		}
+		return tc, err
+	}
+	first := cfg.Clone()
+	first.CurvePreferences = []tls.CurveID{only}
+	tc, err := dialTLS(ctx, db.URI, first)
+	if err == nil || !refusedHandshake(err) {
+		return tc, err
+	}
+	groups.forget(db.URI)
+	tc, err = dialTLS(ctx, db.URI, cfg)
+	if err == nil {
+		groups.learn(db.URI, tc.ConnectionState().CurveID)
+	}
+	return tc, err
+}
+
+// refusedHandshake reports whether err is the database's TLS alert:
+// crypto/tls reports a peer's alert as a net.OpError of "remote error".
+func refusedHandshake(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
+}
+
+// dialTLS opens a connection to addr, asks for TLS and completes the
+// handshake with cfg.
+func dialTLS(ctx context.Context, addr string, cfg *tls.Config) (*tls.Conn, error) {
 	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", db.URI)
+	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
