@@ -156,10 +156,11 @@ func (c *TunnelClient) once(ctx context.Context) error {
 		<-lctx.Done()
 		_ = sess.Close()
 	}()
-	conn, err := grpc.NewClient("passthrough:///proxy",
+	opts := append([]grpc.DialOption{
 		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return sess.Open() }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()), // inside the tunnel's mutual TLS
-	)
+	}, tunnel.GRPCDialOptions()...)
+	conn, err := grpc.NewClient("passthrough:///proxy", opts...)
 	if err != nil {
 		return fmt.Errorf("the API client in the tunnel: %w", err)
 	}

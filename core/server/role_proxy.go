@@ -249,7 +249,7 @@ func (r *proxyRole) serveTunnel(c *tls.Conn) {
 	}
 	a := r.tunnels.Add(name, sess)
 	defer r.tunnels.Remove(a)
-	gs := grpc.NewServer(tunnelServerOptions()...)
+	gs := grpc.NewServer(append(tunnelServerOptions(), tunnel.GRPCServerOptions()...)...)
 	done, err := r.agentAPI(gs, a, c)
 	if err != nil {
 		r.logger.Warn("refusing a tunnel", "agent", name, "error", err)

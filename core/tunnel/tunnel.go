@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/keyway-dev/keyway/sdk/handoff"
@@ -29,13 +30,39 @@ const (
 	ALPNDB = "keyway-db"
 )
 
+// streamWindow is how much of one stream either end may have in flight:
+// the window of each yamux stream, and so of the agent's API calls,
+// which share one stream.
+const streamWindow = 1 << 20
+
 func yamuxConfig() *yamux.Config {
 	c := yamux.DefaultConfig()
 	c.KeepAliveInterval = 10 * time.Second
 	c.ConnectionWriteTimeout = 10 * time.Second
 	c.LogOutput = io.Discard
-	c.MaxStreamWindowSize = 1 << 20
+	c.MaxStreamWindowSize = streamWindow
 	return c
+}
+
+// GRPCDialOptions are the agent's options for its API client inside the
+// tunnel, GRPCServerOptions the proxy's for the server there: fixed
+// flow-control windows, the yamux stream's. gRPC's default estimates the
+// link's bandwidth by answering the first data of every call with a
+// window update and a ping, two more records each way per call, to grow
+// windows past the one yamux already bounds.
+func GRPCDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithStaticStreamWindowSize(streamWindow),
+		grpc.WithStaticConnWindowSize(streamWindow),
+	}
+}
+
+// GRPCServerOptions: see GRPCDialOptions.
+func GRPCServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.StaticStreamWindowSize(streamWindow),
+		grpc.StaticConnWindowSize(streamWindow),
+	}
 }
 
 // Server wraps the proxy's end of an agent's connection.
