@@ -6,10 +6,9 @@ import "google.golang.org/grpc"
 // plugins. They are fixed: gRPC's default estimates the link's bandwidth
 // by answering the first data of every call with a window update and a
 // ping, which on these local sockets measures nothing and costs each
-// call two more records each way, with the wake-ups they cause (about a
-// third of the records the core exchanges with a protocol plugin for a
-// session). The fixed windows bound what one side buffers for the other
-// below what the estimate lets them grow to (16 MiB).
+// call two more records each way, with the wake-ups they cause. The
+// fixed windows bound what one side buffers for the other below what
+// the estimate lets them grow to (16 MiB).
 const (
 	linkStreamWindow = 1 << 20
 	linkConnWindow   = 4 << 20

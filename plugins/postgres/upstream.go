@@ -28,22 +28,16 @@ func connect(ctx context.Context, trust *sdk.TrustCache, groups *groupMemory, db
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	only := groups.get(db.URI)
-	if only == 0 {
-		tc, err := dialTLS(ctx, db.URI, cfg)
-		if err == nil {
-			groups.learn(db.URI, tc.ConnectionState().CurveID)
+	if only := groups.get(db.URI); only != 0 {
+		first := cfg.Clone()
+		first.CurvePreferences = []tls.CurveID{only}
+		tc, err := dialTLS(ctx, db.URI, first)
+		if err == nil || !refusedHandshake(err) {
+			return tc, err
 		}
-		return tc, err
+		groups.forget(db.URI)
 	}
-	first := cfg.Clone()
-	first.CurvePreferences = []tls.CurveID{only}
-	tc, err := dialTLS(ctx, db.URI, first)
-	if err == nil || !refusedHandshake(err) {
-		return tc, err
-	}
-	groups.forget(db.URI)
-	tc, err = dialTLS(ctx, db.URI, cfg)
+	tc, err := dialTLS(ctx, db.URI, cfg)
 	if err == nil {
 		groups.learn(db.URI, tc.ConnectionState().CurveID)
 	}
