@@ -77,7 +77,8 @@ func (s *protocolServer) serveDataTLS(raw net.Conn, meta *pluginv1.Session) {
 }
 
 // dataHandshake completes a data connection's TLS as the agent, verifying
-// the proxy's certificate against the authorities the host gave.
+// the proxy's certificate against the authorities the host gave (once
+// for a chain: dataChains).
 func (s *protocolServer) dataHandshake(raw net.Conn, dt *pluginv1.DataTLS, host *hostClient) (*tls.Conn, error) {
 	deadline := time.Unix(0, dt.GetHandshakeDeadlineUnixNano())
 	ctx, cancel := context.WithDeadline(s.ctx, deadline)
@@ -86,13 +87,15 @@ func (s *protocolServer) dataHandshake(raw net.Conn, dt *pluginv1.DataTLS, host 
 	if err != nil {
 		return nil, err
 	}
-	tc := tls.Client(raw, &tls.Config{
+	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12, ServerName: dt.GetServerName(), RootCAs: creds.roots,
 		NextProtos: []string{dt.GetAlpn()},
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return creds.cert, nil
 		},
-	})
+	}
+	s.dataChains.verifyServerWith(cfg, creds.roots, dt.GetServerName())
+	tc := tls.Client(raw, cfg)
 	_ = raw.SetDeadline(deadline)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("completing the data connection's TLS: %w", err)

@@ -27,7 +27,10 @@ type protocolServer struct {
 	relays    relays
 	certs     servingCerts
 	dataCerts dataCerts
-	live      liveSessions
+	// dataChains remembers the proxies' chains that data connections
+	// verified.
+	dataChains verifiedChains
+	live       liveSessions
 }
 
 func newProtocolServer(impl ProtocolPlugin, logger hclog.Logger, host func() *hostClient) *protocolServer {

@@ -35,10 +35,12 @@ func (t ServerTrust) ClientConfig(addr string, cert tls.Certificate) (*tls.Confi
 	if err != nil {
 		return nil, err
 	}
-	return t.clientConfig(addr, cert, roots)
+	return t.clientConfig(addr, cert, roots, new(verifiedChains))
 }
 
-func (t ServerTrust) clientConfig(addr string, cert tls.Certificate, roots *x509.CertPool) (*tls.Config, error) {
+// clientConfig is ClientConfig with the pool given and the server's chain
+// checked through chains.
+func (t ServerTrust) clientConfig(addr string, cert tls.Certificate, roots *x509.CertPool, chains *verifiedChains) (*tls.Config, error) {
 	name := t.ServerName
 	if name == "" {
 		host, _, err := net.SplitHostPort(addr)
@@ -55,14 +57,11 @@ func (t ServerTrust) clientConfig(addr string, cert tls.Certificate, roots *x509
 	}
 	switch t.Mode {
 	case "", VerifyFull:
+		chains.verifyServerWith(cfg, roots, name)
 		return cfg, nil
 	case VerifyCA:
-		// Chain only: Go verifies names as part of the chain check, so
-		// verify the chain ourselves and skip the name.
-		cfg.InsecureSkipVerify = true
-		cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
-			return verifyChain(raw, roots)
-		}
+		// The chain only: no name is checked.
+		chains.verifyServerWith(cfg, roots, "")
 		return cfg, nil
 	}
 	return nil, fmt.Errorf("unknown trust mode %q: use %s or %s", t.Mode, VerifyFull, VerifyCA)
@@ -86,27 +85,4 @@ func (t ServerTrust) roots() (*x509.CertPool, error) {
 		return nil, errors.New("no CA to verify the database server with")
 	}
 	return pool, nil
-}
-
-func verifyChain(raw [][]byte, roots *x509.CertPool) error {
-	if len(raw) == 0 {
-		return errors.New("database server sent no certificate")
-	}
-	certs := make([]*x509.Certificate, len(raw))
-	for i, der := range raw {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return fmt.Errorf("parsing database server certificate: %w", err)
-		}
-		certs[i] = c
-	}
-	inter := x509.NewCertPool()
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
-	_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	if err != nil {
-		return fmt.Errorf("database server certificate: %w", err)
-	}
-	return nil
 }

@@ -13,11 +13,14 @@ const trustCacheSize = 256
 
 // TrustCache keeps the parsed certificate pools of database trusts, so
 // the sessions of one database share one pool instead of parsing its CA
-// certificates, and holding a copy, each. The zero value is ready to use
+// certificates, and holding a copy, each; and it remembers the server
+// chains that verified against them, so a database's chain is checked
+// once rather than at every connection. The zero value is ready to use
 // and safe for concurrent use; a protocol plugin keeps one.
 type TrustCache struct {
-	mu    sync.Mutex
-	pools map[trustKey]*x509.CertPool
+	mu     sync.Mutex
+	pools  map[trustKey]*x509.CertPool
+	chains verifiedChains
 }
 
 // trustKey names a pool: the CA certificates' hash and whether the
@@ -28,7 +31,8 @@ type trustKey struct {
 }
 
 // ClientConfig is t.ClientConfig(addr, cert) with t's pool from the
-// cache. A nil cache parses the pool each time.
+// cache and the server's chain remembered once verified. A nil cache
+// parses the pool and verifies the chain each time.
 func (c *TrustCache) ClientConfig(t ServerTrust, addr string, cert tls.Certificate) (*tls.Config, error) {
 	if c == nil {
 		return t.ClientConfig(addr, cert)
@@ -37,7 +41,7 @@ func (c *TrustCache) ClientConfig(t ServerTrust, addr string, cert tls.Certifica
 	if err != nil {
 		return nil, err
 	}
-	return t.clientConfig(addr, cert, roots)
+	return t.clientConfig(addr, cert, roots, &c.chains)
 }
 
 func (c *TrustCache) roots(t ServerTrust) (*x509.CertPool, error) {

@@ -24,7 +24,7 @@ func TestTrustCacheSharesOnePoolPerTrust(t *testing.T) {
 	if first.RootCAs == other.RootCAs {
 		t.Fatal("two CAs share a pool")
 	}
-	if first.ServerName != "db.internal" || !again.InsecureSkipVerify || again.VerifyPeerCertificate == nil {
+	if first.ServerName != "db.internal" || !again.InsecureSkipVerify || again.VerifyConnection == nil {
 		t.Fatalf("the cached configurations lost their settings: %+v %+v", first, again)
 	}
 	if roots, err := (ServerTrust{CAPEM: a}).roots(); err != nil || !first.RootCAs.Equal(roots) {
