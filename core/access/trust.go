@@ -120,7 +120,7 @@ func (t *Trust) VerifyClient(ctx context.Context, chain [][]byte) (*x509.Certifi
 		return nil, err
 	}
 	now := t.now()
-	key := keyOf(chain)
+	key := keyOf(sdk.AuthorityUser, chain)
 	if leaf, ok := t.recall(key, pool, now); ok {
 		return leaf, nil
 	}
@@ -146,17 +146,6 @@ func (t *Trust) VerifyClient(ctx context.Context, chain [][]byte) (*x509.Certifi
 // errNotIssued means a chain does not lead to the authority.
 var errNotIssued = errors.New("not issued by the authority")
 
-// verifyChain checks that leaf, with intermediates (DER), chains to the
-// authority for client authentication at the current time.
-func (t *Trust) verifyChain(ctx context.Context, a sdk.Authority, leaf *x509.Certificate, intermediates [][]byte) error {
-	pool, err := t.Pool(ctx, a)
-	if err != nil {
-		return err
-	}
-	_, err = verify(pool, leaf, intermediates, t.now())
-	return err
-}
-
 // verify checks that leaf, with intermediates (DER), chains to pool for
 // client authentication at now, and returns the chain it verified along.
 func verify(pool *x509.CertPool, leaf *x509.Certificate, intermediates [][]byte, now time.Time) ([]*x509.Certificate, error) {
@@ -175,17 +164,31 @@ func verify(pool *x509.CertPool, leaf *x509.Certificate, intermediates [][]byte,
 }
 
 // VerifyHost checks a host's certificate chain against the host
-// authority: how the proxy recognises an agent's tunnel.
+// authority: how the proxy recognises an agent's tunnel and its data
+// connections. Like a client's, a chain that verified is remembered while
+// it holds.
 func (t *Trust) VerifyHost(ctx context.Context, certs []*x509.Certificate) (*x509.Certificate, error) {
 	if len(certs) == 0 {
 		return nil, errors.New("no host certificate")
 	}
-	var inter [][]byte
-	for _, c := range certs[1:] {
-		inter = append(inter, c.Raw)
-	}
-	if err := t.verifyChain(ctx, sdk.AuthorityHost, certs[0], inter); err != nil {
+	pool, err := t.Pool(ctx, sdk.AuthorityHost)
+	if err != nil {
 		return nil, fmt.Errorf("host certificate: %w", err)
 	}
+	chain := make([][]byte, len(certs))
+	for i, c := range certs {
+		chain[i] = c.Raw
+	}
+	now := t.now()
+	key := keyOf(sdk.AuthorityHost, chain)
+	if _, ok := t.recall(key, pool, now); ok {
+		return certs[0], nil
+	}
+	verified, err := verify(pool, certs[0], chain[1:], now)
+	if err != nil {
+		return nil, fmt.Errorf("host certificate: %w", err)
+	}
+	notBefore, notAfter := windowOf(verified)
+	t.remember(key, verifiedChain{leaf: certs[0], pool: pool, notBefore: notBefore, notAfter: notAfter}, now)
 	return certs[0], nil
 }

@@ -63,11 +63,12 @@ func (ca testCA) client(t testing.TB, name string, notAfter time.Time) []byte {
 	return der
 }
 
-// fakeAuthorities serves the user authority's certificates, which a test
-// may change, and counts the fetches.
+// fakeAuthorities serves the user and host authorities' certificates,
+// which a test may change, and counts the fetches.
 type fakeAuthorities struct {
 	mu      sync.Mutex
 	certs   [][]byte
+	host    [][]byte
 	fetches int
 }
 
@@ -80,11 +81,23 @@ func (f *fakeAuthorities) set(certs ...*x509.Certificate) {
 	}
 }
 
+func (f *fakeAuthorities) setHost(certs ...*x509.Certificate) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.host = nil
+	for _, c := range certs {
+		f.host = append(f.host, c.Raw)
+	}
+}
+
 func (f *fakeAuthorities) Authorities(context.Context) ([]sdk.AuthorityState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fetches++
-	return []sdk.AuthorityState{{Authority: sdk.AuthorityUser, Certificates: f.certs}}, nil
+	return []sdk.AuthorityState{
+		{Authority: sdk.AuthorityUser, Certificates: f.certs},
+		{Authority: sdk.AuthorityHost, Certificates: f.host},
+	}, nil
 }
 
 func (f *fakeAuthorities) Sign(context.Context, sdk.SignRequest) (sdk.SignResponse, error) {
@@ -163,6 +176,52 @@ func TestVerifyClientRemembersOnlyWhatStillHolds(t *testing.T) {
 	}
 }
 
+// TestVerifyHostRemembersWithinItsAuthority checks that a host chain is
+// verified once, stays bound to the host authority (a remembered chain
+// is no client's, nor a host's once the authority rotates) and that a
+// user chain is no host's.
+func TestVerifyHostRemembersWithinItsAuthority(t *testing.T) {
+	ctx := context.Background()
+	users, hosts, other := newTestCA(t, "user CA"), newTestCA(t, "host CA"), newTestCA(t, "other host CA")
+	expires := time.Now().Add(time.Hour)
+	parse := func(der []byte) []*x509.Certificate {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []*x509.Certificate{c}
+	}
+	agentDER := hosts.client(t, "agent-1", expires)
+	agent, alice := parse(agentDER), parse(users.client(t, "alice", expires))
+
+	f := &fakeAuthorities{}
+	f.set(users.cert)
+	f.setHost(hosts.cert)
+	tr := NewTrust(f, time.Hour)
+	for i := range 2 {
+		if leaf, err := tr.VerifyHost(ctx, agent); err != nil || leaf != agent[0] {
+			t.Fatalf("check %d of the agent's chain: %v, %v", i+1, leaf, err)
+		}
+	}
+	if n := len(tr.verified); n != 1 {
+		t.Fatalf("%d chains remembered after two checks of one host chain, want 1", n)
+	}
+	if _, err := tr.VerifyClient(ctx, [][]byte{agentDER}); err == nil {
+		t.Fatal("a remembered host chain passed as a client's")
+	}
+	if _, err := tr.VerifyHost(ctx, alice); err == nil || !strings.Contains(err.Error(), "host certificate") {
+		t.Fatalf("a user's chain as a host's: err = %v", err)
+	}
+	f.setHost(other.cert)
+	tr.Invalidate()
+	if _, err := tr.VerifyHost(ctx, agent); err == nil {
+		t.Fatal("a remembered host chain passed after the host authority rotated away")
+	}
+	if _, err := tr.VerifyHost(ctx, nil); err == nil {
+		t.Fatal("no chain passed")
+	}
+}
+
 func TestRememberIsBounded(t *testing.T) {
 	now := time.Now()
 	key := func(i int) chainKey {
@@ -216,11 +275,14 @@ func TestKeyOfSeparatesChains(t *testing.T) {
 		"joined": {append(append([]byte{}, a...), b...)},
 		"split":  {[]byte("firs"), []byte("tsecond")},
 	} {
-		k := keyOf(chain)
+		k := keyOf(sdk.AuthorityUser, chain)
 		if other, ok := keys[k]; ok {
 			t.Fatalf("chains %s and %s have one key", name, other)
 		}
 		keys[k] = name
+	}
+	if keyOf(sdk.AuthorityUser, [][]byte{a}) == keyOf(sdk.AuthorityHost, [][]byte{a}) {
+		t.Fatal("one chain has one key for two authorities")
 	}
 }
 

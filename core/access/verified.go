@@ -5,20 +5,25 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"time"
+
+	"github.com/keyway-dev/keyway/sdk"
 )
 
-// maxVerified bounds the client chains a Trust remembers, each a parsed
+// maxVerified bounds the client and host chains a Trust remembers, each a parsed
 // leaf of a few KiB. A client that reconnects for every transaction
 // presents the same chain each time; a thousand covers the users of a
 // busy proxy, whose short-lived certificates are dropped once expired.
 const maxVerified = 1024
 
-// chainKey names a certificate chain (DER, leaf first) by its digest.
+// chainKey names a certificate chain (DER, leaf first) and the authority
+// it is checked against by their digest.
 type chainKey [sha256.Size]byte
 
-func keyOf(chain [][]byte) chainKey {
+func keyOf(a sdk.Authority, chain [][]byte) chainKey {
 	h := sha256.New()
 	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(a))
+	h.Write(n[:])
 	for _, der := range chain {
 		binary.BigEndian.PutUint32(n[:], uint32(len(der)))
 		h.Write(n[:])
@@ -29,7 +34,7 @@ func keyOf(chain [][]byte) chainKey {
 	return k
 }
 
-// verifiedChain is a client chain that verified against pool: it stays
+// verifiedChain is a chain that verified against pool: it stays
 // good while pool is the authority's pool and the time is within
 // [notBefore, notAfter], the window in which every certificate of the
 // chain it verified along is valid.
