@@ -16,7 +16,7 @@ import (
 )
 
 // testCA makes a CA and a server certificate for name from it.
-func testCA(t *testing.T, name string) (caPEM []byte, server tls.Certificate) {
+func testCA(t testing.TB, name string) (caPEM []byte, server tls.Certificate) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
