@@ -86,7 +86,7 @@ func (a AgentService) Authorize(ctx context.Context, req *apiv1.AuthorizeRequest
 		if a.S.Live != nil {
 			limit, by := access.MaxConnections(roles, id.Roles)
 			live := LiveSession{ID: req.GetSessionId(), Agent: agentName, Identity: id, Database: db,
-				Request: dbReq, NotAfter: leafNotAfter(dbReq.Chain), Stored: a.S.storedUser(ctx, id)}
+				Request: dbReq, NotAfter: id.NotAfter, Stored: a.S.storedUser(ctx, id)}
 			if !a.S.Live.admitUnder(ctx, live, limit, a.S.now()) {
 				return &apiv1.AuthorizeResponse{Allow: false, Refusal: sdk.RefusalTooManySessions, Message: fmt.Sprintf(
 					"keyway: %s already has %d sessions open through this proxy, the max_connections of the role %s; close one and connect again",

@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -250,19 +249,6 @@ func (s *Server) lockedSentence(ctx context.Context, id identity.Identity, db, a
 		return l.Sentence()
 	}
 	return ""
-}
-
-// leafNotAfter is when the chain's leaf certificate expires; zero when
-// it cannot be read.
-func leafNotAfter(chain [][]byte) time.Time {
-	if len(chain) == 0 {
-		return time.Time{}
-	}
-	c, err := x509.ParseCertificate(chain[0])
-	if err != nil {
-		return time.Time{}
-	}
-	return c.NotAfter
 }
 
 // storedUser reports whether an identity is a user with a stored record.
