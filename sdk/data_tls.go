@@ -76,9 +76,17 @@ func (s *protocolServer) serveDataTLS(raw net.Conn, meta *pluginv1.Session) {
 	}()
 }
 
+// dataSessionCacheSize bounds the TLS sessions kept to resume data
+// connections: one a proxy is what is used.
+const dataSessionCacheSize = 64
+
 // dataHandshake completes a data connection's TLS as the agent, verifying
 // the proxy's certificate against the authorities the host gave (once
-// for a chain: dataChains).
+// for a chain: dataChains). It resumes the TLS session of an earlier data
+// connection to the same proxy when it can (dataCreds.sessions): the proxy then
+// proves itself by the session's secret instead of a signature, and its
+// chain, kept with the session, is checked again against the authorities
+// the host gives now, as a full handshake's would be.
 func (s *protocolServer) dataHandshake(raw net.Conn, dt *pluginv1.DataTLS, host *hostClient) (*tls.Conn, error) {
 	deadline := time.Unix(0, dt.GetHandshakeDeadlineUnixNano())
 	ctx, cancel := context.WithDeadline(s.ctx, deadline)
@@ -87,21 +95,27 @@ func (s *protocolServer) dataHandshake(raw net.Conn, dt *pluginv1.DataTLS, host 
 	if err != nil {
 		return nil, err
 	}
-	cfg := &tls.Config{
-		MinVersion: tls.VersionTLS12, ServerName: dt.GetServerName(), RootCAs: creds.roots,
-		NextProtos: []string{dt.GetAlpn()},
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return creds.cert, nil
-		},
-	}
-	s.dataChains.verifyServerWith(cfg, creds.roots, dt.GetServerName())
-	tc := tls.Client(raw, cfg)
+	tc := tls.Client(raw, s.dataClientConfig(creds, dt.GetServerName(), dt.GetAlpn()))
 	_ = raw.SetDeadline(deadline)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("completing the data connection's TLS: %w", err)
 	}
 	_ = raw.SetDeadline(time.Time{})
 	return tc, nil
+}
+
+// dataClientConfig is the agent's TLS configuration for a data
+// connection to the proxy named name.
+func (s *protocolServer) dataClientConfig(creds *dataCreds, name, alpn string) *tls.Config {
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12, ServerName: name, RootCAs: creds.roots,
+		NextProtos: []string{alpn}, ClientSessionCache: creds.sessions,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return creds.cert, nil
+		},
+	}
+	s.dataChains.verifyServerWith(cfg, creds.roots, name)
+	return cfg
 }
 
 // release tells the host a data connection or its session ended.
@@ -113,10 +127,14 @@ func (s *protocolServer) release(host *hostClient, req *pluginv1.ReleasedRequest
 	}
 }
 
-// dataCreds is what a data connection's TLS is completed with.
+// dataCreds is what a data connection's TLS is completed with, and the
+// TLS sessions completed with it: new credentials (a renewed certificate,
+// rotated authorities) start from full handshakes, so that no session
+// resumes an identity the proxy may no longer take.
 type dataCreds struct {
-	cert  *tls.Certificate
-	roots *x509.CertPool
+	cert     *tls.Certificate
+	roots    *x509.CertPool
+	sessions tls.ClientSessionCache
 }
 
 // dataCerts caches the agent's certificate and the proxy's authorities
@@ -139,6 +157,6 @@ func (c *dataCerts) get(ctx context.Context, host *hostClient) (*dataCreds, erro
 		if !roots.AppendCertsFromPEM(resp.GetRootsPem()) {
 			return nil, time.Time{}, errors.New("the host gave no authority to verify proxies with")
 		}
-		return &dataCreds{cert: &cert, roots: roots}, time.Unix(resp.GetNotAfterUnix(), 0), nil
+		return &dataCreds{cert: &cert, roots: roots, sessions: tls.NewLRUClientSessionCache(dataSessionCacheSize)}, time.Unix(resp.GetNotAfterUnix(), 0), nil
 	})
 }

@@ -101,6 +101,10 @@ type Proxy struct {
 	// protocols' own ports; once makes it.
 	admission atomic.Pointer[admission]
 	once      sync.Once
+	// keywayTLS is the configuration of keyway's own protocols, made
+	// once (keywayOnce) so that its session ticket keys last.
+	keywayOnce sync.Once
+	keywayTLS  *tls.Config
 	// ownLoops accept on the protocols' own ports.
 	mu       sync.Mutex
 	ownLoops []*listener.AcceptLoop
@@ -296,6 +300,33 @@ func (p *Proxy) serverTLS(alpn []string) *tls.Config {
 	}
 }
 
+// keywayConfig is the TLS configuration of keyway's own protocols. Data
+// connections, which an agent dials ahead for every session, resume the
+// TLS session of an earlier one: the proxy sends them a ticket, and a
+// resumed connection proves the agent's key through the ticket's secret
+// rather than signatures, certificates and their checks. Its chain,
+// carried in the ticket, is checked against the host authority as a full
+// handshake's is (Data's owner does), and crypto/tls resumes no session
+// whose certificate has expired. Other connections get no ticket, as on
+// serverTLS. The configuration is made once: the ticket keys are its own,
+// rotated by crypto/tls.
+func (p *Proxy) keywayConfig() *tls.Config {
+	p.keywayOnce.Do(func() {
+		alpn := []string{tunnel.ALPNAPI, tunnel.ALPNTunnel, tunnel.ALPNData, tunnel.ALPNDB}
+		noTickets := p.serverTLS(alpn)
+		cfg := p.serverTLS(alpn)
+		cfg.SessionTicketsDisabled = false
+		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == tunnel.ALPNData {
+				return nil, nil
+			}
+			return noTickets, nil
+		}
+		p.keywayTLS = cfg
+	})
+	return p.keywayTLS
+}
+
 // peerChain is the client's certificate chain, DER, leaf first.
 func peerChain(tc *tls.Conn) [][]byte {
 	var chain [][]byte
@@ -431,7 +462,7 @@ func relay(client, peer net.Conn) {
 // core/server's API options); a tunnel's handler checks the agent's
 // certificate at once.
 func (p *Proxy) serveKeywayTLS(raw net.Conn, release func()) bool {
-	tc := tls.Server(raw, p.serverTLS([]string{tunnel.ALPNAPI, tunnel.ALPNTunnel, tunnel.ALPNData, tunnel.ALPNDB}))
+	tc := tls.Server(raw, p.keywayConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), p.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()

@@ -1,11 +1,17 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/keyway-dev/keyway/core/tunnel"
 )
 
 // countingCache is a client session cache that counts the tickets it is
@@ -62,5 +68,67 @@ func TestProxyMakesNoSessionTickets(t *testing.T) {
 				t.Fatalf("ticket received = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDataConnectionsResume checks that on the keyway port an agent's
+// data connections, and they alone, get tickets and resume, and that a
+// resumed connection still carries the agent's chain for the proxy to
+// check.
+func TestDataConnectionsResume(t *testing.T) {
+	cert, agent := selfSigned(t), selfSigned(t)
+	chains := make(chan [][]byte, 1)
+	p := &Proxy{
+		HandshakeTimeout: 5 * time.Second, Logger: hclog.NewNullLogger(),
+		Certificate: func() *tls.Certificate { return cert },
+		Data: func(c *tls.Conn) {
+			var chain [][]byte
+			for _, pc := range c.ConnectionState().PeerCertificates {
+				chain = append(chain, pc.Raw)
+			}
+			chains <- chain
+			_, _ = c.Write([]byte("h"))
+			_ = c.Close()
+		},
+		API: func(c *tls.Conn) { _, _ = c.Write([]byte("h")); _ = c.Close() },
+	}
+	roots := x509.NewCertPool()
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots.AddCert(leaf)
+	dial := func(alpn string, cache tls.ClientSessionCache) (resumed bool) {
+		t.Helper()
+		a, b := net.Pipe()
+		defer b.Close()
+		go p.serveKeywayTLS(a, func() {})
+		c := tls.Client(b, &tls.Config{
+			RootCAs: roots, ServerName: "localhost", NextProtos: []string{alpn},
+			Certificates: []tls.Certificate{*agent}, ClientSessionCache: cache,
+		})
+		var buf [1]byte
+		if _, err := c.Read(buf[:]); err != nil {
+			t.Fatalf("%s: %v", alpn, err)
+		}
+		return c.ConnectionState().DidResume
+	}
+	data := &countingCache{ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	for i, want := range []bool{false, true, true} {
+		if got := dial(tunnel.ALPNData, data); got != want {
+			t.Fatalf("data connection %d resumed = %v, want %v", i+1, got, want)
+		}
+		if chain := <-chains; len(chain) != 1 || !bytes.Equal(chain[0], agent.Certificate[0]) {
+			t.Fatalf("data connection %d: the proxy saw chain %x, want the agent's", i+1, chain)
+		}
+	}
+	api := &countingCache{ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	for range 2 {
+		if dial(tunnel.ALPNAPI, api) {
+			t.Fatal("an API connection resumed")
+		}
+	}
+	if n := api.put.Load(); n != 0 {
+		t.Fatalf("an API client got %d tickets, want none", n)
 	}
 }
