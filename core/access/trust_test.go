@@ -72,21 +72,17 @@ type fakeAuthorities struct {
 	fetches int
 }
 
-func (f *fakeAuthorities) set(certs ...*x509.Certificate) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.certs = nil
-	for _, c := range certs {
-		f.certs = append(f.certs, c.Raw)
-	}
-}
+func (f *fakeAuthorities) set(certs ...*x509.Certificate) { f.replace(&f.certs, certs) }
 
-func (f *fakeAuthorities) setHost(certs ...*x509.Certificate) {
+func (f *fakeAuthorities) setHost(certs ...*x509.Certificate) { f.replace(&f.host, certs) }
+
+// replace sets one authority's certificates.
+func (f *fakeAuthorities) replace(to *[][]byte, certs []*x509.Certificate) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.host = nil
+	*to = nil
 	for _, c := range certs {
-		f.host = append(f.host, c.Raw)
+		*to = append(*to, c.Raw)
 	}
 }
 
