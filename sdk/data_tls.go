@@ -77,16 +77,16 @@ func (s *protocolServer) serveDataTLS(raw net.Conn, meta *pluginv1.Session) {
 }
 
 // dataSessionCacheSize bounds the TLS sessions kept to resume data
-// connections: one a proxy is what is used.
+// connections: a plugin uses one for each proxy its agent serves.
 const dataSessionCacheSize = 64
 
 // dataHandshake completes a data connection's TLS as the agent, verifying
 // the proxy's certificate against the authorities the host gave (once
-// for a chain: dataChains). It resumes the TLS session of an earlier data
-// connection to the same proxy when it can (dataCreds.sessions): the proxy then
-// proves itself by the session's secret instead of a signature, and its
-// chain, kept with the session, is checked again against the authorities
-// the host gives now, as a full handshake's would be.
+// for a chain: dataChains). It resumes the TLS session of an earlier
+// data connection to the same proxy when it can (dataCreds.sessions):
+// the proxy then proves itself by the session's secret instead of a
+// signature, and its chain, kept with the session, is checked again
+// against the authorities the host gives now, as a full handshake's is.
 func (s *protocolServer) dataHandshake(raw net.Conn, dt *pluginv1.DataTLS, host *hostClient) (*tls.Conn, error) {
 	deadline := time.Unix(0, dt.GetHandshakeDeadlineUnixNano())
 	ctx, cancel := context.WithDeadline(s.ctx, deadline)

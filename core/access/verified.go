@@ -9,8 +9,8 @@ import (
 	"github.com/keyway-dev/keyway/sdk"
 )
 
-// maxVerified bounds the client and host chains a Trust remembers, each a parsed
-// leaf of a few KiB. A client that reconnects for every transaction
+// maxVerified bounds the client and host chains a Trust remembers, each
+// a parsed leaf of a few KiB. A client that reconnects for every transaction
 // presents the same chain each time; a thousand covers the users of a
 // busy proxy, whose short-lived certificates are dropped once expired.
 const maxVerified = 1024
