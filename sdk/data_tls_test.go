@@ -29,21 +29,9 @@ func (c *offeredCache) Get(key string) (*tls.ClientSessionState, bool) {
 func TestDataConnectionsResumeAndCheckTheProxyAgain(t *testing.T) {
 	caPEM, server := testCA(t, "proxy.internal")
 	otherPEM, _ := testCA(t, "proxy.internal")
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{server}, NextProtos: []string{"keyway-data"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			// The ticket reaches the client with the first byte.
-			go func() { _, _ = c.Write([]byte("h")); _ = c.Close() }()
-		}
-	}()
+	// The ticket reaches the client with the first byte.
+	addr := serveTLSWith(t, &tls.Config{Certificates: []tls.Certificate{server}, NextProtos: []string{"keyway-data"}},
+		func(c net.Conn) { _, _ = c.Write([]byte("h")) })
 	pool := func(pemBytes []byte) *x509.CertPool {
 		p := x509.NewCertPool()
 		p.AppendCertsFromPEM(pemBytes)
@@ -56,7 +44,7 @@ func TestDataConnectionsResumeAndCheckTheProxyAgain(t *testing.T) {
 	s := &protocolServer{}
 	dial := func(creds *dataCreds, name string) (resumed bool, err error) {
 		sessions.offered = false
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", ln.Addr().String(), s.dataClientConfig(creds, name, "keyway-data"))
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, s.dataClientConfig(creds, name, "keyway-data"))
 		if err != nil {
 			return false, err
 		}

@@ -42,10 +42,20 @@ func testCA(t testing.TB, name string) (caPEM []byte, server tls.Certificate) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-// serveTLS accepts TLS connections with cert until the test ends.
+// serveTLS accepts TLS connections with cert until the test ends, and
+// closes each after its handshake.
 func serveTLS(t *testing.T, cert tls.Certificate) string {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	return serveTLSWith(t, &tls.Config{Certificates: []tls.Certificate{cert}}, func(c net.Conn) {
+		_ = c.(*tls.Conn).Handshake()
+	})
+}
+
+// serveTLSWith accepts TLS connections with cfg until the test ends,
+// and closes each once handle returns.
+func serveTLSWith(t *testing.T, cfg *tls.Config, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +66,7 @@ func serveTLS(t *testing.T, cert tls.Certificate) string {
 			if err != nil {
 				return
 			}
-			go func() { _ = c.(*tls.Conn).Handshake(); _ = c.Close() }()
+			go func() { handle(c); _ = c.Close() }()
 		}
 	}()
 	return ln.Addr().String()
